@@ -1,0 +1,122 @@
+"""Apply a fitted estimator's methods block by block to dask collections.
+
+``apply_method(est, "predict", X)`` returns a dask array (for a dask array)
+or a dask Series / DataFrame (for a dask DataFrame) whose blocks are computed
+where X's blocks live; the estimator enters the graph once, as one key.
+``score(scorer, est, X, y)`` computes only the responses the scorer asks for
+(predictions, probabilities, decision values) blockwise and brings those and
+y to the client, never X.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+
+def is_dask(obj) -> bool:
+    from dask import is_dask_collection
+
+    return is_dask_collection(obj)
+
+
+def _probe(est, method, X):
+    """Output (ndim, n_columns, dtype) of ``est.method`` on one zero row."""
+    row = np.zeros((1, X.shape[1]), dtype=X.dtype) if X.ndim == 2 else np.zeros(1, X.dtype)
+    out = np.asarray(getattr(est, method)(row))
+    return out.ndim, (out.shape[1] if out.ndim == 2 else None), out.dtype
+
+
+def _call(block, est, method):
+    return getattr(est, method)(block)
+
+
+def _call_frame(part, est, method, columns):
+    import pandas as pd
+
+    out = getattr(est, method)(part)
+    if isinstance(out, (pd.DataFrame, pd.Series)):
+        out = out.to_numpy()
+    out = np.asarray(out)
+    if out.ndim == 1:
+        return pd.Series(out, index=part.index)
+    return pd.DataFrame(out, index=part.index, columns=columns)
+
+
+def apply_method(est, method: str, X):
+    """``est.method(X)`` computed blockwise on a dask array or DataFrame."""
+    import dask
+    import dask.array as da
+
+    est_key = dask.delayed(est, name=f"estimator-{uuid.uuid4().hex}", traverse=False)
+    if isinstance(X, da.Array):
+        if X.ndim == 2 and len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        ndim, ncols, dtype = _probe(est, method, X)
+        meta = np.empty((0,) * ndim, dtype=dtype)
+        if ndim == 1:
+            return X.map_blocks(_call, est_key, method, drop_axis=1 if X.ndim == 2 else None,
+                                dtype=dtype, meta=meta)
+        return X.map_blocks(_call, est_key, method, chunks=(X.chunks[0], (ncols,)),
+                            dtype=dtype, meta=meta)
+    # dask DataFrame: probe on one zero row with the frame's own dtypes
+    import pandas as pd
+
+    row = pd.DataFrame({c: np.zeros(1, dtype=t) for c, t in X.dtypes.items()})
+    out = np.asarray(getattr(est, method)(row))
+    if out.ndim == 1:
+        meta = pd.Series(np.empty(0, dtype=out.dtype))
+        columns = None
+    else:
+        columns = list(getattr(est, "classes_", range(out.shape[1]))) if method.startswith("predict_") \
+            else [f"{method}{i}" for i in range(out.shape[1])]
+        meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
+    return X.map_partitions(_call_frame, est_key, method, columns, meta=meta)
+
+
+class _BlockwiseResponses:
+    """Stand-in for an estimator inside a scorer: its response methods are
+    computed blockwise on the dask X the scorer passes in, then gathered
+    (one value or one row of probabilities per sample)."""
+
+    def __init__(self, est):
+        self._est = est
+
+    def __getattr__(self, name):
+        if name in {"predict", "predict_proba", "predict_log_proba", "decision_function"}:
+            if not hasattr(self._est, name):
+                raise AttributeError(name)
+
+            def method(X):
+                out = apply_method(self._est, name, X).compute()
+                return out.to_numpy() if hasattr(out, "to_numpy") else out
+
+            return method
+        return getattr(self._est, name)
+
+    def __sklearn_tags__(self):
+        return self._est.__sklearn_tags__()
+
+    def score(self, X, y, sample_weight=None):
+        from sklearn.base import ClassifierMixin, RegressorMixin
+        from sklearn.metrics import accuracy_score, r2_score
+
+        own = type(self._est).score
+        if own is ClassifierMixin.score:
+            return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+        if own is RegressorMixin.score:
+            return r2_score(y, self.predict(X), sample_weight=sample_weight)
+        # an estimator with its own score needs the data itself
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self._est.score(X.compute(), y, **kw)
+
+
+def score(scorer, est, X, y, **kwargs):
+    """``scorer(est, X, y)`` where X may be a dask collection."""
+    if not is_dask(X):
+        return scorer(est, X, y, **kwargs)
+    y_local = y.compute() if is_dask(y) else y
+    if hasattr(y_local, "to_numpy"):
+        y_local = y_local.to_numpy()
+    return scorer(_BlockwiseResponses(est), X, y_local, **kwargs)

@@ -1,0 +1,21 @@
+"""The runtime: the only layer of dasklearn that talks to dask.distributed."""
+
+from dasklearn._runtime._backend import (
+    DistributedBackend,
+    LocalBackend,
+    active_client,
+    get_backend,
+    run_batched,
+)
+from dasklearn._runtime._batching import BatchPolicy
+from dasklearn._runtime._progress import Progress
+
+__all__ = [
+    "BatchPolicy",
+    "DistributedBackend",
+    "LocalBackend",
+    "Progress",
+    "active_client",
+    "get_backend",
+    "run_batched",
+]

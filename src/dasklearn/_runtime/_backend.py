@@ -1,0 +1,191 @@
+"""Backends: where tasks run and where data is placed.
+
+``DistributedBackend`` wraps a ``dask.distributed.Client``; ``LocalBackend``
+runs on a thread pool in this process when no client is active. Everything
+else in dasklearn talks to these two classes only, through the same small
+vocabulary: ``put`` (place an in-memory object once), ``materialize`` (turn a
+dask collection into one in-memory object *on the cluster*), ``submit``,
+``wait_any``, ``result``, ``cancel`` and ``release``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import sys
+from typing import Any, Callable
+
+
+def _is_dask_collection(obj) -> bool:
+    from dask import is_dask_collection
+
+    return is_dask_collection(obj)
+
+
+def _resolve(arg):
+    if isinstance(arg, cf.Future):
+        return arg.result()
+    if isinstance(arg, list):
+        return [_resolve(a) for a in arg]
+    return arg
+
+
+class LocalBackend:
+    """Run tasks on local threads; data stays where it is."""
+
+    dashboard_link = None
+
+    def __init__(self, n_jobs: int | None = None):
+        if n_jobs is None or n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        elif n_jobs < -1:
+            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        self.n_slots = max(1, int(n_jobs))
+        self._pool = cf.ThreadPoolExecutor(self.n_slots, thread_name_prefix="dasklearn")
+
+    def put(self, obj):
+        return obj
+
+    def materialize(self, obj):
+        return obj.compute() if _is_dask_collection(obj) else obj
+
+    def submit(self, fn: Callable, *args) -> cf.Future:
+        # like dask, resolve futures given as arguments (top level or in a list)
+        return self._pool.submit(lambda: fn(*(_resolve(a) for a in args)))
+
+    def wait_any(self, futures):
+        done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def result(self, future):
+        return future.result()
+
+    def fetch(self, handle):
+        return handle.result() if isinstance(handle, cf.Future) else handle
+
+    def cancel(self, futures) -> None:
+        for f in futures:
+            f.cancel()
+
+    def release(self, handles) -> None:
+        pass
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DistributedBackend:
+    """Run tasks on a dask.distributed cluster through ``client``."""
+
+    def __init__(self, client):
+        self.client = client
+        nthreads = client.nthreads()
+        self.n_slots = max(1, sum(nthreads.values()))
+        self.dashboard_link = getattr(client, "dashboard_link", None)
+
+    def put(self, obj):
+        if _is_dask_collection(obj):
+            return self.materialize(obj)
+        # one copy goes to one worker; other workers fetch it from that peer
+        # the first time a task there needs it, and keep it for later tasks
+        return self.client.scatter(obj, hash=False)
+
+    def materialize(self, obj):
+        if not _is_dask_collection(obj):
+            return self.put(obj)
+        # computed and concatenated on a worker: nothing comes to the client
+        return self.client.compute(obj)
+
+    def submit(self, fn: Callable, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_any(self, futures):
+        from distributed import wait
+
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def result(self, future):
+        return future.result()
+
+    def fetch(self, handle):
+        return handle.result() if hasattr(handle, "result") else handle
+
+    def cancel(self, futures) -> None:
+        futures = list(futures)
+        if futures:
+            self.client.cancel(futures)
+
+    def release(self, handles) -> None:
+        for h in handles:
+            if hasattr(h, "release"):
+                h.release()
+
+    def close(self) -> None:
+        pass
+
+
+def active_client():
+    """The default dask.distributed Client, or None when there is none."""
+    if "distributed" not in sys.modules:
+        return None  # distributed never imported: no client can exist
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:
+        return None
+    return client if client.status == "running" else None
+
+
+def get_backend(n_jobs: int | None = None):
+    """A DistributedBackend on the active Client, else a LocalBackend."""
+    client = active_client()
+    if client is not None:
+        return DistributedBackend(client)
+    return LocalBackend(n_jobs)
+
+
+def run_batched(
+    backend,
+    kernel: Callable[..., list],
+    items: list,
+    shared: tuple = (),
+    *,
+    policy=None,
+    on_results: Callable[[list[int], list[Any]], None] | None = None,
+) -> list:
+    """Apply ``kernel(batch, *shared)`` to ``items`` in adaptively sized batches.
+
+    ``kernel`` returns one ``(result, seconds)`` pair per item of its batch;
+    ``seconds`` feeds the batching policy. ``shared`` are placed handles
+    (futures on a cluster) that every task receives without re-sending them.
+    Results come back in item order. On any exception the pending tasks are
+    cancelled before it propagates, so the cluster is left clean.
+    """
+    from dasklearn._runtime._batching import BatchPolicy
+
+    policy = policy or BatchPolicy(backend.n_slots)
+    results: list = [None] * len(items)
+    pending: dict = {}
+    start = 0
+    try:
+        while start < len(items) or pending:
+            while start < len(items) and len(pending) < policy.max_in_flight:
+                size = policy.next_size(len(items) - start)
+                idx = list(range(start, start + size))
+                fut = backend.submit(kernel, [items[i] for i in idx], *shared)
+                pending[fut] = idx
+                start += size
+            for fut in backend.wait_any(pending):
+                idx = pending.pop(fut)
+                out = backend.result(fut)
+                seconds = sum(s for _, s in out)
+                policy.observe(len(idx), seconds)
+                for i, (res, _) in zip(idx, out):
+                    results[i] = res
+                if on_results is not None:
+                    on_results(idx, [r for r, _ in out])
+    except BaseException:
+        backend.cancel(pending)
+        raise
+    return results

@@ -1,0 +1,5 @@
+import sys
+
+from dasklearn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,618 @@
+"""Synthetic data sets as chunked dask arrays.
+
+``make_classification``, ``make_regression`` and ``make_blobs`` follow the
+scikit-learn functions of the same name (parameters, defaults, return order);
+``make_counts`` draws Poisson counts from a log-linear model.  Every generator
+also takes ``chunks`` and returns lazy dask arrays whose feature axis is one
+chunk and whose ``y`` has the same row chunks as ``X``.
+
+How the data are generated
+--------------------------
+* The small global model (centroids, covariance transforms, coefficients,
+  centers, feature permutation, ...) is drawn once on the client from
+  ``SeedSequence(seed)``.  It is stored in the graph under a single key, so it
+  is shipped to each worker once rather than embedded in every task.
+* Rows are drawn block by block on the workers: block ``i`` uses
+  ``default_rng(SeedSequence(seed, spawn_key=(i,)))`` -- the ``i``-th child of
+  ``SeedSequence(seed).spawn`` -- so its values depend only on
+  ``(random_state, chunks)``, never on the scheduler or the number of workers,
+  and one block can be computed without the others.
+* The graph is a single Blockwise layer fed by block-index and chunk-shape
+  dependencies (no per-block Python objects), so it is built in milliseconds
+  even for ``n_samples=10**9``.
+* One task draws a block's ``X`` and ``y`` together into a packed float64
+  array ``[X | y]``; ``X`` and ``y`` are two cheap blockwise slices of it.
+  Computing ``X`` and ``y`` together generates each block once; computing one
+  of them alone still generates the whole block and drops the other part.
+* ``chunks`` defaults to a fixed ``100_000`` rows rather than ``"auto"``: the
+  numbers depend on the chunking, so it must not change with dask's config.
+"""
+
+from __future__ import annotations
+
+import numbers
+import reprlib
+
+import dask
+import numpy as np
+from dask.array.blockwise import blockwise
+from dask.base import tokenize
+from dask.layers import ArrayBlockIdDep, ArrayChunkShapeDep
+
+__all__ = ["make_blobs", "make_classification", "make_counts", "make_regression"]
+
+DEFAULT_CHUNKS = 100_000
+_GOLDEN = 0.6180339887498949  # per-block phase of the class allocation
+
+
+# ----------------------------------------------------------------- validation
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(name, value, low, hint):
+    if not _is_int(value) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}. {hint}")
+    return int(value)
+
+
+def _check_real(name, value, low=None, high=None, hint=""):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or (low is not None and value < low) or (high is not None and value > high):
+        bounds = f" in [{low}, {high}]" if high is not None else f" >= {low}" if low is not None else ""
+        raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}. {hint}")
+    return float(value)
+
+
+def _check_vector(name, value, n):
+    """A finite scalar or ``n`` finite values (one per feature), as an array."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim > 1 or arr.size not in (1, n) or not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{name} must be None, a finite scalar or {n} finite values (one per "
+            f"feature), got {reprlib.repr(value)}. Pass a scalar or an array of length {n}."
+        )
+    return np.broadcast_to(arr.ravel(), (n,)).copy()
+
+
+def _row_chunks(chunks, n_samples):
+    """Normalise ``chunks`` (int rows per block, or a tuple of block sizes)."""
+    if _is_int(chunks) and chunks >= 1:
+        q, r = divmod(n_samples, int(chunks))
+        return (int(chunks),) * q + ((r,) if r else ())
+    sizes = tuple(chunks) if isinstance(chunks, (tuple, list)) else ()
+    if not sizes or not all(_is_int(s) and s >= 1 for s in sizes) or sum(sizes) != n_samples:
+        raise ValueError(
+            "chunks must be a positive int (rows per block) or a tuple of positive "
+            f"block sizes summing to n_samples={n_samples}, got {reprlib.repr(chunks)}. "
+            f"Pass e.g. chunks={min(n_samples, DEFAULT_CHUNKS)}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def _seed(random_state):
+    """One non-negative int seed; a RandomState/Generator is drawn from on the client."""
+    if random_state is None:
+        random_state = np.random.mtrand._rand  # numpy's global RandomState, as sklearn
+    if _is_int(random_state) and random_state >= 0:
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    raise ValueError(
+        "random_state must be None, a non-negative int, a numpy RandomState or a "
+        f"numpy Generator, got {random_state!r}. Pass e.g. random_state=0."
+    )
+
+
+# -------------------------------------------------------- block machinery
+def _run_block(block_id, shape, *, gen, seed, params):
+    """Task body: draw block ``block_id[0]`` (``shape[0]`` rows) with its own rng."""
+    index = block_id[0]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+    out = gen(rng, shape[0], index, params)
+    assert out.shape == tuple(shape), (out.shape, shape)
+    return out
+
+
+def _take_x(block, n_features):
+    return np.ascontiguousarray(block[:, :n_features])
+
+
+def _take_y(block, n_features, squeeze, dtype):
+    y = block[:, n_features:]
+    return (y[:, 0] if squeeze else y).astype(dtype)
+
+
+def _generate(fname, gen, params, rows, n_features, n_y, seed, y_dtype):
+    """Build ``X, y`` whose row block ``i`` is ``gen(rng_i, n_i, i, params)``.
+
+    ``gen`` returns the packed float64 block ``[X | y]`` (``n_features + n_y``
+    columns).  The graph is one Blockwise layer fed by block-id and chunk-shape
+    dependencies (O(1) in the number of blocks), one key holding ``params``,
+    and two Blockwise slices for ``X`` and ``y``.
+    """
+    full = (rows, (n_features + n_y,))
+    ptoken = tokenize(params)
+    pkey = dask.delayed(params, name=f"{fname}-params-{ptoken}", traverse=False)
+    token = tokenize(fname, seed, rows, ptoken)
+    packed = blockwise(
+        _run_block, "ij", ArrayBlockIdDep(full), "ij", ArrayChunkShapeDep(full), "ij",
+        name=f"{fname}-{token}", dtype=np.float64, meta=np.empty((0, 0)),
+        concatenate=True, align_arrays=False, gen=gen, seed=seed, params=pkey,
+    )
+    X = packed.map_blocks(
+        _take_x, n_features, chunks=(rows, (n_features,)), dtype=np.float64,
+        meta=np.empty((0, 0)), name=f"{fname}-X-{token}",
+    )
+    squeeze = n_y == 1
+    y = packed.map_blocks(
+        _take_y, n_features, squeeze, y_dtype, chunks=(rows,) if squeeze else (rows, (n_y,)),
+        drop_axis=1 if squeeze else [], dtype=y_dtype, name=f"{fname}-y-{token}",
+        meta=np.empty((0,) if squeeze else (0, 0), dtype=y_dtype),
+    )
+    return X, y
+
+
+def _allocate(n, proportions, index):
+    """Split ``n`` rows among groups in ``proportions`` (systematic allocation).
+
+    Counts are ``floor(n * P_k + u) - floor(n * P_{k-1} + u)`` with cumulative
+    proportions ``P`` and a per-block phase ``u = frac(index * golden ratio)``:
+    they sum to ``n`` exactly, each is within one row of ``n * p_k``, and the
+    rounding averages out over blocks (no group is systematically favoured).
+    """
+    cum = np.concatenate([[0.0], np.cumsum(proportions)])
+    edges = np.floor(n * (cum / cum[-1]) + (index * _GOLDEN) % 1.0).astype(np.int64)
+    edges[0], edges[-1] = 0, n
+    return np.diff(edges)
+
+
+_RANDOM_STATE_DOC = """random_state : int, RandomState, Generator or None, default=None
+        Seed.  A RandomState or Generator (None: numpy's global RandomState) is
+        used once, on the client, to draw an int seed.  The same int seed and
+        ``chunks`` give the same numbers on any scheduler or cluster."""
+_CHUNKS_DOC = """chunks : int or tuple of int, default=100_000
+        Rows per block, or the size of each block (summing to the number of
+        rows).  Block ``i`` is drawn from its own stream, so the numbers depend
+        on the chunking -- hence a fixed default rather than dask's "auto"."""
+
+
+def _fill_doc(func):
+    func.__doc__ = func.__doc__.replace("%(random_state)s", _RANDOM_STATE_DOC).replace(
+        "%(chunks)s", _CHUNKS_DOC)
+    return func
+
+
+def _init_rng(seed):
+    """The client-side generator of the global model parameters."""
+    return np.random.default_rng(np.random.SeedSequence(seed))
+
+
+# --------------------------------------------------------- classification
+def _hypercube(n_vertices, dims, rng):
+    """``n_vertices`` distinct vertices of the unit hypercube in ``dims`` dims."""
+    k = min(dims, 30)
+    codes = rng.choice(2**k, size=n_vertices, replace=False)
+    bits = (codes[:, None] >> np.arange(k - 1, -1, -1)) & 1
+    if dims > k:
+        bits = np.hstack([rng.integers(2, size=(n_vertices, dims - k)), bits])
+    return bits.astype(np.float64)
+
+
+def _classification_block(rng, n, index, p):
+    nf, ni, nr, nrep = p["n_features"], p["n_informative"], p["n_redundant"], p["n_repeated"]
+    counts = _allocate(n, p["cluster_p"], index)
+    y = np.repeat(np.arange(len(counts)) % p["n_classes"], counts)
+    X = np.empty((n, nf))
+    Xi = X[:, :ni]
+    Xi[...] = rng.standard_normal((n, ni))
+    stop = 0
+    for k, c in enumerate(counts):  # random covariance per cluster, moved to its vertex
+        start, stop = stop, stop + c
+        Xi[start:stop] = Xi[start:stop] @ p["A"][k] + p["centroids"][k]
+    X[:, ni:ni + nr] = Xi @ p["B"]
+    X[:, ni + nr:ni + nr + nrep] = X[:, p["repeat_idx"]]
+    X[:, ni + nr + nrep:] = rng.standard_normal((n, nf - ni - nr - nrep))
+    flip = rng.random(n) < p["flip_y"]
+    y[flip] = rng.integers(p["n_classes"], size=int(flip.sum()))
+    X += p["shift"]
+    X *= p["scale"]
+    if p["shuffle"]:
+        rows = rng.permutation(n)
+        X, y = X[np.ix_(rows, p["perm"])], y[rows]
+    return np.column_stack([X, y])
+
+
+@_fill_doc
+def make_classification(
+    n_samples=100, n_features=20, *, n_informative=2, n_redundant=2, n_repeated=0,
+    n_classes=2, n_clusters_per_class=2, weights=None, flip_y=0.01, class_sep=1.0,
+    hypercube=True, shift=0.0, scale=1.0, shuffle=True, random_state=None,
+    return_X_y=True, chunks=DEFAULT_CHUNKS,
+):
+    """Generate a random n-class classification problem, as dask arrays.
+
+    The model of :func:`sklearn.datasets.make_classification`: each class is
+    made of ``n_clusters_per_class`` Gaussian clusters, each with a random
+    covariance, centred on the vertices of a hypercube of side ``2 * class_sep``.
+
+    Parameters
+    ----------
+    n_samples : int, default=100
+        Number of rows.
+    n_features : int, default=20
+        Number of features: ``n_informative`` informative, ``n_redundant``
+        random linear combinations of them, ``n_repeated`` copies of random
+        informative or redundant columns, and N(0, 1) noise for the rest.
+    n_informative : int, default=2
+        Number of informative features.
+    n_redundant : int, default=2
+        Number of redundant features.
+    n_repeated : int, default=0
+        Number of repeated features.
+    n_classes : int, default=2
+        Number of classes.
+    n_clusters_per_class : int, default=2
+        Clusters per class; ``n_classes * n_clusters_per_class`` must be at most
+        ``2**n_informative``.
+    weights : array-like of shape (n_classes,) or (n_classes - 1,), default=None
+        Class proportions, normalised to sum to one (with ``n_classes - 1``
+        values the last class gets ``1 - sum(weights)``); None: balanced.  Each
+        block splits its rows among the clusters deterministically in these
+        proportions (within one row per cluster), as scikit-learn does globally.
+    flip_y : float, default=0.01
+        Fraction of labels replaced by a uniformly random class.
+    class_sep : float, default=1.0
+        Half the side of the hypercube: larger values make the task easier.
+    hypercube : bool, default=True
+        Put the centroids on hypercube vertices; if False, on a random polytope.
+    shift : float, array of shape (n_features,) or None, default=0.0
+        Added to the features; None: drawn uniformly in [-class_sep, class_sep].
+    scale : float, array of shape (n_features,) or None, default=1.0
+        Multiplies the features after the shift; None: drawn uniformly in [1, 101].
+    shuffle : bool, default=True
+        Shuffle the rows within each block and permute the columns (one global
+        permutation).
+    %(random_state)s
+    return_X_y : bool, default=True
+        If False, return a :class:`~sklearn.utils.Bunch` with ``X``, ``y``,
+        ``feature_info`` and ``parameters``.
+    %(chunks)s
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features), float64
+    y : dask array of shape (n_samples,), int64
+    """
+    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
+    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    rows = _row_chunks(chunks, n_samples)
+    ni = _check_int("n_informative", n_informative, 1, "At least one feature must be informative.")
+    nr = _check_int("n_redundant", n_redundant, 0, "Pass 0 for no redundant features.")
+    nrep = _check_int("n_repeated", n_repeated, 0, "Pass 0 for no repeated features.")
+    n_classes = _check_int("n_classes", n_classes, 1, "Pass e.g. n_classes=2.")
+    ncpc = _check_int("n_clusters_per_class", n_clusters_per_class, 1, "Pass e.g. 1.")
+    if ni + nr + nrep > nf:
+        raise ValueError(
+            "n_informative + n_redundant + n_repeated must be <= n_features, got "
+            f"{ni} + {nr} + {nrep} = {ni + nr + nrep} > n_features={nf}. "
+            "Increase n_features or decrease those counts."
+        )
+    n_clusters = n_classes * ncpc
+    if ni < np.log2(n_clusters):
+        raise ValueError(
+            "n_classes * n_clusters_per_class must be <= 2**n_informative (each "
+            f"cluster needs its own hypercube vertex), got {n_classes} * {ncpc} = "
+            f"{n_clusters} > 2**{ni}. Use n_informative >= "
+            f"{int(np.ceil(np.log2(n_clusters)))} or fewer classes or clusters per class."
+        )
+    w = np.ones(n_classes) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if len(w) == n_classes - 1:
+        w = np.append(w, 1.0 - w.sum())
+    if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
+        raise ValueError(
+            f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
+            f"non-negative proportions, one per class, got {reprlib.repr(weights)}. "
+            "Pass e.g. weights=[0.9, 0.1] for two classes."
+        )
+    flip_y = _check_real("flip_y", flip_y, 0.0, 1.0, "It is a fraction of labels.")
+    class_sep = _check_real("class_sep", class_sep, 0.0, hint="Pass e.g. class_sep=1.0.")
+    shift = None if shift is None else _check_vector("shift", shift, nf)
+    scale = None if scale is None else _check_vector("scale", scale, nf)
+    seed = _seed(random_state)
+    rng = _init_rng(seed)  # global model, drawn in scikit-learn's order
+    centroids = _hypercube(n_clusters, ni, rng) * (2 * class_sep) - class_sep
+    if not hypercube:
+        centroids *= rng.uniform(size=(n_clusters, 1))
+        centroids *= rng.uniform(size=(1, ni))
+    A = 2 * rng.uniform(size=(n_clusters, ni, ni)) - 1
+    B = 2 * rng.uniform(size=(ni, nr)) - 1
+    repeat_idx = ((ni + nr - 1) * rng.uniform(size=nrep) + 0.5).astype(np.intp)
+    if shift is None:
+        shift = (2 * rng.uniform(size=nf) - 1) * class_sep
+    if scale is None:
+        scale = 1 + 100 * rng.uniform(size=nf)
+    perm = rng.permutation(nf) if shuffle else np.arange(nf)
+    params = dict(
+        n_features=nf, n_informative=ni, n_redundant=nr, n_repeated=nrep, n_classes=n_classes,
+        cluster_p=(w / w.sum())[np.arange(n_clusters) % n_classes], centroids=centroids,
+        A=A, B=B, repeat_idx=repeat_idx, flip_y=flip_y, shift=shift, scale=scale,
+        shuffle=bool(shuffle), perm=perm,
+    )
+    X, y = _generate("make_classification", _classification_block, params, rows, nf, 1,
+                     seed, np.int64)
+    if return_X_y:
+        return X, y
+    from sklearn.utils import Bunch
+
+    kinds = np.repeat(["informative", "redundant", "repeated", "random"],
+                      [ni, nr, nrep, nf - ni - nr - nrep])
+    return Bunch(X=X, y=y, feature_info=list(kinds[perm]), DESCR=make_classification.__doc__,
+                 parameters=dict(params, n_samples=n_samples, weights=weights,
+                                 class_sep=class_sep, hypercube=hypercube,
+                                 random_state=random_state, chunks=chunks))
+
+
+# ------------------------------------------------------------- regression
+def _regression_block(rng, n, index, p):
+    if p["V"] is None:
+        X = rng.standard_normal((n, len(p["coef"])))
+    else:  # rows of U @ diag(s) @ V.T, U's rows drawn as N(0, I / n_samples)
+        X = (rng.standard_normal((n, len(p["s"]))) * p["s"]) @ p["V"].T
+    y = X @ p["coef"] + p["bias"]
+    if p["noise"] > 0:
+        y += rng.normal(scale=p["noise"], size=y.shape)
+    return np.hstack([X, y])
+
+
+@_fill_doc
+def make_regression(
+    n_samples=100, n_features=100, *, n_informative=10, n_targets=1, bias=0.0,
+    effective_rank=None, tail_strength=0.5, noise=0.0, shuffle=True, coef=False,
+    random_state=None, chunks=DEFAULT_CHUNKS,
+):
+    """Generate a random linear regression problem, as dask arrays.
+
+    As :func:`sklearn.datasets.make_regression`: ``y = X @ coef + bias + noise``
+    with ``n_informative`` non-zero coefficients drawn uniformly in [0, 100].
+
+    Parameters
+    ----------
+    n_samples : int, default=100
+        Number of rows.
+    n_features : int, default=100
+        Number of features.
+    n_informative : int, default=10
+        Number of non-zero coefficients (capped at ``n_features``).
+    n_targets : int, default=1
+        Number of targets; ``y`` is 2-d when it is more than 1.
+    bias : float, default=0.0
+        Intercept.
+    effective_rank : int or None, default=None
+        None: ``X`` is N(0, 1).  Otherwise ``X`` gets the singular profile of
+        :func:`sklearn.datasets.make_low_rank_matrix` (bell of width
+        ``effective_rank`` plus a tail): ``V`` is drawn once on the client and
+        each row is ``(z * s) @ V.T`` with ``z ~ N(0, I / n_samples)``.
+    tail_strength : float, default=0.5
+        Relative weight of the tail of the singular profile.
+    noise : float, default=0.0
+        Standard deviation of the Gaussian noise added to ``y``.
+    shuffle : bool, default=True
+        Permute the features, so the informative ones are not the first.  Rows
+        are i.i.d., so shuffling them would not change the distribution.
+    coef : bool, default=False
+        Also return the coefficients.
+    %(random_state)s
+    %(chunks)s
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features), float64
+    y : dask array of shape (n_samples,) or (n_samples, n_targets), float64
+    coef : ndarray of shape (n_features,) or (n_features, n_targets)
+        Only if ``coef=True``.  With ``noise=0``, ``y == X @ coef + bias``.
+    """
+    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
+    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    rows = _row_chunks(chunks, n_samples)
+    ni = min(nf, _check_int("n_informative", n_informative, 0, "Pass e.g. n_informative=10."))
+    nt = _check_int("n_targets", n_targets, 1, "Pass e.g. n_targets=1.")
+    bias = _check_real("bias", bias, hint="Pass e.g. bias=0.0.")
+    noise = _check_real("noise", noise, 0.0, hint="It is a standard deviation.")
+    if effective_rank is not None:
+        effective_rank = _check_int("effective_rank", effective_rank, 1,
+                                    "Pass None for well-conditioned N(0, 1) features.")
+        tail_strength = _check_real("tail_strength", tail_strength, 0.0, 1.0, "Pass e.g. 0.5.")
+    seed = _seed(random_state)
+    rng = _init_rng(seed)
+    s = V = None
+    if effective_rank is not None:
+        k = min(n_samples, nf)
+        V = np.linalg.qr(rng.standard_normal((nf, k)))[0]
+        i = np.arange(k, dtype=np.float64)
+        s = ((1 - tail_strength) * np.exp(-((i / effective_rank) ** 2))
+             + tail_strength * np.exp(-0.1 * i / effective_rank)) / np.sqrt(n_samples)
+    ground_truth = np.zeros((nf, nt))
+    ground_truth[:ni] = 100 * rng.uniform(size=(ni, nt))
+    if shuffle:  # X's columns are i.i.d.: permuting the coefficients is enough
+        ground_truth = ground_truth[rng.permutation(nf)]
+    params = dict(coef=ground_truth, bias=bias, noise=noise, s=s, V=V)
+    X, y = _generate("make_regression", _regression_block, params, rows, nf, nt, seed,
+                     np.float64)
+    if coef:
+        return X, y, ground_truth[:, 0] if nt == 1 else ground_truth
+    return X, y
+
+
+# ------------------------------------------------------------------ blobs
+def _blobs_block(rng, n, index, p):
+    labels = np.repeat(np.arange(len(p["std"])), _allocate(n, p["proportions"], index))
+    if p["shuffle"]:  # rows are independent given their label
+        labels = rng.permutation(labels)
+    X = rng.standard_normal((n, p["centers"].shape[1]))
+    X *= p["std"][labels, None]
+    X += p["centers"][labels]
+    return np.column_stack([X, labels])
+
+
+@_fill_doc
+def make_blobs(
+    n_samples=100, n_features=2, *, centers=None, cluster_std=1.0,
+    center_box=(-10.0, 10.0), shuffle=True, random_state=None, return_centers=False,
+    chunks=DEFAULT_CHUNKS,
+):
+    """Generate isotropic Gaussian blobs, as dask arrays.
+
+    As :func:`sklearn.datasets.make_blobs`.  Each block splits its rows among
+    the centers deterministically, in proportion to the per-center counts (equal
+    shares when ``n_samples`` is an int), within one row per center.
+
+    Parameters
+    ----------
+    n_samples : int or array-like of int, default=100
+        Number of rows, or the number of rows of each center (exact with one
+        block; otherwise within one row per center and block).
+    n_features : int, default=2
+        Number of features (ignored when ``centers`` is an array).
+    centers : int or array-like of shape (n_centers, n_features), default=None
+        Number of centers, drawn uniformly in ``center_box``, or their
+        coordinates.  None: 3, or ``len(n_samples)`` if it is an array.
+    cluster_std : float or array-like of shape (n_centers,), default=1.0
+        Standard deviation of each blob.
+    center_box : tuple of float (min, max), default=(-10.0, 10.0)
+        Bounding box of the random centers.
+    shuffle : bool, default=True
+        Shuffle the rows within each block (otherwise grouped by center).
+    %(random_state)s
+    return_centers : bool, default=False
+        Also return the centers.
+    %(chunks)s
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features), float64
+    y : dask array of shape (n_samples,), int64
+        The center of each row.
+    centers : ndarray of shape (n_centers, n_features)
+        Only if ``return_centers=True``.
+    """
+    per_center = None
+    if not _is_int(n_samples):
+        per_center = np.asarray(n_samples)
+        if (per_center.ndim != 1 or per_center.dtype.kind not in "iu"
+                or np.any(per_center < 0) or per_center.sum() < 1):
+            raise ValueError(
+                "n_samples must be a positive int or per-center counts (non-negative "
+                f"ints, positive sum), got {reprlib.repr(n_samples)}. Pass e.g. "
+                "n_samples=1000 or n_samples=[500, 300, 200]."
+            )
+        n_samples = int(per_center.sum())
+    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
+    n_features = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    rows = _row_chunks(chunks, n_samples)
+    if per_center is not None and _is_int(centers):
+        raise ValueError(
+            "With per-center n_samples, centers must be None or an array of "
+            f"{len(per_center)} coordinates, got centers={centers!r}. Pass centers=None."
+        )
+    if centers is None or _is_int(centers):
+        n_centers = (3 if per_center is None else len(per_center)) if centers is None else (
+            _check_int("centers", centers, 1, "Pass a number of centers or their coordinates."))
+    else:
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.ndim != 2 or len(centers) < 1 or not np.all(np.isfinite(centers)):
+            raise ValueError(
+                "centers must be an int or a finite array of shape (n_centers, "
+                f"n_features), got shape {centers.shape}. Pass e.g. centers=[[0, 0], [5, 5]]."
+            )
+        n_centers, n_features = centers.shape
+    if per_center is not None and len(per_center) != n_centers:
+        raise ValueError(
+            f"n_samples has {len(per_center)} per-center counts but there are "
+            f"{n_centers} centers. Pass one count per center."
+        )
+    std = np.asarray(cluster_std, dtype=np.float64)
+    if std.ndim > 1 or std.size not in (1, n_centers) or not np.all(std >= 0):
+        raise ValueError(
+            f"cluster_std must be a non-negative float or {n_centers} of them (one per "
+            f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
+        )
+    lo, hi = (_check_real("center_box", v, hint="Pass (min, max).") for v in center_box)
+    seed = _seed(random_state)
+    if not isinstance(centers, np.ndarray):
+        centers = _init_rng(seed).uniform(lo, hi, size=(n_centers, n_features))
+    params = dict(
+        centers=centers, std=np.broadcast_to(std.ravel(), (n_centers,)).copy(),
+        shuffle=bool(shuffle),
+        proportions=np.ones(n_centers) if per_center is None else per_center.astype(float),
+    )
+    X, y = _generate("make_blobs", _blobs_block, params, rows, n_features, 1, seed, np.int64)
+    return (X, y, centers) if return_centers else (X, y)
+
+
+# ----------------------------------------------------------------- counts
+_MAX_LOG_RATE = 40.0  # exp(40) ~ 2e17: numpy's Poisson sampler never overflows
+
+
+def _counts_block(rng, n, index, p):
+    X = rng.standard_normal((n, len(p["coef"])))
+    y = rng.poisson(np.exp(np.minimum(X @ p["coef"], _MAX_LOG_RATE)))
+    return np.column_stack([X, y])
+
+
+@_fill_doc
+def make_counts(
+    n_samples=1000, n_features=100, n_informative=2, scale=1.0, chunks=DEFAULT_CHUNKS,
+    random_state=None, *, coef=False,
+):
+    """Generate Poisson counts from a log-linear model, as dask arrays.
+
+    ``X ~ N(0, 1)`` and ``y ~ Poisson(exp(X @ coef))``, with ``n_informative``
+    non-zero coefficients at random positions, drawn uniformly in [-1, 1] and
+    rescaled so that ``||coef||_2 == scale``.  The log-rate ``X @ coef`` is then
+    N(0, scale**2): the rate has median 1 and mean ``exp(scale**2 / 2)`` and
+    stays bounded (about ``exp(6 * scale)`` at most over 10**9 rows; the
+    log-rate is also clipped at 40).
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_features : int, default=100
+        Number of features.
+    n_informative : int, default=2
+        Number of non-zero coefficients (at most ``n_features``).
+    scale : float, default=1.0
+        Euclidean norm of the coefficients (standard deviation of the log-rate).
+    %(chunks)s
+    %(random_state)s
+    coef : bool, default=False
+        Also return the coefficients.
+
+    Returns
+    -------
+    X : dask array of shape (n_samples, n_features), float64
+    y : dask array of shape (n_samples,), int64
+    coef : ndarray of shape (n_features,)
+        Only if ``coef=True``: ``log E[y | X] = X @ coef``.
+    """
+    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
+    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    rows = _row_chunks(chunks, n_samples)
+    ni = _check_int("n_informative", n_informative, 0, "Pass e.g. n_informative=2.")
+    if ni > nf:
+        raise ValueError(
+            f"n_informative must be <= n_features={nf}, got {ni}. "
+            "Increase n_features or decrease n_informative."
+        )
+    scale = _check_real("scale", scale, 0.0, hint="It is the norm of the coefficients.")
+    seed = _seed(random_state)
+    rng = _init_rng(seed)
+    beta = np.zeros(nf)
+    if ni:
+        values = rng.uniform(-1.0, 1.0, size=ni)
+        beta[rng.choice(nf, size=ni, replace=False)] = values * (scale / np.linalg.norm(values))
+    X, y = _generate("make_counts", _counts_block, dict(coef=beta), rows, nf, 1, seed, np.int64)
+    return (X, y, beta) if coef else (X, y)

@@ -1,0 +1,107 @@
+"""Candidate parameter sets for the searches (pure functions, no cluster).
+
+GridSearchCV accepts, besides lists of values, scipy.stats frozen
+distributions: each is expanded into a deterministic grid of ``n_grid_points``
+quantiles at the probabilities ``(i + 0.5) / n_grid_points``. The midpoints of
+equal probability bins stay inside open or unbounded supports, and for a
+``loguniform`` they are log-spaced (its quantile function is exponential in
+the probability). A discrete distribution whose support has at most
+``max(n_grid_points, 20)`` values is enumerated whole; a larger one gives its
+distinct quantiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+_MAX_ENUMERATED = 20
+
+
+def is_distribution(value) -> bool:
+    """True for scipy.stats frozen distributions (anything with ``rvs`` and ``ppf``)."""
+    return hasattr(value, "rvs") and hasattr(value, "ppf")
+
+
+def _is_discrete(dist) -> bool:
+    from scipy import stats
+
+    return isinstance(getattr(dist, "dist", None), stats.rv_discrete)
+
+
+def quantile_grid(dist, n_points: int) -> list:
+    """Deterministic grid of values representing ``dist`` (see module doc)."""
+    if _is_discrete(dist):
+        low, high = dist.support()
+        if np.isfinite(low) and np.isfinite(high) and high - low + 1 <= max(n_points, _MAX_ENUMERATED):
+            return [int(v) for v in np.arange(int(low), int(high) + 1)]
+        probs = (np.arange(n_points) + 0.5) / n_points
+        return [int(v) for v in np.unique(dist.ppf(probs))]
+    probs = (np.arange(n_points) + 0.5) / n_points
+    return [float(v) for v in dist.ppf(probs)]
+
+
+def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
+    """Turn distributions in ``param_grid`` into value lists.
+
+    ``param_grid`` is a dict or a list of dicts, as in scikit-learn. Values
+    must be non-string sequences or scipy.stats frozen distributions. Returns
+    a list of dicts of lists, ready for ``sklearn.model_selection.ParameterGrid``.
+    """
+    if isinstance(n_grid_points, bool) or not isinstance(n_grid_points, (int, np.integer)) or n_grid_points < 1:
+        raise ValueError(
+            f"n_grid_points must be a positive integer (values taken from each "
+            f"distribution in param_grid); got {n_grid_points!r}."
+        )
+    grids = [param_grid] if isinstance(param_grid, Mapping) else param_grid
+    if not isinstance(grids, Sequence) or not all(isinstance(g, Mapping) for g in grids):
+        raise TypeError(
+            f"param_grid must be a dict or a list of dicts mapping parameter names "
+            f"to lists of values or scipy.stats distributions; got {type(param_grid).__name__}."
+        )
+    expanded = []
+    for grid in grids:
+        out = {}
+        for name, values in grid.items():
+            if is_distribution(values):
+                out[name] = quantile_grid(values, int(n_grid_points))
+            elif isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                raise TypeError(
+                    f"param_grid[{name!r}] must be a list of values or a scipy.stats "
+                    f"distribution; got {type(values).__name__} {values!r}. Wrap a single "
+                    f"value in a list: {{{name!r}: [{values!r}]}}."
+                )
+            elif len(values) == 0:
+                raise ValueError(
+                    f"param_grid[{name!r}] is empty: give at least one value to try."
+                )
+            else:
+                out[name] = list(values)
+        expanded.append(out)
+    return expanded
+
+
+def check_param_names(estimator, candidates: list[dict]) -> None:
+    """Reject parameter names ``estimator`` does not have, before any work runs.
+
+    A name is valid when ``estimator.get_params(deep=True)`` has it, or when its
+    prefix (``step`` in ``step__alpha``) is itself set by the same candidate
+    (a step replaced by another estimator brings its own parameters).
+    """
+    valid = set(estimator.get_params(deep=True))
+    for params in candidates:
+        for name in params:
+            if name in valid:
+                continue
+            prefix = name.rsplit("__", 1)[0] if "__" in name else None
+            if prefix is not None and prefix in params:
+                sub = params[prefix]
+                if hasattr(sub, "get_params") and name.split("__", 1)[1] in sub.get_params(deep=True):
+                    continue
+            close = sorted(v for v in valid if name.split("__")[-1] in v)[:5]
+            hint = f" Did you mean one of {close}?" if close else ""
+            raise ValueError(
+                f"Invalid parameter {name!r} for estimator {type(estimator).__name__}: "
+                f"it is not one of its parameters (see estimator.get_params().keys()).{hint}"
+            )

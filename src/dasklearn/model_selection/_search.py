@@ -1,0 +1,532 @@
+"""Distributed GridSearchCV and RandomizedSearchCV.
+
+Execution model
+---------------
+``fit`` validates everything on the client first (parameter names, scoring,
+refit, the splits), then places the data on the cluster once: a numpy /
+pandas input is scattered to one worker and fetched by each other worker the
+first time one of its tasks needs it; a dask input is computed and
+concatenated *on a worker* (it never passes through the client), so each
+training fold must fit in one worker's memory. For data larger than that,
+use :class:`dasklearn.wrappers.Incremental` or the data-parallel estimators.
+
+Every (candidate, split) fit then runs as part of a task on the cluster.
+Short fits are packed into batches whose size adapts to the measured fit time
+(see :mod:`dasklearn._runtime._batching`), so scheduling overhead does not
+dominate. With no active ``dask.distributed.Client``, the same code runs on
+local threads (``n_jobs`` of them).
+
+A :class:`~sklearn.pipeline.Pipeline` whose leading steps are not touched by
+any candidate has those steps fitted once per split, and only the remaining
+steps fitted per candidate.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from dasklearn import _blockwise
+from dasklearn._runtime import Progress, get_backend, run_batched
+from dasklearn.model_selection import _fit
+from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
+from dasklearn.model_selection._results import build_cv_results, scorer_names
+
+
+def _estimator_has(attr):
+    def check(self):
+        est = getattr(self, "best_estimator_", self.estimator)
+        getattr(est, attr)
+        return True
+
+    return check
+
+
+def _n_samples(X) -> int:
+    if hasattr(X, "shape") and len(X.shape) and not _blockwise.is_dask(X):
+        return int(X.shape[0])
+    if _blockwise.is_dask(X):
+        if hasattr(X, "chunks") and X.shape and np.isnan(X.shape[0]):
+            raise ValueError(
+                "X is a dask array with unknown chunk sizes (shape "
+                f"{X.shape}); the search needs the number of samples to make the "
+                "splits. Call X.compute_chunk_sizes() first, or build it with "
+                "ddf.to_dask_array(lengths=True)."
+            )
+        if hasattr(X, "chunks"):
+            return int(X.shape[0])
+        return int(len(X))  # dask DataFrame / Series: counts rows per partition
+    return len(X)
+
+
+def _local_copy(obj):
+    """y-like objects are small (one value per sample): bring them here."""
+    if obj is None:
+        return None
+    if _blockwise.is_dask(obj):
+        obj = obj.compute()
+    if isinstance(obj, list):
+        obj = np.asarray(obj)
+    return obj
+
+
+def _prefix_length(estimator, candidates) -> int:
+    """Number of leading Pipeline steps no candidate changes (0: no reuse)."""
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return 0
+    position = {name: i for i, (name, _) in enumerate(estimator.steps)}
+    first_touched = len(estimator.steps) - 1  # the final step is always refitted
+    for params in candidates:
+        for key in params:
+            step = key.split("__", 1)[0]
+            if step not in position:
+                return 0  # a pipeline-level parameter (steps, memory, ...) changes
+            first_touched = min(first_touched, position[step])
+    prefix = estimator.steps[:first_touched]
+    if any(step in (None, "passthrough") for _, step in prefix):
+        return 0
+    return first_touched
+
+
+class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """Shared machinery of the distributed searches; subclasses choose candidates."""
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        error_score=np.nan,
+        return_train_score=False,
+    ):
+        self.estimator = estimator
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.cv = cv
+        self.verbose = verbose
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+
+    # -- subclass hook -------------------------------------------------------
+    def _candidates(self) -> list[dict]:
+        raise NotImplementedError
+
+    # -- scikit-learn conventions -------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = self.estimator.__sklearn_tags__()
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = sub.classifier_tags
+        tags.regressor_tags = sub.regressor_tags
+        tags.input_tags.pairwise = sub.input_tags.pairwise
+        tags.input_tags.sparse = sub.input_tags.sparse
+        tags.array_api_support = sub.array_api_support
+        return tags
+
+    # -- validation ----------------------------------------------------------
+    def _check_params(self):
+        if not hasattr(self.estimator, "fit"):
+            raise TypeError(
+                f"estimator must be a scikit-learn estimator with a fit method; got "
+                f"{type(self.estimator).__name__}."
+            )
+        if not (isinstance(self.error_score, numbers.Number) or self.error_score == "raise"):
+            raise ValueError(
+                f"error_score must be 'raise' or a number (e.g. np.nan); got {self.error_score!r}."
+            )
+        if not isinstance(self.verbose, numbers.Integral):
+            raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
+
+    def _scorers(self):
+        """(scorer callable, names or None when not known before scoring, multimetric)"""
+        scoring = self.scoring
+        if isinstance(scoring, (list, tuple, set)):
+            if len(scoring) == 0 or not all(isinstance(s, str) for s in scoring):
+                raise ValueError(
+                    f"scoring given as a list must be non-empty and contain only scorer "
+                    f"names; got {scoring!r}."
+                )
+            if len(set(scoring)) != len(scoring):
+                raise ValueError(f"scoring has duplicate names: {scoring!r}.")
+            names, multimetric = list(scoring), True
+        elif isinstance(scoring, Mapping):
+            if not scoring:
+                raise ValueError("scoring given as a dict must not be empty.")
+            names, multimetric = list(scoring), True
+        else:
+            names, multimetric = (None if callable(scoring) else ["score"]), False
+        try:
+            scorer = check_scoring(self.estimator, scoring=scoring)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"Invalid scoring={scoring!r}: {exc} Use a name from "
+                "sklearn.metrics.get_scorer_names(), a callable (estimator, X, y) -> "
+                "float or dict, or a list / dict of those."
+            ) from exc
+        if multimetric:
+            refit = self.refit
+            if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in names)):
+                raise ValueError(
+                    f"With multi-metric scoring {names}, refit must be one of those "
+                    f"names (the metric that picks the best candidate), False, or a "
+                    f"callable; got refit={refit!r}."
+                )
+        return scorer, names, multimetric
+
+    # -- fit -----------------------------------------------------------------
+    def fit(self, X, y=None, *, groups=None, **fit_params):
+        """Run fit with all sets of parameters.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, dask array or dask DataFrame of shape (n_samples, n_features)
+            Training data. A dask input is materialised once on a worker.
+        y : array-like or dask array of shape (n_samples,), default=None
+            Target. It is brought to the client once (one value per sample)
+            to make the splits, as scikit-learn's splitters need it.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for group-aware splitters.
+        **fit_params : dict
+            Passed to the estimator's fit; sample-aligned arrays are sliced
+            to each training fold.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        candidates = self._candidates()
+        check_param_names(self.estimator, candidates)
+        scorer, names, multimetric = self._scorers()
+
+        n_samples = _n_samples(X)
+        y_local = _local_copy(y)
+        if y_local is not None and len(y_local) != n_samples:
+            raise ValueError(
+                f"X and y have different numbers of samples: X has {n_samples}, y has "
+                f"{len(y_local)}. Pass a y with one value per row of X."
+            )
+        groups = _local_copy(groups)
+        cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
+        split_X = X if not _blockwise.is_dask(X) else np.empty((n_samples, 0))
+        splits = list(cv.split(split_X, y_local, groups))
+        n_splits = len(splits)
+        self.n_splits_ = n_splits
+        fit_params = {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}
+
+        backend = get_backend(self.n_jobs)
+        progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
+        if backend.dashboard_link:
+            progress.note(f"dashboard: {backend.dashboard_link}")
+        progress.note(
+            f"Fitting {n_splits} folds for each of {len(candidates)} candidates, "
+            f"totalling {len(candidates) * n_splits} fits on {backend.n_slots} slots"
+        )
+
+        placed = []
+        try:
+            X_h = backend.materialize(X)
+            y_h = backend.put(y_local) if y_local is not None else None
+            placed += [X_h, y_h]
+            opts = _fit.FitOptions(self.error_score, self.return_train_score)
+            # split-major order: consecutive items (one batch) share their folds
+            items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))]
+            scorer_h = backend.put(scorer)
+            placed.append(scorer_h)
+            prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
+            if prefix_len:
+                prefix = Pipeline(self.estimator.steps[:prefix_len])
+                tail = Pipeline(self.estimator.steps[prefix_len:])
+                folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, {}) for sp in splits]
+                placed += folds
+                kernel, shared = _fit.fit_and_score_prefolded, (backend.put(tail), folds, scorer_h, opts)
+            else:
+                splits_h = backend.put(splits)
+                est_h = backend.put(self.estimator)
+                placed += [splits_h, est_h]
+                kernel = _fit.fit_and_score_batch
+                shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
+            out = run_batched(
+                backend, kernel, items, shared,
+                on_results=lambda idx, _: progress.advance(len(idx)),
+            )
+            records = [None] * len(items)
+            for (c, s, _), rec in zip(items, out):
+                records[c * n_splits + s] = rec
+            self._record_errors(candidates, records)
+            if names is None:
+                names = scorer_names(records)
+                multimetric = names != ["score"]
+            results = build_cv_results(
+                candidates, n_splits, records, names, self.error_score, self.return_train_score
+            )
+            self._warn_non_finite(results, names)
+            self.cv_results_ = results
+            self.multimetric_ = multimetric
+            self.scorer_ = scorer
+            self._select_best(results, names, multimetric)
+            if self.refit:
+                model, seconds = backend.result(backend.submit(
+                    _fit.fit_final, self.estimator, self.best_params_, X_h, y_h, fit_params))
+                self.best_estimator_ = model
+                self.refit_time_ = seconds
+                if hasattr(model, "feature_names_in_"):
+                    self.feature_names_in_ = model.feature_names_in_
+            if hasattr(X, "shape") and len(X.shape) == 2:
+                self.n_features_in_ = int(X.shape[1])
+        finally:
+            backend.release([h for h in placed if h is not None])
+            backend.close()
+        return self
+
+    def _record_errors(self, candidates, records):
+        failed = [(i, r["error"]) for i, r in enumerate(records) if r["error"]]
+        if not failed:
+            return
+        n_splits = self.n_splits_
+        if len(failed) == len(records):
+            raise ValueError(
+                f"All the {len(records)} fits failed; the search cannot choose a "
+                f"candidate. Check the estimator and parameters. First error:\n{failed[0][1]}"
+            )
+        cands = sorted({i // n_splits for i, _ in failed})
+        shown = "; ".join(f"candidate {c} {candidates[c]}" for c in cands[:5])
+        more = f" and {len(cands) - 5} more" if len(cands) > 5 else ""
+        last_line = failed[0][1].strip().splitlines()[-1]
+        warnings.warn(
+            f"{len(failed)} of {len(records)} fits failed and got error_score="
+            f"{self.error_score!r}: {shown}{more}. First error: {last_line}. The full "
+            "messages are in cv_results_['fit_error'].",
+            FitFailedWarning,
+            stacklevel=3,
+        )
+
+    @staticmethod
+    def _warn_non_finite(results, names):
+        for name in names:
+            means = results[f"mean_test_{name}"]
+            if np.any(~np.isfinite(means)):
+                warnings.warn(
+                    f"One or more of the test scores are non-finite: {means}", UserWarning, stacklevel=3
+                )
+
+    def _select_best(self, results, names, multimetric):
+        refit = self.refit
+        if callable(refit):
+            best = refit(results)
+            if not isinstance(best, numbers.Integral):
+                raise TypeError(f"refit callable must return an integer index; got {best!r}.")
+            if not 0 <= best < len(results["params"]):
+                raise IndexError(f"refit callable returned {best}, outside 0..{len(results['params']) - 1}.")
+            self.best_index_ = int(best)
+        elif refit is False and multimetric:
+            return  # as scikit-learn: no single metric to pick a best candidate by
+        else:
+            metric = refit if multimetric else "score"
+            self.best_index_ = int(results[f"rank_test_{metric}"].argmin())
+            self.best_score_ = float(results[f"mean_test_{metric}"][self.best_index_])
+        self.best_params_ = results["params"][self.best_index_]
+
+    # -- delegation to the refitted estimator -------------------------------
+    def _check_refit(self, method):
+        if not self.refit:
+            raise AttributeError(
+                f"This {type(self).__name__} was created with refit=False: {method} is "
+                "available only after refitting the best estimator. Set refit=True."
+            )
+        check_is_fitted(self, "best_estimator_")
+
+    def _delegate(self, method, X):
+        self._check_refit(method)
+        if _blockwise.is_dask(X):
+            return _blockwise.apply_method(self.best_estimator_, method, X)
+        return getattr(self.best_estimator_, method)(X)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the best estimator (blockwise on dask input)."""
+        return self._delegate("predict", X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the best estimator (blockwise on dask input)."""
+        return self._delegate("predict_proba", X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the best estimator (blockwise on dask input)."""
+        return self._delegate("predict_log_proba", X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the best estimator (blockwise on dask input)."""
+        return self._delegate("decision_function", X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the best estimator (blockwise on dask input)."""
+        return self._delegate("transform", X)
+
+    @available_if(_estimator_has("inverse_transform"))
+    def inverse_transform(self, X):
+        """Inverse transform with the best estimator (blockwise on dask input)."""
+        return self._delegate("inverse_transform", X)
+
+    @available_if(_estimator_has("score_samples"))
+    def score_samples(self, X):
+        """score_samples of the best estimator (blockwise on dask input)."""
+        return self._delegate("score_samples", X)
+
+    def score(self, X, y=None, **params):
+        """Score of the best estimator on (X, y) with the search's scorer
+        (the refit metric when multi-metric). On dask input only predictions
+        and y come to the client."""
+        self._check_refit("score")
+        scorer = self.scorer_
+        if self.multimetric_:
+            if not isinstance(self.refit, str):
+                raise ValueError("score needs refit set to a metric name when scoring is multi-metric.")
+            scorer = check_scoring(self.estimator, scoring={self.refit: self.scoring[self.refit]}
+                                   if isinstance(self.scoring, Mapping) else self.refit)
+        result = _blockwise.score(scorer, self.best_estimator_, X, y, **params)
+        return result[self.refit] if isinstance(result, dict) else result
+
+    @property
+    def classes_(self):
+        """Class labels of the best estimator."""
+        self._check_refit("classes_")
+        return self.best_estimator_.classes_
+
+
+class GridSearchCV(BaseSearchCV):
+    """Exhaustive search over a parameter grid, distributed on a Dask cluster.
+
+    Like :class:`sklearn.model_selection.GridSearchCV`, plus: a grid value may
+    be a scipy.stats frozen distribution, expanded into ``n_grid_points``
+    deterministic quantiles (log-spaced for ``loguniform``; small discrete
+    supports enumerated). With ``{'alpha': loguniform(1e-5, 1e-1),
+    'l1_ratio': uniform(0, 1)}`` and the default 5 points the search tries a
+    25-point grid.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A scikit-learn estimator (or Pipeline); it is cloned for every fit.
+    param_grid : dict or list of dicts
+        Parameter names mapped to lists of values or scipy.stats distributions.
+    scoring : str, callable, list, tuple or dict, default=None
+        As in scikit-learn; None uses the estimator's ``score``.
+    n_jobs : int, default=None
+        Number of local threads when no ``dask.distributed.Client`` is active
+        (None: all cores). With a Client, the cluster's worker threads are used.
+    refit : bool, str or callable, default=True
+        Refit the best candidate on all the data (on the cluster).
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn (5-fold, stratified for classifiers).
+    verbose : int, default=0
+        >= 1 prints the dashboard address and a progress bar of fits.
+    error_score : 'raise' or float, default=np.nan
+        Score given to a failed fit; its error message is kept in
+        ``cv_results_['fit_error']`` and a FitFailedWarning names the candidate.
+    return_train_score : bool, default=False
+        Also score each fit on its training fold.
+    n_grid_points : int, default=5
+        Number of quantiles taken from each distribution in ``param_grid``.
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_,
+    scorer_, n_splits_, refit_time_, multimetric_, classes_, n_features_in_
+        As in scikit-learn.
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        error_score=np.nan,
+        return_train_score=False,
+        n_grid_points=5,
+    ):
+        super().__init__(
+            estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
+            error_score=error_score, return_train_score=return_train_score,
+        )
+        self.param_grid = param_grid
+        self.n_grid_points = n_grid_points
+
+    def _candidates(self):
+        return list(ParameterGrid(expand_param_grid(self.param_grid, self.n_grid_points)))
+
+
+class RandomizedSearchCV(BaseSearchCV):
+    """Randomized search over parameters, distributed on a Dask cluster.
+
+    Candidates are drawn on the client with
+    :class:`sklearn.model_selection.ParameterSampler`, so the same
+    ``random_state`` gives the same candidates as scikit-learn's
+    RandomizedSearchCV. Parameters and attributes otherwise as
+    :class:`GridSearchCV`.
+
+    Parameters
+    ----------
+    param_distributions : dict or list of dicts
+        Parameter names mapped to scipy.stats distributions or lists.
+    n_iter : int, default=10
+        Number of candidates sampled.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the candidate sampling.
+    """
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        n_iter=10,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+    ):
+        super().__init__(
+            estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
+            error_score=error_score, return_train_score=return_train_score,
+        )
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.random_state = random_state
+
+    def _candidates(self):
+        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, numbers.Integral) or self.n_iter <= 0:
+            raise ValueError(
+                f"n_iter must be a positive integer (the number of candidates to "
+                f"sample); got {self.n_iter!r}."
+            )
+        return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))

@@ -1,0 +1,433 @@
+"""Train/test splitting and cross-validation splitters that accept Dask input.
+
+In-memory input is handed to scikit-learn unchanged. Dask input is split
+*blockwise*: every block (dask array) or partition (dask DataFrame/Series) is
+split on its own, with the row selection drawn from a per-block random
+generator ``np.random.default_rng([seed, block_index])``. The selection depends
+only on the seed, the block index and the block's row counts, never on the
+data, so all inputs passed together stay row-aligned without any global
+shuffle and without gathering data on the client.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import reprlib
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn import model_selection as _sk
+from sklearn.utils import check_random_state
+
+__all__ = ["KFold", "ShuffleSplit", "train_test_split"]
+
+_DEFAULT_TEST_SIZE = 0.25
+
+
+def _is_dask_frame(x):
+    """True for a dask DataFrame or Series."""
+    if not dask.is_dask_collection(x) or isinstance(x, da.Array):
+        return False
+    import dask.dataframe as dd
+
+    return isinstance(x, (dd.DataFrame, dd.Series))
+
+
+def _row_chunks(x, name):
+    """Row chunks of a dask array; ValueError if they are unknown."""
+    if x.ndim == 0:
+        raise ValueError(f"{name} is a 0-d dask array; expected at least one (rows) axis.")
+    if any(np.isnan(c) for c in x.chunks[0]):
+        raise ValueError(
+            f"{name} is a dask array with unknown chunk sizes (nan), so its rows cannot "
+            "be counted without computing. Call `x = x.compute_chunk_sizes()` on it "
+            "first, or build it with `ddf.to_dask_array(lengths=True)`."
+        )
+    return tuple(int(c) for c in x.chunks[0])
+
+
+def _validate_sizes(test_size, train_size, n_samples):
+    """Check test_size/train_size as scikit-learn does; apply the 0.25 default.
+
+    ``n_samples`` is None when the number of rows is unknown (dask DataFrames
+    only), in which case integer counts are rejected.
+    """
+    if test_size is None and train_size is None:
+        test_size = _DEFAULT_TEST_SIZE
+    fractions, rows = 0.0, 0
+    for name, value, rounding in (
+        ("test_size", test_size, math.ceil),
+        ("train_size", train_size, math.floor),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"{name} must be a float in (0, 1), a positive int or None; received "
+                f"{value!r} of type {type(value).__name__}."
+            )
+        if not isinstance(value, numbers.Integral):
+            if not 0 < value < 1:
+                raise ValueError(
+                    f"{name} as a fraction must be in the open interval (0, 1); received "
+                    f"{value}. Pass e.g. {name}=0.25, or an int number of rows."
+                )
+            fractions += value
+            rows += 0 if n_samples is None else rounding(value * n_samples)
+        elif n_samples is None:
+            raise ValueError(
+                f"{name}={value} is a number of rows, but the partition lengths of the "
+                f"dask DataFrame/Series input are unknown. Pass {name} as a fraction "
+                "in (0, 1) instead (e.g. 0.25), or pass a dask array with known chunks."
+            )
+        elif not 0 < value < n_samples:
+            raise ValueError(
+                f"{name} as a number of rows must be between 1 and n_samples - 1 = "
+                f"{n_samples - 1}; received {value}. Use a smaller count or a fraction."
+            )
+        else:
+            rows += int(value)
+    if fractions > 1:
+        raise ValueError(
+            f"test_size + train_size must be <= 1; received {test_size} + {train_size} "
+            f"= {fractions}. Reduce test_size and/or train_size."
+        )
+    if n_samples is not None and rows > n_samples:
+        raise ValueError(
+            f"test_size={test_size} and train_size={train_size} ask for {rows} rows but "
+            f"there are only {n_samples}. Reduce test_size and/or train_size."
+        )
+    return test_size, train_size
+
+
+def _allocate(total, caps):
+    """Split the int ``total`` over blocks proportionally to ``caps``.
+
+    Largest-remainder rounding: the result sums to ``total`` exactly and never
+    exceeds ``caps`` (ties go to the earlier block).
+    """
+    caps = [int(c) for c in caps]
+    cap_sum = sum(caps)
+    if total > cap_sum:
+        raise ValueError(
+            f"Cannot place {total} rows: after rounding the other set per block only "
+            f"{cap_sum} rows remain. Pass both test_size and train_size as ints, or "
+            "both as fractions."
+        )
+    if cap_sum == 0:
+        return np.zeros(len(caps), dtype=np.int64)
+    base = np.array([total * c // cap_sum for c in caps], dtype=np.int64)
+    remainder = np.array([total * c % cap_sum for c in caps], dtype=np.int64)
+    extra = total - int(base.sum())
+    base[np.argsort(-remainder, kind="stable")[:extra]] += 1
+    return base
+
+
+def _block_counts(sizes, test_size, train_size):
+    """Per-block ``(n_train, n_test)`` int arrays for blocks of ``sizes`` rows.
+
+    A fraction is applied to each block as scikit-learn applies it to a whole
+    array (``ceil`` for test, ``floor`` for train); an int is distributed over
+    the blocks with :func:`_allocate` so that the totals are exact.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+
+    def share(value, caps, rounding):
+        if isinstance(value, numbers.Integral):
+            return _allocate(value, caps)
+        return np.minimum(rounding(value * sizes).astype(np.int64), caps)
+
+    if test_size is not None:
+        n_test = share(test_size, sizes, np.ceil)
+        if train_size is None:
+            n_train = sizes - n_test
+        else:
+            n_train = share(train_size, sizes - n_test, np.floor)
+    else:
+        n_train = share(train_size, sizes, np.floor)
+        n_test = sizes - n_train
+    return n_train, n_test
+
+
+def _seed_from(random_state):
+    """An int seed: ``random_state`` itself if int, else drawn from it once."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(
+                f"random_state must be a non-negative int; received {random_state}."
+            )
+        return int(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**32))
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _positions(n, n_train, n_test, seed, block, shuffle, part):
+    """Row positions of the train (``part=0``) or test (``part=1``) rows of a block.
+
+    Same layout as scikit-learn: with shuffle, test is the head of a permutation
+    and train the next ``n_train`` entries; without, train first, then test.
+    """
+    if shuffle:
+        perm = np.random.default_rng([seed, block]).permutation(n)
+        return perm[n_test : n_test + n_train] if part == 0 else perm[:n_test]
+    return np.arange(n_train) if part == 0 else np.arange(n_train, n_train + n_test)
+
+
+def _take_block(x, params, seed, shuffle, part):
+    """Train or test rows of one dask array block; ``params`` is its (1, 3) row."""
+    block, n_train, n_test = (int(v) for v in params.ravel())
+    return x[_positions(x.shape[0], n_train, n_test, seed, block, shuffle, part)]
+
+
+def _take_partition(
+    df, table, test_size, train_size, seed, shuffle, part, name, partition_info=None
+):
+    """Train or test rows of one DataFrame partition (``table``: see _split_dask)."""
+    i, n = partition_info["number"], len(df)
+    if table is None:  # lengths unknown up front: fractions applied per partition
+        (n_train,), (n_test,) = _block_counts([n], test_size, train_size)
+    elif n != table[i, 0]:
+        raise ValueError(
+            f"Partition {i} of {name} has {n} rows but block {i} of the dask arrays "
+            f"split with it has {table[i, 0]}; inputs are not aligned. Use "
+            "`ddf.to_dask_array(lengths=True)` and rechunk the arrays to its chunks."
+        )
+    else:
+        n_train, n_test = table[i, 1], table[i, 2]
+    return df.iloc[_positions(n, int(n_train), int(n_test), seed, i, shuffle, part)]
+
+
+def _check_dask_inputs(arrays):
+    """Validate the alignment of dask inputs; return rows per block, or None."""
+    for k, a in enumerate(arrays):
+        if not (isinstance(a, da.Array) or _is_dask_frame(a)):
+            raise TypeError(
+                f"arrays[{k}] is a {type(a).__name__}; expected a dask Array, DataFrame "
+                "or Series."
+            )
+    nblocks = [a.numblocks[0] if isinstance(a, da.Array) else a.npartitions for a in arrays]
+    if len(set(nblocks)) > 1:
+        raise ValueError(
+            "All dask inputs must have the same number of row blocks/partitions so "
+            f"that they can be split blockwise; got {nblocks}. Rechunk the arrays with "
+            "`y = y.rechunk({0: X.chunks[0]})` or repartition the DataFrames to match."
+        )
+    sizes = None
+    for k, a in enumerate(arrays):
+        if isinstance(a, da.Array):
+            chunks = _row_chunks(a, f"arrays[{k}]")
+            if sizes is not None and chunks != sizes:
+                raise ValueError(
+                    "All dask arrays must have identical row chunks so that rows stay "
+                    f"aligned; got {reprlib.repr(sizes)} and {reprlib.repr(chunks)} "
+                    f"(arrays[{k}]). Fix with `y = y.rechunk({{0: X.chunks[0]}})`."
+                )
+            sizes = chunks
+    return sizes
+
+
+def _split_dask(arrays, test_size, train_size, random_state, shuffle):
+    """Blockwise train/test split of aligned dask collections (lazy)."""
+    sizes = _check_dask_inputs(arrays)
+    n_samples = None if sizes is None else sum(sizes)
+    test_size, train_size = _validate_sizes(test_size, train_size, n_samples)
+    kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
+    table = params = None
+    if sizes is not None:
+        n_train, n_test = _block_counts(sizes, test_size, train_size)
+        if n_train.sum() == 0 or n_test.sum() == 0:
+            raise ValueError(
+                f"With n_samples={n_samples}, test_size={test_size} and train_size="
+                f"{train_size}, the train or test set would be empty. Adjust them."
+            )
+        table = np.stack([np.asarray(sizes), n_train, n_test], axis=1)
+        # One tiny (1, 3) block per row block: (block index, n_train, n_test).
+        params = np.stack([np.arange(len(sizes)), n_train, n_test], axis=1)
+        params = da.from_array(params, chunks=(1, 3))
+    out = []
+    for k, a in enumerate(arrays):
+        for part in (0, 1):
+            if isinstance(a, da.Array):
+                ind = tuple(range(a.ndim))
+                new_rows = tuple(int(c) for c in table[:, 1 + part])
+                out.append(da.blockwise(
+                    _take_block, ind, a, ind, params, (0, a.ndim), part=part, **kwargs,
+                    dtype=a.dtype, meta=da.utils.meta_from_array(a),
+                    adjust_chunks={0: new_rows}, concatenate=True, align_arrays=False,
+                    token=f"train-test-split-{('train', 'test')[part]}",
+                ))
+            else:
+                out.append(a.map_partitions(
+                    _take_partition, table=table, test_size=test_size,
+                    train_size=train_size, part=part, name=f"arrays[{k}]", **kwargs,
+                    meta=a, clear_divisions=bool(shuffle),
+                ))
+    return out
+
+
+def train_test_split(
+    *arrays,
+    test_size=None,
+    train_size=None,
+    random_state=None,
+    shuffle=True,
+    stratify=None,
+    blockwise=True,
+):
+    """Split arrays or DataFrames into random train and test subsets.
+
+    In-memory input (numpy, pandas, lists, scipy.sparse) is passed to
+    :func:`sklearn.model_selection.train_test_split`. Dask input is split
+    blockwise, lazily, with no global shuffle and no data on the client.
+
+    Parameters
+    ----------
+    *arrays : sequence of indexables with the same number of rows
+        Either all in memory, or all dask arrays / DataFrames / Series with the
+        same number of row blocks (dask arrays: identical row chunks).
+    test_size : float or int, default=None
+        Fraction in (0, 1) or number of test rows. Default 0.25 when
+        ``train_size`` is also None, else the complement of ``train_size``.
+    train_size : float or int, default=None
+        Fraction in (0, 1) or number of train rows; default: the complement.
+    random_state : int, RandomState instance or None, default=None
+        An int is the seed of every block generator; otherwise one int seed is
+        drawn from it on the client.
+    shuffle : bool, default=True
+        Whether to pick rows at random (and permute them) within each block.
+        If False, each block's first rows are train and the following ones test.
+    stratify : array-like, default=None
+        Class labels for a stratified split; in-memory input only.
+    blockwise : bool, default=True
+        Must be True for dask input (a global shuffle is not supported);
+        ignored for in-memory input.
+
+    Returns
+    -------
+    splitting : list, length=2 * len(arrays)
+        ``[train0, test0, train1, test1, ...]``, of the input types.
+
+    Notes
+    -----
+    On dask input the counts are set per block: a fraction is applied to a
+    block of ``n_i`` rows exactly as scikit-learn applies it to an array of
+    ``n_i`` rows (``ceil(test_size * n_i)`` test rows, ``floor(train_size *
+    n_i)`` train rows), so the totals are the sums of the per-block counts and
+    can exceed ``ceil(test_size * n)`` by up to one row per block. An int is
+    distributed over blocks proportionally to their sizes (largest remainder),
+    so the totals equal the requested int exactly. Dask array outputs have
+    known chunks. Dask DataFrame outputs keep their divisions when
+    ``shuffle=False``; with shuffle the rows of each partition are permuted, so
+    divisions become unknown. Int sizes need dask arrays among the inputs
+    (DataFrame partition lengths are unknown); fractions work everywhere.
+    """
+    if not arrays:
+        raise ValueError("At least one array required as input")
+    lazy = [dask.is_dask_collection(a) for a in arrays]
+    if not any(lazy):
+        return _sk.train_test_split(
+            *arrays, test_size=test_size, train_size=train_size,
+            random_state=random_state, shuffle=shuffle, stratify=stratify,
+        )
+    if not all(lazy):
+        kinds = ", ".join(f"{type(a).__module__}.{type(a).__name__}" for a in arrays)
+        raise TypeError(
+            f"train_test_split got a mix of dask and in-memory inputs ({kinds}). Pass "
+            "all inputs as dask collections with the same row chunks (e.g. "
+            "`da.from_array(y, chunks=(X.chunks[0],))`) or all in memory (`.compute()`)."
+        )
+    if stratify is not None:
+        raise ValueError(
+            "stratify is supported for in-memory input only; blockwise splitting of "
+            "dask input cannot stratify. Pass stratify=None, or compute the inputs."
+        )
+    if not blockwise:
+        raise ValueError(
+            "blockwise=False (a global shuffle) is not supported for dask input; use "
+            "blockwise=True, or shuffle the rows first (e.g. `ddf.shuffle(on=...)`)."
+        )
+    return _split_dask(arrays, test_size, train_size, random_state, shuffle)
+
+
+def _placeholders(*objs):
+    """Replace dask collections by zero-byte ``(n_rows, 0)`` numpy placeholders.
+
+    Dask arrays need known row chunks; the lengths of dask DataFrames/Series are
+    computed together on the cluster (only the lengths travel).
+    """
+    frames = [o for o in objs if _is_dask_frame(o)]
+    frame_lengths = iter(dask.compute(*[f.map_partitions(len).sum() for f in frames]))
+    out = []
+    for name, o in zip(("X", "y", "groups"), objs):
+        if isinstance(o, da.Array):
+            o = np.empty((sum(_row_chunks(o, name)), 0))
+        elif _is_dask_frame(o):
+            o = np.empty((int(next(frame_lengths)), 0))
+        out.append(o)
+    return out
+
+
+class _DaskSplitMixin:
+    """Make ``split`` accept dask collections without materialising them."""
+
+    def split(self, X, y=None, groups=None):
+        """Generate indices to split data into training and test set.
+
+        Parameters
+        ----------
+        X : array-like, dask Array or dask DataFrame of shape (n_samples, n_features)
+            Only its number of rows is used. Dask arrays need known chunks.
+        y : array-like, dask Array or dask Series of shape (n_samples,), default=None
+            Ignored except for a length check.
+        groups : array-like of shape (n_samples,), default=None
+            Ignored, exists for API compatibility.
+
+        Yields
+        ------
+        train : ndarray
+            The training set indices for that split.
+        test : ndarray
+            The testing set indices for that split.
+        """
+        # Not a generator itself: dask inputs are checked when split() is called.
+        return super().split(*_placeholders(X, y, groups))
+
+
+class KFold(_DaskSplitMixin, _sk.KFold):
+    """K-fold cross-validator accepting dask arrays and DataFrames.
+
+    Same parameters and splits as :class:`sklearn.model_selection.KFold`; for
+    dask input only the number of rows is read (from known chunks, or from
+    partition lengths computed on the cluster).
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds, at least 2.
+    shuffle : bool, default=False
+        Whether to shuffle the rows before splitting into folds.
+    random_state : int, RandomState instance or None, default=None
+        Controls the shuffling when ``shuffle=True``.
+    """
+
+
+class ShuffleSplit(_DaskSplitMixin, _sk.ShuffleSplit):
+    """Random permutation cross-validator accepting dask arrays and DataFrames.
+
+    Same parameters and splits as :class:`sklearn.model_selection.ShuffleSplit`
+    (default ``test_size`` 0.1); for dask input only the number of rows is read.
+
+    Parameters
+    ----------
+    n_splits : int, default=10
+        Number of re-shuffling and splitting iterations.
+    test_size : float or int, default=None
+        Fraction or number of test rows.
+    train_size : float or int, default=None
+        Fraction or number of train rows.
+    random_state : int, RandomState instance or None, default=None
+        Controls the randomness of the splits.
+    """

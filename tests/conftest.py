@@ -1,0 +1,29 @@
+"""Shared fixtures: one real LocalCluster with worker *processes* per session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    import dasklearn  # noqa: F401  (sets the worker start method first)
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def client(cluster):
+    """A Client connected to the shared cluster, set as the default client."""
+    from dask.distributed import Client
+
+    with Client(cluster, set_as_default=True) as c:
+        yield c

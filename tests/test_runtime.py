@@ -1,0 +1,65 @@
+"""The runtime layer: batching policy (pure) and the batched runner."""
+
+import time
+
+import numpy as np
+import pytest
+
+from dasklearn._runtime import BatchPolicy, DistributedBackend, LocalBackend, run_batched
+
+
+def test_policy_starts_with_single_items_then_packs_to_target():
+    p = BatchPolicy(n_slots=2, target_seconds=0.2)
+    assert p.next_size(100) == 1  # nothing measured yet
+    p.observe(4, 0.04)  # 10 ms per item
+    assert p.next_size(1000) == 20  # 0.2 s / 10 ms
+    # near the end, batches shrink so every slot keeps work
+    assert p.next_size(12) == 3  # 12 // (2 slots * 2 tasks per slot)
+    assert p.next_size(3) == 1
+    assert p.next_size(0) == 0
+
+
+def test_policy_long_items_stay_single():
+    p = BatchPolicy(n_slots=4)
+    p.observe(2, 10.0)
+    assert p.next_size(1000) == 1
+
+
+def _square_kernel(batch, offset):
+    return [(x * x + offset, 0.001) for x in batch]
+
+
+def _failing_kernel(batch):
+    for x in batch:
+        if x == 7:
+            raise ZeroDivisionError("item 7 is bad")
+    return [(x, 0.0) for x in batch]
+
+
+@pytest.mark.parametrize("where", ["local", "cluster"])
+def test_run_batched_keeps_item_order(where, request):
+    backend = LocalBackend(2) if where == "local" else DistributedBackend(request.getfixturevalue("client"))
+    items = list(range(57))
+    offset = backend.put(10)
+    seen = []
+    out = run_batched(backend, _square_kernel, items, (offset,), on_results=lambda idx, r: seen.extend(idx))
+    assert out == [x * x + 10 for x in items]
+    assert sorted(seen) == items
+
+
+def test_run_batched_error_propagates_and_cluster_stays_usable(client):
+    backend = DistributedBackend(client)
+    with pytest.raises(ZeroDivisionError, match="item 7 is bad"):
+        run_batched(backend, _failing_kernel, list(range(20)))
+    # nothing of ours is left running, and the cluster still works
+    deadline = time.time() + 10
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.submit(np.add, 1, 2).result() == 3
+
+
+def test_local_backend_resolves_future_arguments():
+    backend = LocalBackend(2)
+    a = backend.submit(np.add, 1, 2)
+    b = backend.submit(lambda xs: sum(xs), [a, a])
+    assert backend.result(b) == 6

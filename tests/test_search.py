@@ -1,0 +1,260 @@
+"""Distributed GridSearchCV / RandomizedSearchCV against scikit-learn's."""
+
+import os
+import warnings
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import loguniform, uniform
+from sklearn import model_selection as sk
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.datasets import make_classification, make_regression
+from sklearn.decomposition import PCA
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+SCORE_KEYS = ("mean_test_score", "std_test_score", "split0_test_score", "split2_test_score")
+
+
+@pytest.fixture(scope="module")
+def clf_data():
+    return make_classification(n_samples=600, n_features=12, n_informative=6, random_state=0)
+
+
+def _assert_same_results(ours, ref, keys=SCORE_KEYS, rank="rank_test_score"):
+    for key in keys:
+        np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12, err_msg=key)
+    np.testing.assert_array_equal(ours.cv_results_[rank], ref.cv_results_[rank])
+    assert list(ours.cv_results_) == list(ref.cv_results_)
+    assert ours.best_params_ == ref.best_params_
+    assert ours.best_index_ == ref.best_index_
+
+
+def test_parity_with_sklearn_on_cluster(client, clf_data):
+    X, y = clf_data
+    splits = list(sk.StratifiedKFold(3, shuffle=True, random_state=1).split(X, y))
+    grid = {"C": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]}
+    est = LogisticRegression(max_iter=500)
+    ours = GridSearchCV(est, grid, cv=splits).fit(X, y)
+    ref = sk.GridSearchCV(est, grid, cv=splits).fit(X, y)
+    _assert_same_results(ours, ref)
+    assert ours.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
+    np.testing.assert_allclose(ours.best_estimator_.coef_, ref.best_estimator_.coef_, atol=1e-12)
+    assert ours.n_splits_ == 3 and ours.multimetric_ is False
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    assert ours.score(X, y) == ref.score(X, y)
+    assert ours.refit_time_ > 0 and ours.n_features_in_ == 12
+
+
+def test_parity_randomized_multimetric_train_scores(client, clf_data):
+    X, y = clf_data
+    dists = {"alpha": loguniform(1e-5, 1e-1), "l1_ratio": uniform(0, 1)}
+    kw = dict(n_iter=7, random_state=3, cv=4, scoring=["accuracy", "f1", "roc_auc"],
+              refit="roc_auc", return_train_score=True)
+    est = SGDClassifier(penalty="elasticnet", random_state=0, max_iter=50, tol=None)
+    ours = RandomizedSearchCV(est, dists, **kw).fit(X, y)
+    ref = sk.RandomizedSearchCV(est, dists, **kw).fit(X, y)
+    keys = [k for k in ref.cv_results_ if k.startswith(("split", "mean_t", "std_t"))]
+    _assert_same_results(ours, ref, keys=keys, rank="rank_test_roc_auc")
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_f1"], ref.cv_results_["rank_test_f1"])
+    assert ours.multimetric_ is True
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y), abs=1e-12)
+
+
+def test_parity_regression_callable_scorer_and_kfold(client):
+    X, y = make_regression(n_samples=300, n_features=8, noise=5.0, random_state=0)
+
+    def neg_max_abs(est, X, y):
+        return -float(np.max(np.abs(est.predict(X) - y)))
+
+    kw = dict(cv=sk.KFold(5, shuffle=True, random_state=0), scoring=neg_max_abs)
+    grid = {"alpha": [0.01, 1.0, 100.0]}
+    ours = GridSearchCV(Ridge(), grid, **kw).fit(X, y)
+    ref = sk.GridSearchCV(Ridge(), grid, **kw).fit(X, y)
+    _assert_same_results(ours, ref)
+
+
+def test_parity_on_local_threads_without_client(clf_data):
+    from dasklearn._runtime import active_client
+
+    assert active_client() is None
+    X, y = clf_data
+    grid = {"C": [0.1, 1.0], "kernel": ["linear", "rbf"]}
+    ours = GridSearchCV(SVC(), grid, cv=3, n_jobs=2).fit(X, y)
+    ref = sk.GridSearchCV(SVC(), grid, cv=3).fit(X, y)
+    _assert_same_results(ours, ref)
+
+
+def test_same_results_whatever_the_number_of_workers(client, clf_data):
+    X, y = clf_data
+    kw = dict(n_iter=6, random_state=0, cv=3)
+    dists = {"alpha": loguniform(1e-4, 1e-1)}
+    est = SGDClassifier(random_state=0, max_iter=30, tol=None)
+    on_cluster = RandomizedSearchCV(est, dists, **kw).fit(X, y).cv_results_
+    client.close()  # no default client any more: one local thread
+    alone = RandomizedSearchCV(est, dists, n_jobs=1, **kw).fit(X, y).cv_results_
+    np.testing.assert_array_equal(on_cluster["mean_test_score"], alone["mean_test_score"])
+    assert on_cluster["params"] == alone["params"]
+
+
+def test_tutorial_grid_from_distributions(client, clf_data):
+    X, y = clf_data
+    params = {"alpha": loguniform(1e-5, 1e-1), "l1_ratio": uniform(0, 1)}
+    search = GridSearchCV(SGDClassifier(random_state=10, max_iter=100), params, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 25
+    alphas = sorted(set(search.cv_results_["param_alpha"]))
+    np.testing.assert_allclose(np.log10(alphas), [-4.6, -3.8, -3.0, -2.2, -1.4])
+    assert search.cv_results_["param_alpha"].dtype == np.float64
+
+
+def test_dask_input_predicts_blockwise(client, clf_data):
+    X, y = clf_data
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    splits = list(sk.KFold(3).split(X))
+    grid = {"C": [0.1, 1.0]}
+    ours = GridSearchCV(LogisticRegression(), grid, cv=splits).fit(Xd, yd)
+    ref = sk.GridSearchCV(LogisticRegression(), grid, cv=splits).fit(X, y)
+    _assert_same_results(ours, ref)
+    pred = ours.predict(Xd)
+    assert isinstance(pred, da.Array) and pred.chunks == (Xd.chunks[0],)
+    np.testing.assert_array_equal(pred.compute(), ref.predict(X))
+    proba = ours.predict_proba(Xd)
+    assert proba.shape == (600, 2) and proba.chunks[0] == Xd.chunks[0]
+    np.testing.assert_allclose(proba.compute(), ref.predict_proba(X), atol=1e-12)
+    assert ours.score(Xd, yd) == ref.score(X, y)
+    assert isinstance(ours.decision_function(Xd), da.Array)
+
+
+def test_pandas_input_and_feature_names(client, clf_data):
+    X, y = clf_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(df, pd.Series(y))
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(df, pd.Series(y))
+    _assert_same_results(ours, ref)
+    assert list(ours.feature_names_in_) == list(df.columns)
+
+
+class _LoggingScaler(TransformerMixin, BaseEstimator):
+    """A scaler that appends a line to a file on each fit (visible across processes)."""
+
+    def __init__(self, log=None):
+        self.log = log
+
+    def fit(self, X, y=None):
+        with open(self.log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        self.mean_ = X.mean(axis=0)
+        return self
+
+    def transform(self, X):
+        return X - self.mean_
+
+
+def test_pipeline_fixed_prefix_fitted_once_per_split(client, clf_data, tmp_path):
+    X, y = clf_data
+    log = tmp_path / "fits.log"
+    pipe = Pipeline([("scale", _LoggingScaler(str(log))), ("pca", PCA(5)), ("clf", SGDClassifier(random_state=0))])
+    grid = {"clf__alpha": [1e-4, 1e-3, 1e-2], "clf__penalty": ["l1", "l2"]}
+    ours = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    n_fits = len(log.read_text().split())
+    assert n_fits == 3 + 1  # once per split + the refit, not 6 candidates x 3 splits
+    log.write_text("")
+    ref = sk.GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    _assert_same_results(ours, ref)
+
+
+def test_pipeline_touching_early_step_refits_everything(client, clf_data, tmp_path):
+    X, y = clf_data
+    log = tmp_path / "fits.log"
+    pipe = Pipeline([("scale", _LoggingScaler(str(log))), ("pca", PCA()), ("clf", SGDClassifier(random_state=0))])
+    grid = {"pca__n_components": [3, 6], "clf__alpha": [1e-4, 1e-2]}
+    ours = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    # the scaler is still fixed: once per split; PCA varies, so it is fitted per candidate
+    assert len(log.read_text().split()) == 3 + 1
+    ref = sk.GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    _assert_same_results(ours, ref)
+
+
+class _FailsOnC(BaseEstimator):
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        if self.C == 13:
+            raise ArithmeticError("unlucky C")
+        self.classes_ = np.unique(y)
+        return self
+
+    def score(self, X, y):
+        return 1.0 / self.C
+
+
+def test_error_score_nan_keeps_message_and_warns(client, clf_data):
+    X, y = clf_data
+    search = GridSearchCV(_FailsOnC(), {"C": [1, 13, 2]}, cv=3)
+    with pytest.warns(FitFailedWarning, match=r"candidate 1 \{'C': 13\}.*unlucky C"):
+        search.fit(X, y)
+    res = search.cv_results_
+    assert np.isnan(res["mean_test_score"][1]) and res["rank_test_score"][1] == 3
+    assert "ArithmeticError: unlucky C" in res["fit_error"][1]
+    assert res["fit_error"][0] == "" and search.best_params_ == {"C": 1}
+
+
+def test_error_score_raise_propagates_original_exception(client, clf_data):
+    X, y = clf_data
+    with pytest.raises(ArithmeticError, match="unlucky C"):
+        GridSearchCV(_FailsOnC(), {"C": [1, 13]}, cv=3, error_score="raise").fit(X, y)
+    assert client.submit(sum, [1, 2]).result() == 3  # cluster still fine
+
+
+def test_bad_parameters_rejected_before_any_task(client, clf_data):
+    X, y = clf_data
+    before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    with pytest.raises(ValueError, match=r"Invalid parameter 'alpah'"):
+        GridSearchCV(SGDClassifier(), {"alpah": [1.0]}).fit(X, y)
+    with pytest.raises(ValueError, match=r"n_iter must be a positive integer"):
+        RandomizedSearchCV(SGDClassifier(), {"alpha": [1.0]}, n_iter=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"Invalid scoring='no_such_metric'"):
+        GridSearchCV(SGDClassifier(), {"alpha": [1.0]}, scoring="no_such_metric").fit(X, y)
+    with pytest.raises(ValueError, match=r"refit must be one of those names"):
+        GridSearchCV(SGDClassifier(), {"alpha": [1.0]}, scoring=["accuracy", "f1"]).fit(X, y)
+    with pytest.raises(ValueError, match=r"X has 600, y has 599"):
+        GridSearchCV(SGDClassifier(), {"alpha": [1.0]}).fit(X, y[:-1])
+    after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    assert after == before
+
+
+def test_refit_false_and_callable(client, clf_data):
+    X, y = clf_data
+    grid = {"C": [0.1, 1.0, 10.0]}
+    s = GridSearchCV(LogisticRegression(), grid, cv=3, refit=False).fit(X, y)
+    assert not hasattr(s, "best_estimator_") and s.best_index_ == s.cv_results_["rank_test_score"].argmin()
+    with pytest.raises(AttributeError, match="refit=False"):
+        s.predict(X)
+    s = GridSearchCV(LogisticRegression(), grid, cv=3, refit=lambda r: 2).fit(X, y)
+    assert s.best_params_ == {"C": 10.0} and not hasattr(s, "best_score_")
+
+
+def test_verbose_shows_progress_and_dashboard(client, clf_data, capsys):
+    X, y = clf_data
+    GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, verbose=1).fit(X, y)
+    err = capsys.readouterr().err
+    assert "dashboard: http://" in err
+    assert "6/6" in err and "Fitting 3 folds for each of 2 candidates" in err
+
+
+def test_many_tiny_fits_are_batched(client, clf_data):
+    X, y = clf_data
+    before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    GridSearchCV(Ridge(), {"alpha": list(np.logspace(-3, 3, 100))}, cv=5).fit(X, y)
+    after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    n_tasks = (after - before) / 4  # released -> waiting -> processing -> memory -> ...
+    assert n_tasks < 500 / 3  # far fewer tasks than the 500 fits
