@@ -101,7 +101,10 @@ def test_dask_array_partition_alignment_known_chunks():
 
 @pytest.mark.parametrize(
     "test_size, train_size",
-    [(None, None), (0.3, None), (None, 0.55), (0.2, 0.5), (17, None), (None, 60), (17, 50), (0.2, 50), (10, 0.5)],
+    [
+        (None, None), (0.3, None), (None, 0.55), (0.2, 0.5), (17, None),
+        (None, 60), (17, 50), (0.2, 50), (10, 0.5),
+    ],
 )
 def test_dask_array_exact_counts(test_size, train_size):
     _, X, y = make_xy()
@@ -320,7 +323,8 @@ def test_split_on_cluster_matches_synchronous(client):
     pd.testing.assert_frame_equal(on_cluster[5], local[5])
     pd.testing.assert_series_equal(on_cluster[6], local[6])
     pd.testing.assert_series_equal(on_cluster[7], local[7])
-    folds = list(KFold(3, shuffle=True, random_state=0).split(ddf))  # lengths computed on the cluster
-    for (tr, te), (etr, ete) in zip(folds, skms.KFold(3, shuffle=True, random_state=0).split(np.zeros(N))):
+    folds = list(KFold(3, shuffle=True, random_state=0).split(ddf))  # lengths on the cluster
+    expected = skms.KFold(3, shuffle=True, random_state=0).split(np.zeros(N))
+    for (tr, te), (etr, ete) in zip(folds, expected, strict=True):
         np.testing.assert_array_equal(tr, etr)
         np.testing.assert_array_equal(te, ete)

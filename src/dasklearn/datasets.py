@@ -6,26 +6,25 @@ scikit-learn functions of the same name (parameters, defaults, return order);
 also takes ``chunks`` and returns lazy dask arrays whose feature axis is one
 chunk and whose ``y`` has the same row chunks as ``X``.
 
-How the data are generated
---------------------------
+Design
+------
 * The small global model (centroids, covariance transforms, coefficients,
-  centers, feature permutation, ...) is drawn once on the client from
-  ``SeedSequence(seed)``.  It is stored in the graph under a single key, so it
-  is shipped to each worker once rather than embedded in every task.
-* Rows are drawn block by block on the workers: block ``i`` uses
-  ``default_rng(SeedSequence(seed, spawn_key=(i,)))`` -- the ``i``-th child of
-  ``SeedSequence(seed).spawn`` -- so its values depend only on
-  ``(random_state, chunks)``, never on the scheduler or the number of workers,
-  and one block can be computed without the others.
-* The graph is a single Blockwise layer fed by block-index and chunk-shape
-  dependencies (no per-block Python objects), so it is built in milliseconds
-  even for ``n_samples=10**9``.
-* One task draws a block's ``X`` and ``y`` together into a packed float64
-  array ``[X | y]``; ``X`` and ``y`` are two cheap blockwise slices of it.
-  Computing ``X`` and ``y`` together generates each block once; computing one
-  of them alone still generates the whole block and drops the other part.
-* ``chunks`` defaults to a fixed ``100_000`` rows rather than ``"auto"``: the
-  numbers depend on the chunking, so it must not change with dask's config.
+  centers, feature permutation...) is drawn once, on the client, from
+  ``SeedSequence(seed)`` and stored in the graph under one key (shipped once
+  to each worker, not embedded in every task).
+* Rows are drawn block by block on the workers; block ``i`` uses
+  ``default_rng(SeedSequence(seed, spawn_key=(i,)))``, i.e. the ``i``-th child
+  of ``SeedSequence(seed).spawn``.  The numbers depend only on
+  ``(random_state, chunks)``, not on the scheduler or the number of workers,
+  and a block can be computed without the others.
+* The graph is one Blockwise layer fed by block-id and chunk-shape
+  dependencies: no per-block Python objects, built in milliseconds even for
+  ``n_samples=10**9``.
+* A block's ``X`` and ``y`` are drawn by one task into a packed float64 array
+  ``[X | y]``, of which ``X`` and ``y`` are blockwise slices: computing both
+  generates each block once (computing one alone generates the whole block).
+* ``chunks`` defaults to a fixed 100_000 rows, not ``"auto"``: the numbers
+  depend on the chunking, so it must not follow dask's configuration.
 """
 
 from __future__ import annotations
@@ -59,7 +58,7 @@ def _check_int(name, value, low, hint):
 def _check_real(name, value, low=None, high=None, hint=""):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
     if not ok or (low is not None and value < low) or (high is not None and value > high):
-        bounds = f" in [{low}, {high}]" if high is not None else f" >= {low}" if low is not None else ""
+        bounds = "" if low is None else f" >= {low}" if high is None else f" in [{low}, {high}]"
         raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}. {hint}")
     return float(value)
 
@@ -88,6 +87,13 @@ def _row_chunks(chunks, n_samples):
             f"Pass e.g. chunks={min(n_samples, DEFAULT_CHUNKS)}."
         )
     return tuple(int(s) for s in sizes)
+
+
+def _sizes(n_samples, n_features, chunks):
+    """Validated ``n_samples``, ``n_features`` and row chunks."""
+    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
+    n_features = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    return n_samples, n_features, _row_chunks(chunks, n_samples)
 
 
 def _seed(random_state):
@@ -180,8 +186,9 @@ _CHUNKS_DOC = """chunks : int or tuple of int, default=100_000
 
 
 def _fill_doc(func):
-    func.__doc__ = func.__doc__.replace("%(random_state)s", _RANDOM_STATE_DOC).replace(
-        "%(chunks)s", _CHUNKS_DOC)
+    if func.__doc__:  # None under python -OO
+        func.__doc__ = func.__doc__.replace("%(random_state)s", _RANDOM_STATE_DOC).replace(
+            "%(chunks)s", _CHUNKS_DOC)
     return func
 
 
@@ -243,20 +250,18 @@ def make_classification(
     n_samples : int, default=100
         Number of rows.
     n_features : int, default=20
-        Number of features: ``n_informative`` informative, ``n_redundant``
-        random linear combinations of them, ``n_repeated`` copies of random
-        informative or redundant columns, and N(0, 1) noise for the rest.
+        Number of features; those neither informative, redundant nor repeated
+        are N(0, 1) noise.
     n_informative : int, default=2
         Number of informative features.
     n_redundant : int, default=2
-        Number of redundant features.
+        Number of random linear combinations of the informative features.
     n_repeated : int, default=0
-        Number of repeated features.
+        Number of copies of random informative or redundant features.
     n_classes : int, default=2
         Number of classes.
     n_clusters_per_class : int, default=2
-        Clusters per class; ``n_classes * n_clusters_per_class`` must be at most
-        ``2**n_informative``.
+        Clusters per class (``n_classes * n_clusters_per_class <= 2**n_informative``).
     weights : array-like of shape (n_classes,) or (n_classes - 1,), default=None
         Class proportions, normalised to sum to one (with ``n_classes - 1``
         values the last class gets ``1 - sum(weights)``); None: balanced.  Each
@@ -273,8 +278,7 @@ def make_classification(
     scale : float, array of shape (n_features,) or None, default=1.0
         Multiplies the features after the shift; None: drawn uniformly in [1, 101].
     shuffle : bool, default=True
-        Shuffle the rows within each block and permute the columns (one global
-        permutation).
+        Shuffle the rows within each block; permute the columns (one permutation).
     %(random_state)s
     return_X_y : bool, default=True
         If False, return a :class:`~sklearn.utils.Bunch` with ``X``, ``y``,
@@ -286,9 +290,8 @@ def make_classification(
     X : dask array of shape (n_samples, n_features), float64
     y : dask array of shape (n_samples,), int64
     """
-    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
-    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
-    rows = _row_chunks(chunks, n_samples)
+    arguments = dict(locals())
+    n_samples, nf, rows = _sizes(n_samples, n_features, chunks)
     ni = _check_int("n_informative", n_informative, 1, "At least one feature must be informative.")
     nr = _check_int("n_redundant", n_redundant, 0, "Pass 0 for no redundant features.")
     nrep = _check_int("n_repeated", n_repeated, 0, "Pass 0 for no repeated features.")
@@ -349,10 +352,8 @@ def make_classification(
 
     kinds = np.repeat(["informative", "redundant", "repeated", "random"],
                       [ni, nr, nrep, nf - ni - nr - nrep])
-    return Bunch(X=X, y=y, feature_info=list(kinds[perm]), DESCR=make_classification.__doc__,
-                 parameters=dict(params, n_samples=n_samples, weights=weights,
-                                 class_sep=class_sep, hypercube=hypercube,
-                                 random_state=random_state, chunks=chunks))
+    return Bunch(X=X, y=y, feature_info=kinds[perm].tolist(), parameters=arguments,
+                 DESCR=make_classification.__doc__)
 
 
 # ------------------------------------------------------------- regression
@@ -414,9 +415,7 @@ def make_regression(
     coef : ndarray of shape (n_features,) or (n_features, n_targets)
         Only if ``coef=True``.  With ``noise=0``, ``y == X @ coef + bias``.
     """
-    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
-    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
-    rows = _row_chunks(chunks, n_samples)
+    n_samples, nf, rows = _sizes(n_samples, n_features, chunks)
     ni = min(nf, _check_int("n_informative", n_informative, 0, "Pass e.g. n_informative=10."))
     nt = _check_int("n_targets", n_targets, 1, "Pass e.g. n_targets=1.")
     bias = _check_real("bias", bias, hint="Pass e.g. bias=0.0.")
@@ -501,25 +500,22 @@ def make_blobs(
     per_center = None
     if not _is_int(n_samples):
         per_center = np.asarray(n_samples)
-        if (per_center.ndim != 1 or per_center.dtype.kind not in "iu"
-                or np.any(per_center < 0) or per_center.sum() < 1):
+        if per_center.ndim != 1 or per_center.dtype.kind not in "iu" or np.any(per_center < 0):
             raise ValueError(
-                "n_samples must be a positive int or per-center counts (non-negative "
-                f"ints, positive sum), got {reprlib.repr(n_samples)}. Pass e.g. "
-                "n_samples=1000 or n_samples=[500, 300, 200]."
+                "n_samples must be a positive int or a list of per-center counts, got "
+                f"{reprlib.repr(n_samples)}. Pass e.g. n_samples=1000 or [500, 300, 200]."
+            )
+        if _is_int(centers):
+            raise ValueError(
+                "With per-center n_samples, centers must be None or an array of "
+                f"{len(per_center)} coordinates, got centers={centers!r}. Pass centers=None."
             )
         n_samples = int(per_center.sum())
-    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
-    n_features = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
-    rows = _row_chunks(chunks, n_samples)
-    if per_center is not None and _is_int(centers):
-        raise ValueError(
-            "With per-center n_samples, centers must be None or an array of "
-            f"{len(per_center)} coordinates, got centers={centers!r}. Pass centers=None."
-        )
-    if centers is None or _is_int(centers):
-        n_centers = (3 if per_center is None else len(per_center)) if centers is None else (
-            _check_int("centers", centers, 1, "Pass a number of centers or their coordinates."))
+    n_samples, n_features, rows = _sizes(n_samples, n_features, chunks)
+    if centers is None:
+        n_centers = 3 if per_center is None else len(per_center)
+    elif _is_int(centers):
+        n_centers = _check_int("centers", centers, 1, "Pass a number of centers or coordinates.")
     else:
         centers = np.asarray(centers, dtype=np.float64)
         if centers.ndim != 2 or len(centers) < 1 or not np.all(np.isfinite(centers)):
@@ -539,13 +535,14 @@ def make_blobs(
             f"cluster_std must be a non-negative float or {n_centers} of them (one per "
             f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
         )
-    lo, hi = (_check_real("center_box", v, hint="Pass (min, max).") for v in center_box)
+    box = np.asarray(center_box, dtype=np.float64)
+    if box.shape != (2,) or not np.all(np.isfinite(box)):
+        raise ValueError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
     seed = _seed(random_state)
     if not isinstance(centers, np.ndarray):
-        centers = _init_rng(seed).uniform(lo, hi, size=(n_centers, n_features))
+        centers = _init_rng(seed).uniform(box[0], box[1], size=(n_centers, n_features))
     params = dict(
-        centers=centers, std=np.broadcast_to(std.ravel(), (n_centers,)).copy(),
-        shuffle=bool(shuffle),
+        centers=centers, std=np.broadcast_to(std.ravel(), (n_centers,)).copy(), shuffle=shuffle,
         proportions=np.ones(n_centers) if per_center is None else per_center.astype(float),
     )
     X, y = _generate("make_blobs", _blobs_block, params, rows, n_features, 1, seed, np.int64)
@@ -598,9 +595,7 @@ def make_counts(
     coef : ndarray of shape (n_features,)
         Only if ``coef=True``: ``log E[y | X] = X @ coef``.
     """
-    n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
-    nf = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
-    rows = _row_chunks(chunks, n_samples)
+    n_samples, nf, rows = _sizes(n_samples, n_features, chunks)
     ni = _check_int("n_informative", n_informative, 0, "Pass e.g. n_informative=2.")
     if ni > nf:
         raise ValueError(

@@ -1,11 +1,9 @@
 """Train/test splitting and cross-validation splitters that accept Dask input.
 
-In-memory input is handed to scikit-learn unchanged. Dask input is split
-*blockwise*: every block (dask array) or partition (dask DataFrame/Series) is
-split on its own, with the row selection drawn from a per-block random
-generator ``np.random.default_rng([seed, block_index])``. The selection depends
-only on the seed, the block index and the block's row counts, never on the
-data, so all inputs passed together stay row-aligned without any global
+In-memory input goes to scikit-learn unchanged. Dask input is split blockwise:
+block (or partition) ``i`` picks its rows with ``np.random.default_rng([seed,
+i])`` from its row counts only, never from the data, so every input passed
+together gets the same selection and stays row-aligned, without any global
 shuffle and without gathering data on the client.
 """
 
@@ -49,18 +47,12 @@ def _row_chunks(x, name):
 
 
 def _validate_sizes(test_size, train_size, n_samples):
-    """Check test_size/train_size as scikit-learn does; apply the 0.25 default.
-
-    ``n_samples`` is None when the number of rows is unknown (dask DataFrames
-    only), in which case integer counts are rejected.
-    """
+    """Check sizes as scikit-learn does (``n_samples`` None: unknown, no ints)."""
     if test_size is None and train_size is None:
         test_size = _DEFAULT_TEST_SIZE
     fractions, rows = 0.0, 0
-    for name, value, rounding in (
-        ("test_size", test_size, math.ceil),
-        ("train_size", train_size, math.floor),
-    ):
+    sizes = (("test_size", test_size, math.ceil), ("train_size", train_size, math.floor))
+    for name, value, rounding in sizes:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -103,10 +95,9 @@ def _validate_sizes(test_size, train_size, n_samples):
 
 
 def _allocate(total, caps):
-    """Split the int ``total`` over blocks proportionally to ``caps``.
+    """Split int ``total`` over blocks in proportion to ``caps``, never above them.
 
-    Largest-remainder rounding: the result sums to ``total`` exactly and never
-    exceeds ``caps`` (ties go to the earlier block).
+    Largest-remainder rounding (ties to the earlier block): sums to ``total``.
     """
     caps = [int(c) for c in caps]
     cap_sum = sum(caps)
@@ -116,21 +107,15 @@ def _allocate(total, caps):
             f"{cap_sum} rows remain. Pass both test_size and train_size as ints, or "
             "both as fractions."
         )
-    if cap_sum == 0:
-        return np.zeros(len(caps), dtype=np.int64)
-    base = np.array([total * c // cap_sum for c in caps], dtype=np.int64)
-    remainder = np.array([total * c % cap_sum for c in caps], dtype=np.int64)
-    extra = total - int(base.sum())
-    base[np.argsort(-remainder, kind="stable")[:extra]] += 1
+    base = np.array([total * c // max(cap_sum, 1) for c in caps], dtype=np.int64)
+    remainder = np.array([total * c % max(cap_sum, 1) for c in caps], dtype=np.int64)
+    base[np.argsort(-remainder, kind="stable")[: total - int(base.sum())]] += 1
     return base
 
 
 def _block_counts(sizes, test_size, train_size):
-    """Per-block ``(n_train, n_test)`` int arrays for blocks of ``sizes`` rows.
-
-    A fraction is applied to each block as scikit-learn applies it to a whole
-    array (``ceil`` for test, ``floor`` for train); an int is distributed over
-    the blocks with :func:`_allocate` so that the totals are exact.
+    """Per-block ``(n_train, n_test)``: a fraction as sklearn applies it to one
+    array (``ceil`` test, ``floor`` train); an int spread by :func:`_allocate`.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
 
@@ -141,10 +126,9 @@ def _block_counts(sizes, test_size, train_size):
 
     if test_size is not None:
         n_test = share(test_size, sizes, np.ceil)
-        if train_size is None:
-            n_train = sizes - n_test
-        else:
-            n_train = share(train_size, sizes - n_test, np.floor)
+        n_train = sizes - n_test
+        if train_size is not None:
+            n_train = share(train_size, n_train, np.floor)
     else:
         n_train = share(train_size, sizes, np.floor)
         n_test = sizes - n_train
@@ -165,10 +149,8 @@ def _seed_from(random_state):
 
 
 def _positions(n, n_train, n_test, seed, block, shuffle, part):
-    """Row positions of the train (``part=0``) or test (``part=1``) rows of a block.
-
-    Same layout as scikit-learn: with shuffle, test is the head of a permutation
-    and train the next ``n_train`` entries; without, train first, then test.
+    """Positions of the train (``part=0``) or test (``part=1``) rows of a block,
+    laid out as scikit-learn does (shuffle: test = head of a permutation).
     """
     if shuffle:
         perm = np.random.default_rng([seed, block]).permutation(n)
@@ -202,12 +184,9 @@ def _take_partition(
 
 def _check_dask_inputs(arrays):
     """Validate the alignment of dask inputs; return rows per block, or None."""
-    for k, a in enumerate(arrays):
+    for a in arrays:
         if not (isinstance(a, da.Array) or _is_dask_frame(a)):
-            raise TypeError(
-                f"arrays[{k}] is a {type(a).__name__}; expected a dask Array, DataFrame "
-                "or Series."
-            )
+            raise TypeError(f"Expected dask Arrays, DataFrames or Series; got {type(a)}.")
     nblocks = [a.numblocks[0] if isinstance(a, da.Array) else a.npartitions for a in arrays]
     if len(set(nblocks)) > 1:
         raise ValueError(
@@ -238,10 +217,10 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     table = params = None
     if sizes is not None:
         n_train, n_test = _block_counts(sizes, test_size, train_size)
-        if n_train.sum() == 0 or n_test.sum() == 0:
+        if n_train.sum() == 0:
             raise ValueError(
                 f"With n_samples={n_samples}, test_size={test_size} and train_size="
-                f"{train_size}, the train or test set would be empty. Adjust them."
+                f"{train_size}, the train set would be empty. Adjust them."
             )
         table = np.stack([np.asarray(sizes), n_train, n_test], axis=1)
         # One tiny (1, 3) block per row block: (block index, n_train, n_test).
@@ -312,17 +291,14 @@ def train_test_split(
 
     Notes
     -----
-    On dask input the counts are set per block: a fraction is applied to a
-    block of ``n_i`` rows exactly as scikit-learn applies it to an array of
-    ``n_i`` rows (``ceil(test_size * n_i)`` test rows, ``floor(train_size *
-    n_i)`` train rows), so the totals are the sums of the per-block counts and
-    can exceed ``ceil(test_size * n)`` by up to one row per block. An int is
-    distributed over blocks proportionally to their sizes (largest remainder),
-    so the totals equal the requested int exactly. Dask array outputs have
-    known chunks. Dask DataFrame outputs keep their divisions when
-    ``shuffle=False``; with shuffle the rows of each partition are permuted, so
-    divisions become unknown. Int sizes need dask arrays among the inputs
-    (DataFrame partition lengths are unknown); fractions work everywhere.
+    On dask input a fraction is applied to each block of ``n_i`` rows as
+    scikit-learn applies it to an array of ``n_i`` rows (``ceil(test_size *
+    n_i)`` test, ``floor(train_size * n_i)`` train rows): totals are the sums
+    of these, up to one row per block above ``ceil(test_size * n)``. An int is
+    spread over blocks in proportion to their sizes (largest remainder), so the
+    totals equal it exactly; it needs a dask array among the inputs, since
+    DataFrame partition lengths are unknown. Dask array outputs have known
+    chunks; DataFrame outputs keep their divisions only with ``shuffle=False``.
     """
     if not arrays:
         raise ValueError("At least one array required as input")
@@ -353,10 +329,8 @@ def train_test_split(
 
 
 def _placeholders(*objs):
-    """Replace dask collections by zero-byte ``(n_rows, 0)`` numpy placeholders.
-
-    Dask arrays need known row chunks; the lengths of dask DataFrames/Series are
-    computed together on the cluster (only the lengths travel).
+    """Zero-byte ``(n_rows, 0)`` stand-ins for dask inputs; DataFrame lengths
+    are computed on the cluster in one pass (only the lengths travel).
     """
     frames = [o for o in objs if _is_dask_frame(o)]
     frame_lengths = iter(dask.compute(*[f.map_partitions(len).sum() for f in frames]))

@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmark scripts: timing and the ratio table."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_script(code: str, repeat: int, env_extra: dict | None = None, timeout: float = 600):
+    """Run ``code`` as a script file in a fresh interpreter; median wall time and stdout."""
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    env.update(env_extra or {})
+    times, out = [], ""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "program.py")
+        with open(path, "w") as fh:
+            fh.write(code)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, path], capture_output=True, text=True,
+                                  timeout=timeout, env=env, cwd=tmp)
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                return None, proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"
+            out = proc.stdout
+    return statistics.median(times), out
+
+
+def timed(fn, repeat: int = 1):
+    """Median wall time of ``fn()`` and its last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def table(title: str, rows: list[tuple[str, float | None, str]], baseline: str) -> str:
+    """Rows of (name, seconds or None, note); ratios are other / baseline."""
+    base = dict((n, s) for n, s, _ in rows)[baseline]
+    lines = [title, f"{'program':<42} {'seconds':>9} {'vs ' + baseline:>16}  note",
+             "-" * 90]
+    for name, secs, note in rows:
+        if secs is None:
+            lines.append(f"{name:<42} {'failed':>9} {'':>16}  {note}")
+        else:
+            lines.append(f"{name:<42} {secs:9.2f} {secs / base:15.2f}x  {note}")
+    return "\n".join(lines)

@@ -1,0 +1,284 @@
+"""Tests for dasklearn.datasets (threaded/synchronous schedulers, plus one cluster test)."""
+
+from __future__ import annotations
+
+import time
+
+import dask
+import numpy as np
+import pytest
+from dask.blockwise import Blockwise
+
+from dasklearn import datasets
+from dasklearn.datasets import make_blobs, make_classification, make_counts, make_regression
+
+GENERATORS = {
+    "classification": (make_classification, dict(n_features=7, n_informative=3), np.int64),
+    "regression": (make_regression, dict(n_features=7, n_informative=3), np.float64),
+    "blobs": (make_blobs, dict(n_features=7, centers=4), np.int64),
+    "counts": (make_counts, dict(n_features=7, n_informative=3), np.int64),
+}
+
+
+def _xy(name, **kwargs):
+    func, defaults, _ = GENERATORS[name]
+    out = func(**{**defaults, **kwargs})
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_shapes_chunks_dtypes(name):
+    X, y = _xy(name, n_samples=1050, chunks=200, random_state=0)
+    assert X.shape == (1050, 7) and y.shape == (1050,)
+    assert X.chunks == ((200,) * 5 + (50,), (7,))
+    assert y.chunks == (X.chunks[0],)
+    assert X.dtype == np.float64 and y.dtype == GENERATORS[name][2]
+    Xc, yc = dask.compute(X, y)
+    assert Xc.shape == (1050, 7) and Xc.dtype == np.float64 and np.all(np.isfinite(Xc))
+    assert yc.shape == (1050,) and yc.dtype == GENERATORS[name][2]
+    Xt, _ = _xy(name, n_samples=1050, chunks=(500, 50, 500), random_state=0)
+    assert Xt.chunks == ((500, 50, 500), (7,))
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_reproducible(name):
+    a = dask.compute(*_xy(name, n_samples=600, chunks=150, random_state=3))
+    b = dask.compute(*_xy(name, n_samples=600, chunks=150, random_state=3), scheduler="sync")
+    c = dask.compute(*_xy(name, n_samples=600, chunks=150, random_state=4))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    # chunks given as sizes: same blocks, same numbers; other chunking, other numbers
+    d = dask.compute(*_xy(name, n_samples=600, chunks=(150,) * 4, random_state=3))
+    np.testing.assert_array_equal(a[0], d[0])
+    e = _xy(name, n_samples=600, chunks=200, random_state=3)[0].compute()
+    assert not np.array_equal(a[0], e)
+    # a RandomState/Generator is drawn from once, on the client
+    f = _xy(name, n_samples=600, chunks=150, random_state=np.random.RandomState(1))[0]
+    g = _xy(name, n_samples=600, chunks=150, random_state=np.random.RandomState(1))[0]
+    h = _xy(name, n_samples=600, chunks=150, random_state=np.random.default_rng(1))[0]
+    assert f.name == g.name != h.name
+    np.testing.assert_array_equal(f.compute(), g.compute())
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_block_independent_of_other_blocks(name):
+    X, y = _xy(name, n_samples=1000, chunks=180, random_state=5)
+    Xc, yc = dask.compute(X, y)
+    np.testing.assert_array_equal(X.blocks[3].compute(), Xc[540:720])
+    np.testing.assert_array_equal(y.blocks[3].compute(), yc[540:720])
+    # a slice of the array is the same numbers as the slice of the computed array
+    np.testing.assert_array_equal(X[700:900].compute(), Xc[700:900])
+
+
+def test_x_and_y_are_one_draw_per_block(monkeypatch):
+    calls = []
+
+    def counting(rng, n, index, p, _inner=datasets._classification_block):
+        calls.append(index)
+        return _inner(rng, n, index, p)
+
+    monkeypatch.setattr(datasets, "_classification_block", counting)
+    X, y = make_classification(1000, 10, chunks=250, random_state=0)
+    dask.compute(X, y, scheduler="sync")
+    assert sorted(calls) == [0, 1, 2, 3]
+
+
+def test_graph_build_is_constant_time():
+    start = time.perf_counter()
+    X, y = make_classification(n_samples=10**9, n_features=20, chunks=100_000, random_state=0)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, elapsed  # loose bound: about graph-construction complexity
+    assert X.numblocks == (10_000, 1) and y.numblocks == (10_000,)
+    # nothing materialised per block: every array layer is a Blockwise layer
+    layers = X.__dask_graph__().layers
+    assert len(layers) == 3
+    assert all(isinstance(lay, Blockwise) for name, lay in layers.items() if "params" not in name)
+
+
+@pytest.mark.parametrize("name", ["regression", "blobs", "counts"])
+def test_graph_build_is_constant_time_other_generators(name):
+    start = time.perf_counter()
+    X, y = _xy(name, n_samples=10**9, chunks=100_000, random_state=0)
+    assert time.perf_counter() - start < 2.0
+    assert X.numblocks == (10_000, 1) and y.chunks == (X.chunks[0],)
+
+
+def test_classification_separable():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(
+        4000, 10, n_informative=4, n_classes=3, n_clusters_per_class=1, flip_y=0.0,
+        class_sep=4.0, chunks=1000, random_state=0,
+    )
+    Xc, yc = dask.compute(X, y)
+    assert set(np.unique(yc)) == {0, 1, 2}
+    assert LogisticRegression(max_iter=500).fit(Xc, yc).score(Xc, yc) > 0.95
+
+
+@pytest.mark.parametrize(
+    "weights, n_classes, expected",
+    [
+        ([0.8, 0.2], 2, [0.8, 0.2]),
+        ([0.5, 0.3], 3, [0.5, 0.3, 0.2]),  # n_classes - 1 weights: the last gets the rest
+        ([2, 1, 1], 3, [0.5, 0.25, 0.25]),  # normalised
+    ],
+)
+def test_classification_weights(weights, n_classes, expected):
+    y = make_classification(
+        20_000, 6, n_informative=3, n_classes=n_classes, weights=weights, flip_y=0.0,
+        chunks=1_700, random_state=0,
+    )[1].compute()
+    np.testing.assert_allclose(np.bincount(y, minlength=n_classes) / len(y), expected, atol=0.002)
+
+
+def test_classification_flip_y():
+    kwargs = dict(n_samples=20_000, n_features=6, shuffle=False, chunks=5000, random_state=0)
+    y_clean = make_classification(flip_y=0.0, **kwargs)[1]
+    y_flip = make_classification(flip_y=0.3, **kwargs)[1]
+    # half of the flipped labels land on their own class: about 15% change
+    changed = (y_clean != y_flip).mean().compute()
+    assert 0.12 < changed < 0.18
+
+
+def test_classification_feature_structure():
+    ni, nr, nrep = 3, 2, 2
+    X = make_classification(
+        3000, 10, n_informative=ni, n_redundant=nr, n_repeated=nrep, shuffle=False,
+        chunks=700, random_state=2,
+    )[0].compute()
+    # redundant columns are exact linear combinations of the informative ones
+    assert np.linalg.matrix_rank(X[:, :ni]) == ni
+    assert np.linalg.matrix_rank(X[:, : ni + nr], tol=1e-8) == ni
+    coef = np.linalg.lstsq(X[:, :ni], X[:, ni : ni + nr], rcond=None)[0]
+    np.testing.assert_allclose(X[:, :ni] @ coef, X[:, ni : ni + nr], atol=1e-9)
+    # repeated columns copy informative/redundant ones; the rest is independent noise
+    for j in range(ni + nr, ni + nr + nrep):
+        assert any(np.array_equal(X[:, j], X[:, k]) for k in range(ni + nr))
+    assert np.linalg.matrix_rank(X[:, ni + nr + nrep :]) == 10 - ni - nr - nrep
+
+
+def test_classification_shuffle_permutes_columns_globally():
+    bunch = make_classification(
+        2000, 8, n_informative=2, n_redundant=0, n_repeated=2, shift=None, scale=None,
+        chunks=500, random_state=7, return_X_y=False,
+    )
+    X = bunch.X.compute()
+    repeated = [j for j, kind in enumerate(bunch.feature_info) if kind == "repeated"]
+    informative = [j for j, kind in enumerate(bunch.feature_info) if kind == "informative"]
+    assert len(repeated) == 2 and len(informative) == 2
+    # one global column permutation: a repeated column is, over the whole array, an
+    # affine image (random shift and scale) of an informative one
+    for j in repeated:
+        assert max(np.corrcoef(X[:, j], X[:, k])[0, 1] for k in informative) > 1 - 1e-12
+    assert bunch.parameters["random_state"] == 7
+
+
+def test_regression_exact_linear_model():
+    X, y, coef = make_regression(
+        2000, 12, n_informative=4, bias=3.5, noise=0.0, coef=True, chunks=600, random_state=0
+    )
+    Xc, yc = dask.compute(X, y)
+    assert coef.shape == (12,) and np.count_nonzero(coef) == 4
+    assert np.all((coef == 0) | ((coef > 0) & (coef < 100)))
+    np.testing.assert_allclose(yc, Xc @ coef + 3.5, rtol=1e-10, atol=1e-10)
+    assert abs(Xc.mean()) < 0.05 and abs(Xc.std() - 1) < 0.05
+
+
+def test_regression_targets_noise_and_rank():
+    X, y, coef = make_regression(
+        1500, 6, n_informative=6, n_targets=3, noise=2.0, coef=True, chunks=500, random_state=1
+    )
+    Xc, yc = dask.compute(X, y)
+    assert y.shape == (1500, 3) and y.chunks == (X.chunks[0], (3,)) and coef.shape == (6, 3)
+    assert 1.8 < np.std(yc - Xc @ coef) < 2.2
+    X = make_regression(2000, 30, effective_rank=3, chunks=500, random_state=1)[0].compute()
+    s = np.linalg.svd(X, compute_uv=False)
+    assert 0.8 < s[0] < 1.2 and s[10] < 0.5 * s[0]
+
+
+def test_blobs_near_centers():
+    X, y, centers = make_blobs(
+        3000, 3, centers=4, cluster_std=[0.5, 1.0, 1.5, 0.2], return_centers=True,
+        chunks=700, random_state=0,
+    )
+    Xc, yc = dask.compute(X, y)
+    assert centers.shape == (4, 3) and np.all(np.abs(centers) <= 10)
+    np.testing.assert_array_equal(np.bincount(yc), [750] * 4)
+    for k in range(4):
+        np.testing.assert_allclose(Xc[yc == k].mean(axis=0), centers[k], atol=0.2)
+    np.testing.assert_allclose(Xc[yc == 3].std(axis=0), 0.2, rtol=0.15)
+
+
+def test_blobs_given_centers_and_counts():
+    centers = np.array([[0.0, 0.0], [10.0, 10.0]])
+    X, y, c = make_blobs([300, 100], centers=centers, chunks=400, return_centers=True,
+                         random_state=0)
+    assert c is centers and X.shape == (400, 2)
+    np.testing.assert_array_equal(np.bincount(y.compute()), [300, 100])
+
+
+def test_counts_poisson_recovers_coef():
+    from sklearn.linear_model import PoissonRegressor
+
+    X, y, coef = make_counts(20_000, 6, n_informative=3, scale=1.0, chunks=5000,
+                             random_state=0, coef=True)
+    Xc, yc = dask.compute(X, y)
+    assert yc.dtype == np.int64 and yc.min() >= 0
+    assert np.count_nonzero(coef) == 3 and np.isclose(np.linalg.norm(coef), 1.0)
+    fit = PoissonRegressor(alpha=0.0, max_iter=300).fit(Xc, yc)
+    np.testing.assert_allclose(fit.coef_, coef, atol=0.05)
+    assert abs(fit.intercept_) < 0.05
+
+
+@pytest.mark.parametrize(
+    "func, kwargs, match",
+    [
+        (make_classification, dict(n_features=5, n_informative=3, n_redundant=3),
+         r"n_informative \+ n_redundant \+ n_repeated must be <= n_features, got 3 \+ 3 \+ 0"),
+        (make_classification, dict(n_informative=2, n_classes=3, n_clusters_per_class=2),
+         r"<= 2\*\*n_informative.*got 3 \* 2 = 6 > 2\*\*2.*n_informative >= 3"),
+        (make_classification, dict(weights=[0.5, 0.3, 0.2]), r"weights must be 2 .*got \[0\.5"),
+        (make_classification, dict(n_classes=3, n_informative=3, weights=[0.9, 0.3]),
+         "summing to <= 1"),
+        (make_classification, dict(flip_y=1.5), r"flip_y must be a finite number in \[0\.0, 1"),
+        (make_classification, dict(shift=[1.0, 2.0]), "shift must be .* 20 finite values"),
+        (make_classification, dict(n_samples=0), r"n_samples must be an int >= 1, got 0"),
+        (make_classification, dict(n_samples=10, chunks=(5, 4)), "summing to n_samples=10"),
+        (make_classification, dict(chunks=0), "chunks must be a positive int"),
+        (make_classification, dict(random_state=-1), "random_state must be"),
+        (make_classification, dict(random_state="a"), "random_state must be"),
+        (make_regression, dict(noise=-1.0), "noise must be a finite number >= 0"),
+        (make_regression, dict(n_targets=0), "n_targets must be an int >= 1"),
+        (make_blobs, dict(centers=3, cluster_std=[1.0, 2.0]), "cluster_std must be .* 3 of them"),
+        (make_blobs, dict(n_samples=[10, 20], centers=np.zeros((3, 2))), "2 per-center counts"),
+        (make_blobs, dict(n_samples=[10, 20], centers=2), "centers must be None or an array"),
+        (make_counts, dict(n_features=3, n_informative=4), "n_informative must be <= n_feat"),
+        (make_counts, dict(scale=float("nan")), "scale must be a finite number"),
+    ],
+)
+def test_bad_arguments(func, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        func(**kwargs)
+
+
+def test_bad_arguments_do_not_consume_random_state():
+    rs = np.random.RandomState(0)
+    with pytest.raises(ValueError):
+        make_classification(n_features=3, n_informative=3, n_redundant=1, random_state=rs)
+    assert rs.randint(1000) == np.random.RandomState(0).randint(1000)
+
+
+def test_cluster_matches_synchronous(client):
+    arrays = [
+        *make_classification(3000, 8, chunks=700, random_state=11, shift=None, scale=None),
+        *make_regression(3000, 8, n_targets=2, noise=1.0, chunks=700, random_state=11),
+        *make_blobs(3000, 3, chunks=(1000, 500, 1500), random_state=11),
+        *make_counts(3000, 8, chunks=700, random_state=11),
+    ]
+    assert dask.base.get_scheduler() == client.get  # the cluster is the default scheduler
+    on_cluster = dask.compute(*arrays)
+    local = dask.compute(*arrays, scheduler="synchronous")
+    for a, b in zip(on_cluster, local):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

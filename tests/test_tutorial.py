@@ -1,0 +1,56 @@
+"""The tutorial our users start from, run as a user would run it."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT.parent / "shared" / "seed" / "000_5d850129aaa615b4.txt"
+
+
+def _run(args, timeout=240):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _check_outputs(stdout):
+    best = ast.literal_eval(re.search(r"Best parameters: (\{.*\})", stdout).group(1))
+    test_score = float(re.search(r"Test score: ([0-9.]+)", stdout).group(1))
+    best_score = float(re.search(r"Best score: ([0-9.]+)", stdout).group(1))
+    # the 25-point grid expanded from loguniform(1e-5, 1e-1) x uniform(0, 1)
+    alphas = 10 ** np.array([-4.6, -3.8, -3.0, -2.2, -1.4])
+    l1_ratios = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+    assert np.isclose(alphas, best["alpha"], rtol=1e-9).any(), best
+    assert np.isclose(l1_ratios, best["l1_ratio"], rtol=1e-9).any(), best
+    assert test_score > 0.6 and best_score > 0.6
+
+
+def test_example_is_the_seed_with_imports_changed():
+    if not SEED.exists():
+        pytest.skip("shared/seed is not beside this checkout")
+    text = SEED.read_text()
+    block = re.split(r"\.\.\s+code-block:: python", text, maxsplit=1)[1].split(".. admonition::", 1)[0]
+    seed_code = [line[4:] for line in block.splitlines() if ":linenos:" not in line]
+    example = ROOT.joinpath("examples", "tutorial.py").read_text().splitlines()
+    expected = [line.replace("dask_ml", "dasklearn") for line in seed_code]
+    assert [line for line in example if line.strip()] == [line for line in expected if line.strip()]
+
+
+@pytest.mark.slow
+def test_tutorial_script_runs_as_written():
+    _check_outputs(_run([sys.executable, "examples/tutorial.py"]))
+
+
+@pytest.mark.slow
+def test_demo_command_prints_steps_and_results():
+    out = _run([sys.executable, "-m", "dasklearn.cli", "demo", "--n-workers", "2"])
+    _check_outputs(out)
+    assert "Step 7: search.fit (distributed)" in out and "total" in out
