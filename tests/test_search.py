@@ -93,14 +93,16 @@ def test_parity_on_local_threads_without_client(clf_data):
     _assert_same_results(ours, ref)
 
 
-def test_same_results_whatever_the_number_of_workers(client, clf_data):
+def test_same_results_whatever_the_number_of_workers(cluster, clf_data):
+    from dask.distributed import Client
+
     X, y = clf_data
     kw = dict(n_iter=6, random_state=0, cv=3)
     dists = {"alpha": loguniform(1e-4, 1e-1)}
     est = SGDClassifier(random_state=0, max_iter=30, tol=None)
-    on_cluster = RandomizedSearchCV(est, dists, **kw).fit(X, y).cv_results_
-    client.close()  # no default client any more: one local thread
-    alone = RandomizedSearchCV(est, dists, n_jobs=1, **kw).fit(X, y).cv_results_
+    alone = RandomizedSearchCV(est, dists, n_jobs=1, **kw).fit(X, y).cv_results_  # one thread
+    with Client(cluster):
+        on_cluster = RandomizedSearchCV(est, dists, **kw).fit(X, y).cv_results_
     np.testing.assert_array_equal(on_cluster["mean_test_score"], alone["mean_test_score"])
     assert on_cluster["params"] == alone["params"]
 

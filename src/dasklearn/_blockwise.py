@@ -21,6 +21,17 @@ def is_dask(obj) -> bool:
     return is_dask_collection(obj)
 
 
+def _compute(coll):
+    """One collection's value here, computed where the runtime decides."""
+    from dasklearn._runtime import get_backend
+
+    backend = get_backend()
+    try:
+        return backend.compute(coll)[0]
+    finally:
+        backend.close()
+
+
 def _probe(est, method, X):
     """Output (ndim, n_columns, dtype) of ``est.method`` on one zero row."""
     row = np.zeros((1, X.shape[1]), dtype=X.dtype) if X.ndim == 2 else np.zeros(1, X.dtype)
@@ -89,7 +100,7 @@ class _BlockwiseResponses:
                 raise AttributeError(name)
 
             def method(X):
-                out = apply_method(self._est, name, X).compute()
+                out = _compute(apply_method(self._est, name, X))
                 return out.to_numpy() if hasattr(out, "to_numpy") else out
 
             return method
@@ -116,7 +127,7 @@ def score(scorer, est, X, y, **kwargs):
     """``scorer(est, X, y)`` where X may be a dask collection."""
     if not is_dask(X):
         return scorer(est, X, y, **kwargs)
-    y_local = y.compute() if is_dask(y) else y
+    y_local = _compute(y) if is_dask(y) else y
     if hasattr(y_local, "to_numpy"):
         y_local = y_local.to_numpy()
     return scorer(_BlockwiseResponses(est), X, y_local, **kwargs)

@@ -201,7 +201,13 @@ def _init_rng(seed):
 def _hypercube(n_vertices, dims, rng):
     """``n_vertices`` distinct vertices of the unit hypercube in ``dims`` dims."""
     k = min(dims, 30)
-    codes = rng.choice(2**k, size=n_vertices, replace=False)
+    if n_vertices == 2**k:
+        # every vertex is used: in order, as scikit-learn's sampler returns a
+        # whole population (the classes ``k % n_classes`` then differ in the
+        # last bit instead of forming an XOR a linear model cannot separate)
+        codes = np.arange(n_vertices)
+    else:
+        codes = rng.choice(2**k, size=n_vertices, replace=False)
     bits = (codes[:, None] >> np.arange(k - 1, -1, -1)) & 1
     if dims > k:
         bits = np.hstack([rng.integers(2, size=(n_vertices, dims - k)), bits])

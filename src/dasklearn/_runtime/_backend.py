@@ -46,8 +46,19 @@ class LocalBackend:
     def put(self, obj):
         return obj
 
-    def materialize(self, obj):
-        return obj.compute() if _is_dask_collection(obj) else obj
+    def materialize(self, *objs) -> list:
+        """Computed values of dask collections (others as they are), together."""
+        import dask
+
+        lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
+        values = dask.compute(*(objs[i] for i in lazy)) if lazy else ()
+        out = list(objs)
+        for i, v in zip(lazy, values):
+            out[i] = v
+        return out
+
+    def compute(self, *objs) -> list:
+        return self.materialize(*objs)
 
     def submit(self, fn: Callable, *args) -> cf.Future:
         # like dask, resolve futures given as arguments (top level or in a list)
@@ -84,17 +95,37 @@ class DistributedBackend:
         self.dashboard_link = getattr(client, "dashboard_link", None)
 
     def put(self, obj):
+        if obj is None:
+            return None
         if _is_dask_collection(obj):
-            return self.materialize(obj)
+            return self.materialize(obj)[0]
         # one copy goes to one worker; other workers fetch it from that peer
         # the first time a task there needs it, and keep it for later tasks
         return self.client.scatter(obj, hash=False)
 
-    def materialize(self, obj):
-        if not _is_dask_collection(obj):
-            return self.put(obj)
-        # computed and concatenated on a worker: nothing comes to the client
-        return self.client.compute(obj)
+    def materialize(self, *objs) -> list:
+        """Handles (futures) of ``objs`` placed on the cluster; dask collections
+        are computed together *on workers* (see _compute), nothing comes here."""
+        from dasklearn._runtime._compute import materialize_on_cluster
+
+        lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
+        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else []
+        out = [self.put(o) if i not in lazy else None for i, o in enumerate(objs)]
+        for i, f in zip(lazy, futures):
+            out[i] = f
+        return out
+
+    def compute(self, *objs) -> list:
+        """Values of ``objs`` here, computed on the cluster (for small results)."""
+        from dasklearn._runtime._compute import materialize_on_cluster
+
+        lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
+        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else []
+        values = self.client.gather(futures)
+        out = list(objs)
+        for i, v in zip(lazy, values):
+            out[i] = v
+        return out
 
     def submit(self, fn: Callable, *args):
         return self.client.submit(fn, *args, pure=False)

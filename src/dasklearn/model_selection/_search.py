@@ -214,67 +214,38 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         candidates = self._candidates()
         check_param_names(self.estimator, candidates)
         scorer, names, multimetric = self._scorers()
-
         n_samples = _n_samples(X)
-        y_local = _local_copy(y)
-        if y_local is not None and len(y_local) != n_samples:
+        if y is not None and _n_samples(y) != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
-                f"{len(y_local)}. Pass a y with one value per row of X."
+                f"{_n_samples(y)}. Pass a y with one value per row of X."
             )
-        groups = _local_copy(groups)
-        cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
-        split_X = X if not _blockwise.is_dask(X) else np.empty((n_samples, 0))
-        splits = list(cv.split(split_X, y_local, groups))
-        n_splits = len(splits)
-        self.n_splits_ = n_splits
+        n_splits_wanted = getattr(self.cv, "n_splits", self.cv if isinstance(self.cv, numbers.Integral) else None)
+        if isinstance(n_splits_wanted, numbers.Integral) and n_splits_wanted > n_samples:
+            raise ValueError(
+                f"cv={self.cv!r} asks for {n_splits_wanted} splits but there are only "
+                f"{n_samples} samples. Use fewer folds (cv <= {n_samples})."
+            )
         fit_params = {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}
 
         backend = get_backend(self.n_jobs)
-        progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
-        if backend.dashboard_link:
-            progress.note(f"dashboard: {backend.dashboard_link}")
-        progress.note(
-            f"Fitting {n_splits} folds for each of {len(candidates)} candidates, "
-            f"totalling {len(candidates) * n_splits} fits on {backend.n_slots} slots"
-        )
-
-        placed = []
+        placed: list = []
         try:
-            X_h = backend.materialize(X)
-            y_h = backend.put(y_local) if y_local is not None else None
+            # the data go to the cluster once; dask inputs are computed there, and
+            # only y (one value per sample, needed by the splitters) comes back
+            X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
             placed += [X_h, y_h]
-            opts = _fit.FitOptions(self.error_score, self.return_train_score)
-            # split-major order: consecutive items (one batch) share their folds
-            items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))]
-            scorer_h = backend.put(scorer)
-            placed.append(scorer_h)
-            prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
-            if prefix_len:
-                prefix = Pipeline(self.estimator.steps[:prefix_len])
-                tail = Pipeline(self.estimator.steps[prefix_len:])
-                folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, {}) for sp in splits]
-                placed += folds
-                kernel, shared = _fit.fit_and_score_prefolded, (backend.put(tail), folds, scorer_h, opts)
-            else:
-                splits_h = backend.put(splits)
-                est_h = backend.put(self.estimator)
-                placed += [splits_h, est_h]
-                kernel = _fit.fit_and_score_batch
-                shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
-            out = run_batched(
-                backend, kernel, items, shared,
-                on_results=lambda idx, _: progress.advance(len(idx)),
-            )
-            records = [None] * len(items)
-            for (c, s, _), rec in zip(items, out):
-                records[c * n_splits + s] = rec
-            self._record_errors(candidates, records)
-            if names is None:
+            y_local = _local_copy(backend.fetch(y_h)) if _blockwise.is_dask(y) else _local_copy(y)
+            cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
+            split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
+            splits = list(cv.split(split_X, y_local, _local_copy(groups)))
+            self.n_splits_ = len(splits)
+            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params)
+            if names is None:  # a callable scorer: known once it has scored
                 names = scorer_names(records)
                 multimetric = names != ["score"]
             results = build_cv_results(
-                candidates, n_splits, records, names, self.error_score, self.return_train_score
+                candidates, len(splits), records, names, self.error_score, self.return_train_score
             )
             self._warn_non_finite(results, names)
             self.cv_results_ = results
@@ -294,6 +265,42 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             backend.release([h for h in placed if h is not None])
             backend.close()
         return self
+
+    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params):
+        """Every (candidate, split) fit on the backend; records in cv_results_ order."""
+        n_splits = len(splits)
+        progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
+        if backend.dashboard_link:
+            progress.note(f"dashboard: {backend.dashboard_link}")
+        progress.note(
+            f"Fitting {n_splits} folds for each of {len(candidates)} candidates, "
+            f"totalling {len(candidates) * n_splits} fits on {backend.n_slots} slots"
+        )
+        opts = _fit.FitOptions(self.error_score, self.return_train_score)
+        # split-major order: consecutive items (one batch) share their folds
+        items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))]
+        scorer_h = backend.put(scorer)
+        placed.append(scorer_h)
+        prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
+        if prefix_len:
+            prefix = Pipeline(self.estimator.steps[:prefix_len])
+            tail_h = backend.put(Pipeline(self.estimator.steps[prefix_len:]))
+            folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, {}) for sp in splits]
+            placed += [tail_h, *folds]
+            kernel, shared = _fit.fit_and_score_prefolded, (tail_h, folds, scorer_h, opts)
+        else:
+            splits_h, est_h = backend.put(splits), backend.put(self.estimator)
+            placed += [splits_h, est_h]
+            kernel = _fit.fit_and_score_batch
+            shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
+        out = run_batched(
+            backend, kernel, items, shared, on_results=lambda idx, _: progress.advance(len(idx))
+        )
+        records = [None] * len(items)
+        for (c, s, _), rec in zip(items, out):
+            records[c * n_splits + s] = rec
+        self._record_errors(candidates, records)
+        return records
 
     def _record_errors(self, candidates, records):
         failed = [(i, r["error"]) for i, r in enumerate(records) if r["error"]]
