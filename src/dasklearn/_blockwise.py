@@ -123,11 +123,31 @@ class _BlockwiseResponses:
         return self._est.score(X.compute(), y, **kw)
 
 
+def _score_task(scorer, est, X, y, kwargs):
+    return scorer(est, X, y, **kwargs)
+
+
 def score(scorer, est, X, y, **kwargs):
-    """``scorer(est, X, y)`` where X may be a dask collection."""
+    """``scorer(est, X, y)`` where X may be a dask collection.
+
+    Small dask input (see the runtime's one-task policy) is brought together
+    on one worker and scored there: one number comes back. Larger input is
+    scored from responses computed blockwise; only those and y come here.
+    """
     if not is_dask(X):
         return scorer(est, X, y, **kwargs)
-    y_local = _compute(y) if is_dask(y) else y
-    if hasattr(y_local, "to_numpy"):
-        y_local = y_local.to_numpy()
-    return scorer(_BlockwiseResponses(est), X, y_local, **kwargs)
+    from dasklearn._runtime import get_backend, runs_in_one_task
+
+    backend = get_backend()
+    placed = []
+    try:
+        if runs_in_one_task([X, y] if is_dask(y) else [X]):
+            placed = backend.materialize(X, y)
+            return backend.result(backend.submit(_score_task, scorer, est, *placed, kwargs))
+        y_local = backend.compute(y)[0] if is_dask(y) else y
+        if hasattr(y_local, "to_numpy"):
+            y_local = y_local.to_numpy()
+        return scorer(_BlockwiseResponses(est), X, y_local, **kwargs)
+    finally:
+        backend.release(placed)
+        backend.close()

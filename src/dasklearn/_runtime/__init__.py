@@ -8,6 +8,7 @@ from dasklearn._runtime._backend import (
     run_batched,
 )
 from dasklearn._runtime._batching import BatchPolicy
+from dasklearn._runtime._compute import runs_in_one_task
 from dasklearn._runtime._progress import Progress
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "active_client",
     "get_backend",
     "run_batched",
+    "runs_in_one_task",
 ]

@@ -50,15 +50,26 @@ def compute_in_task(graph: _Graph):
 
 
 def _holds_futures(collections) -> bool:
-    """Persisted collections point at data already on workers: not movable."""
+    """Persisted collections point at data already on workers: not movable.
+
+    Only materialised (non-Blockwise) layers can hold futures; lazy Blockwise
+    layers are skipped, so this never expands a large graph on the client.
+    """
+    from dask.blockwise import Blockwise
+
     try:
         from distributed import Future
     except ImportError:  # pragma: no cover
         return False
     for c in collections:
         graph = c.__dask_graph__()
-        if any(isinstance(v, Future) for v in graph.values()):
-            return True
+        layers = graph.layers.values() if hasattr(graph, "layers") else [graph]
+        for layer in layers:
+            if isinstance(layer, Blockwise):
+                continue
+            mapping = getattr(layer, "mapping", layer)
+            if any(isinstance(v, Future) for v in mapping.values()):
+                return True
     return False
 
 
