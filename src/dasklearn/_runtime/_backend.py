@@ -109,7 +109,7 @@ class DistributedBackend:
         from dasklearn._runtime._compute import materialize_on_cluster
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
-        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else []
+        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
         out = [self.put(o) if i not in lazy else None for i, o in enumerate(objs)]
         for i, f in zip(lazy, futures):
             out[i] = f
@@ -120,7 +120,7 @@ class DistributedBackend:
         from dasklearn._runtime._compute import materialize_on_cluster
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
-        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else []
+        futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
         values = self.client.gather(futures)
         out = list(objs)
         for i, v in zip(lazy, values):

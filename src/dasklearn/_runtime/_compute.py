@@ -73,11 +73,40 @@ def _holds_futures(collections) -> bool:
     return False
 
 
-def materialize_on_cluster(client, collections) -> list:
-    """Futures, one per collection, of their computed values (on workers)."""
-    if runs_in_one_task(collections) and not _holds_futures(collections):
-        import operator
+def _row_parts(collections, n_parts: int):
+    """Split aligned dask arrays into ``n_parts`` row ranges on block
+    boundaries: [[c0[a:b], c1[a:b], ...], ...], or None if rows don't align."""
+    chunks = collections[0].chunks[0]
+    if any(c.chunks[0] != chunks for c in collections) or len(chunks) < 2 or n_parts < 2:
+        return None
+    n_parts = min(n_parts, len(chunks))
+    edges = [0]
+    for size in chunks:
+        edges.append(edges[-1] + size)
+    cut = [edges[round(i * len(chunks) / n_parts)] for i in range(n_parts + 1)]
+    return [[c[a:b] for c in collections] for a, b in zip(cut[:-1], cut[1:])]
 
-        whole = client.submit(compute_in_task, _Graph(collections), pure=False)
-        return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
+
+def _concat(parts, i):
+    import numpy as np
+
+    return np.concatenate([p[i] for p in parts], axis=0)
+
+
+def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:
+    """Futures, one per collection, of their computed values (on workers).
+
+    Fine-grained array graphs run as ``n_slots`` one-task parts (row ranges
+    computed with the synchronous scheduler, in parallel), then concatenated
+    on a worker; other graphs go through the distributed scheduler.
+    """
+    import operator
+
+    if runs_in_one_task(collections) and not _holds_futures(collections):
+        parts = _row_parts(collections, n_slots)
+        if parts is None:
+            whole = client.submit(compute_in_task, _Graph(collections), pure=False)
+            return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
+        futures = [client.submit(compute_in_task, _Graph(p), pure=False) for p in parts]
+        return [client.submit(_concat, futures, i, pure=False) for i in range(len(collections))]
     return list(client.compute(list(collections)))
