@@ -260,3 +260,41 @@ def test_many_tiny_fits_are_batched(client, clf_data):
     after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
     n_tasks = (after - before) / 4  # released -> waiting -> processing -> memory -> ...
     assert n_tasks < 500 / 3  # far fewer tasks than the 500 fits
+
+
+def _incoming_transfers(client):
+    return client.run(
+        lambda dask_worker: [(tuple(map(str, d["keys"])), d["total"]) for d in dask_worker.transfer_incoming_log]
+    )
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+def test_training_data_reach_each_worker_at_most_once(client, kind):
+    X, y = make_classification(n_samples=20_000, n_features=25, random_state=0)  # 4 MB
+    if kind == "dask":
+        X, y = da.from_array(X, chunks=5_000), da.from_array(y, chunks=5_000)
+    before = _incoming_transfers(client)
+    search = GridSearchCV(SGDClassifier(max_iter=5, tol=None, random_state=0),
+                          {"alpha": list(np.logspace(-5, -1, 12))}, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 12  # 36 fits in many tasks
+    after = _incoming_transfers(client)
+    for worker, log in after.items():
+        new = log[len(before[worker]):]
+        big = [keys for keys, nbytes in new if nbytes >= X.nbytes / 2]
+        # X is placed on one worker; the other fetches it once, however many tasks it runs
+        assert len(big) <= 1, (worker, big)
+
+
+def test_dask_dataframe_input(client, clf_data):
+    import dask.dataframe as dd
+
+    X, y = clf_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ddf, dy = dd.from_pandas(df, npartitions=4), dd.from_pandas(pd.Series(y, name="y"), npartitions=4)
+    splits = list(sk.KFold(3).split(X))
+    ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=splits).fit(ddf, dy)
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=splits).fit(df, y)
+    _assert_same_results(ours, ref)
+    pred = ours.predict(ddf)
+    np.testing.assert_array_equal(np.asarray(pred.compute()), ref.predict(df))
+    assert ours.score(ddf, dy) == pytest.approx(ref.score(df, y), abs=1e-12)

@@ -87,10 +87,10 @@ def _row_parts(collections, n_parts: int):
     return [[c[a:b] for c in collections] for a, b in zip(cut[:-1], cut[1:])]
 
 
-def _concat(parts, i):
+def _concat_all(parts):
     import numpy as np
 
-    return np.concatenate([p[i] for p in parts], axis=0)
+    return tuple(np.concatenate([p[i] for p in parts], axis=0) for i in range(len(parts[0])))
 
 
 def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:
@@ -106,7 +106,8 @@ def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:
         parts = _row_parts(collections, n_slots)
         if parts is None:
             whole = client.submit(compute_in_task, _Graph(collections), pure=False)
-            return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
-        futures = [client.submit(compute_in_task, _Graph(p), pure=False) for p in parts]
-        return [client.submit(_concat, futures, i, pure=False) for i in range(len(collections))]
+        else:  # all collections concatenated together: on one worker
+            futures = [client.submit(compute_in_task, _Graph(p), pure=False) for p in parts]
+            whole = client.submit(_concat_all, futures, pure=False)
+        return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
     return list(client.compute(list(collections)))
