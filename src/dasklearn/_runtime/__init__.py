@@ -4,6 +4,7 @@ from dasklearn._runtime._backend import (
     DistributedBackend,
     LocalBackend,
     active_client,
+    call,
     get_backend,
     run_batched,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "LocalBackend",
     "Progress",
     "active_client",
+    "call",
     "get_backend",
     "run_batched",
     "runs_in_one_task",

@@ -81,6 +81,12 @@ class LocalBackend:
     def release(self, handles) -> None:
         pass
 
+    def is_lost_data(self, exc: BaseException) -> bool:
+        return False
+
+    def refresh(self, shared):
+        return shared
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -93,6 +99,10 @@ class DistributedBackend:
         nthreads = client.nthreads()
         self.n_slots = max(1, sum(nthreads.values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
+        # what we scattered, by key: if the workers holding it die, it can be
+        # placed again (computed results are recomputed by dask from lineage)
+        self._origin: dict = {}
+        self._replaced: dict = {}
 
     def put(self, obj):
         if obj is None:
@@ -101,7 +111,9 @@ class DistributedBackend:
             return self.materialize(obj)[0]
         # one copy goes to one worker; other workers fetch it from that peer
         # the first time a task there needs it, and keep it for later tasks
-        return self.client.scatter(obj, hash=False)
+        [future] = self.client.scatter([obj], hash=False)  # whole, even a list
+        self._origin[future.key] = obj
+        return future
 
     def materialize(self, *objs) -> list:
         """Handles (futures) of ``objs`` placed on the cluster; dask collections
@@ -131,9 +143,15 @@ class DistributedBackend:
         return self.client.submit(fn, *args, pure=False)
 
     def wait_any(self, futures):
+        from concurrent.futures import CancelledError
+
         from distributed import wait
 
-        return wait(list(futures), return_when="FIRST_COMPLETED").done
+        futures = list(futures)
+        try:
+            return wait(futures, return_when="FIRST_COMPLETED").done
+        except CancelledError:  # lost dependencies: done too, result() raises
+            return {f for f in futures if f.status == "cancelled"}
 
     def result(self, future):
         return future.result()
@@ -147,9 +165,29 @@ class DistributedBackend:
             self.client.cancel(futures)
 
     def release(self, handles) -> None:
-        for h in handles:
+        for h in [*handles, *self._replaced.values()]:
             if hasattr(h, "release"):
+                self._origin.pop(getattr(h, "key", None), None)
                 h.release()
+        self._replaced.clear()
+
+    def is_lost_data(self, exc: BaseException) -> bool:
+        """A task failed because data it needed died with a worker."""
+        from concurrent.futures import CancelledError
+
+        return isinstance(exc, CancelledError)
+
+    def refresh(self, shared):
+        """``shared`` with every lost scattered handle placed again (once)."""
+        if isinstance(shared, (list, tuple)):
+            return type(shared)(self.refresh(h) for h in shared)
+        key = getattr(shared, "key", None)
+        if key in self._replaced:
+            return self._replaced[key]
+        if key in self._origin and shared.status in ("cancelled", "lost", "error"):
+            self._replaced[key] = self.put(self._origin.pop(key))
+            return self._replaced[key]
+        return shared
 
     def close(self) -> None:
         pass
@@ -184,13 +222,17 @@ def run_batched(
     *,
     policy=None,
     on_results: Callable[[list[int], list[Any]], None] | None = None,
+    max_resubmits: int = 10,
 ) -> list:
     """Apply ``kernel(batch, *shared)`` to ``items`` in adaptively sized batches.
 
     ``kernel`` returns one ``(result, seconds)`` pair per item of its batch;
     ``seconds`` feeds the batching policy. ``shared`` are placed handles
     (futures on a cluster) that every task receives without re-sending them.
-    Results come back in item order. On any exception the pending tasks are
+    Results come back in item order. A batch that fails because a worker
+    died with data it needed is resubmitted (up to ``max_resubmits`` times)
+    after the lost handles in ``shared`` are placed again; finished results
+    are never recomputed. On any other exception the pending tasks are
     cancelled before it propagates, so the cluster is left clean.
     """
     from dasklearn._runtime._batching import BatchPolicy
@@ -198,18 +240,31 @@ def run_batched(
     policy = policy or BatchPolicy(backend.n_slots)
     results: list = [None] * len(items)
     pending: dict = {}
+    retry: list[list[int]] = []
+    resubmits = 0
     start = 0
     try:
-        while start < len(items) or pending:
-            while start < len(items) and len(pending) < policy.max_in_flight:
-                size = policy.next_size(len(items) - start)
-                idx = list(range(start, start + size))
+        while start < len(items) or pending or retry:
+            while (retry or start < len(items)) and len(pending) < policy.max_in_flight:
+                if retry:
+                    idx = retry.pop()
+                else:
+                    size = policy.next_size(len(items) - start)
+                    idx = list(range(start, start + size))
+                    start += size
                 fut = backend.submit(kernel, [items[i] for i in idx], *shared)
                 pending[fut] = idx
-                start += size
             for fut in backend.wait_any(pending):
                 idx = pending.pop(fut)
-                out = backend.result(fut)
+                try:
+                    out = backend.result(fut)
+                except Exception as exc:
+                    if not backend.is_lost_data(exc) or resubmits >= max_resubmits:
+                        raise
+                    resubmits += 1
+                    shared = backend.refresh(shared)
+                    retry.append(idx)
+                    continue
                 seconds = sum(s for _, s in out)
                 policy.observe(len(idx), seconds)
                 for i, (res, _) in zip(idx, out):
@@ -220,3 +275,14 @@ def run_batched(
         backend.cancel(pending)
         raise
     return results
+
+
+def call(backend, fn: Callable, *args, max_resubmits: int = 10):
+    """``fn(*args)`` as one task; resubmitted if a worker dies with its inputs."""
+    for attempt in range(max_resubmits + 1):
+        try:
+            return backend.result(backend.submit(fn, *args))
+        except Exception as exc:
+            if not backend.is_lost_data(exc) or attempt == max_resubmits:
+                raise
+            args = backend.refresh(args)

@@ -38,9 +38,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise
-from dasklearn._runtime import Progress, get_backend, run_batched
+from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
+from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
 from dasklearn.model_selection._results import build_cv_results, scorer_names
 
 
@@ -113,6 +114,7 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         verbose=0,
         error_score=np.nan,
         return_train_score=False,
+        checkpoint=None,
     ):
         self.estimator = estimator
         self.scoring = scoring
@@ -122,6 +124,7 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.verbose = verbose
         self.error_score = error_score
         self.return_train_score = return_train_score
+        self.checkpoint = checkpoint
 
     # -- subclass hook -------------------------------------------------------
     def _candidates(self) -> list[dict]:
@@ -240,7 +243,8 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
             self.n_splits_ = len(splits)
-            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params)
+            ckpt = self._open_checkpoint(candidates, splits, X, y, fit_params)
+            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt)
             if names is None:  # a callable scorer: known once it has scored
                 names = scorer_names(records)
                 multimetric = names != ["score"]
@@ -253,8 +257,8 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             self.scorer_ = scorer
             self._select_best(results, names, multimetric)
             if self.refit:
-                model, seconds = backend.result(backend.submit(
-                    _fit.fit_final, self.estimator, self.best_params_, X_h, y_h, fit_params))
+                model, seconds = call(
+                    backend, _fit.fit_final, self.estimator, self.best_params_, X_h, y_h, fit_params)
                 self.best_estimator_ = model
                 self.refit_time_ = seconds
                 if hasattr(model, "feature_names_in_"):
@@ -266,9 +270,24 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             backend.close()
         return self
 
-    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params):
-        """Every (candidate, split) fit on the backend; records in cv_results_ order."""
+    def _open_checkpoint(self, candidates, splits, X, y, fit_params):
+        if self.checkpoint is None:
+            return None
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in ("checkpoint", "verbose", "n_jobs", "refit")}
+        return Checkpoint(self.checkpoint, fingerprint(
+            type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
+
+    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt=None):
+        """Every (candidate, split) fit on the backend; records in cv_results_ order.
+
+        With a checkpoint, fits already recorded there are not run again, and
+        each new record is appended to it as soon as its task finishes."""
         n_splits = len(splits)
+        records = [None] * (len(candidates) * n_splits)
+        if ckpt is not None:
+            for entry in ckpt.load():
+                records[entry["c"] * n_splits + entry["s"]] = entry["r"]
         progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
         if backend.dashboard_link:
             progress.note(f"dashboard: {backend.dashboard_link}")
@@ -278,7 +297,9 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         )
         opts = _fit.FitOptions(self.error_score, self.return_train_score)
         # split-major order: consecutive items (one batch) share their folds
-        items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))]
+        items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))
+                 if records[c * n_splits + s] is None]
+        progress.advance(len(records) - len(items))
         scorer_h = backend.put(scorer)
         placed.append(scorer_h)
         prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
@@ -293,10 +314,12 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             placed += [splits_h, est_h]
             kernel = _fit.fit_and_score_batch
             shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
-        out = run_batched(
-            backend, kernel, items, shared, on_results=lambda idx, _: progress.advance(len(idx))
-        )
-        records = [None] * len(items)
+        def on_results(idx, recs):
+            progress.advance(len(idx))
+            if ckpt is not None:
+                ckpt.append([{"c": items[i][0], "s": items[i][1], "r": r} for i, r in zip(idx, recs)])
+
+        out = run_batched(backend, kernel, items, shared, on_results=on_results) if items else []
         for (c, s, _), rec in zip(items, out):
             records[c * n_splits + s] = rec
         self._record_errors(candidates, records)
@@ -455,6 +478,13 @@ class GridSearchCV(BaseSearchCV):
         Also score each fit on its training fold.
     n_grid_points : int, default=5
         Number of quantiles taken from each distribution in ``param_grid``.
+    checkpoint : str or path-like, default=None
+        File recording every finished (candidate, split) fit as it completes
+        (appended and fsynced; a crash mid-write loses at most that line).
+        Running the same search (same arguments and data) with the same
+        file resumes it: recorded fits are not run again, and cv_results_
+        equals an uninterrupted run. A file written by a different search is
+        refused with a ValueError.
 
     Attributes
     ----------
@@ -475,11 +505,12 @@ class GridSearchCV(BaseSearchCV):
         verbose=0,
         error_score=np.nan,
         return_train_score=False,
+        checkpoint=None,
         n_grid_points=5,
     ):
         super().__init__(
             estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
-            error_score=error_score, return_train_score=return_train_score,
+            error_score=error_score, return_train_score=return_train_score, checkpoint=checkpoint,
         )
         self.param_grid = param_grid
         self.n_grid_points = n_grid_points
@@ -521,10 +552,11 @@ class RandomizedSearchCV(BaseSearchCV):
         random_state=None,
         error_score=np.nan,
         return_train_score=False,
+        checkpoint=None,
     ):
         super().__init__(
             estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
-            error_score=error_score, return_train_score=return_train_score,
+            error_score=error_score, return_train_score=return_train_score, checkpoint=checkpoint,
         )
         self.param_distributions = param_distributions
         self.n_iter = n_iter

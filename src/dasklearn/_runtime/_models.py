@@ -1,0 +1,479 @@
+"""Models that live on workers: the runtime of the adaptive searches.
+
+Placement
+---------
+The data are placed once. Each input block (a dask chunk, or the whole
+array for in-memory input) is split *where it is computed* into row parts:
+``[train, validation]`` for a hold-out split, or ``k`` fold parts for
+cross-validation. Each part is a future on the worker that holds the block;
+the raw blocks are then forgotten. Only part sizes and class labels come to
+the client.
+
+Models
+------
+A model is one future per (candidate, fold): the state ``(estimator,
+fit_seconds, resource)`` on some worker. One ``partial_fit`` call is one
+task ``partial_fit(state, train parts of one block)``; the scheduler runs it
+where the block's parts are, so the (small) model travels and the data do
+not. A score task ``score(state, validation)`` sends one small dict back.
+Only the newest state of a model is held by the client; intermediate states
+are forgotten by the scheduler as soon as their successor has run, and
+:meth:`DistributedModels.drop` releases a dropped model's state at once.
+Task keys name the model (``dasklearn-model-<token>/<model_id>/<fold>/<n>``)
+so the scheduler's state can be inspected.
+
+Without a Client, :class:`LocalModels` runs the same task bodies on a pool
+of local threads.
+
+This is the only module of the adaptive searches that talks to
+dask.distributed; the task bodies at the top are plain NumPy/scikit-learn.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import math
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+# ----------------------------------------------------------------- split spec
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How each block's rows are divided into parts.
+
+    ``kind='holdout'``: part 0 is training, part 1 validation
+    (``ceil(test_size * n_rows)`` rows of the block). ``kind='kfold'``: rows
+    are dealt to ``n_folds`` parts (class by class when ``stratify``); fold
+    ``f`` validates on part ``f`` and trains on the others. The fold ``"all"``
+    trains on every part (refitting the best candidate after a cross-validated
+    search).
+    """
+
+    kind: str = "holdout"
+    test_size: float = 0.15
+    n_folds: int = 1
+    stratify: bool = False
+
+    @property
+    def n_parts(self) -> int:
+        return 2 if self.kind == "holdout" else self.n_folds
+
+    @property
+    def folds(self) -> list:
+        return [0] if self.kind == "holdout" else list(range(self.n_folds))
+
+    def train_parts(self, fold) -> list[int]:
+        if fold == "all":
+            return list(range(self.n_parts))
+        if self.kind == "holdout":
+            return [0]
+        return [j for j in range(self.n_folds) if j != fold]
+
+    def val_part(self, fold) -> int:
+        return 1 if self.kind == "holdout" else int(fold)
+
+
+def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int) -> list[np.ndarray]:
+    """Row positions of each part of one block, each part in random order.
+
+    Depends only on ``(seed, block, n_rows)`` (and the labels when
+    stratifying), never on where or when it runs.
+    """
+    rng = np.random.default_rng([seed, block])
+    perm = rng.permutation(n_rows)
+    if spec.kind == "holdout":
+        n_val = min(math.ceil(spec.test_size * n_rows), n_rows)
+        return [perm[n_val:], perm[:n_val]]
+    k = spec.n_folds
+    fold_of = np.empty(n_rows, dtype=np.int64)
+    if spec.stratify and y is not None and n_rows:
+        # deal each class round-robin over the folds, starting at a random fold
+        by_class = perm[np.argsort(np.asarray(y)[perm], kind="stable")]
+        fold_of[by_class] = (np.arange(n_rows) + rng.integers(k)) % k
+    else:
+        fold_of[perm] = np.arange(n_rows) % k
+    ordered = fold_of[perm]
+    return [perm[ordered == j] for j in range(k)]
+
+
+def allocate_rows(total: int, capacities) -> list[int]:
+    """Split ``total`` rows over blocks in proportion to ``capacities``
+    (largest remainder, never above a capacity); sums to ``min(total, sum)``."""
+    caps = np.asarray(capacities, dtype=np.int64)
+    cap_sum = int(caps.sum())
+    total = min(int(total), cap_sum)
+    if cap_sum == 0:
+        return [0] * len(caps)
+    base = caps * total // cap_sum
+    remainder = caps * total % cap_sum
+    extra = total - int(base.sum())
+    base[np.argsort(-remainder, kind="stable")[:extra]] += 1
+    return [int(b) for b in base]
+
+
+# ------------------------------------------------------ task bodies (workers)
+
+
+def _take(data, idx):
+    if data is None:
+        return None
+    return data.iloc[idx] if hasattr(data, "iloc") else data[idx]
+
+
+def split_block(X, y, block: int, seed: int, spec: SplitSpec) -> list:
+    """One block's parts ``[(X_part, y_part), ...]``."""
+    X = np.asarray(X) if not hasattr(X, "iloc") else X.to_numpy()
+    y = None if y is None else np.asarray(y)
+    return [(_take(X, idx), _take(y, idx)) for idx in part_rows(len(X), y, spec, seed, block)]
+
+
+def describe_parts(parts: list, labels: bool):
+    """Row counts of the parts, and the distinct labels when ``labels``."""
+    sizes = [len(p[0]) for p in parts]
+    if not labels or parts[0][1] is None:
+        return sizes, None
+    ys = [p[1] for p in parts if len(p[1])]
+    return sizes, (np.unique(np.concatenate(ys)) if ys else None)
+
+
+def concat_parts(parts: list):
+    """``(X, y)`` of several parts, concatenated (a view-free copy)."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    X = np.concatenate([p[0] for p in parts])
+    y = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+    return X, y
+
+
+def _new_model(template, params):
+    from sklearn.base import clone
+
+    return clone(template).set_params(**clone(params, safe=False))
+
+
+def partial_fit_step(state, parts, fit_params, template=None, params=None):
+    """One ``partial_fit`` call on one block; ``state`` None creates the model."""
+    start = time.perf_counter()
+    if state is None:
+        model, seconds, calls = _new_model(template, params), 0.0, 0
+    else:
+        model, seconds, calls = state
+        model = copy.deepcopy(model)  # a state is a value: never change it in place
+    X, y = concat_parts(parts)
+    if len(X):
+        model.partial_fit(X, y, **fit_params)
+    return model, seconds + time.perf_counter() - start, calls + 1
+
+
+def fit_rows(template, params, block_parts, counts, fit_params):
+    """A fresh model fitted on the first ``counts[b]`` training rows of each block."""
+    start = time.perf_counter()
+    Xs, ys = [], []
+    for parts, n in zip(block_parts, counts):
+        if n:
+            X, y = concat_parts(parts)
+            Xs.append(X[:n])
+            ys.append(None if y is None else y[:n])
+    X = np.concatenate(Xs)
+    y = None if ys[0] is None else np.concatenate(ys)
+    model = _new_model(template, params)
+    model.fit(X, y, **fit_params)
+    return model, time.perf_counter() - start, int(len(X))
+
+
+def score_state(state, val, scorer) -> dict:
+    """Score one model on its validation data: one small dict comes back."""
+    model, fit_seconds, resource = state
+    X, y = val
+    start = time.perf_counter()
+    value = scorer(model, X, y)
+    return {
+        "score": float(value),
+        "score_time": time.perf_counter() - start,
+        "fit_seconds": fit_seconds,
+        "resource": resource,
+    }
+
+
+# ------------------------------------------------------------------- runtimes
+
+
+@dataclass
+class Layout:
+    """What the client knows about the placed data."""
+
+    sizes: np.ndarray  # (n_blocks, n_parts) row counts
+    classes: np.ndarray | None
+
+    def train_rows(self, spec: SplitSpec, fold) -> np.ndarray:
+        """Training rows of each block in ``fold``."""
+        return self.sizes[:, spec.train_parts(fold)].sum(axis=1)
+
+
+def _blocks(X, y):
+    """Per-block delayed objects of aligned dask arrays."""
+    xs = list(X.to_delayed().ravel())
+    ys = [None] * len(xs) if y is None else list(y.to_delayed().ravel())
+    return xs, ys
+
+
+class _Base:
+    spec: SplitSpec
+
+    def _key(self, kind, model_key, n) -> str:
+        model_id, fold = model_key
+        return f"dasklearn-{kind}-{self.token}/{model_id}/{fold}/{n}"
+
+
+class DistributedModels(_Base):
+    """Models as futures on a dask.distributed cluster (see module doc)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.n_slots = max(1, sum(client.nthreads().values()))
+        self.dashboard_link = getattr(client, "dashboard_link", None)
+        self.token = uuid.uuid4().hex[:10]
+        self._parts: list[list] = []  # [block][part] -> future of (X, y)
+        self._val: dict = {}  # fold -> future of (X, y)
+        self._shared: dict = {}  # name -> future
+        self._states: dict = {}  # (model_id, fold) -> future of the newest state
+        self._pending: set = set()
+
+    # -- data ----------------------------------------------------------------
+    def place(self, X, y, spec: SplitSpec, seed: int, labels: bool) -> Layout:
+        """Split every block into parts on the cluster; see :class:`SplitSpec`."""
+        import dask
+
+        self.spec = spec
+        if dask.is_dask_collection(X):
+            xs, ys = _blocks(X, y)
+            tasks = [
+                dask.delayed(split_block, pure=False)(
+                    xd, yd, b, seed, spec, dask_key_name=f"dasklearn-split-{self.token}/{b}")
+                for b, (xd, yd) in enumerate(zip(xs, ys))
+            ]
+            splits = self.client.compute(tasks)
+        else:
+            handles = self.client.scatter([X] if y is None else [X, y], hash=False)
+            splits = [self.client.submit(split_block, handles[0], handles[1] if y is not None else None,
+                                         0, seed, spec, key=f"dasklearn-split-{self.token}/0")]
+            del handles
+        described = [self.client.submit(describe_parts, s, labels, key=f"dasklearn-describe-{self.token}/{b}")
+                     for b, s in enumerate(splits)]
+        self._parts = [
+            [self.client.submit(_getitem, s, j, key=f"dasklearn-part-{self.token}/{b}/{j}")
+             for j in range(spec.n_parts)]
+            for b, s in enumerate(splits)
+        ]
+        info = self.client.gather(described)
+        for f in [*splits, *described]:
+            f.release()
+        return _layout(info)
+
+    def share(self, name: str, obj) -> None:
+        """Place a small object (estimator, scorer, fit parameters) once."""
+        [self._shared[name]] = self.client.scatter([obj], hash=False)
+
+    def _validation(self, fold):
+        if fold not in self._val:
+            parts = [self._parts[b][self.spec.val_part(fold)] for b in range(len(self._parts))]
+            self._val[fold] = self.client.submit(concat_parts, parts, key=f"dasklearn-val-{self.token}/{fold}")
+        return self._val[fold]
+
+    # -- models --------------------------------------------------------------
+    def partial_fit(self, model_key, params, blocks: list[int], first_call: int) -> None:
+        """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``)."""
+        fold = model_key[1]
+        train = self.spec.train_parts(fold)
+        state = self._states.get(model_key)
+        for i, b in enumerate(blocks):
+            parts = [self._parts[b][j] for j in train]
+            key = self._key("model", model_key, first_call + i + 1)
+            if state is None:
+                state = self.client.submit(partial_fit_step, None, parts, self._shared["fit_params"],
+                                           self._shared["estimator"], params, key=key)
+            else:
+                state = self.client.submit(partial_fit_step, state, parts, self._shared["fit_params"], key=key)
+        self._states[model_key] = state
+
+    def fit_rows(self, model_key, params, counts: list[int]) -> None:
+        """Replace the model by a fresh one fitted on ``counts[b]`` rows of each block."""
+        train = self.spec.train_parts(model_key[1])
+        block_parts = [[self._parts[b][j] for j in train] for b in range(len(self._parts))]
+        old = self._states.pop(model_key, None)
+        self._states[model_key] = self.client.submit(
+            fit_rows, self._shared["estimator"], params, block_parts, counts, self._shared["fit_params"],
+            key=self._key("model", model_key, f"rows{sum(counts)}"))
+        if old is not None:
+            old.release()
+
+    def score(self, model_key):
+        """Submit a score of the model's newest state; returns a handle."""
+        state = self._states[model_key]
+        fut = self.client.submit(score_state, state, self._validation(model_key[1]), self._shared["scorer"],
+                                 key=self._key("score", model_key, state.key.rsplit("/", 1)[-1]))
+        self._pending.add(fut)
+        return fut
+
+    def wait_any(self, handles) -> list:
+        from distributed import wait
+
+        return list(wait(list(handles), return_when="FIRST_COMPLETED").done)
+
+    def gather(self, handles) -> list:
+        handles = list(handles)
+        values = self.client.gather(handles)
+        for h in handles:
+            self._pending.discard(h)
+            h.release()
+        return values
+
+    def drop(self, model_keys) -> None:
+        """Release dropped models now: the scheduler forgets their states."""
+        for key in model_keys:
+            state = self._states.pop(key, None)
+            if state is not None:
+                state.release()
+
+    def model(self, model_key):
+        """The fitted estimator of a model (brought to the client)."""
+        return self._states[model_key].result()[0]
+
+    def close(self) -> None:
+        """Cancel pending work and release everything this search placed."""
+        if self._pending:
+            self.client.cancel(list(self._pending))
+        handles = [*self._pending, *self._states.values(), *self._val.values(), *self._shared.values(),
+                   *(p for parts in self._parts for p in parts)]
+        for h in handles:
+            h.release()
+        self._pending.clear()
+        self._states.clear()
+        self._val.clear()
+        self._shared.clear()
+        self._parts = []
+
+
+def _getitem(obj, i):
+    return obj[i]
+
+
+def _layout(info) -> Layout:
+    sizes = np.array([s for s, _ in info], dtype=np.int64)
+    labels = [c for _, c in info if c is not None]
+    classes = np.unique(np.concatenate(labels)) if labels else None
+    return Layout(sizes=sizes, classes=classes)
+
+
+class LocalModels(_Base):
+    """The same operations on local threads, for use without a Client.
+
+    Work on one model is queued until its score is requested, then runs as
+    one job on the pool (models train concurrently, one job per model).
+    """
+
+    dashboard_link = None
+
+    def __init__(self, n_jobs: int | None = None):
+        import os
+
+        if n_jobs is None or n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        elif n_jobs < -1:
+            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        self.n_slots = max(1, int(n_jobs))
+        self.token = uuid.uuid4().hex[:10]
+        self._pool = cf.ThreadPoolExecutor(self.n_slots, thread_name_prefix="dasklearn-models")
+        self._parts: list[list] = []
+        self._val: dict = {}
+        self._shared: dict = {}
+        self._states: dict = {}
+        self._queued: dict = {}  # model_key -> list of thunks
+
+    def place(self, X, y, spec: SplitSpec, seed: int, labels: bool) -> Layout:
+        import dask
+
+        self.spec = spec
+        if dask.is_dask_collection(X):
+            xs, ys = _blocks(X, y)
+            splits = dask.compute(*[dask.delayed(split_block, pure=False)(xd, yd, b, seed, spec)
+                                    for b, (xd, yd) in enumerate(zip(xs, ys))])
+        else:
+            splits = [split_block(X, y, 0, seed, spec)]
+        self._parts = [list(s) for s in splits]
+        return _layout([describe_parts(s, labels) for s in splits])
+
+    def share(self, name: str, obj) -> None:
+        self._shared[name] = obj
+
+    def _validation(self, fold):
+        if fold not in self._val:
+            self._val[fold] = concat_parts([p[self.spec.val_part(fold)] for p in self._parts])
+        return self._val[fold]
+
+    def partial_fit(self, model_key, params, blocks, first_call) -> None:
+        train = self.spec.train_parts(model_key[1])
+        fit_params, template = self._shared["fit_params"], self._shared["estimator"]
+
+        def run(state):
+            for b in blocks:
+                state = partial_fit_step(state, [self._parts[b][j] for j in train], fit_params, template, params)
+            return state
+
+        self._queued.setdefault(model_key, []).append(run)
+
+    def fit_rows(self, model_key, params, counts) -> None:
+        train = self.spec.train_parts(model_key[1])
+        block_parts = [[p[j] for j in train] for p in self._parts]
+        shared = self._shared
+        self._queued[model_key] = [
+            lambda _: fit_rows(shared["estimator"], params, block_parts, counts, shared["fit_params"])]
+
+    def _run(self, model_key):
+        state = self._states.get(model_key)
+        for thunk in self._queued.pop(model_key, []):
+            state = thunk(state)
+        self._states[model_key] = state
+        return state
+
+    def score(self, model_key):
+        val = self._validation(model_key[1])
+        scorer = self._shared["scorer"]
+        return self._pool.submit(lambda: score_state(self._run(model_key), val, scorer))
+
+    def wait_any(self, handles) -> list:
+        done, _ = cf.wait(list(handles), return_when=cf.FIRST_COMPLETED)
+        return list(done)
+
+    def gather(self, handles) -> list:
+        return [h.result() for h in handles]
+
+    def drop(self, model_keys) -> None:
+        for key in model_keys:
+            self._states.pop(key, None)
+            self._queued.pop(key, None)
+
+    def model(self, model_key):
+        return self._run(model_key)[0]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._states.clear()
+        self._queued.clear()
+        self._parts = []
+        self._val.clear()
+
+
+def model_runtime(n_jobs: int | None = None):
+    """:class:`DistributedModels` on the active Client, else :class:`LocalModels`."""
+    from dasklearn._runtime._backend import active_client
+
+    client = active_client()
+    return DistributedModels(client) if client is not None else LocalModels(n_jobs)

@@ -1,0 +1,156 @@
+"""Resumable searches: checkpoint=PATH records finished fits durably."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import SGDClassifier
+
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from dasklearn.model_selection._checkpoint import Checkpoint
+
+
+class LoggedSGD(ClassifierMixin, BaseEstimator):
+    """SGDClassifier that appends one line per fit to ``log`` (seen across processes)."""
+
+    def __init__(self, alpha=1e-4, log=None, delay=0.0):
+        self.alpha = alpha
+        self.log = log
+        self.delay = delay
+
+    def fit(self, X, y):
+        time.sleep(self.delay)
+        with open(self.log, "a") as fh:
+            fh.write(f"{self.alpha}\n")
+        self.model_ = SGDClassifier(alpha=self.alpha, max_iter=20, tol=None, random_state=0).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+@pytest.fixture
+def data():
+    return make_classification(n_samples=400, n_features=10, random_state=0)
+
+
+GRID = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2]}
+
+
+def _n_fits(log):
+    return len(log.read_text().split()) if log.exists() else 0
+
+
+def _search(log, ckpt, **kw):
+    return GridSearchCV(LoggedSGD(log=str(log)), GRID, cv=3, checkpoint=ckpt, **kw)
+
+
+def test_resume_repeats_no_finished_fit(client, data, tmp_path):
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    full = _search(log, ckpt).fit(X, y)
+    assert _n_fits(log) == 12 + 1  # 4 candidates x 3 folds, + the refit
+    lines = ckpt.read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "dasklearn-search-checkpoint" and len(lines) == 13
+    log.unlink()
+    again = _search(log, ckpt).fit(X, y)
+    assert _n_fits(log) == 1  # only the refit
+    for key in ("mean_test_score", "std_test_score", "rank_test_score", "split1_test_score"):
+        np.testing.assert_array_equal(again.cv_results_[key], full.cv_results_[key])
+    assert again.best_params_ == full.best_params_
+
+
+def test_torn_checkpoint_resumes_the_rest(client, data, tmp_path):
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    reference = _search(log, None).fit(X, y)
+    log.unlink()
+    _search(log, ckpt).fit(X, y)
+    lines = ckpt.read_text().splitlines(keepends=True)
+    # a crash after 5 records, in the middle of writing the 6th
+    ckpt.write_text("".join(lines[:6]) + lines[6][: len(lines[6]) // 2])
+    log.unlink()
+    resumed = _search(log, ckpt).fit(X, y)
+    assert _n_fits(log) == 12 - 5 + 1
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(resumed.cv_results_["rank_test_score"], reference.cv_results_["rank_test_score"])
+    assert len(ckpt.read_text().splitlines()) == 13  # the torn line was replaced, not kept
+
+
+def test_corrupted_record_is_not_trusted(tmp_path):
+    path = tmp_path / "c.ckpt"
+    ck = Checkpoint(path, "abc")
+    assert ck.load() == []
+    ck.append([{"c": 0, "s": 0, "r": {"x": 1.0}}, {"c": 1, "s": 0, "r": {"x": 2.0}}])
+    text = path.read_text().replace('"x": 2.0', '"x": 9.0')  # bit rot in the 2nd record
+    path.write_text(text)
+    assert Checkpoint(path, "abc").load() == [{"c": 0, "s": 0, "r": {"x": 1.0}}]
+
+
+def test_checkpoint_of_another_search_is_refused(client, data, tmp_path):
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    _search(log, ckpt).fit(X, y)
+    other_grid = GridSearchCV(LoggedSGD(log=str(log)), {"alpha": [0.5]}, cv=3, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written by a different search"):
+        other_grid.fit(X, y)
+    with pytest.raises(ValueError, match="written by a different search"):
+        _search(log, ckpt).fit(X[:-10], y[:-10])  # other data
+    (tmp_path / "junk").write_text("hello\n")
+    with pytest.raises(ValueError, match="not a dasklearn checkpoint"):
+        _search(log, tmp_path / "junk").fit(X, y)
+
+
+def test_randomized_search_resumes(client, data, tmp_path):
+    from scipy.stats import loguniform
+
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "r.ckpt"
+    kw = dict(n_iter=5, random_state=0, cv=3, checkpoint=ckpt)
+    first = RandomizedSearchCV(LoggedSGD(log=str(log)), {"alpha": loguniform(1e-5, 1e-1)}, **kw).fit(X, y)
+    log.unlink()
+    second = RandomizedSearchCV(LoggedSGD(log=str(log)), {"alpha": loguniform(1e-5, 1e-1)}, **kw).fit(X, y)
+    assert _n_fits(log) == 1
+    np.testing.assert_array_equal(first.cv_results_["mean_test_score"], second.cv_results_["mean_test_score"])
+
+
+@pytest.mark.slow
+def test_search_killed_mid_run_resumes(tmp_path, data):
+    """A real crash: the search's own process is SIGKILLed mid-run, then resumed."""
+    X, y = data
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, numpy as np
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_checkpoint import LoggedSGD, GRID
+        from dasklearn.model_selection import GridSearchCV
+        X, y = np.load({str(tmp_path / "X.npy")!r}), np.load({str(tmp_path / "y.npy")!r})
+        GridSearchCV(LoggedSGD(log={str(log)!r}, delay=0.3), GRID, cv=3,
+                     checkpoint={str(ckpt)!r}, n_jobs=1).fit(X, y)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 60
+    while time.time() < deadline and (not ckpt.exists() or len(ckpt.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_recorded = len(ckpt.read_text().splitlines()) - 1
+    assert 3 <= n_recorded < 12
+    log.unlink()
+    resumed = GridSearchCV(LoggedSGD(log=str(log), delay=0.3), GRID, cv=3, checkpoint=ckpt, n_jobs=1).fit(X, y)
+    assert _n_fits(log) == 12 - n_recorded + 1
+    log.unlink()
+    reference = GridSearchCV(LoggedSGD(log=str(log), delay=0.3), GRID, cv=3, n_jobs=1).fit(X, y)
+    np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
