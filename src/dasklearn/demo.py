@@ -11,8 +11,9 @@ import time
 from contextlib import contextmanager
 
 
-def run(n_workers: int | None = None, verbose: int = 0, out=print) -> dict:
-    """Run the tutorial on a new local cluster; print and return its results."""
+def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: str | None = None) -> dict:
+    """Run the tutorial on a new local cluster (or on the scheduler at
+    ``scheduler``, e.g. ``tcp://127.0.0.1:8786``); print and return its results."""
     timings: dict[str, float] = {}
 
     @contextmanager
@@ -32,7 +33,12 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print) -> dict:
         from dasklearn.model_selection import GridSearchCV, train_test_split
 
     with step("Step 1: start a Dask client"):
-        client = Client(n_workers=n_workers) if n_workers else Client()
+        if scheduler:
+            from dasklearn._runtime import connect
+
+            client = connect(scheduler)
+        else:
+            client = Client(n_workers=n_workers) if n_workers else Client()
     try:
         out(f"  dashboard: {client.dashboard_link}")
         with step("Step 2: make_classification (5000 x 20, chunks=25)"):

@@ -5,6 +5,7 @@ from dasklearn._runtime._backend import (
     LocalBackend,
     active_client,
     call,
+    connect,
     get_backend,
     run_batched,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "Progress",
     "active_client",
     "call",
+    "connect",
     "get_backend",
     "run_batched",
     "runs_in_one_task",

@@ -34,6 +34,7 @@ class LocalBackend:
     """Run tasks on local threads; data stays where it is."""
 
     dashboard_link = None
+    remote = False  # tasks run in this process: nothing is pickled
 
     def __init__(self, n_jobs: int | None = None):
         if n_jobs is None or n_jobs == -1:
@@ -93,6 +94,8 @@ class LocalBackend:
 
 class DistributedBackend:
     """Run tasks on a dask.distributed cluster through ``client``."""
+
+    remote = True  # tasks and their arguments are pickled to worker processes
 
     def __init__(self, client):
         self.client = client
@@ -286,3 +289,17 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
             if not backend.is_lost_data(exc) or attempt == max_resubmits:
                 raise
             args = backend.refresh(args)
+
+
+def connect(address: str, timeout: float = 10.0, **client_kwargs):
+    """A Client connected to the scheduler at ``address``, or a TimeoutError
+    that names the address, when nothing answers within ``timeout`` seconds."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout}s", **client_kwargs)
+    except (OSError, TimeoutError) as exc:
+        raise TimeoutError(
+            f"No Dask scheduler answered at {address} within {timeout:g} s ({exc}). Check the "
+            f"address and port, start one with `dask scheduler`, or pass a longer timeout."
+        ) from exc

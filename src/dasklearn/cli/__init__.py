@@ -12,6 +12,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the distributed-learning tutorial on a local cluster")
     demo.add_argument("--n-workers", type=int, default=None,
                       help="worker processes of the local cluster (default: dask's choice)")
+    demo.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="run on an existing cluster, e.g. tcp://127.0.0.1:8786, instead of a local one")
     demo.add_argument("-v", "--verbose", action="count", default=0,
                       help="show the search's progress bar")
     sub.add_parser("version", help="print the version")
@@ -27,8 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from dasklearn.demo import run
 
-    print("dasklearn demo: the distributed-learning tutorial on a local Dask cluster")
-    run(n_workers=args.n_workers, verbose=args.verbose)
+    where = f"the cluster at {args.scheduler}" if args.scheduler else "a local Dask cluster"
+    print(f"dasklearn demo: the distributed-learning tutorial on {where}")
+    try:
+        run(n_workers=args.n_workers, verbose=args.verbose, scheduler=args.scheduler)
+    except TimeoutError as exc:
+        print(f"dasklearn demo: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -99,7 +99,9 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
                 sub = params[prefix]
                 if hasattr(sub, "get_params") and name.split("__", 1)[1] in sub.get_params(deep=True):
                     continue
-            close = sorted(v for v in valid if name.split("__")[-1] in v)[:5]
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(valid), n=5, cutoff=0.6)
             hint = f" Did you mean one of {close}?" if close else ""
             raise ValueError(
                 f"Invalid parameter {name!r} for estimator {type(estimator).__name__}: "

@@ -37,7 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from dasklearn import _blockwise
+from dasklearn import _blockwise, _validation
 from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
@@ -218,6 +218,10 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         check_param_names(self.estimator, candidates)
         scorer, names, multimetric = self._scorers()
         n_samples = _n_samples(X)
+        _validation.check_n_samples(n_samples)
+        _validation.check_numeric(self.estimator, X)
+        if not _blockwise.is_dask(X):
+            _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))
         if y is not None and _n_samples(y) != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
@@ -231,7 +235,11 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             )
         fit_params = {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}
 
+        if not _blockwise.is_dask(y):
+            _validation.check_targets(self.estimator, y)
         backend = get_backend(self.n_jobs)
+        if backend.remote:
+            _validation.check_picklable(self.estimator)
         placed: list = []
         try:
             # the data go to the cluster once; dask inputs are computed there, and
@@ -239,6 +247,10 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
             X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
             placed += [X_h, y_h]
             y_local = _local_copy(backend.fetch(y_h)) if _blockwise.is_dask(y) else _local_copy(y)
+            if _blockwise.is_dask(y):
+                _validation.check_targets(self.estimator, y_local)
+            if _blockwise.is_dask(X):  # checked where the data are: only two counts come back
+                _validation.raise_for_nonfinite(self.estimator, call(backend, _validation.finite_report, X_h))
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
@@ -563,9 +575,5 @@ class RandomizedSearchCV(BaseSearchCV):
         self.random_state = random_state
 
     def _candidates(self):
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, numbers.Integral) or self.n_iter <= 0:
-            raise ValueError(
-                f"n_iter must be a positive integer (the number of candidates to "
-                f"sample); got {self.n_iter!r}."
-            )
+        _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))

@@ -1,0 +1,148 @@
+"""Input checks shared by the estimators, with errors that say what was
+expected, what was received and how to fix it.
+
+Checks run on the client before anything is submitted when the data are in
+memory. For dask input, the finiteness check runs on the worker that holds
+the materialised data (``finite_report`` is the kernel), so X never comes
+back to the client.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _first_consumer(estimator):
+    """The estimator that first sees X (a Pipeline's first step), or None
+    when that is a column-wise meta-transformer whose needs we can't tell."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(estimator, Pipeline):
+        steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
+        if not steps:
+            return None
+        estimator = steps[0]
+    if hasattr(estimator, "transformers") or hasattr(estimator, "transformer_list"):
+        return None
+    return estimator
+
+
+def _input_tags(estimator):
+    from sklearn.utils import get_tags
+
+    consumer = _first_consumer(estimator)
+    if consumer is None:
+        return None
+    try:
+        return get_tags(consumer).input_tags
+    except Exception:  # a non-sklearn estimator without tags: no opinion
+        return None
+
+
+def finite_report(X) -> tuple[int, int]:
+    """(number of NaN, number of +-inf) in the numeric part of X (pure kernel)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        values = X.data
+    elif hasattr(X, "select_dtypes"):
+        values = X.select_dtypes("number").to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(X)
+    if values.dtype.kind not in "fc":
+        return 0, 0
+    nan = int(np.isnan(values).sum())
+    return nan, int(np.isinf(values).sum())
+
+
+def raise_for_nonfinite(estimator, report: tuple[int, int], name: str = "X") -> None:
+    n_nan, n_inf = report
+    tags = _input_tags(estimator)
+    allow_nan = tags is not None and tags.allow_nan
+    if n_inf:
+        raise ValueError(
+            f"{name} contains {n_inf} infinite value(s); {type(estimator).__name__} needs "
+            f"finite input. Replace them (e.g. X[~np.isfinite(X)] = np.nan, then impute) "
+            f"before fitting."
+        )
+    if n_nan and not allow_nan and tags is not None:
+        raise ValueError(
+            f"{name} contains {n_nan} NaN value(s), which {type(estimator).__name__} does not "
+            f"accept. Impute them (e.g. a Pipeline starting with sklearn.impute.SimpleImputer) "
+            f"or use an estimator that handles missing values (HistGradientBoosting*)."
+        )
+
+
+def check_numeric(estimator, X, name: str = "X") -> None:
+    """Reject string / object columns unless the first consumer takes them."""
+    tags = _input_tags(estimator)
+    if tags is None or tags.string or tags.categorical:
+        return
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [c for c, t in X.dtypes.items() if not (is_numeric_dtype(t) or is_bool_dtype(t))]
+        if bad:
+            raise TypeError(
+                f"{name} has non-numeric columns {bad[:5]} (dtypes "
+                f"{[str(X.dtypes[c]) for c in bad[:5]]}), but {type(estimator).__name__} needs "
+                f"numbers. Encode them first, e.g. a Pipeline starting with a ColumnTransformer "
+                f"with OneHotEncoder for those columns."
+            )
+    elif hasattr(X, "dtype") and X.dtype.kind in "OUSM":
+        raise TypeError(
+            f"{name} has dtype {X.dtype}, but {type(estimator).__name__} needs numbers. "
+            f"Convert it (X.astype(float)) or encode the text/categorical columns first."
+        )
+
+
+def check_n_samples(n_samples: int, name: str = "X") -> None:
+    if n_samples == 0:
+        raise ValueError(
+            f"{name} is empty (0 samples); there is nothing to fit. Pass at least one row "
+            f"per fold."
+        )
+
+
+def check_targets(estimator, y) -> None:
+    """Classification targets need two classes; all targets must be finite."""
+    from sklearn.base import is_classifier
+
+    if y is None:
+        return
+    values = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"y contains {int((~np.isfinite(values)).sum())} NaN or infinite value(s); targets "
+            f"must be finite. Drop those rows or fill the targets."
+        )
+    if is_classifier(estimator):
+        classes = np.unique(values)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r} for all {len(values)} samples), but "
+                f"{type(estimator).__name__} is a classifier and needs at least 2 classes. "
+                f"Check the labels, or the split that produced this y."
+            )
+
+
+def check_picklable(obj, what: str = "estimator") -> None:
+    """Objects sent to workers must pickle; say so before anything is sent."""
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(obj)
+    except Exception as exc:
+        raise TypeError(
+            f"The {what} ({type(obj).__name__}) cannot be pickled, so it cannot be sent to "
+            f"the Dask workers: {type(exc).__name__}: {exc}. Remove unpicklable attributes "
+            f"(open files, locks, connections) or create them inside fit."
+        ) from exc
+
+
+def check_positive_int(value, name: str, hint: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}. {hint}".rstrip())
+    return int(value)

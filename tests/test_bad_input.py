@@ -1,0 +1,100 @@
+"""The table of bad inputs: each gets a clear error naming what was expected,
+what was received and the fix, raised before work is submitted (where the
+data are in memory), never a hang, and the cluster keeps working."""
+
+import socket
+import threading
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import SGDClassifier
+
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+X0, Y0 = make_classification(n_samples=60, n_features=5, random_state=0)
+GRID = {"alpha": [1e-4, 1e-3]}
+
+
+def _with(values, i, j, v):
+    X = values.copy()
+    X[i, j] = v
+    return X
+
+
+class Unpicklable(SGDClassifier):
+    def __init__(self, alpha=1e-4, lock=None):
+        super().__init__(alpha=alpha)
+        self.lock = lock
+
+
+def _unknown_chunks():
+    Xd = da.from_array(X0, chunks=20)
+    return Xd[Xd[:, 0] > -100]  # boolean indexing: nan chunk sizes
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# name -> (callable that must raise, exception type, message pattern, submits work first)
+CASES = {
+    "nan in X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(_with(X0, 3, 2, np.nan), Y0),
+                 ValueError, r"X contains 1 NaN value.*Impute", False),
+    "inf in X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(_with(X0, 3, 2, np.inf), Y0),
+                 ValueError, r"X contains 1 infinite value", False),
+    "nan in dask X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(
+        da.from_array(_with(X0, 7, 1, np.nan), chunks=20), da.from_array(Y0, chunks=20)),
+        ValueError, r"X contains 1 NaN value", True),
+    "X and y lengths differ": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0, Y0[:50]),
+                               ValueError, r"X has 60, y has 50", False),
+    "unknown chunk sizes": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(_unknown_chunks(), Y0),
+                            ValueError, r"unknown chunk sizes.*compute_chunk_sizes", False),
+    "string columns": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(
+        pd.DataFrame({"a": X0[:, 0], "city": ["x"] * 60}), Y0),
+        TypeError, r"non-numeric columns \['city'\].*OneHotEncoder", False),
+    "object array": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0.astype(str), Y0),
+                     TypeError, r"dtype <U.*needs numbers", False),
+    "empty input": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0[:0], Y0[:0]),
+                    ValueError, r"X is empty \(0 samples\)", False),
+    "single class": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0, np.zeros(60, int)),
+                     ValueError, r"single class.*needs at least 2 classes", False),
+    "n_iter <= 0": (lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),
+                    ValueError, r"n_iter must be a positive integer; got 0", False),
+    "cv > n_samples": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=100).fit(X0, Y0),
+                       ValueError, r"asks for 100 splits but there are only 60 samples", False),
+    "unknown scoring": (lambda: GridSearchCV(SGDClassifier(), GRID, scoring="acuracy").fit(X0, Y0),
+                        ValueError, r"Invalid scoring='acuracy'.*get_scorer_names", False),
+    "unknown parameter": (lambda: GridSearchCV(SGDClassifier(), {"alpah": [1.0]}).fit(X0, Y0),
+                          ValueError, r"Invalid parameter 'alpah'.*Did you mean", False),
+    "unpicklable estimator": (lambda: GridSearchCV(Unpicklable(lock=threading.Lock()), GRID).fit(X0, Y0),
+                              TypeError, r"cannot be pickled.*lock", False),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_explained(client, case):
+    action, exc_type, pattern, submits = CASES[case]
+    counter = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    with pytest.raises(exc_type, match=pattern):
+        action()
+    if not submits:
+        after = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+        assert after == counter, "work was submitted before the error"
+    # the cluster keeps working for the next call
+    search = GridSearchCV(SGDClassifier(random_state=0), GRID, cv=3).fit(X0, Y0)
+    assert search.best_score_ > 0.5
+
+
+@pytest.mark.timeout(60)
+def test_scheduler_that_does_not_answer():
+    from dasklearn._runtime import connect
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(TimeoutError, match=f"No Dask scheduler answered at {address} within 2 s"):
+        connect(address, timeout=2)
