@@ -27,3 +27,17 @@ def client(cluster):
 
     with Client(cluster, set_as_default=True) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def cli_cluster(tmp_path_factory):
+    """A scheduler and two workers started with the `dask` command line, as
+    separate processes on 127.0.0.1; yields the scheduler address."""
+    from dask.distributed import Client
+
+    from _clusters import cli_cluster as start
+
+    with start(tmp_path_factory.mktemp("cli-cluster")) as (address, _):
+        with Client(address, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+        yield address
