@@ -1,0 +1,254 @@
+"""DataParallel: data-parallel partial_fit rounds, on worker processes and locally."""
+
+import warnings
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.svm import LinearSVC
+
+import dasklearn._runtime._partitions as partitions
+from dasklearn._parallel import DataParallel
+from dasklearn._runtime._partitions import balance_moves
+from dasklearn.datasets import make_classification, make_regression
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+def _classification(n=8_000, chunks=1_000, seed=0, **kw):
+    return make_classification(n_samples=n, n_features=10, n_informative=6, chunks=chunks,
+                               random_state=seed, **kw)
+
+
+# ------------------------------------------------------------ pure policy
+def test_balance_moves_evens_rows_per_worker():
+    rows = [100] * 10
+    moves = balance_moves(rows, ["a"] * 8 + ["b"] * 2, ["a", "b", "c"])
+    owner = ["a"] * 8 + ["b"] * 2
+    for i, w in moves:
+        owner[i] = w
+    counts = {w: owner.count(w) for w in "abc"}
+    assert max(counts.values()) - min(counts.values()) <= 1
+    assert balance_moves(rows, ["a", "b"] * 5, ["a", "b"]) == []  # already even: nothing moves
+    assert balance_moves([5, 500], ["a", "b"], ["a", "b"]) == []  # moving can't help
+
+
+# --------------------------------------------------- naive Bayes: exact
+@pytest.mark.parametrize("make, transform", [
+    (GaussianNB, None),
+    (lambda: MultinomialNB(alpha=0.5), lambda X: da.floor(abs(X) * 3)),
+    (lambda: BernoulliNB(binarize=0.2), None),
+])
+def test_naive_bayes_merge_equals_fit_on_all_data(client, make, transform):
+    X, y = _classification(n=6_000, chunks=700, n_classes=3)  # uneven last block
+    if transform is not None:
+        X = transform(X)
+    model = DataParallel(make(), validation_fraction=0).fit(X, y)
+    assert model.n_rounds_ == 1 and len(model.partitions_) == 2
+    Xn, yn = dask.compute(X, y)
+    ref = make().fit(Xn, yn)
+    for attr in ("class_count_", "theta_", "var_", "epsilon_", "class_prior_",
+                 "feature_count_", "feature_log_prob_", "class_log_prior_"):
+        if hasattr(ref, attr):
+            assert_allclose(getattr(model.estimator_, attr), getattr(ref, attr), **TOL, err_msg=attr)
+    assert_allclose(model.predict_proba(Xn), ref.predict_proba(Xn), **TOL)
+
+
+# ------------------------------------------------------ SGD: approximate
+def test_sgd_on_two_workers_matches_in_memory_accuracy(client):
+    # log-loss with alpha=1e-3: the in-memory reference itself is stable
+    # across seeds after 5 epochs, so the comparison measures the merge
+    params = dict(loss="log_loss", alpha=1e-3, random_state=0)
+    X, y = make_classification(n_samples=50_000, n_features=20, n_informative=10, class_sep=1.5,
+                               chunks=5_000, random_state=1)
+    X_train, y_train = X[:40_000], y[:40_000]
+    X_test, y_test = dask.compute(X[40_000:], y[40_000:])
+    epochs = 5
+    model = DataParallel(SGDClassifier(**params), max_rounds=epochs, tol=None, validation_fraction=0)
+    model.fit(X_train, y_train, classes=[0, 1])
+    assert len(model.partitions_) == 2 and model.n_rounds_ == epochs
+    ref = SGDClassifier(max_iter=epochs, tol=None, **params).fit(*dask.compute(X_train, y_train))
+    ours, theirs = model.score(X_test, y_test), ref.score(X_test, y_test)
+    assert abs(ours - theirs) <= 0.005, (ours, theirs)
+    assert model.estimator_.t_ == 1 + epochs * 40_000  # the schedule saw every sample
+
+
+def test_history_and_early_stopping(client):
+    X, y = _classification()
+    model = DataParallel(SGDClassifier(random_state=0), max_rounds=30, tol=1.0, n_iter_no_change=2,
+                         random_state=0).fit(X, y)
+    # with tol=1 no round improves on the first: stops after n_iter_no_change more
+    assert model.n_rounds_ == 3 == len(model.history_)
+    h = model.history_
+    assert [r["round"] for r in h] == [1, 2, 3]
+    assert set(h[0]) == {"round", "score", "param_change", "n_samples", "time"}
+    assert h[0]["param_change"] is None and all(r["param_change"] > 0 for r in h[1:])
+    assert all(0.5 < r["score"] <= 1 for r in h) and model.best_score_ == max(r["score"] for r in h)
+    assert all(r["n_samples"] == 8_000 - 8 * 100 for r in h)  # 10% of each block held out
+    assert all(r["time"] > 0 for r in h)
+
+
+def test_mlp_runs_and_improves(client):
+    X, y = _classification(n=10_000, chunks=1_250)
+    model = DataParallel(MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=3e-3),
+                         max_rounds=6, tol=None, random_state=0).fit(X, y)
+    scores = [r["score"] for r in model.history_]
+    assert model.n_rounds_ == 6 and scores[-1] > scores[0] + 0.02, scores
+    assert scores[-1] > 0.85
+    Xr, yr = make_regression(n_samples=4_000, n_features=5, chunks=1_000, noise=1.0, random_state=0)
+    reg = DataParallel(MLPRegressor(hidden_layer_sizes=(8,), learning_rate_init=1e-2),
+                       max_rounds=5, tol=None, random_state=0).fit(Xr, yr / 100)
+    assert reg.history_[-1]["score"] > reg.history_[0]["score"]
+
+
+def test_data_never_moves_after_placement(client, monkeypatch):
+    """Training and validation tasks run where the parts are: no part is ever
+    transferred between workers, and every part stays where it was placed."""
+    seen = {}
+    real_place = partitions.place_blocks
+
+    def place_and_watch(*args, **kwargs):
+        parts = real_place(*args, **kwargs)
+        seen["placed"] = parts.locations()
+        client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+        real_close = parts.close
+
+        def close():
+            seen["at_end"] = parts.locations()
+            real_close()
+
+        parts.close = close
+        return parts
+
+    monkeypatch.setattr(partitions, "place_blocks", place_and_watch)
+    X, y = _classification()
+    model = DataParallel(MLPClassifier(hidden_layer_sizes=(8,)), max_rounds=3, tol=None,
+                         random_state=0).fit(X, y)
+    assert model.n_rounds_ == 3
+    assert seen["at_end"] == seen["placed"]
+    assert all(len(w) == 1 for w in seen["placed"].values())  # one copy of each part
+    owners = {w: sorted(i for i, (o,) in seen["placed"].items() if o == w) for w in model.partitions_}
+    assert owners == model.partitions_
+    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
+    moved = [k for keys in logs.values() for k in keys if "dasklearn-part-" in str(k)]
+    assert moved == []
+
+
+def test_predict_and_score_are_blockwise(client):
+    X, y = _classification(n=4_000)
+    model = DataParallel(SGDClassifier(loss="log_loss", random_state=0), max_rounds=2,
+                         random_state=0).fit(X, y, classes=[0, 1])
+    Xn, yn = dask.compute(X, y)
+    pred = model.predict(X)
+    assert isinstance(pred, da.Array) and pred.chunks == y.chunks
+    assert_array_equal(pred.compute(), model.estimator_.predict(Xn))
+    assert_allclose(model.predict_proba(X).compute(), model.estimator_.predict_proba(Xn))
+    assert_allclose(model.decision_function(X).compute(), model.estimator_.decision_function(Xn))
+    assert model.score(X, y) == pytest.approx(model.estimator_.score(Xn, yn))
+    assert_array_equal(model.classes_, [0, 1])
+    assert not hasattr(DataParallel(SGDClassifier()), "predict_proba")  # hinge loss
+
+
+def test_custom_scoring_and_regressor(client):
+    X, y = make_regression(n_samples=4_000, n_features=5, chunks=1_000, noise=1.0, random_state=0)
+    model = DataParallel(SGDRegressor(random_state=0), max_rounds=3, tol=None,
+                         scoring="neg_mean_squared_error", random_state=0).fit(X, y)
+    assert all(r["score"] < 0 for r in model.history_)
+    Xn, yn = dask.compute(X, y)
+    assert model.score(X, y) == pytest.approx(-np.mean((model.estimator_.predict(Xn) - yn) ** 2))
+
+
+# -------------------------------------------------- errors, before any work
+@pytest.fixture
+def no_placement(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("work was submitted before the parameters were checked")
+
+    monkeypatch.setattr(partitions, "place_blocks", fail)
+
+
+@pytest.mark.parametrize("estimator, kwargs, error, match", [
+    (LinearSVC(), {}, TypeError, "partial_fit, which LinearSVC does not have"),
+    (MLPClassifier(solver="lbfgs"), {}, TypeError, "with these parameters"),
+    (ComplementNB(), {}, TypeError, "Cannot merge.*ComplementNB.*supports"),
+    (SGDClassifier(average=True), {}, ValueError, "average=True.*private"),
+    (SGDClassifier(early_stopping=True), {}, ValueError, "early_stopping=True"),
+    (MLPClassifier(early_stopping=True), {}, ValueError, "early_stopping=True"),
+    (SGDClassifier(class_weight="balanced"), {}, ValueError, "balanced"),
+    (SGDClassifier(), {"max_rounds": 0}, ValueError, "max_rounds must be an int >= 1 or None, got 0"),
+    (SGDClassifier(), {"local_epochs": 1.5}, ValueError, "local_epochs"),
+    (SGDClassifier(), {"validation_fraction": 1.0}, ValueError, r"validation_fraction.*\[0.0, 1.0\)"),
+    (SGDClassifier(), {"tol": -1}, ValueError, "tol"),
+    (SGDClassifier(), {"scoring": "not-a-metric"}, ValueError, "not-a-metric"),
+    (SGDClassifier(), {"n_jobs": 0}, ValueError, "n_jobs"),
+])
+def test_invalid_setups_fail_before_any_work(client, no_placement, estimator, kwargs, error, match):
+    X, y = _classification(n=2_000)
+    with pytest.raises(error, match=match):
+        DataParallel(estimator, **kwargs).fit(X, y)
+
+
+def test_invalid_data_fails_before_any_work(client, no_placement):
+    X, y = _classification(n=2_000)
+    with pytest.raises(ValueError, match="classes is for classifiers"):
+        DataParallel(SGDRegressor()).fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        DataParallel(SGDClassifier()).fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        DataParallel(SGDClassifier()).fit(X, y[:100])
+
+
+def test_label_outside_classes_raises_from_the_worker(client):
+    X, y = _classification(n=2_000)
+    with pytest.raises(ValueError, match="classes"):
+        DataParallel(SGDClassifier(), max_rounds=1).fit(X, y, classes=[0, 5])
+
+
+# ------------------------------------------------------ no Client: threads
+@pytest.mark.parametrize("make", [
+    lambda: SGDClassifier(random_state=0),
+    lambda: SGDRegressor(learning_rate="invscaling", random_state=0),
+    lambda: MLPClassifier(hidden_layer_sizes=(6,), random_state=0),
+])
+def test_one_worker_is_exactly_sequential_partial_fit(make):
+    """No Client, n_jobs=None: one virtual worker; each round is a sequential
+    pass of partial_fit over the blocks, continuing from the last round."""
+    X, y = _classification(n=3_000, chunks=500, n_classes=3)
+    if isinstance(make(), SGDRegressor):
+        y = y.astype(float)
+    fit_kw = {} if isinstance(make(), SGDRegressor) else {"classes": [0, 1, 2]}
+    model = DataParallel(make(), max_rounds=3, tol=None, validation_fraction=0).fit(X, y, **fit_kw)
+    assert list(model.partitions_) == ["local-0"]
+    ref = make()
+    blocks = list(zip(X.to_delayed().ravel(), y.to_delayed().ravel()))
+    for _ in range(3):
+        for xb, yb in blocks:
+            ref.partial_fit(*dask.compute(xb, yb), **fit_kw)
+    ours = model.estimator_
+    if hasattr(ref, "coef_"):
+        assert_array_equal(ours.coef_, ref.coef_)
+        assert_array_equal(ours.intercept_, ref.intercept_)
+    else:
+        for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+            assert_array_equal(a, b)
+    assert ours.t_ == ref.t_
+
+
+def test_virtual_workers_without_client():
+    X, y = _classification(n=4_000, chunks=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stray warnings from the merge
+        model = DataParallel(GaussianNB(), n_jobs=2, validation_fraction=0).fit(X, y)
+    assert sorted(model.partitions_) == ["local-0", "local-1"]
+    assert model.partitions_["local-0"] == [0, 1, 2, 3]
+    Xn, yn = dask.compute(X, y)
+    assert_allclose(model.estimator_.theta_, GaussianNB().fit(Xn, yn).theta_, **TOL)
+    # in-memory input: one block per virtual worker
+    model = DataParallel(SGDClassifier(random_state=0), n_jobs=2, max_rounds=2, random_state=0).fit(Xn, yn)
+    assert model.partitions_ == {"local-0": [0], "local-1": [1]}
+    assert isinstance(model.predict(Xn), np.ndarray) and model.score(Xn, yn) > 0.6
