@@ -6,16 +6,16 @@ The data are placed once. Each input block (a dask chunk, or the whole
 array for in-memory input) is split *where it is computed* into row parts:
 ``[train, validation]`` for a hold-out split, or ``k`` fold parts for
 cross-validation. Each part is a future on the worker that holds the block;
-the raw blocks are then forgotten. Only part sizes and class labels come to
-the client.
+the raw blocks are then forgotten. Only counts come to the client: rows per
+part, class labels, and NaN / inf counts for the input checks.
 
 Models
 ------
 A model is one future per (candidate, fold): the state ``(estimator,
-fit_seconds, resource)`` on some worker. One ``partial_fit`` call is one
-task ``partial_fit(state, train parts of one block)``; the scheduler runs it
-where the block's parts are, so the (small) model travels and the data do
-not. A score task ``score(state, validation)`` sends one small dict back.
+fit_seconds, resource)`` on some worker. One ``partial_fit`` call is a call
+on the training parts of one block; consecutive calls on blocks held by the
+same worker form one task, which the scheduler runs where those parts are,
+so the (small) model travels and the data do not. A score task ``score(state, validation)`` sends one small dict back.
 Only the newest state of a model is held by the client; intermediate states
 are forgotten by the scheduler as soon as their successor has run, and
 :meth:`DistributedModels.drop` releases a dropped model's state at once.
@@ -23,7 +23,12 @@ Task keys name the model (``dasklearn-model-<token>/<model_id>/<fold>/<n>``)
 so the scheduler's state can be inspected.
 
 Without a Client, :class:`LocalModels` runs the same task bodies on a pool
-of local threads.
+of local threads; results are identical (every decision depends only on the
+seeded split, the seeded block order and the scores).
+
+If a worker dies, dask recomputes lost parts and model states from their
+lineage (dask input). In-memory input is scattered once, so losing the
+worker that holds it fails the search.
 
 This is the only module of the adaptive searches that talks to
 dask.distributed; the task bodies at the top are plain NumPy/scikit-learn.
@@ -133,13 +138,24 @@ def split_block(X, y, block: int, seed: int, spec: SplitSpec) -> list:
     return [(_take(X, idx), _take(y, idx)) for idx in part_rows(len(X), y, spec, seed, block)]
 
 
-def describe_parts(parts: list, labels: bool):
-    """Row counts of the parts, and the distinct labels when ``labels``."""
-    sizes = [len(p[0]) for p in parts]
-    if not labels or parts[0][1] is None:
-        return sizes, None
-    ys = [p[1] for p in parts if len(p[1])]
-    return sizes, (np.unique(np.concatenate(ys)) if ys else None)
+def _nonfinite(a) -> tuple[int, int]:
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc":
+        return 0, 0
+    return int(np.isnan(a).sum()), int(np.isinf(a).sum())
+
+
+def describe_parts(parts: list, labels: bool) -> dict:
+    """What the client needs to know about one block's parts: row counts,
+    distinct labels (when ``labels``), and NaN / inf counts of X and y."""
+    ys = [p[1] for p in parts if p[1] is not None and len(p[1])]
+    x_bad = [_nonfinite(p[0]) for p in parts]
+    return {
+        "sizes": [len(p[0]) for p in parts],
+        "classes": np.unique(np.concatenate(ys)) if labels and ys else None,
+        "x_nonfinite": (sum(n for n, _ in x_bad), sum(i for _, i in x_bad)),
+        "y_nonfinite": sum(sum(_nonfinite(y)) for y in ys),
+    }
 
 
 def concat_parts(parts: list):
@@ -158,18 +174,25 @@ def _new_model(template, params):
     return clone(template).set_params(**clone(params, safe=False))
 
 
-def partial_fit_step(state, parts, fit_params, template=None, params=None):
-    """One ``partial_fit`` call on one block; ``state`` None creates the model."""
+def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
+    """``partial_fit`` calls on ``blocks`` (each a list of parts), in order.
+
+    ``state`` None creates the model from ``template`` and ``params``.
+    Returns the new state ``(model, fit seconds, calls)``; the input state is
+    never changed (it is the value of another task).
+    """
     start = time.perf_counter()
     if state is None:
         model, seconds, calls = _new_model(template, params), 0.0, 0
     else:
         model, seconds, calls = state
-        model = copy.deepcopy(model)  # a state is a value: never change it in place
-    X, y = concat_parts(parts)
-    if len(X):
-        model.partial_fit(X, y, **fit_params)
-    return model, seconds + time.perf_counter() - start, calls + 1
+        model = copy.deepcopy(model)
+    for parts in blocks:
+        X, y = concat_parts(parts)
+        if len(X):
+            model.partial_fit(X, y, **fit_params)
+        calls += 1
+    return model, seconds + time.perf_counter() - start, calls
 
 
 def fit_rows(template, params, block_parts, counts, fit_params):
@@ -177,10 +200,12 @@ def fit_rows(template, params, block_parts, counts, fit_params):
     start = time.perf_counter()
     Xs, ys = [], []
     for parts, n in zip(block_parts, counts):
-        if n:
-            X, y = concat_parts(parts)
+        for X, y in parts:
+            if n <= 0:
+                break
             Xs.append(X[:n])
             ys.append(None if y is None else y[:n])
+            n -= len(Xs[-1])
     X = np.concatenate(Xs)
     y = None if ys[0] is None else np.concatenate(ys)
     model = _new_model(template, params)
@@ -207,10 +232,12 @@ def score_state(state, val, scorer) -> dict:
 
 @dataclass
 class Layout:
-    """What the client knows about the placed data."""
+    """What the client knows about the placed data (counts only)."""
 
     sizes: np.ndarray  # (n_blocks, n_parts) row counts
     classes: np.ndarray | None
+    x_nonfinite: tuple = (0, 0)  # NaN and inf values in X
+    y_nonfinite: int = 0  # NaN or inf values in y
 
     def train_rows(self, spec: SplitSpec, fold) -> np.ndarray:
         """Training rows of each block in ``fold``."""
@@ -234,6 +261,8 @@ class _Base:
 
 class DistributedModels(_Base):
     """Models as futures on a dask.distributed cluster (see module doc)."""
+
+    remote = True  # tasks and their arguments are pickled to worker processes
 
     def __init__(self, client):
         self.client = client
@@ -275,6 +304,9 @@ class DistributedModels(_Base):
         info = self.client.gather(described)
         for f in [*splits, *described]:
             f.release()
+        # where each block's parts are (all parts of a block are on one worker)
+        who = self.client.who_has([parts[0] for parts in self._parts])
+        self._where = [tuple(sorted(who.get(parts[0].key, ()))) for parts in self._parts]
         return _layout(info)
 
     def share(self, name: str, obj) -> None:
@@ -289,18 +321,22 @@ class DistributedModels(_Base):
 
     # -- models --------------------------------------------------------------
     def partial_fit(self, model_key, params, blocks: list[int], first_call: int) -> None:
-        """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``)."""
+        """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``).
+
+        Consecutive calls on blocks held by the same worker run as one task
+        (fewer tasks, the model moves only when the data it needs is
+        elsewhere); the order of the calls is unchanged.
+        """
         fold = model_key[1]
         train = self.spec.train_parts(fold)
         state = self._states.get(model_key)
-        for i, b in enumerate(blocks):
-            parts = [self._parts[b][j] for j in train]
-            key = self._key("model", model_key, first_call + i + 1)
+        done = first_call
+        for run in _runs(blocks, self._where):
+            done += len(run)
+            args = ([[self._parts[b][j] for j in train] for b in run], self._shared["fit_params"])
             if state is None:
-                state = self.client.submit(partial_fit_step, None, parts, self._shared["fit_params"],
-                                           self._shared["estimator"], params, key=key)
-            else:
-                state = self.client.submit(partial_fit_step, state, parts, self._shared["fit_params"], key=key)
+                args += (self._shared["estimator"], params)
+            state = self.client.submit(partial_fit_steps, state, *args, key=self._key("model", model_key, done))
         self._states[model_key] = state
 
     def fit_rows(self, model_key, params, counts: list[int]) -> None:
@@ -365,11 +401,25 @@ def _getitem(obj, i):
     return obj[i]
 
 
+def _runs(blocks, where) -> list[list[int]]:
+    """Split ``blocks`` into maximal runs of consecutive blocks on the same worker."""
+    runs: list[list[int]] = []
+    for b in blocks:
+        if runs and where[b] and where[b] == where[runs[-1][-1]]:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return runs
+
+
 def _layout(info) -> Layout:
-    sizes = np.array([s for s, _ in info], dtype=np.int64)
-    labels = [c for _, c in info if c is not None]
-    classes = np.unique(np.concatenate(labels)) if labels else None
-    return Layout(sizes=sizes, classes=classes)
+    labels = [d["classes"] for d in info if d["classes"] is not None]
+    return Layout(
+        sizes=np.array([d["sizes"] for d in info], dtype=np.int64),
+        classes=np.unique(np.concatenate(labels)) if labels else None,
+        x_nonfinite=(sum(d["x_nonfinite"][0] for d in info), sum(d["x_nonfinite"][1] for d in info)),
+        y_nonfinite=sum(d["y_nonfinite"] for d in info),
+    )
 
 
 class LocalModels(_Base):
@@ -380,6 +430,7 @@ class LocalModels(_Base):
     """
 
     dashboard_link = None
+    remote = False
 
     def __init__(self, n_jobs: int | None = None):
         import os
@@ -423,9 +474,8 @@ class LocalModels(_Base):
         fit_params, template = self._shared["fit_params"], self._shared["estimator"]
 
         def run(state):
-            for b in blocks:
-                state = partial_fit_step(state, [self._parts[b][j] for j in train], fit_params, template, params)
-            return state
+            return partial_fit_steps(state, [[self._parts[b][j] for j in train] for b in blocks],
+                                     fit_params, template, params)
 
         self._queued.setdefault(model_key, []).append(run)
 

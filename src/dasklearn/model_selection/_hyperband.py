@@ -1,0 +1,347 @@
+"""SuccessiveHalvingSearchCV and HyperbandSearchCV (policies in :mod:`._policies`,
+execution in :class:`._incremental.BaseIncrementalSearchCV`)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid, ParameterSampler
+from sklearn.utils.validation import check_is_fitted
+
+from dasklearn.model_selection import _policies as pol
+from dasklearn.model_selection._candidates import expand_param_grid
+from dasklearn.model_selection._incremental import (
+    CALLS,
+    SAMPLES,
+    BaseIncrementalSearchCV,
+    _doc,
+    _fail,
+    _is_int,
+    _is_real,
+)
+
+__all__ = ["HyperbandSearchCV", "SuccessiveHalvingSearchCV"]
+
+
+class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
+    __doc__ = _doc("""Successive halving: train many models briefly, the best ones longer.
+
+    Rung ``k`` trains ``floor(n / aggressiveness**k)`` models to
+    ``n_initial_iter * aggressiveness**k`` partial_fit calls; the best of
+    them go on to the next rung, the others are dropped and released. It
+    stops after the rung that leaves one model, or at the rung reaching
+    ``max_iter`` (no model trains past ``max_iter``). ``metadata`` gives the
+    rungs before fitting.
+
+    For estimators without ``partial_fit`` (``resource='n_samples'``), the
+    resource is the number of training samples, as scikit-learn's
+    HalvingRandomSearchCV but distributed: each rung *refits* its models with
+    ``fit`` on a growing subsample of the training rows (taken evenly from
+    every block), and the last rung uses ``max_iter`` rows (default: all
+    training rows of a fold).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Cloned for every candidate.
+    parameters : dict or list of dicts
+        Parameter names mapped to lists or scipy.stats distributions.
+    n_initial_parameters : int or 'grid', default=10
+        Number of candidates sampled, or 'grid' for every combination.
+    n_initial_iter : int, default=None
+        Resource of the first rung (partial_fit calls, or samples); rung ``k``
+        then gets ``n_initial_iter * aggressiveness**k``. None: rungs are
+        spread so that the last one uses exactly ``max_iter``
+        (``floor(max_iter * aggressiveness**(k - K))`` for ``K`` halvings, as
+        scikit-learn's ``min_resources='exhaust'``); 1 call when ``max_iter``
+        is None too.
+    max_iter : int, default=None
+        Most resource any model gets (calls, or samples). None: no limit for
+        calls; all training rows of a fold for samples.
+    aggressiveness : float, default=3
+        Factor by which the number of models shrinks and the resource grows
+        from one rung to the next.
+    resource : {'auto', 'partial_fit_calls', 'n_samples'}, default='auto'
+        What a rung gives its models. 'auto': partial_fit calls if the
+        estimator has ``partial_fit``, else samples (refits with ``fit``).
+%(common_params)s
+
+    Attributes
+    ----------
+%(common_attrs)s
+        With ``resource='n_samples'``, ``cv_results_`` has ``n_samples``,
+        ``mean_fit_time`` and ``std_fit_time`` instead of the partial_fit
+        entries, and records have ``n_samples`` and ``fit_time``.
+    metadata, metadata_ : dict
+        The planned (before fit) and performed (after fit) work:
+        ``n_models``, ``max_iter``, ``partial_fit_calls`` (total) and
+        ``rungs`` (``n_models`` and resource of each rung); with samples
+        ``n_fits`` and ``n_samples`` (rows fitted in total) instead of
+        ``partial_fit_calls``.
+    """)
+
+    def __init__(
+        self,
+        estimator,
+        parameters,
+        *,
+        n_initial_parameters=10,
+        n_initial_iter=None,
+        max_iter=None,
+        aggressiveness=3,
+        resource="auto",
+        patience=False,
+        tol=1e-3,
+        test_size=None,
+        cv=None,
+        random_state=None,
+        scoring=None,
+        verbose=0,
+        n_jobs=None,
+    ):
+        super().__init__(
+            estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
+            cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+        )
+        self.n_initial_parameters = n_initial_parameters
+        self.n_initial_iter = n_initial_iter
+        self.aggressiveness = aggressiveness
+        self.resource = resource
+
+    def _resource(self):
+        if self.resource == "auto":
+            return CALLS if hasattr(self.estimator, "partial_fit") else SAMPLES
+        return CALLS if self.resource == "partial_fit_calls" else SAMPLES
+
+    def _check_own_params(self):
+        if self.resource not in ("auto", "partial_fit_calls", "n_samples"):
+            _fail(self, "resource", self.resource, "one of 'auto', 'partial_fit_calls', 'n_samples'")
+        self._check_n_initial_parameters()
+        for name in ("n_initial_iter", "max_iter"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                _fail(self, name, value, "None or a positive int")
+        _check_aggressiveness(self)
+        if self.n_initial_iter is not None and self.max_iter is not None and self.n_initial_iter > self.max_iter:
+            raise ValueError(
+                f"{type(self).__name__}: n_initial_iter={self.n_initial_iter} is larger than "
+                f"max_iter={self.max_iter}. Use n_initial_iter <= max_iter (or leave it None)."
+            )
+
+    def _n_candidates(self):
+        if self.n_initial_parameters == "grid":
+            return len(ParameterGrid(expand_param_grid(self.parameters)))
+        return int(self.n_initial_parameters)
+
+    def _rungs(self, n_models, top):
+        if self.n_initial_iter is None and top is not None:
+            return pol.exhaust_rungs(n_models, self.aggressiveness, top)
+        return pol.sha_rungs(n_models, self.n_initial_iter or 1, self.aggressiveness, top)
+
+    def _prepare(self, name, n_models, max_resource):
+        top = self.max_iter
+        if self._resource() == SAMPLES:
+            if top is not None and top > max_resource:
+                raise ValueError(
+                    f"{type(self).__name__}: max_iter={top} samples, but a fold has only "
+                    f"{max_resource} training rows. Use max_iter <= {max_resource} or None."
+                )
+            top = max_resource if top is None else top
+        self._rungs_ = self._rungs(n_models, top)
+        return self._additional_calls, top, None
+
+    def _additional_calls(self, history, done=frozenset()):
+        return pol.successive_halving(history, rungs=self._rungs_, done=done, key=self._resource())
+
+    @property
+    def metadata(self) -> dict:
+        """The planned work (computed from the parameters, before fit)."""
+        self._check_params()
+        samples = self._resource() == SAMPLES
+        if samples and self.max_iter is None:
+            raise AttributeError(
+                "metadata of a search on samples with max_iter=None depends on the number of "
+                "training rows: see metadata_ after fit, or set max_iter."
+            )
+        return _sha_metadata(self._rungs(self._n_candidates(), self.max_iter), samples)
+
+    @property
+    def metadata_(self) -> dict:
+        """The work performed (from ``model_history_``)."""
+        check_is_fitted(self, "model_history_")
+        return _performed(self.model_history_, self._resource())
+
+
+def _check_aggressiveness(owner):
+    a = owner.aggressiveness
+    if not _is_real(a) or not math.isfinite(a) or a <= 1:
+        _fail(owner, "aggressiveness", a, "a number > 1", "E.g. aggressiveness=3 keeps a third each rung.")
+
+
+def _sha_metadata(rungs, samples: bool) -> dict:
+    key = SAMPLES if samples else CALLS
+    out = {"n_models": rungs[0][0], "max_iter": rungs[-1][1],
+           "rungs": [{"n_models": n, key: r} for n, r in rungs]}
+    if samples:
+        out["n_fits"] = sum(n for n, _ in rungs)
+        out["n_samples"] = sum(n * r for n, r in rungs)
+    else:
+        out["partial_fit_calls"] = pol.rung_total(rungs)
+    return out
+
+
+def _performed(model_history, resource) -> dict:
+    finals = [h[-1][resource] for h in model_history.values() if h]
+    out = {"n_models": len(model_history), "max_iter": max(finals, default=0)}
+    if resource == SAMPLES:
+        records = [r for h in model_history.values() for r in h]
+        out["n_fits"] = len(records)
+        out["n_samples"] = int(sum(r[SAMPLES] for r in records))
+    else:
+        out["partial_fit_calls"] = int(sum(finals))
+    return out
+
+
+class HyperbandSearchCV(BaseIncrementalSearchCV):
+    _auto_patience = True
+    __doc__ = _doc("""Hyperband: successive halving in several brackets, all at once.
+
+    Each bracket ``s`` is a successive halving run trading the number of
+    candidates against the calls each gets before the first cut: the most
+    adaptive bracket starts many models at one call, the last one trains a
+    few models straight to ``max_iter`` (Li et al., "Hyperband", JMLR 2018).
+    All brackets' models train concurrently across the workers; ``metadata``
+    gives the brackets before fitting.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Cloned for every candidate; must implement ``partial_fit``.
+    parameters : dict or list of dicts
+        Parameter names mapped to lists or scipy.stats distributions; each
+        bracket samples its own candidates.
+    max_iter : int, default=81
+        Most partial_fit calls of any model (``R`` in the paper). As a guide:
+        blocks of ``n_examples / n_params`` rows and ``max_iter = n_params``,
+        where ``n_examples`` is what the best model should see.
+    aggressiveness : float, default=3
+        Rung factor (``eta`` in the paper): each cut keeps
+        ``1 / aggressiveness`` of the models and trains them
+        ``aggressiveness`` times longer.
+%(common_params)s
+
+    Attributes
+    ----------
+%(common_attrs)s
+        ``cv_results_`` and the records also have ``bracket``; model ids are
+        ``'bracket=<s>-<i>'``.
+    metadata, metadata_ : dict
+        Planned (before fit, without patience) and performed work:
+        ``n_models``, ``partial_fit_calls`` and ``brackets``, a list (by
+        ascending ``bracket``) of dicts with ``bracket``, ``n_models``,
+        ``partial_fit_calls``, ``decisions`` (calls at which models are
+        compared) and ``SuccessiveHalvingSearchCV params``.
+
+    Notes
+    -----
+    The bracket sizes follow the paper and dask-ml (for ``max_iter=81`` and
+    ``aggressiveness=3``: 81, 34, 15, 8 and 5 models, 1581 calls in all),
+    except that ``s_max = floor(log(max_iter, eta))`` is computed exactly
+    (dask-ml has 5 brackets for ``max_iter=243``, this has 6) and no model
+    trains past ``max_iter``.
+    """)
+
+    def __init__(
+        self,
+        estimator,
+        parameters,
+        *,
+        max_iter=81,
+        aggressiveness=3,
+        patience=False,
+        tol=1e-3,
+        test_size=None,
+        cv=None,
+        random_state=None,
+        scoring=None,
+        verbose=0,
+        n_jobs=None,
+    ):
+        super().__init__(
+            estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
+            cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+        )
+        self.aggressiveness = aggressiveness
+
+    def _check_own_params(self):
+        if not _is_int(self.max_iter) or self.max_iter < 1:
+            _fail(self, "max_iter", self.max_iter, "a positive int (partial_fit calls of the longest-trained model)")
+        _check_aggressiveness(self)
+        patience = self.patience
+        if _is_int(patience) and patience >= 2 and patience < max(self.max_iter // self.aggressiveness, 1):
+            if self.tol is not None and not (isinstance(self.tol, float) and math.isnan(self.tol)):
+                warnings.warn(
+                    f"HyperbandSearchCV: patience={patience} is small: it may stop models that "
+                    "Hyperband would train further. Set patience=True or patience >= "
+                    f"{max(int(self.max_iter // self.aggressiveness), 1)} (or tol=None).",
+                    UserWarning, stacklevel=4,
+                )
+
+    def _patience(self):
+        return pol.hyperband_patience(self.patience, self.max_iter, self.aggressiveness)
+
+    def _make_tracks(self, rng):
+        brackets = pol.hyperband_brackets(self.max_iter, self.aggressiveness)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(brackets))
+        self._brackets = {b.bracket: b for b in brackets}
+        tracks = []
+        for b, seed in zip(brackets, seeds):
+            candidates = list(ParameterSampler(self.parameters, b.n_models, random_state=int(seed)))
+            ids = [f"bracket={b.bracket}-{i}" for i in range(len(candidates))]
+            tracks.append((b.bracket, ids, candidates))
+        return tracks
+
+    def _prepare(self, name, n_models, max_resource):
+        policy = functools.partial(pol.successive_halving, rungs=self._brackets[name].rungs)
+        return policy, self.max_iter, None
+
+    def _bracket_params(self, b) -> dict:
+        return {
+            "n_initial_parameters": b.n_models, "n_initial_iter": b.n_initial_iter, "max_iter": self.max_iter,
+            "aggressiveness": self.aggressiveness, "patience": self._patience(), "tol": self.tol,
+            "test_size": self.test_size, "cv": self.cv, "scoring": self.scoring,
+        }
+
+    @property
+    def metadata(self) -> dict:
+        """The planned work (computed from the parameters, before fit)."""
+        self._check_params()
+        meta = pol.hyperband_metadata(self.max_iter, self.aggressiveness)
+        brackets = {b.bracket: b for b in pol.hyperband_brackets(self.max_iter, self.aggressiveness)}
+        for info in meta["brackets"]:
+            info["SuccessiveHalvingSearchCV params"] = self._bracket_params(brackets[info["bracket"]])
+        return meta
+
+    @property
+    def metadata_(self) -> dict:
+        """The work performed (from ``model_history_``)."""
+        check_is_fitted(self, "model_history_")
+        brackets = []
+        for s in sorted(self._brackets):
+            hist = {m: h for m, h in self.model_history_.items() if m.startswith(f"bracket={s}-")}
+            finals = [h[-1][CALLS] for h in hist.values() if h]
+            brackets.append({
+                "bracket": s,
+                "n_models": len(hist),
+                "partial_fit_calls": int(sum(finals)),
+                "decisions": sorted({r[CALLS] for h in hist.values() for r in h}),
+                "SuccessiveHalvingSearchCV params": self._bracket_params(self._brackets[s]),
+            })
+        return {
+            "n_models": sum(b["n_models"] for b in brackets),
+            "partial_fit_calls": sum(b["partial_fit_calls"] for b in brackets),
+            "brackets": brackets,
+        }

@@ -1,0 +1,269 @@
+"""Adaptive searches (IncrementalSearchCV, InverseDecaySearchCV,
+SuccessiveHalvingSearchCV, HyperbandSearchCV) on a LocalCluster with worker
+processes, and without a Client."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import loguniform
+from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.model_selection import ParameterSampler
+from sklearn.tree import DecisionTreeClassifier
+
+from dasklearn.datasets import make_classification
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from dasklearn.model_selection._hyperband import HyperbandSearchCV, SuccessiveHalvingSearchCV
+from dasklearn.model_selection._incremental import IncrementalSearchCV, InverseDecaySearchCV
+
+PARAMS = {"alpha": loguniform(1e-4, 1e1), "loss": ["hinge", "log_loss"]}  # early scores are informative
+SGD = SGDClassifier(tol=None, random_state=0)
+ROWS_PER_BLOCK, TRAIN_PER_BLOCK = 500, 425  # test_size 0.15: ceil(75) validation rows
+
+
+@pytest.fixture(scope="module")
+def data():
+    # 5,000 x 20 in 10 blocks of 500 rows
+    return make_classification(n_samples=5000, n_features=20, n_informative=5, class_sep=1.5,
+                               chunks=ROWS_PER_BLOCK, random_state=1)
+
+
+def _reference(candidates, X, y):
+    """RandomizedSearchCV (fit, 3-fold CV) over exactly ``candidates``."""
+    grid = [{k: [v] for k, v in c.items()} for c in candidates]
+    ref_est = SGDClassifier(tol=None, max_iter=3, random_state=0)
+    return RandomizedSearchCV(ref_est, grid, n_iter=len(grid), cv=3, random_state=0).fit(X, y)
+
+
+def _held_model_ids(client):
+    keys = client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
+    return {k.split("/")[1] for k in keys if k.startswith("dasklearn-model-")}
+
+
+def _dasklearn_keys(client, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        keys = client.run_on_scheduler(
+            lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks if "dasklearn-" in str(k)])
+        if not keys or time.monotonic() > deadline:
+            return keys
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------- acceptance
+def test_hyperband_close_to_randomized_search(client, data):
+    X, y = data
+    search = HyperbandSearchCV(SGD, PARAMS, max_iter=9, random_state=0).fit(X, y)
+    # brackets of max_iter=9, eta=3: 9 @ 1 call, 5 @ 3, 3 @ 9 -> 17 models, 21 + 21 + 27 calls
+    assert search.metadata_["n_models"] == search.metadata["n_models"] == 17
+    assert search.metadata_["partial_fit_calls"] == search.metadata["partial_fit_calls"] == 69
+    assert [b["decisions"] for b in search.metadata_["brackets"]] == [[9], [3, 9], [1, 3, 9]]
+    assert sorted(set(search.cv_results_["bracket"])) == [0, 1, 2]
+    assert len(search.history_) == sum(len(h) for h in search.model_history_.values())
+    best_id = search.cv_results_["model_id"][search.best_index_]
+    assert search.model_history_[best_id][-1]["partial_fit_calls"] == 9
+    # the best model was trained by 9 calls on 425-row blocks (SGD's t_ counts samples)
+    assert search.best_estimator_.t_ - 1 == 9 * TRAIN_PER_BLOCK
+    ref = _reference(search.cv_results_["params"], X, y)
+    assert abs(search.best_score_ - ref.best_score_) <= 0.02
+    assert search.score(X, y) > 0.85 and search.predict(X).shape == (5000,)
+    assert not _dasklearn_keys(client)
+
+
+def test_successive_halving_and_incremental_close_to_randomized_search(client, data):
+    X, y = data
+    sha = SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_parameters=9, max_iter=9, random_state=2).fit(X, y)
+    inc = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=9, max_iter=9, fits_per_score=3,
+                              random_state=2).fit(X, y)
+    # same candidates as RandomizedSearchCV(n_iter=9, random_state=2)
+    candidates = list(ParameterSampler(PARAMS, 9, random_state=2))
+    assert sha.cv_results_["params"] == candidates == inc.cv_results_["params"]
+    ref = RandomizedSearchCV(SGDClassifier(tol=None, max_iter=3, random_state=0), PARAMS, n_iter=9,
+                             cv=3, random_state=2).fit(X, y)
+    assert abs(sha.best_score_ - ref.best_score_) <= 0.02
+    assert abs(inc.best_score_ - ref.best_score_) <= 0.02
+    # rungs 9 @ 1 (exhaust: 9 / 3**2), 3 @ 3, 1 @ 9
+    assert sorted(sha.cv_results_["partial_fit_calls"]) == [1] * 6 + [3] * 2 + [9]
+    assert sha.metadata_ == {"n_models": 9, "max_iter": 9, "partial_fit_calls": 21}
+    assert sha.metadata["rungs"] == [{"n_models": 9, "partial_fit_calls": 1},
+                                     {"n_models": 3, "partial_fit_calls": 3},
+                                     {"n_models": 1, "partial_fit_calls": 9}]
+    assert list(inc.cv_results_["partial_fit_calls"]) == [9] * 9
+    assert [r["partial_fit_calls"] for r in inc.model_history_[0]] == [3, 6, 9]
+
+
+def test_dropped_models_are_released_promptly(client, data):
+    X, y = data
+    seen = []
+
+    class Watched(SuccessiveHalvingSearchCV):
+        def _additional_calls(self, history, done=frozenset()):
+            out = super()._additional_calls(history, done=done)
+            seen.append((_held_model_ids(client), set(history), set(out)))
+            return out
+
+    Watched(SGD, PARAMS, n_initial_parameters=9, n_initial_iter=1, max_iter=9, random_state=0).fit(X, y)
+    assert len(seen) == 4  # start, after rungs 0 (9 -> 3), 1 (3 -> 1) and 2 (finished)
+    assert [len(kept) for _, _, kept in seen] == [9, 3, 1, 1]
+    for (_, alive, kept), (held_next, _, _) in zip(seen[1:-1], seen[2:]):
+        dropped = {str(m) for m in alive - kept}
+        assert dropped and not dropped & held_next  # gone before the next decision
+    assert seen[-1][0] == {str(m) for m in seen[-1][1]}  # only survivors are held
+    assert not _dasklearn_keys(client)
+
+
+def test_cv_option_scores_on_folds_and_refits_on_all_rows(client, data):
+    X, y = data
+    search = HyperbandSearchCV(SGD, PARAMS, max_iter=3, cv=3, random_state=0).fit(X, y)
+    res = search.cv_results_
+    folds = np.stack([res[f"split{k}_test_score"] for k in range(3)], axis=1)
+    np.testing.assert_allclose(res["test_score"], folds.mean(axis=1))
+    np.testing.assert_allclose(res["std_test_score"], folds.std(axis=1))
+    assert search.n_splits_ == 3 and {"split0_score", "bracket"} <= set(search.history_[0])
+    # best_estimator_: the best candidate retrained with its calls on whole blocks
+    calls = res["partial_fit_calls"][search.best_index_]
+    assert search.best_estimator_.t_ - 1 == calls * ROWS_PER_BLOCK
+    assert search.best_estimator_.get_params()["alpha"] == search.best_params_["alpha"]
+    assert not _dasklearn_keys(client)
+
+
+def test_halving_on_samples_for_estimators_without_partial_fit(client, data):
+    X, y = data
+    params = {"max_depth": list(range(1, 12)), "min_samples_leaf": [1, 5, 20, 50]}
+    tree = DecisionTreeClassifier(random_state=0)
+    search = SuccessiveHalvingSearchCV(tree, params, n_initial_parameters=9, random_state=0).fit(X, y)
+    n_train = 10 * TRAIN_PER_BLOCK
+    # 9 candidates, 2 halvings: 9 @ 4250 // 9 = 472 rows, 3 @ 1416, 1 @ 4250 (all)
+    assert sorted(search.cv_results_["n_samples"]) == [472] * 6 + [1416] * 2 + [n_train]
+    assert search.metadata_ == {"n_models": 9, "max_iter": n_train, "n_fits": 13,
+                                "n_samples": 9 * 472 + 3 * 1416 + n_train}
+    assert search.best_estimator_.tree_.n_node_samples[0] == n_train
+    assert {"mean_fit_time", "n_samples"} <= set(search.cv_results_)
+    grid = [{k: [v] for k, v in c.items()} for c in search.cv_results_["params"]]
+    ref = GridSearchCV(tree, grid, cv=3).fit(X, y)
+    assert abs(search.best_score_ - ref.best_score_) <= 0.02
+
+
+def test_same_results_with_and_without_a_client(cluster, data):
+    from dask.distributed import Client
+
+    X, y = data
+    kw = dict(max_iter=9, cv=2, random_state=5)
+    local = HyperbandSearchCV(SGD, PARAMS, n_jobs=2, **kw).fit(X, y)
+    with Client(cluster, set_as_default=True):
+        dist = HyperbandSearchCV(SGD, PARAMS, **kw).fit(X, y)
+    assert list(local.cv_results_["model_id"]) == list(dist.cv_results_["model_id"])
+    np.testing.assert_array_equal(local.cv_results_["test_score"], dist.cv_results_["test_score"])
+    np.testing.assert_array_equal(local.best_estimator_.coef_, dist.best_estimator_.coef_)
+
+
+# ------------------------------------------------------- local (no Client)
+@pytest.fixture(scope="module")
+def small():
+    from sklearn.datasets import make_classification as sk_make
+
+    return sk_make(n_samples=600, n_features=8, random_state=0)
+
+
+def test_inverse_decay_keeps_a_shrinking_fraction(small):
+    X, y = small
+    search = InverseDecaySearchCV(SGD, PARAMS, n_initial_parameters=6, max_iter=4, random_state=0).fit(X, y)
+    # t=0: 6 models, 1 call; t=1: best 3; t=2: best 2; t=3: best 1 trains to max_iter=4
+    assert sorted(search.cv_results_["partial_fit_calls"]) == [1, 1, 1, 2, 3, 4]
+    assert search.cv_results_["partial_fit_calls"][search.best_index_] == 4
+
+
+def test_patience_stops_plateaued_models(small):
+    X, y = small
+    search = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=3, max_iter=10, patience=2, tol=1.0,
+                                 random_state=0).fit(X, y)
+    # any change is below tol=1: every model stops 2 calls after its first score
+    assert list(search.cv_results_["partial_fit_calls"]) == [3, 3, 3]
+    no_tol = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=2, max_iter=5, patience=2, tol=None,
+                                 random_state=0).fit(X, y)
+    assert list(no_tol.cv_results_["partial_fit_calls"]) == [5, 5]
+
+
+def test_verbose_reports_brackets_models_left_and_best_score(small, capsys):
+    X, y = small
+    HyperbandSearchCV(SGD, PARAMS, max_iter=3, verbose=1, random_state=0).fit(X, y)
+    err = capsys.readouterr().err
+    assert "bracket=1: round 1: 1 of 3 models left" in err
+    assert "best score so far" in err and "finished" in err
+
+
+def test_reproducible_and_accepts_pandas_and_regressors(small):
+    X, y = small
+    a = SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_parameters=4, max_iter=4, random_state=3).fit(X, y)
+    b = SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_parameters=4, max_iter=4, random_state=3).fit(
+        pd.DataFrame(X), pd.Series(y))
+    np.testing.assert_array_equal(a.cv_results_["test_score"], b.cv_results_["test_score"])
+    assert a.best_params_ == b.best_params_ and a.classes_.tolist() == [0, 1]
+    reg = IncrementalSearchCV(SGDRegressor(tol=None, random_state=0), {"alpha": [1e-4, 1e-2]},
+                              n_initial_parameters="grid", max_iter=2, scoring="r2").fit(X, y.astype(float))
+    assert len(reg.cv_results_["params"]) == 2 and np.isfinite(reg.best_score_)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: HyperbandSearchCV(DecisionTreeClassifier(), {"max_depth": [1, 2]}), "no partial_fit method"),
+        (lambda: HyperbandSearchCV(SGD, PARAMS, aggressiveness=1), "aggressiveness must be a number > 1"),
+        (lambda: HyperbandSearchCV(SGD, PARAMS, max_iter=0), "max_iter must be a positive int"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, patience=1), "patience must be False or an int >= 2"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, patience=True), "HyperbandSearchCV only"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, cv=3, test_size=0.2), "Pass one of them"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, cv=1), "cv must be None"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, test_size=1.5), r"test_size must be None or a fraction"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, scoring=["accuracy", "f1"]), "compares models by one number"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=0), "n_initial_parameters must be"),
+        (lambda: IncrementalSearchCV(SGD, {"alpah": [1.0]}, n_initial_parameters="grid"), "Invalid parameter 'alpah'"),
+        (lambda: IncrementalSearchCV(SGD, "alpha"), "parameters must be a dict"),
+        (lambda: InverseDecaySearchCV(SGD, PARAMS, decay_rate=-1), "decay_rate must be a finite float >= 0"),
+        (lambda: SuccessiveHalvingSearchCV(SGD, PARAMS, resource="time"), "resource must be one of"),
+        (lambda: SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_iter=9, max_iter=3), "n_initial_iter=9 is larger"),
+        (lambda: SuccessiveHalvingSearchCV(DecisionTreeClassifier(), {"max_depth": [1]}, patience=3),
+         "patience must be False with resource='n_samples'"),
+    ],
+)
+def test_invalid_parameters_fail_before_any_work(small, monkeypatch, make, match):
+    import dasklearn.model_selection._incremental as inc
+
+    def no_runtime(*args, **kwargs):
+        raise AssertionError("work was started before the parameters were checked")
+
+    monkeypatch.setattr(inc, "model_runtime", no_runtime)
+    X, y = small
+    with pytest.raises(ValueError, match=match):
+        make().fit(X, y)
+
+
+def test_invalid_data_and_sizes(small):
+    X, y = small
+    with pytest.raises(ValueError, match="X and y have different numbers of samples"):
+        IncrementalSearchCV(SGD, PARAMS).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="X must be 2-dimensional"):
+        IncrementalSearchCV(SGD, PARAMS).fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="per-sample parameters"):
+        IncrementalSearchCV(SGD, PARAMS).fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="max_iter=10000 samples, but a fold has only 510"):
+        SuccessiveHalvingSearchCV(DecisionTreeClassifier(), {"max_depth": [1, 2]}, n_initial_parameters="grid",
+                                  max_iter=10_000).fit(X, y)
+
+
+def test_shared_input_checks_for_memory_and_dask_input(small):
+    import dask.array as da
+
+    X, y = small
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    search = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=2, max_iter=2)
+    with pytest.raises(ValueError, match="contains 1 NaN value"):
+        search.fit(bad, y)
+    with pytest.raises(ValueError, match="contains 1 NaN value"):  # counted where the blocks are
+        search.fit(da.from_array(bad, chunks=200), da.from_array(y, chunks=200))
+    with pytest.raises(ValueError, match="single class"):
+        search.fit(da.from_array(X, chunks=200), da.zeros(len(y), chunks=200, dtype=int))
+    with pytest.raises(ValueError, match="single class"):
+        search.fit(X, np.zeros(len(y), dtype=int))
