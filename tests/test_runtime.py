@@ -87,3 +87,19 @@ def test_lost_scattered_data_is_placed_again(client):
     assert out == [1000.0 + x for x in range(10)]
     backend.release([data])
     client.wait_for_workers(2, timeout=30)
+
+
+def test_forked_workers_get_dasks_thread_limits(client):
+    """Forked workers inherit the parent's BLAS pools; the preload sizes them
+    like dask sizes spawned workers (pre-spawn-environ, 1 thread)."""
+    from threadpoolctl import threadpool_info
+
+    from dasklearn._runtime._preload import limits_from_config
+
+    wanted = limits_from_config()
+    assert wanted.get("blas") == 1
+    pools = client.run(lambda: [(p["user_api"], p["num_threads"]) for p in threadpool_info()])
+    for worker, infos in pools.items():
+        for api, n in infos:
+            if api in wanted:
+                assert n <= wanted[api], (worker, api, n)

@@ -20,6 +20,7 @@ import os
 import sys
 
 _ENV = "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"
+_PRELOAD = "dasklearn._runtime._preload"
 
 
 def prefer_fork_for_local_workers() -> None:
@@ -29,4 +30,10 @@ def prefer_fork_for_local_workers() -> None:
 
     # dask.config.set without a context manager changes the global config,
     # which is what we want: it applies to every LocalCluster started later.
-    dask.config.set({"distributed.worker.multiprocessing-method": "fork"})
+    # Forked workers also get a preload that sizes the BLAS / OpenMP pools
+    # they inherit the way dask sizes them for spawned workers (_preload).
+    preload = list(dask.config.get("distributed.worker.preload", None) or [])
+    if _PRELOAD not in preload:
+        preload.append(_PRELOAD)
+    dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                     "distributed.worker.preload": preload})
