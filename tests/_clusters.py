@@ -7,7 +7,6 @@ import contextlib
 import datetime
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +17,8 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _dask_cli():
-    exe = shutil.which("dask")
-    return [exe] if exe else [sys.executable, "-m", "distributed.cli.dask_spec"]
+    # the `dask` command of this very interpreter (not whichever is first on PATH)
+    return [sys.executable, "-m", "dask"]
 
 
 def make_tls_files(folder: Path) -> dict:
