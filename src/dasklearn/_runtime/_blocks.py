@@ -11,23 +11,30 @@ time, so the collections may be far larger than memory.
 
 With a Client
 -------------
-* Block ``b`` of every part is computed together, in one ``persist`` call
-  (so ``X`` and ``y`` sliced from one generated block share its generation),
-  on a worker chosen here: the one with the fewest blocks alive. Consecutive
-  blocks therefore alternate between workers, and block ``k + 1`` is
-  generated on one worker while the step of block ``k`` runs on another.
-* The step of block ``b`` is pinned to the worker holding the block
-  (``workers=[address]``, loose, so a lost worker does not hang the fold) and
-  depends on the previous step's result: the state travels, the block does
-  not. Steps have a higher priority than block computations, so a worker runs
-  a step as soon as it is ready rather than starting another block first.
-* At most ``window`` blocks are alive (submitted and not yet consumed by their
-  step); the default is ``threads + 1`` per worker (2 for one-thread
-  workers). Our references to a block are dropped as soon as its step is
-  submitted, so the scheduler frees the block the moment the step has run.
-* Collections that hold futures (persisted data) are already on workers:
-  their blocks are computed where the scheduler puts them (next to the data),
-  and each step is pinned to the block's holder once it is known.
+* Placement. Block ``b`` of every part is computed in one submission of its
+  culled, unfused task graph (see :func:`block_graph`; ``X`` and ``y`` sliced
+  from one generated block share its generation), with no finalising copy,
+  on a worker chosen here: the one with the fewest blocks alive, ties going to
+  the one used least recently. Consecutive blocks therefore alternate
+  between workers: block ``k + 1`` is generated on one worker while the step
+  of block ``k`` runs on another.
+* The model travels, the block does not. The step of block ``b`` is pinned
+  to the worker holding the block and takes the previous step's result as
+  an argument, so only the state (a few KB for a linear model) crosses the
+  network, once per block. Pins are strict (``allow_other_workers=False``):
+  loose ones let work stealing move a block to another worker. A worker that
+  leaves the cluster mid-fold therefore raises a RuntimeError (checked every
+  ``POLL_SECONDS``) instead of hanging; fitting again gives the same model.
+* Priorities. A step goes before any block task, and an earlier block's
+  tasks before a later block's (priority ``-position``).
+* Memory. At most ``window`` blocks are alive (submitted and not yet
+  consumed by their step); the default is ``threads + 1`` per worker (2 for
+  one-thread workers). Our references to a block are dropped as soon as its
+  step is submitted, so the scheduler frees the block the moment its step
+  has run.
+* Persisted collections (holding futures) are already on workers: their
+  blocks are computed where the scheduler puts them (next to the data), and
+  each step is pinned to the block's holder once it is known (``who_has``).
 * Each step runs on a private copy of the state (``copy.deepcopy``): a task
   never mutates its input, so a re-run task gives the same result.
 * Small, fine-grained inputs (the runtime's one-task policy, see
@@ -47,9 +54,10 @@ import copy
 import uuid
 from typing import Any, Callable, Sequence
 
-__all__ = ["fold_blocks", "n_row_blocks", "row_block", "whole_rows"]
+__all__ = ["block_graph", "fold_blocks", "n_row_blocks", "row_block", "whole_rows"]
 
-STEP_PRIORITY = 1  # above block computations (0): a ready step runs first
+POLL_SECONDS = 1.0  # how often a waiting fold checks that its workers are still there
+STEP_PRIORITY = 1  # above every block's tasks (priority -position <= 0)
 
 
 # ------------------------------------------------------------ block access
@@ -73,6 +81,31 @@ def row_block(coll, i: int):
     """Row block ``i`` of a dask array (with :func:`whole_rows`) or partition
     ``i`` of a dask DataFrame / Series, as a one-block collection."""
     return coll.blocks[i] if _is_array(coll) else coll.partitions[i]
+
+
+def block_graph(coll, i: int) -> tuple[dict, Any]:
+    """The task graph of row block ``i`` alone, and the key holding it.
+
+    Culled here, not optimised: optimisation fuses tasks under new names, and
+    blocks submitted one at a time from overlapping graphs (shared
+    parameters, boolean masks) then get clashing fused keys, which corrupts
+    the scheduler's state (seen with distributed 2026.8). Culling also keeps
+    in-memory sources cheap: only the block's own piece is sent. A dask
+    DataFrame partition is optimised without fusion (projections reach the
+    source) and lowered to its own tasks.
+    """
+    from dask.core import flatten
+
+    blk = row_block(coll, i)
+    if not _is_array(coll):
+        blk = blk.optimize(fuse=False)
+    keys = list(flatten(blk.__dask_keys__()))
+    if len(keys) != 1:
+        raise ValueError(f"row block {i} has {len(keys)} chunks; expected one (use whole_rows).")
+    graph = blk.__dask_graph__()
+    if _is_array(coll) and hasattr(graph, "cull"):
+        graph = graph.cull(set(keys))
+    return dict(graph), keys[0]
 
 
 # -------------------------------------------------------------- local loop
@@ -132,8 +165,9 @@ class _ClusterFold:
         self.alive_on: dict[str, int] = dict.fromkeys(self.capacity, 0)
         self._last_used: dict[str, int] = dict.fromkeys(self.capacity, -1)
         self.token = uuid.uuid4().hex[:12]
-        self.name = getattr(step, "__name__", None) or getattr(getattr(step, "func", None), "__name__", "step")
-        self.name = self.name.strip("_").replace("_", "-")
+        self.last_worker = None
+        name = getattr(step, "__name__", None) or getattr(getattr(step, "func", None), "__name__", "step")
+        self.name = name.strip("_").replace("_", "-")
 
     # -- placement policy (pure bookkeeping) --------------------------------
     def _choose_worker(self, position: int) -> str:
@@ -144,23 +178,22 @@ class _ClusterFold:
 
     # -- submissions ----------------------------------------------------------
     def _submit_block(self, b: int, position: int) -> _Block:
-        from distributed import futures_of
-
-        blocks = [row_block(p, b) for p in self.parts]
+        graph: dict = {}
+        keys = []
+        for p in self.parts:
+            g, key = block_graph(p, b)
+            graph.update(g)  # shared tasks (one generated [X | y] block) merge
+            keys.append(key)
         kw: dict[str, Any] = {}
         worker = None
         if self.pin_blocks:
             worker = self._choose_worker(position)
             self.alive_on[worker] += 1
-            kw = dict(workers=[worker], allow_other_workers=True)
-        persisted = self.client.persist(blocks, **kw)
-        futures = []
-        for blk, per in zip(blocks, persisted):
-            fs = futures_of(per)
-            if len(fs) != 1:  # not one chunk: let dask assemble it
-                fs = [self.client.compute(blk, **kw)]
-            futures.extend(fs)
-        return _Block(futures, worker)
+            kw = dict(workers=[worker], allow_other_workers=False)
+        # priority -position: an earlier block's tasks (e.g. slicing X and y
+        # out of a generated block) run before a later block's
+        futures = self.client.get(graph, keys, sync=False, priority=-position, **kw)
+        return _Block(list(futures), worker)
 
     def _holder(self, block: _Block) -> str | None:
         """The worker holding ``block`` once it is computed (None: not yet)."""
@@ -175,11 +208,24 @@ class _ClusterFold:
         return block.worker
 
     def _submit_step(self, state, block: _Block, worker: str, position: int):
-        kw = dict(workers=[worker], allow_other_workers=True) if worker else {}
+        kw = dict(workers=[worker], allow_other_workers=False) if worker else {}
+        self.last_worker = worker
         return self.client.submit(
             _run_step, self.step, state, block.futures, self.args, pure=False,
             priority=STEP_PRIORITY, key=f"dasklearn-{self.name}-{self.token}-{position}", **kw,
         )
+
+    def _check_workers(self, alive: dict) -> None:
+        """Raise if a worker holding one of our blocks or steps has left."""
+        present = set(self.client.nthreads())
+        used = ({b.worker for b in alive.values()} | {self.last_worker}) - {None, ""}
+        gone = sorted(used - present)
+        if gone:
+            raise RuntimeError(
+                f"Worker(s) {', '.join(gone)} left the cluster while holding blocks or the "
+                "model being trained; their tasks are pinned there and cannot finish. Fit "
+                "again: the same data, order and seeds give the same model."
+            )
 
     def _note(self, n_alive: int) -> None:
         if self.monitor is not None:
@@ -216,18 +262,25 @@ class _ClusterFold:
                 if not watch:
                     continue
                 try:
-                    wait(watch, return_when="FIRST_COMPLETED")
+                    wait(watch, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
                 except CancelledError:
                     pass  # found below, by status
+                except TimeoutError:
+                    self._check_workers(alive)
                 for position in [p for p, f in steps.items() if f.done()]:
-                    _fail_if_failed([steps.pop(position)])
+                    _fail_if_failed([steps[position]])  # still listed: cancelled below
+                    del steps[position]
                     done = alive.pop(position)
-                    if done.worker in self.alive_on:
+                    if self.pin_blocks:
                         self.alive_on[done.worker] -= 1
                     self._note(len(alive))
             return state.result() if n else state
         except BaseException:
+            # everything of ours goes, erred futures included: a traceback
+            # that holds one must not keep tasks alive on the cluster
             pending = [f for blk in alive.values() for f in blk.futures] + list(steps.values())
+            if hasattr(state, "key"):
+                pending.append(state)
             if pending:
                 self.client.cancel(pending)
             raise
@@ -286,7 +339,12 @@ def fold_blocks(
         return copy.deepcopy(state)
     holds_futures = _holds_futures(parts)
     if not holds_futures and runs_in_one_task(parts):
-        return client.submit(_fold_in_task, step, state, _Graph(parts), order, args,
-                             pure=False, key=f"dasklearn-fold-{uuid.uuid4().hex}").result()
+        future = client.submit(_fold_in_task, step, state, _Graph(parts), order, args,
+                               pure=False, key=f"dasklearn-fold-{uuid.uuid4().hex}")
+        try:
+            return future.result()
+        except BaseException:
+            client.cancel([future])
+            raise
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures)
     return fold.run(state, order)

@@ -1,0 +1,681 @@
+"""Meta-estimators that bring scikit-learn estimators to dask collections.
+
+* :class:`ParallelPostFit` fits its estimator in memory, as usual, then
+  predicts, transforms and scores dask arrays and DataFrames block by block,
+  where the blocks are.
+* :class:`Incremental` trains an estimator that has ``partial_fit`` on data
+  larger than memory: ``partial_fit`` is called on every block in turn, and
+  the model travels to the worker holding each block (the blocks do not
+  travel). It predicts like :class:`ParallelPostFit`.
+
+How :class:`Incremental` runs (see :mod:`dasklearn._runtime._blocks`): with
+a ``dask.distributed`` Client, block ``i`` (its ``X``, ``y`` and any dask
+fit keyword, computed together) is computed on a worker and the
+``partial_fit`` of block ``i`` runs on that same worker, after the one of
+block ``i - 1``; the next blocks are computed on the other workers meanwhile.
+At most ``threads + 1`` blocks per worker exist at once (2 for one-thread
+workers), and each is freed as soon as its ``partial_fit`` has run, so memory
+stays bounded however large ``X`` is. Without a Client, blocks are computed
+one at a time with dask's synchronous scheduler in this process. Either way
+the result is the plain loop ``for i in order: est.partial_fit(X_i, y_i)``,
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
+
+from dasklearn import _blockwise
+
+__all__ = ["DataParallel", "Incremental", "ParallelPostFit"]
+
+
+# ----------------------------------------------------------------- kernels
+# Pure functions on in-memory blocks (numpy / pandas): they run in a task on
+# a worker, or in this process without a Client.
+
+def _n_rows(obj) -> int:
+    return int(obj.shape[0]) if hasattr(obj, "shape") else len(obj)
+
+
+def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw: dict):
+    """``model.partial_fit`` on one block; returns the model.
+
+    ``rest`` holds the block of ``y`` (if ``has_y``) then the blocks of the
+    keyword arguments named in ``block_kw``; ``static_kw`` are passed as they
+    are.
+    """
+    y = rest[0] if has_y else None
+    kw = dict(static_kw)
+    kw.update(zip(block_kw, rest[int(has_y):]))
+    n = _n_rows(X)
+    sized = ([("y", y)] if has_y else []) + [(k, kw[k]) for k in block_kw]
+    for name, value in sized:
+        if _n_rows(value) != n:
+            raise ValueError(
+                f"A block of X has {n} rows but the matching block of {name} has "
+                f"{_n_rows(value)}: Incremental passes block i of X and of {name} to the "
+                f"same partial_fit call, so they must be split alike. Rechunk {name} like X "
+                f"({name}.rechunk({{0: X.chunks[0]}})) or take both from one DataFrame "
+                "(X, y = df[features], df[target])."
+            )
+    model.partial_fit(X, y, **kw)
+    return model
+
+
+def _block_order(n_blocks: int, epoch: int, shuffle: bool, seed: int | None) -> np.ndarray:
+    """Pure policy: the block indices of pass ``epoch``.
+
+    ``np.random.default_rng([seed, epoch]).permutation(n_blocks)`` when
+    shuffling, else ``0 .. n_blocks - 1``.
+    """
+    if not shuffle:
+        return np.arange(n_blocks)
+    return np.random.default_rng([seed, epoch]).permutation(n_blocks)
+
+
+# ------------------------------------------------------------------ helpers
+_SAMPLE_ALIGNED = frozenset({"sample_weight"})  # fit keywords split into X's blocks
+
+
+def _estimator_has(attr):
+    def check(self):
+        getattr(getattr(self, "estimator_", self.estimator), attr)
+        return True
+
+    return check
+
+
+def _can_score(self) -> bool:
+    """A scorer was given, or the estimator has its own ``score``."""
+    return self.scoring is not None or _estimator_has("score")(self)
+
+
+def _is_frame(obj) -> bool:
+    return _blockwise.is_dask(obj) and not hasattr(obj, "numblocks")
+
+
+def _compute(*objs) -> list:
+    """In-memory values of ``objs`` (dask collections computed by the runtime)."""
+    from dasklearn._runtime import get_backend
+
+    if not any(_blockwise.is_dask(o) for o in objs):
+        return list(objs)
+    backend = get_backend()
+    try:
+        return backend.compute(*objs)
+    finally:
+        backend.close()
+
+
+def _fit_task(est, X, y, fit_params):
+    return est.fit(X, y, **fit_params)
+
+
+class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
+    """Fit in memory; predict, transform and score dask input block by block.
+
+    ``fit`` calls the estimator's own ``fit`` on in-memory data: a dask input
+    is computed first (on a worker when a Client is active, where the fit then
+    runs; otherwise here), so **the training data must fit in one process's
+    memory**. After fitting, ``predict``, ``predict_proba``,
+    ``predict_log_proba``, ``decision_function``, ``transform`` and ``score``
+    accept dask arrays and DataFrames of any size: they are applied to each
+    block where it lives and return lazy dask collections (a dask array for a
+    dask array, a dask Series / DataFrame for a dask DataFrame), with the
+    output's dtype and shape in their metadata. numpy / pandas input goes to
+    the estimator directly.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A scikit-learn estimator (or Pipeline). It is cloned at ``fit``.
+    scoring : str, callable or None, default=None
+        Scorer used by :meth:`score` (a name from
+        :func:`sklearn.metrics.get_scorer_names` or a callable
+        ``(estimator, X, y) -> float``). None: the estimator's ``score``.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted estimator.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classifiers only).
+    n_features_in_ : int
+        Number of features seen during fit (when the estimator records it).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen during fit (when X had string column names).
+
+    See Also
+    --------
+    Incremental : train with ``partial_fit`` on data larger than memory.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from dasklearn.datasets import make_classification
+    >>> from dasklearn.wrappers import ParallelPostFit
+    >>> X, y = make_classification(n_samples=1000, chunks=250, random_state=0)
+    >>> clf = ParallelPostFit(LogisticRegression()).fit(X[:500].compute(), y[:500].compute())
+    >>> clf.predict(X)
+    dask.array<_call, shape=(1000,), dtype=int64, chunksize=(250,), chunktype=numpy.ndarray>
+    """
+
+    def __init__(self, estimator, *, scoring=None):
+        self.estimator = estimator
+        self.scoring = scoring
+
+    # -- scikit-learn conventions -------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = get_tags(self.estimator)
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = sub.classifier_tags
+        tags.regressor_tags = sub.regressor_tags
+        tags.transformer_tags = sub.transformer_tags
+        tags.target_tags.required = sub.target_tags.required
+        tags.input_tags.sparse = sub.input_tags.sparse
+        tags.input_tags.allow_nan = sub.input_tags.allow_nan
+        tags.input_tags.pairwise = sub.input_tags.pairwise
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_")
+
+    # -- validation ----------------------------------------------------------
+    def _check_estimator(self):
+        if not hasattr(self.estimator, "fit"):
+            raise TypeError(
+                f"{type(self).__name__} needs a scikit-learn estimator with a fit method; "
+                f"got {self.estimator!r} of type {type(self.estimator).__name__}."
+            )
+
+    def _check_scoring(self):
+        if self.scoring is None:
+            return  # the estimator's own score, if it has one
+        try:
+            check_scoring(self.estimator, scoring=self.scoring)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"Invalid scoring={self.scoring!r} for {type(self).__name__}: {exc} Use None "
+                "(the estimator's score), a name from sklearn.metrics.get_scorer_names() "
+                "or a callable (estimator, X, y) -> float."
+            ) from exc
+
+    def _record_fitted(self, model):
+        self.estimator_ = model
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(model, attr):
+                setattr(self, attr, getattr(model, attr))
+            elif attr in self.__dict__:
+                delattr(self, attr)
+
+    # -- fit -----------------------------------------------------------------
+    def fit(self, X, y=None, **fit_params):
+        """Fit a clone of the estimator on the whole of ``X`` in memory.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, dask array or dask DataFrame of shape (n_samples, n_features)
+            Training data. A dask input is computed first (on a worker when a
+            Client is active), so it must fit in memory.
+        y : array-like, dask array or dask Series of shape (n_samples,), default=None
+            Target values (None for unsupervised estimators).
+        **fit_params : dict
+            Passed to the estimator's ``fit``; dask values are computed first.
+
+        Returns
+        -------
+        self : object
+            The fitted wrapper.
+        """
+        self._check_estimator()
+        self._check_scoring()
+        est = clone(self.estimator)
+        names = list(fit_params)
+        values = [fit_params[k] for k in names]
+        if not any(_blockwise.is_dask(v) for v in (X, y, *values)):
+            self._record_fitted(_fit_task(est, X, y, fit_params))
+            return self
+        from dasklearn._runtime import get_backend
+
+        backend = get_backend()
+        placed: list = []
+        try:
+            # computed (and fitted) on a worker with a Client: the data never
+            # pass through this process, only the fitted model comes back
+            placed = backend.materialize(X, y, *values)
+            X_h, y_h, *kw_h = placed
+            model = backend.result(backend.submit(_fit_task, est, X_h, y_h, dict(zip(names, kw_h))))
+        finally:
+            backend.release([h for h in placed if h is not None])
+            backend.close()
+        self._record_fitted(model)
+        return self
+
+    # -- delegation to the fitted estimator ----------------------------------
+    def _delegate(self, method, X):
+        check_is_fitted(self)
+        if _blockwise.is_dask(X):
+            return _blockwise.apply_method(self.estimator_, method, X)
+        return getattr(self.estimator_, method)(X)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with the fitted estimator, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray, dask array or dask Series of shape (n_samples,)
+            Lazy (dask) for dask input, with X's row chunks / partitions.
+        """
+        return self._delegate("predict", X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)
+            For a dask DataFrame, one column per class, named by ``classes_``.
+        """
+        return self._delegate("predict_proba", X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)
+            For a dask DataFrame, one column per class, named by ``classes_``.
+        """
+        return self._delegate("predict_log_proba", X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray, dask array, dask Series or DataFrame
+            Shape (n_samples,) for binary problems, else (n_samples, n_classes).
+        """
+        return self._delegate("decision_function", X)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform with the fitted estimator, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        X_new : ndarray, dask array or dask DataFrame of shape (n_samples, n_components)
+            Lazy (dask) for dask input, with X's row chunks / partitions.
+        """
+        return self._delegate("transform", X)
+
+    @available_if(_estimator_has("transform"))
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X, y, **fit_params)``, then ``transform(X)`` (blockwise on dask input).
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Training data, transformed after fitting.
+        y : array-like, dask array or dask Series of shape (n_samples,), default=None
+            Target values, if the estimator uses them.
+        **fit_params : dict
+            Passed to :meth:`fit`.
+
+        Returns
+        -------
+        X_new : ndarray, dask array or dask DataFrame of shape (n_samples, n_components)
+            Lazy (dask) for dask input: the blocks of X are computed again.
+        """
+        return self.fit(X, y, **fit_params).transform(X)
+
+    @available_if(_can_score)
+    def score(self, X, y=None, sample_weight=None):
+        """Score of the fitted estimator on ``(X, y)`` with ``scoring``.
+
+        On dask input only the responses the scorer needs (predictions,
+        probabilities or decision values, computed blockwise) and ``y`` come
+        to this process, never ``X``; small dask input is scored in one task
+        on a worker.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Test data.
+        y : array-like, dask array or dask Series of shape (n_samples,), default=None
+            True values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to the scorer (computed first if dask).
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        scorer = check_scoring(self.estimator_, scoring=self.scoring)
+        kw = {}
+        if sample_weight is not None:
+            kw["sample_weight"] = _compute(sample_weight)[0]
+        return _blockwise.score(scorer, self.estimator_, X, y, **kw)
+
+    @property
+    def classes_(self):
+        """Class labels of the fitted estimator (classifiers only)."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+
+class Incremental(ParallelPostFit):
+    """Train an estimator with ``partial_fit``, block by block, on dask data.
+
+    ``fit(X, y)`` calls ``partial_fit`` of a clone of ``estimator`` on every
+    row block of ``X`` (and the matching block of ``y``) in turn, for
+    ``epochs`` passes. The model travels to the worker that holds each block;
+    the blocks do not travel, and only about one block per worker (at most
+    ``threads + 1``) is in memory at a time, however large ``X`` is. The
+    result equals the plain loop ``for i in order: est.partial_fit(X_i, y_i,
+    **fit_kwargs)`` bit for bit, with or without a Client. After fitting it
+    predicts, transforms and scores like :class:`ParallelPostFit`.
+
+    Block order. Pass ``e`` (0-based) visits the blocks in the order
+    ``np.random.default_rng([seed, e]).permutation(n_blocks)`` when
+    ``shuffle_blocks=True``, and ``0, 1, ..., n_blocks - 1`` otherwise. With an
+    int ``random_state``, ``seed`` is that int; otherwise one seed is drawn per
+    ``fit`` from ``random_state`` (None: numpy's global RandomState). Rows are
+    never shuffled within a block; the estimator's own ``shuffle`` (e.g.
+    SGDClassifier's) applies inside each ``partial_fit`` call.
+
+    Inputs. ``X`` may be a dask array (chunked along rows; chunks along columns
+    are joined) or a dask DataFrame, with ``y`` a dask array or dask Series
+    split into the same row blocks (a numpy ``y`` is split like a dask array
+    ``X`` with known chunks). Unknown chunk sizes (e.g. after boolean
+    indexing) are fine: blocks are processed one by one, and a block of ``y``
+    whose length differs from its block of ``X`` raises a ValueError. A numpy
+    or pandas ``X`` is one block, fitted in this process.
+
+    Where it runs. With a ``dask.distributed`` Client, block ``i`` is computed
+    on a worker and its ``partial_fit`` runs there, so only the model crosses
+    the network; persisted collections are trained where their blocks already
+    live. Small inputs (blocks under about 1 MiB, 256 MiB in all) are trained
+    in one task on one worker instead, with the same result. Without a Client,
+    blocks are computed one at a time here. The ``X`` and ``y`` of a dask
+    DataFrame are computed separately per partition (projections reach the
+    source, e.g. the columns read from Parquet).
+
+    Parameters
+    ----------
+    estimator : estimator object
+        An estimator with ``partial_fit`` (e.g. SGDClassifier, MLPRegressor,
+        MiniBatchKMeans, IncrementalPCA, StandardScaler). It is cloned at
+        ``fit``.
+    scoring : str, callable or None, default=None
+        Scorer used by :meth:`score`; None: the estimator's ``score``.
+    shuffle_blocks : bool, default=True
+        Visit the blocks in a new random order at every pass of ``fit``.
+        :meth:`partial_fit` never shuffles.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed of the block order (see above). An int makes ``fit`` reproducible.
+    epochs : int, default=1
+        Number of passes over the blocks made by ``fit``.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The trained estimator; its fitted attributes (``coef_``, ...) are read
+        from it, e.g. ``inc.estimator_.coef_``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classifiers only).
+    n_features_in_ : int
+        Number of features seen during fit (when the estimator records it).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen during fit (when X had string column names).
+    n_blocks_ : int
+        Number of row blocks of the last ``fit`` / ``partial_fit`` input.
+
+    See Also
+    --------
+    ParallelPostFit : fit in memory, predict blockwise.
+    dasklearn.model_selection : hyper-parameter searches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> from dasklearn.datasets import make_classification
+    >>> from dasklearn.wrappers import Incremental
+    >>> X, y = make_classification(n_samples=10_000, chunks=2_500, random_state=0)
+    >>> inc = Incremental(SGDClassifier(random_state=0), random_state=0, epochs=2)
+    >>> inc = inc.fit(X, y, classes=np.array([0, 1]))
+    >>> inc.estimator_.coef_.shape
+    (1, 20)
+    >>> inc.predict(X)
+    dask.array<_call, shape=(10000,), dtype=int64, chunksize=(2500,), chunktype=numpy.ndarray>
+    """
+
+    def __init__(self, estimator, *, scoring=None, shuffle_blocks=True, random_state=None, epochs=1):
+        super().__init__(estimator, scoring=scoring)
+        self.shuffle_blocks = shuffle_blocks
+        self.random_state = random_state
+        self.epochs = epochs
+
+    # -- validation ----------------------------------------------------------
+    def _check_params(self):
+        if not hasattr(self.estimator, "partial_fit"):
+            raise TypeError(
+                f"Incremental needs an estimator with a partial_fit method; "
+                f"{type(self.estimator).__name__} has none. To fit it in memory and "
+                "predict blockwise on dask data use dasklearn.wrappers.ParallelPostFit; "
+                "to tune it use dasklearn.model_selection (GridSearchCV, RandomizedSearchCV)."
+            )
+        epochs = self.epochs
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"epochs must be an int >= 1 (passes over the blocks); got {epochs!r}.")
+        if not isinstance(self.shuffle_blocks, (bool, np.bool_)):
+            raise ValueError(f"shuffle_blocks must be True or False; got {self.shuffle_blocks!r}.")
+        self._check_scoring()
+
+    def _seed(self) -> int | None:
+        rs = self.random_state
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0:
+            return int(rs)
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(0, 2**63 - 1))
+        try:
+            return int(check_random_state(rs).randint(0, 2**31 - 1))
+        except ValueError:
+            raise ValueError(
+                "random_state must be None, a non-negative int, a numpy RandomState or a "
+                f"numpy Generator; got {rs!r}. Pass e.g. random_state=0."
+            ) from None
+
+    @staticmethod
+    def _needs_classes(model, fit_kwargs) -> bool:
+        """A classifier's first partial_fit needs every class, as ``classes=``."""
+        if "classes" in fit_kwargs or hasattr(model, "classes_") or not is_classifier(model):
+            return False
+        return "classes" in inspect.signature(model.partial_fit).parameters
+
+    # -- fit -----------------------------------------------------------------
+    def fit(self, X, y=None, **fit_kwargs):
+        """Train a clone of the estimator with ``partial_fit`` on every block.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array-like or DataFrame of shape (n_samples, n_features)
+            Training data, processed one row block at a time.
+        y : dask array, dask Series or array-like of shape (n_samples,), default=None
+            Target values, split into the same row blocks as ``X``.
+        **fit_kwargs : dict
+            Passed to every ``partial_fit`` call. ``classes`` (required by
+            classifiers on dask input; for in-memory ``y`` it defaults to
+            ``np.unique(y)``) is passed whole, computed first if it is a dask
+            array (e.g. ``da.unique(y)``). ``sample_weight`` and any other dask
+            array / Series value are split into X's blocks like ``y``.
+
+        Returns
+        -------
+        self : object
+            The fitted wrapper.
+        """
+        self._check_params()
+        seed = self._seed() if self.shuffle_blocks else None
+        return self._train(clone(self.estimator), X, y, fit_kwargs, self.epochs,
+                           self.shuffle_blocks, seed)
+
+    def partial_fit(self, X, y=None, **fit_kwargs):
+        """One more pass over ``X``, in block order, continuing from the
+        current model (for data that arrive over time).
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame, array-like or DataFrame of shape (n_samples, n_features)
+            New training data, processed one row block at a time, in order.
+        y : dask array, dask Series or array-like of shape (n_samples,), default=None
+            Target values, split into the same row blocks as ``X``.
+        **fit_kwargs : dict
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+            The updated wrapper.
+        """
+        self._check_params()
+        model = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
+        return self._train(model, X, y, fit_kwargs, 1, False, None)
+
+    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed):
+        if not _blockwise.is_dask(X):
+            # in memory already: one block, fitted here; it holds every class
+            y, *values = _compute(y, *fit_kwargs.values())
+            kw = dict(zip(fit_kwargs, values))
+            if self._needs_classes(model, kw) and y is not None:
+                kw["classes"] = unique_labels(y)
+            model = copy.deepcopy(model)
+            for _ in range(epochs):
+                model.partial_fit(X, y, **kw)
+            self.n_blocks_ = 1
+            self._record_fitted(model)
+            return self
+        from dasklearn._runtime._blocks import fold_blocks, n_row_blocks
+
+        if self._needs_classes(model, fit_kwargs):
+            # said here, before anything runs, rather than from a worker
+            raise ValueError(
+                f"Incremental({type(model).__name__}) needs classes= in fit / partial_fit on "
+                "dask input: the first block may not contain every class. Pass e.g. "
+                "classes=np.unique(y) or classes=da.unique(y)."
+            )
+        y = self._split_like(X, y, "y")
+        fit_kwargs = dict(fit_kwargs)
+        if _blockwise.is_dask(fit_kwargs.get("classes")):  # e.g. da.unique(y): small, whole
+            fit_kwargs["classes"] = _compute(fit_kwargs["classes"])[0]
+        block_kw = tuple(k for k, v in fit_kwargs.items()
+                         if _blockwise.is_dask(v) or (k in _SAMPLE_ALIGNED and v is not None))
+        static_kw = {k: v for k, v in fit_kwargs.items() if k not in block_kw}
+        blocked = [self._split_like(X, fit_kwargs[k], k) for k in block_kw]
+        parts = [X] + ([y] if y is not None else []) + blocked
+        n_blocks = n_row_blocks(X)
+        order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in range(epochs)])
+        step = functools.partial(_partial_fit_block, has_y=y is not None, block_kw=block_kw,
+                                 static_kw=static_kw)
+        model = fold_blocks(step, model, parts, order)
+        self.n_blocks_ = n_blocks
+        self._record_fitted(model)
+        return self
+
+    @staticmethod
+    def _split_like(X, other, name):
+        """``other`` as a dask collection with X's row blocks, or a ValueError
+        that says how to get there."""
+        import dask.array as da
+
+        from dasklearn._runtime._blocks import n_row_blocks
+
+        if other is None:
+            return None
+        if not _blockwise.is_dask(other):
+            if _is_frame(X) or any(np.isnan(c) for c in X.chunks[0]):
+                kind = "DataFrame" if _is_frame(X) else "array with unknown chunk sizes"
+                raise ValueError(
+                    f"{name} is in memory but X is a dask {kind}: "
+                    f"Incremental cannot split {name} into X's blocks. Pass {name} as a dask "
+                    "collection split like X (e.g. X, y = df[features], df[target])."
+                )
+            arr = np.asarray(other)
+            if arr.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"X has {X.shape[0]} rows but {name} has {arr.shape[0]}. Pass one value per row of X."
+                )
+            return da.from_array(arr, chunks=(X.chunks[0],) + arr.shape[1:])
+        nx, no = n_row_blocks(X), n_row_blocks(other)
+        fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
+               "DataFrame (X, y = df[features], df[target])" if _is_frame(other)
+               else f"{name} = {name}.rechunk({{0: X.chunks[0]}})")
+        if nx != no:
+            raise ValueError(
+                f"X has {nx} row blocks but {name} has {no}: Incremental passes block i of X "
+                f"and of {name} to the same partial_fit call, so they must be split alike. "
+                f"Fix: {fix}."
+            )
+        if not _is_frame(X) and not _is_frame(other):
+            if X.chunks[0] != other.chunks[0] and not any(
+                np.isnan(c) for c in X.chunks[0] + other.chunks[0]
+            ):
+                raise ValueError(
+                    f"X and {name} have different row chunks ({X.chunks[0][:4]}... vs "
+                    f"{other.chunks[0][:4]}...): Incremental passes block i of X and of {name} "
+                    f"to the same partial_fit call. Fix: {fix}."
+                )
+        elif _is_frame(X) and _is_frame(other):
+            if X.known_divisions and other.known_divisions and X.divisions != other.divisions:
+                raise ValueError(
+                    f"X and {name} have different divisions: Incremental passes partition i "
+                    f"of X and of {name} to the same partial_fit call. Fix: {fix}."
+                )
+        return other
+
+
+from dasklearn._parallel import DataParallel  # noqa: E402  (re-exported: dasklearn.wrappers.DataParallel)
