@@ -225,6 +225,10 @@ def test_reproducible_and_accepts_pandas_and_regressors(small):
         (lambda: SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_iter=9, max_iter=3), "n_initial_iter=9 is larger"),
         (lambda: SuccessiveHalvingSearchCV(DecisionTreeClassifier(), {"max_depth": [1]}, patience=3),
          "patience must be False with resource='n_samples'"),
+        (lambda: IncrementalSearchCV(SGD, PARAMS, checkpoint=3, random_state=0),
+         "checkpoint must be None or a file path"),
+        (lambda: HyperbandSearchCV(SGD, PARAMS, checkpoint="search.ckpt"),
+         "random_state must be an int when checkpoint is given"),
     ],
 )
 def test_invalid_parameters_fail_before_any_work(small, monkeypatch, make, match):

@@ -6,8 +6,8 @@ The data are placed once. Each input block (a dask chunk, or the whole
 array for in-memory input) is split *where it is computed* into row parts:
 ``[train, validation]`` for a hold-out split, or ``k`` fold parts for
 cross-validation. Each part is a future on the worker that holds the block;
-the raw blocks are then forgotten. Only counts come to the client: rows per
-part, class labels, and NaN / inf counts for the input checks.
+only counts come to the client: rows per part, class labels, and NaN / inf
+counts for the input checks.
 
 Models
 ------
@@ -15,20 +15,48 @@ A model is one future per (candidate, fold): the state ``(estimator,
 fit_seconds, resource)`` on some worker. One ``partial_fit`` call is a call
 on the training parts of one block; consecutive calls on blocks held by the
 same worker form one task, which the scheduler runs where those parts are,
-so the (small) model travels and the data do not. A score task ``score(state, validation)`` sends one small dict back.
-Only the newest state of a model is held by the client; intermediate states
-are forgotten by the scheduler as soon as their successor has run, and
-:meth:`DistributedModels.drop` releases a dropped model's state at once.
-Task keys name the model (``dasklearn-model-<token>/<model_id>/<fold>/<n>``)
-so the scheduler's state can be inspected.
+so the (small) model travels and the data do not. A score task
+``score(state, validation)`` sends back a small dict *and the scored state*
+(models are small). Task keys name the model
+(``dasklearn-model-<token>/<model_id>/<fold>/<n>``) so the scheduler's state
+can be inspected; :meth:`DistributedModels.drop` releases a dropped model at
+once.
+
+Where state lives
+-----------------
+* Client: for every live model, its last *scored* state (fetched with the
+  score) and the operations submitted since (``partial_fit`` calls on which
+  blocks, or a refit on how many rows) -- at most one round of work. Memory
+  is one model per live (candidate, fold), released when the policy drops
+  it. Also the way to place each block again: a reference to the in-memory
+  input (no copy) or the block's dask graph, and the small shared objects
+  (estimator, scorer, fit parameters).
+* Workers: the data parts, the newest state of each model, and the shared
+  objects (broadcast to every worker).
+* Scheduler: the task specs (not the values) of each live model's chain of
+  ``partial_fit`` tasks, i.e. its lineage: one small spec per task.
+
+Worker loss
+-----------
+What dask can recompute, it recomputes: parts of dask input and model states
+whose lineage reaches only computed data are rebuilt by the scheduler from
+lineage, and the futures simply finish later. What it cannot -- parts split
+from scattered in-memory input, shared objects, states whose lineage reached
+a part lost with its worker -- is *cancelled* by the scheduler (``lost
+dependencies``). A score handle whose future is cancelled is recovered by
+the runtime before the search sees it: cancelled shared objects are
+scattered again from the client's copy, cancelled blocks are placed again
+(the in-memory input scattered again, or the block's graph computed again,
+and split with the same seed), and a cancelled model is rebuilt from its last
+scored state on the client by replaying the operations since, on the same
+blocks in the same order. Every task is deterministic (``partial_fit`` on a
+copy of its input state, seeded splits), so the recovered search returns
+exactly the results of an undisturbed one. A task that keeps failing this way
+(more than ``max_resubmits`` times) raises; any other error raises at once.
 
 Without a Client, :class:`LocalModels` runs the same task bodies on a pool
 of local threads; results are identical (every decision depends only on the
 seeded split, the seeded block order and the scores).
-
-If a worker dies, dask recomputes lost parts and model states from their
-lineage (dask input). In-memory input is scattered once, so losing the
-worker that holds it fails the search.
 
 This is the only module of the adaptive searches that talks to
 dask.distributed; the task bodies at the top are plain NumPy/scikit-learn.
@@ -227,6 +255,11 @@ def score_state(state, val, scorer) -> dict:
     }
 
 
+def score_and_keep(state, val, scorer) -> tuple[dict, tuple]:
+    """:func:`score_state` and the scored state itself (kept by the client)."""
+    return score_state(state, val, scorer), state
+
+
 # ------------------------------------------------------------------- runtimes
 
 
@@ -259,48 +292,106 @@ class _Base:
         return f"dasklearn-{kind}-{self.token}/{model_id}/{fold}/{n}"
 
 
+class _Handle:
+    """A score in flight: stable for the search while the runtime may
+    resubmit the task behind it (see "Worker loss" in the module doc)."""
+
+    __slots__ = ("model_key", "n_ops", "future", "attempts")
+
+    def __init__(self, model_key, n_ops: int):
+        self.model_key = model_key
+        self.n_ops = n_ops  # operations of the model this score covers
+        self.future = None
+        self.attempts = 0
+
+
+def _lost(future) -> bool:
+    """Whether the scheduler gave up on ``future`` (it cannot be recomputed)."""
+    return future is not None and future.status == "cancelled"
+
+
 class DistributedModels(_Base):
     """Models as futures on a dask.distributed cluster (see module doc)."""
 
     remote = True  # tasks and their arguments are pickled to worker processes
+    max_resubmits = 10  # per score, after data it needed died with a worker
 
     def __init__(self, client):
         self.client = client
         self.n_slots = max(1, sum(client.nthreads().values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
         self.token = uuid.uuid4().hex[:10]
+        self._sources: list = []  # [block] -> ("dask", x, y) graphs or ("memory", X, y) references
         self._parts: list[list] = []  # [block][part] -> future of (X, y)
+        self._where: list = []  # [block] -> workers holding its parts (() when unknown)
         self._val: dict = {}  # fold -> future of (X, y)
         self._shared: dict = {}  # name -> future
+        self._shared_values: dict = {}  # name -> the client's copy
         self._states: dict = {}  # (model_id, fold) -> future of the newest state
-        self._pending: set = set()
+        self._scored: dict = {}  # (model_id, fold) -> last scored state (on the client)
+        self._since: dict = {}  # (model_id, fold) -> operations submitted after it
+        self._pending: set = set()  # score handles in flight
+        self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
+        self._n_scores = 0
+
+    def _suffix(self) -> str:
+        return f"~{self._generation}" if self._generation else ""
 
     # -- data ----------------------------------------------------------------
     def place(self, X, y, spec: SplitSpec, seed: int, labels: bool) -> Layout:
-        """Split every block into parts on the cluster; see :class:`SplitSpec`."""
+        """Split every block into parts on the cluster; see :class:`SplitSpec`.
+
+        The client keeps the means to place a block again (module doc); a
+        worker lost while placing makes the placement start over.
+        """
+        from concurrent.futures import CancelledError
+
         import dask
 
-        self.spec = spec
+        self.spec, self._seed = spec, seed
         if dask.is_dask_collection(X):
-            xs, ys = _blocks(X, y)
+            self._sources = [("dask", xd, yd) for xd, yd in zip(*_blocks(X, y))]
+        else:
+            self._sources = [("memory", X, y)]
+        for attempt in range(self.max_resubmits + 1):
+            try:
+                return self._place_all(labels)
+            except CancelledError:
+                if attempt == self.max_resubmits:
+                    raise
+                self._release_parts()
+                self._generation += 1
+                time.sleep(0.1)
+
+    def _split_tasks(self, blocks) -> list:
+        """Futures of ``split_block`` for ``blocks``, submitted together."""
+        import dask
+
+        name = f"dasklearn-split-{self.token}"
+        if self._sources[0][0] == "dask":
             tasks = [
                 dask.delayed(split_block, pure=False)(
-                    xd, yd, b, seed, spec, dask_key_name=f"dasklearn-split-{self.token}/{b}")
-                for b, (xd, yd) in enumerate(zip(xs, ys))
+                    self._sources[b][1], self._sources[b][2], b, self._seed, self.spec,
+                    dask_key_name=f"{name}/{b}{self._suffix()}")
+                for b in blocks
             ]
-            splits = self.client.compute(tasks)
-        else:
-            handles = self.client.scatter([X] if y is None else [X, y], hash=False)
-            splits = [self.client.submit(split_block, handles[0], handles[1] if y is not None else None,
-                                         0, seed, spec, key=f"dasklearn-split-{self.token}/0")]
-            del handles
-        described = [self.client.submit(describe_parts, s, labels, key=f"dasklearn-describe-{self.token}/{b}")
-                     for b, s in enumerate(splits)]
-        self._parts = [
-            [self.client.submit(_getitem, s, j, key=f"dasklearn-part-{self.token}/{b}/{j}")
-             for j in range(spec.n_parts)]
-            for b, s in enumerate(splits)
-        ]
+            return self.client.compute(tasks)
+        _, X, y = self._sources[0]
+        handles = self.client.scatter([X] if y is None else [X, y], hash=False)
+        return [self.client.submit(split_block, handles[0], handles[1] if y is not None else None, 0,
+                                   self._seed, self.spec, key=f"{name}/0{self._suffix()}")]
+
+    def _part_futures(self, b, split) -> list:
+        return [self.client.submit(_getitem, split, j, key=f"dasklearn-part-{self.token}/{b}/{j}{self._suffix()}")
+                for j in range(self.spec.n_parts)]
+
+    def _place_all(self, labels: bool) -> Layout:
+        blocks = range(len(self._sources))
+        splits = self._split_tasks(blocks)
+        described = [self.client.submit(describe_parts, s, labels,
+                                        key=f"dasklearn-describe-{self.token}/{b}{self._suffix()}")
+                     for b, s in zip(blocks, splits)]
+        self._parts = [self._part_futures(b, s) for b, s in zip(blocks, splits)]
         info = self.client.gather(described)
         for f in [*splits, *described]:
             f.release()
@@ -309,17 +400,99 @@ class DistributedModels(_Base):
         self._where = [tuple(sorted(who.get(parts[0].key, ()))) for parts in self._parts]
         return _layout(info)
 
+    def _release_parts(self) -> None:
+        for parts in self._parts:
+            for p in parts:
+                p.release()
+        self._parts = []
+
     def share(self, name: str, obj) -> None:
-        """Place a small object (estimator, scorer, fit parameters) once."""
-        [self._shared[name]] = self.client.scatter([obj], hash=False)
+        """Place a small object (estimator, scorer, fit parameters) on every worker."""
+        self._shared_values[name] = obj
+        [self._shared[name]] = self.client.scatter([obj], hash=False, broadcast=True)
 
     def _validation(self, fold):
         if fold not in self._val:
             parts = [self._parts[b][self.spec.val_part(fold)] for b in range(len(self._parts))]
-            self._val[fold] = self.client.submit(concat_parts, parts, key=f"dasklearn-val-{self.token}/{fold}")
+            self._val[fold] = self.client.submit(
+                concat_parts, parts, key=f"dasklearn-val-{self.token}/{fold}{self._suffix()}")
         return self._val[fold]
 
+    def _repair_data(self) -> None:
+        """Place again what the scheduler gave up on: shared objects, blocks
+        (whose parts it cancelled) and validation sets."""
+        lost_shared = [name for name, fut in self._shared.items() if _lost(fut)]
+        lost_blocks = [b for b, parts in enumerate(self._parts) if any(_lost(p) for p in parts)]
+        lost_val = [fold for fold, fut in self._val.items() if _lost(fut)]
+        if not (lost_shared or lost_blocks or lost_val):
+            return
+        self._generation += 1
+        for name in lost_shared:
+            self.share(name, self._shared_values[name])
+        if lost_blocks:
+            splits = self._split_tasks(lost_blocks)  # in-memory input: one block
+            for b, split in zip(lost_blocks, splits):
+                for p in self._parts[b]:
+                    p.release()
+                self._parts[b] = self._part_futures(b, split)
+                self._where[b] = ()
+                split.release()
+        for fold in lost_val:
+            self._val.pop(fold).release()
+
     # -- models --------------------------------------------------------------
+    def _submit_op(self, model_key, state, op):
+        """Submit one operation on ``state`` (a future or None); the new state's future."""
+        train = self.spec.train_parts(model_key[1])
+        if op[0] == "rows":
+            _, params, counts = op
+            block_parts = [[self._parts[b][j] for j in train] for b in range(len(self._parts))]
+            return self.client.submit(
+                fit_rows, self._shared["estimator"], params, block_parts, counts, self._shared["fit_params"],
+                key=self._key("model", model_key, f"rows{sum(counts)}{self._suffix()}"))
+        _, params, blocks, done = op
+        for run in _runs(blocks, self._where):
+            done += len(run)
+            args = ([[self._parts[b][j] for j in train] for b in run], self._shared["fit_params"])
+            if state is None:
+                args += (self._shared["estimator"], params)
+            state = self.client.submit(partial_fit_steps, state, *args,
+                                       key=self._key("model", model_key, f"{done}{self._suffix()}"))
+        return state
+
+    def _rebuild(self, model_key):
+        """Recreate a model's newest state from the client: its last scored
+        state (or nothing), then the operations since, replayed in order."""
+        self._generation += 1
+        ops = self._since.get(model_key, [])
+        refit = [i for i, op in enumerate(ops) if op[0] == "rows"]
+        if refit:  # a refit does not depend on the state before it
+            state, ops = None, ops[refit[-1]:]
+        elif model_key in self._scored:
+            [state] = self.client.scatter([self._scored[model_key]], hash=False)
+        else:
+            state = None
+        for op in ops:
+            state = self._submit_op(model_key, state, op)
+        self._states[model_key] = state
+        return state
+
+    def _head(self, model_key):
+        """Future of the model's newest state (rebuilt first if it was lost);
+        None for a model that has no state yet."""
+        state = self._states.get(model_key)
+        if state is not None and not _lost(state):
+            return state
+        if state is None and model_key not in self._scored and not self._since.get(model_key):
+            return None
+        self._repair_data()
+        return self._rebuild(model_key)
+
+    def _do(self, model_key, op) -> None:
+        head = self._head(model_key)
+        self._since.setdefault(model_key, []).append(op)
+        self._states[model_key] = self._submit_op(model_key, head, op)
+
     def partial_fit(self, model_key, params, blocks: list[int], first_call: int) -> None:
         """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``).
 
@@ -327,74 +500,156 @@ class DistributedModels(_Base):
         (fewer tasks, the model moves only when the data it needs is
         elsewhere); the order of the calls is unchanged.
         """
-        fold = model_key[1]
-        train = self.spec.train_parts(fold)
-        state = self._states.get(model_key)
-        done = first_call
-        for run in _runs(blocks, self._where):
-            done += len(run)
-            args = ([[self._parts[b][j] for j in train] for b in run], self._shared["fit_params"])
-            if state is None:
-                args += (self._shared["estimator"], params)
-            state = self.client.submit(partial_fit_steps, state, *args, key=self._key("model", model_key, done))
-        self._states[model_key] = state
+        self._do(model_key, ("calls", params, [int(b) for b in blocks], int(first_call)))
 
     def fit_rows(self, model_key, params, counts: list[int]) -> None:
         """Replace the model by a fresh one fitted on ``counts[b]`` rows of each block."""
-        train = self.spec.train_parts(model_key[1])
-        block_parts = [[self._parts[b][j] for j in train] for b in range(len(self._parts))]
         old = self._states.pop(model_key, None)
-        self._states[model_key] = self.client.submit(
-            fit_rows, self._shared["estimator"], params, block_parts, counts, self._shared["fit_params"],
-            key=self._key("model", model_key, f"rows{sum(counts)}"))
+        self._scored.pop(model_key, None)
+        self._since[model_key] = []
+        self._do(model_key, ("rows", params, [int(c) for c in counts]))
         if old is not None:
             old.release()
 
-    def score(self, model_key):
+    def restore(self, model_key, state) -> None:
+        """Continue a model from ``state`` (e.g. read from a checkpoint); it is
+        placed on a worker when its next operation is submitted."""
+        old = self._states.pop(model_key, None)
+        if old is not None:
+            old.release()
+        self._scored[model_key] = state
+        self._since[model_key] = []
+
+    def score(self, model_key) -> _Handle:
         """Submit a score of the model's newest state; returns a handle."""
-        state = self._states[model_key]
-        fut = self.client.submit(score_state, state, self._validation(model_key[1]), self._shared["scorer"],
-                                 key=self._key("score", model_key, state.key.rsplit("/", 1)[-1]))
-        self._pending.add(fut)
-        return fut
+        handle = _Handle(model_key, len(self._since.get(model_key, [])))
+        self._submit_score(handle)
+        self._pending.add(handle)
+        return handle
+
+    def _submit_score(self, handle) -> None:
+        state = self._head(handle.model_key)
+        self._n_scores += 1
+        handle.future = self.client.submit(
+            score_and_keep, state, self._validation(handle.model_key[1]), self._shared["scorer"],
+            key=self._key("score", handle.model_key, f"{self._n_scores}{self._suffix()}"))
+
+    def _recover(self, handle) -> None:
+        """Resubmit a score whose task the scheduler cancelled (lost data)."""
+        handle.attempts += 1
+        if handle.attempts > self.max_resubmits:
+            try:
+                handle.future.result()
+            except Exception as exc:
+                raise RuntimeError(
+                    f"model {handle.model_key[0]!r} (fold {handle.model_key[1]!r}): the data it needs were "
+                    f"lost with dying workers {self.max_resubmits} times in a row; giving up. Check the "
+                    "workers' logs (memory limits, crashes)."
+                ) from exc
+        time.sleep(0.05 * handle.attempts)  # let the client hear of every lost key
+        self._repair_data()
+        handle.future.release()
+        self._submit_score(handle)  # rebuilds the model first if its state was lost
 
     def wait_any(self, handles) -> list:
+        """Handles whose score is ready (or failed for a reason other than lost data)."""
+        from concurrent.futures import CancelledError
+
         from distributed import wait
 
-        return list(wait(list(handles), return_when="FIRST_COMPLETED").done)
+        handles = list(handles)
+        while True:
+            done = [h for h in handles if h.future.done()]
+            ready = []
+            for h in done:
+                if _lost(h.future):
+                    self._recover(h)
+                else:
+                    ready.append(h)
+            if ready:
+                return ready
+            try:
+                wait([h.future for h in handles], return_when="FIRST_COMPLETED")
+            except CancelledError:
+                pass  # recovered above, next time round
+
+    def _result(self, handle):
+        from concurrent.futures import CancelledError
+
+        while True:
+            try:
+                return handle.future.result()
+            except CancelledError:
+                self._recover(handle)
 
     def gather(self, handles) -> list:
+        """Score dicts of ``handles``; each model's scored state is kept here."""
+        from concurrent.futures import CancelledError
+
         handles = list(handles)
-        values = self.client.gather(handles)
-        for h in handles:
+        try:
+            pairs = self.client.gather([h.future for h in handles])
+        except CancelledError:  # data lost after the score finished
+            pairs = [self._result(h) for h in handles]
+        values = []
+        for h, (value, state) in zip(handles, pairs):
+            self._scored[h.model_key] = state
+            self._since[h.model_key] = self._since.get(h.model_key, [])[h.n_ops:]
             self._pending.discard(h)
-            h.release()
+            h.future.release()
+            values.append(value)
         return values
+
+    def scored_state(self, model_key):
+        """The model's last scored state ``(estimator, fit_seconds, resource)``."""
+        return self._scored[model_key]
 
     def drop(self, model_keys) -> None:
         """Release dropped models now: the scheduler forgets their states."""
         for key in model_keys:
+            self._scored.pop(key, None)
+            self._since.pop(key, None)
             state = self._states.pop(key, None)
             if state is not None:
                 state.release()
 
+    def state(self, model_key):
+        """The model's newest state, brought to the client (rebuilt if lost)."""
+        from concurrent.futures import CancelledError
+
+        if not self._since.get(model_key) and model_key in self._scored:
+            return self._scored[model_key]
+        for attempt in range(self.max_resubmits + 1):
+            try:
+                return self._head(model_key).result()
+            except CancelledError:
+                if attempt == self.max_resubmits:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
     def model(self, model_key):
         """The fitted estimator of a model (brought to the client)."""
-        return self._states[model_key].result()[0]
+        return self.state(model_key)[0]
 
     def close(self) -> None:
         """Cancel pending work and release everything this search placed."""
-        if self._pending:
-            self.client.cancel(list(self._pending))
-        handles = [*self._pending, *self._states.values(), *self._val.values(), *self._shared.values(),
+        futures = [h.future for h in self._pending if h.future is not None]
+        if futures:
+            self.client.cancel(futures)
+        handles = [*futures, *self._states.values(), *self._val.values(), *self._shared.values(),
                    *(p for parts in self._parts for p in parts)]
         for h in handles:
-            h.release()
+            if h is not None:
+                h.release()
         self._pending.clear()
         self._states.clear()
+        self._scored.clear()
+        self._since.clear()
         self._val.clear()
         self._shared.clear()
+        self._shared_values.clear()
         self._parts = []
+        self._sources = []
 
 
 def _getitem(obj, i):
@@ -427,6 +682,7 @@ class LocalModels(_Base):
 
     Work on one model is queued until its score is requested, then runs as
     one job on the pool (models train concurrently, one job per model).
+    Everything lives in this process; nothing can be lost.
     """
 
     dashboard_link = None
@@ -446,6 +702,7 @@ class LocalModels(_Base):
         self._val: dict = {}
         self._shared: dict = {}
         self._states: dict = {}
+        self._scored: dict = {}
         self._queued: dict = {}  # model_key -> list of thunks
 
     def place(self, X, y, spec: SplitSpec, seed: int, labels: bool) -> Layout:
@@ -486,6 +743,10 @@ class LocalModels(_Base):
         self._queued[model_key] = [
             lambda _: fit_rows(shared["estimator"], params, block_parts, counts, shared["fit_params"])]
 
+    def restore(self, model_key, state) -> None:
+        self._queued.pop(model_key, None)
+        self._states[model_key] = self._scored[model_key] = state
+
     def _run(self, model_key):
         state = self._states.get(model_key)
         for thunk in self._queued.pop(model_key, []):
@@ -496,19 +757,32 @@ class LocalModels(_Base):
     def score(self, model_key):
         val = self._validation(model_key[1])
         scorer = self._shared["scorer"]
-        return self._pool.submit(lambda: score_state(self._run(model_key), val, scorer))
+        handle = self._pool.submit(lambda: score_and_keep(self._run(model_key), val, scorer))
+        handle.model_key = model_key
+        return handle
 
     def wait_any(self, handles) -> list:
         done, _ = cf.wait(list(handles), return_when=cf.FIRST_COMPLETED)
         return list(done)
 
     def gather(self, handles) -> list:
-        return [h.result() for h in handles]
+        values = []
+        for h in handles:
+            value, self._scored[h.model_key] = h.result()
+            values.append(value)
+        return values
+
+    def scored_state(self, model_key):
+        return self._scored[model_key]
 
     def drop(self, model_keys) -> None:
         for key in model_keys:
             self._states.pop(key, None)
+            self._scored.pop(key, None)
             self._queued.pop(key, None)
+
+    def state(self, model_key):
+        return self._run(model_key)
 
     def model(self, model_key):
         return self._run(model_key)[0]
@@ -516,6 +790,7 @@ class LocalModels(_Base):
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._states.clear()
+        self._scored.clear()
         self._queued.clear()
         self._parts = []
         self._val.clear()

@@ -7,13 +7,24 @@ record with a CRC32 of its content. Lines are appended, flushed and fsynced
 as results arrive. A crash mid-write leaves at most one torn last line;
 loading stops at the first line that fails to parse or check, and the file is
 truncated back to the last good line before anything new is appended.
+
+The header is written to a temporary file, fsynced and renamed into place
+(and the directory fsynced), so a crash while creating the file leaves
+either no checkpoint or a complete header.
+
+Two kinds share the format: ``kind="search"`` (GridSearchCV /
+RandomizedSearchCV: one record per finished (candidate, split) fit) and
+``kind="adaptive"`` (the adaptive searches: one record per scored round of a
+model, with the model's state; see :class:`AdaptiveCheckpoint`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import pickle
 import zlib
 
 _FORMAT = "dasklearn-search-checkpoint"
@@ -64,10 +75,13 @@ class Checkpoint:
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             header = {"format": _FORMAT, "version": _VERSION, "kind": self.kind,
                       "fingerprint": self.fingerprint}
-            with open(self.path, "w") as fh:
+            tmp = f"{self.path}.tmp-{os.getpid()}"
+            with open(tmp, "w") as fh:
                 fh.write(json.dumps(header) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path)
             return []
         entries, good_end = [], 0
         with open(self.path, "rb") as fh:
@@ -112,3 +126,95 @@ class Checkpoint:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _fsync_dir(path) -> None:
+    """Make a new directory entry (a created or renamed file) durable."""
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory file descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------ adaptive searches
+def encode_state(obj) -> str:
+    """``obj`` pickled, compressed and base64-encoded (one JSON string)."""
+    return base64.b64encode(zlib.compress(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))).decode("ascii")
+
+
+def decode_state(text: str):
+    """Inverse of :func:`encode_state`. Unpickles: read only checkpoints you trust."""
+    return pickle.loads(zlib.decompress(base64.b64decode(text)))
+
+
+def _jsonable(params: dict) -> dict:
+    """Candidate parameters for reading (numbers as numbers, others as repr)."""
+    out = {}
+    for name, value in params.items():
+        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()
+        out[name] = value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
+    return out
+
+
+class AdaptiveCheckpoint:
+    """The checkpoint of an adaptive search: one record per scored round.
+
+    Each line (after the header, see :class:`Checkpoint`) is one unit of work
+    that finished: model ``m`` (its id), fold ``f`` (an int, or ``"all"`` for
+    the cross-validated refit of the best candidate), ``t`` the resource the
+    work was asked to reach (partial_fit calls, or training rows), ``p`` the
+    candidate's parameters (for reading only), ``v`` the score record
+    (``score``, ``score_time``, ``fit_seconds``, ``resource``; None for the
+    refit) and ``s`` the model's state after that work, ``(estimator,
+    fit_seconds, resource)`` as :func:`encode_state`. The scores history of a
+    model is its lines in order.
+
+    A search resumes by replaying its policy: a unit of work that is
+    recorded is not run -- its score is read here -- and a model that must
+    train further starts from its last recorded state. Because every
+    decision depends only on the scores and every task is deterministic,
+    the resumed search does exactly the remaining work and ends with the
+    results of an uninterrupted run. The file grows by one model state per
+    scored round, so it suits the small models these searches train.
+    """
+
+    def __init__(self, path, fingerprint: str):
+        self._file = Checkpoint(path, fingerprint, kind="adaptive")
+        self._recorded: dict = {}
+
+    @property
+    def path(self) -> str:
+        return self._file.path
+
+    def load(self) -> int:
+        """Read the records (refusing another search's file); how many."""
+        entries = self._file.load()
+        self._recorded = {(e["m"], e["f"], e["t"]): e for e in entries}
+        return len(entries)
+
+    def __len__(self) -> int:
+        """Records read and not used yet."""
+        return len(self._recorded)
+
+    def take(self, model_id, fold, target):
+        """The record of this unit of work (removed from memory), or None."""
+        return self._recorded.pop((model_id, fold, int(target)), None)
+
+    def discard(self, model_id) -> None:
+        """Forget the remaining records of a dropped model."""
+        for key in [k for k in self._recorded if k[0] == model_id]:
+            del self._recorded[key]
+
+    def append(self, records) -> None:
+        """Durably add ``(model_id, fold, target, params, value, state)`` records."""
+        self._file.append([
+            {"m": m, "f": f, "t": int(t), "p": _jsonable(p), "v": v, "s": encode_state(s)}
+            for m, f, t, p, v, s in records
+        ])

@@ -101,10 +101,12 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         scoring=None,
         verbose=0,
         n_jobs=None,
+        checkpoint=None,
     ):
         super().__init__(
             estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
             cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+            checkpoint=checkpoint,
         )
         self.n_initial_parameters = n_initial_parameters
         self.n_initial_iter = n_initial_iter
@@ -269,10 +271,12 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
         scoring=None,
         verbose=0,
         n_jobs=None,
+        checkpoint=None,
     ):
         super().__init__(
             estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
             cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+            checkpoint=checkpoint,
         )
         self.aggressiveness = aggressiveness
 

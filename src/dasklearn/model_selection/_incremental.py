@@ -27,6 +27,26 @@ its policy (``_additional_calls``), as a scikit-learn search supplies
 A failing ``partial_fit`` / ``fit`` / score raises (after the work in
 flight is cancelled and everything placed is released); there is no
 ``error_score``.
+
+Where state lives, and what survives
+------------------------------------
+The search's decisions live on the client: every model's score records
+(``_Track``) and the policy, a pure function of them. The models live on the
+workers; the client also keeps each live model's last *scored* state (it
+comes back with the score) -- see :mod:`dasklearn._runtime._models`.
+
+* A worker that dies (SIGKILL, OOM) does not fail the search: the runtime
+  rebuilds what was lost with it (data placed from the client is placed
+  again, dask input is recomputed from lineage, a lost model is rebuilt from
+  its last scored state by replaying the same ``partial_fit`` calls on the
+  same blocks in the same order) before the search sees the score, so the
+  results equal an undisturbed run.
+* ``checkpoint=PATH`` makes the search resumable after its own process dies
+  (see :class:`._checkpoint.AdaptiveCheckpoint`): every score is appended,
+  with the model's state, to a durable file as it arrives. Running the same
+  search again replays the policy over the recorded scores, restores each
+  model that trains further from its last recorded state, and runs only the
+  work that was never recorded.
 """
 
 from __future__ import annotations
@@ -34,6 +54,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import os
 import time
 from collections.abc import Mapping, Sequence
 
@@ -50,6 +71,7 @@ from dasklearn._runtime import Progress
 from dasklearn._runtime._models import SplitSpec, allocate_rows, model_runtime
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
+from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, decode_state, fingerprint
 from dasklearn.model_selection._results import _param_arrays, _rank
 
 __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearchCV"]
@@ -202,6 +224,7 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         scoring=None,
         verbose=0,
         n_jobs=None,
+        checkpoint=None,
     ):
         self.estimator = estimator
         self.parameters = parameters
@@ -214,6 +237,7 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.scoring = scoring
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.checkpoint = checkpoint
 
     # -- subclass hooks ------------------------------------------------------
     def _resource(self) -> str:
@@ -297,6 +321,13 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
             _fail(self, "verbose", self.verbose, "a non-negative int")
         if self.n_jobs is not None and not _is_int(self.n_jobs):
             _fail(self, "n_jobs", self.n_jobs, "None or an int (local threads without a Client)")
+        if self.checkpoint is not None:
+            if not isinstance(self.checkpoint, (str, os.PathLike)):
+                _fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
+            if not _is_int(self.random_state):
+                _fail(self, "random_state", self.random_state, "an int when checkpoint is given",
+                      "A resumed search must sample the same candidates, split and block order "
+                      "as the run that wrote the checkpoint; e.g. random_state=0.")
 
     def _check_n_initial_parameters(self):
         n = self.n_initial_parameters
@@ -371,6 +402,7 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
             check_param_names(self.estimator, candidates)
         fit_params = self._check_fit_params(fit_params, n_samples)
         split_seed, order_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=2))
+        store = self._open_checkpoint(sampled, spec, (split_seed, order_seed), X, y, fit_params)
 
         runtime = model_runtime(self.n_jobs)
         if runtime.remote:
@@ -393,7 +425,7 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
             tracks = [_Track(name, ids, cands, *self._prepare(name, len(cands), max_resource))
                       for name, ids, cands in sampled]
             orders = {f: _BlockOrder(np.flatnonzero(train_rows[f]), order_seed) for f in [*spec.folds, "all"]}
-            ctx = _Context(runtime, spec, layout, train_rows, orders, resource, progress, start)
+            ctx = _Context(runtime, spec, layout, train_rows, orders, resource, progress, start, store)
             self._search(ctx, tracks)
             self._set_results(tracks, spec)
             self.best_estimator_ = self._best_model(ctx)
@@ -406,6 +438,22 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         finally:
             runtime.close()
         return self
+
+    def _open_checkpoint(self, sampled, spec, seeds, X, y, fit_params):
+        """The search's checkpoint, loaded (None without ``checkpoint``).
+
+        Its fingerprint covers everything that decides the results: the
+        class, the parameters (``parameters`` through the candidates sampled
+        from it), the split, the seeds, the data and the fit parameters.
+        """
+        if self.checkpoint is None:
+            return None
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in ("checkpoint", "verbose", "n_jobs", "parameters")}
+        store = AdaptiveCheckpoint(self.checkpoint, fingerprint(
+            type(self).__name__, params, sampled, spec, seeds, X, y, fit_params))
+        store.load()
+        return store
 
     def _check_layout(self, layout, spec):
         _validation.raise_for_nonfinite(self.estimator, layout.x_nonfinite)
@@ -439,21 +487,31 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
             f"{n_models} models ({len(tracks)} bracket(s)), {len(ctx.spec.folds)} validation "
             f"fold(s), {len(ctx.layout.sizes)} block(s), on {ctx.runtime.n_slots} slots"
         )
+        if ctx.store is not None:
+            ctx.progress.note(f"checkpoint {ctx.store.path}: " + (
+                f"resuming from {len(ctx.store)} record(s)" if len(ctx.store) else "new"))
         self._best_so_far = -math.inf
+        ready: list = []  # scores read from the checkpoint: (track, model_id, fold, target, value)
         # on an error, the runtime cancels the work in flight when fit closes it
         for track in tracks:
-            self._decide(ctx, track, pending)
-        while pending:
-            done = ctx.runtime.wait_any(pending)
-            for handle, value in zip(done, ctx.runtime.gather(done)):
-                track, model_id, fold = pending.pop(handle)
+            self._decide(ctx, track, pending, ready)
+        while pending or ready:
+            if ready:
+                arrived = list(ready)
+                ready.clear()
+            else:
+                done = ctx.runtime.wait_any(pending)
+                values = ctx.runtime.gather(done)
+                arrived = [(*pending.pop(h), v) for h, v in zip(done, values)]
+                ctx.save(arrived)
+            for track, model_id, fold, _, value in arrived:
                 track.results.setdefault(model_id, {})[fold] = value
                 track.outstanding -= 1
                 if track.outstanding == 0:  # the track's round is complete: decide
                     self._finish_round(ctx, track)
-                    self._decide(ctx, track, pending)
+                    self._decide(ctx, track, pending, ready)
 
-    def _decide(self, ctx, track, pending):
+    def _decide(self, ctx, track, pending, ready):
         key = ctx.resource
         instructions = pol.plan_round(
             track.alive, track.policy, max_iter=track.max_iter, patience=self._patience(),
@@ -462,7 +520,7 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         if not instructions:  # a policy must keep someone: keep the best
             instructions = {pol.top_models(track.alive, 1)[0]: 0}
         dropped = [m for m in track.alive if m not in instructions]
-        ctx.runtime.drop([(m, f) for m in dropped for f in ctx.spec.folds])
+        ctx.drop(dropped)
         for m in dropped:
             del track.alive[m]
         work = {m: n for m, n in instructions.items() if n > 0}
@@ -481,8 +539,13 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         for model_id, n in work.items():
             used = pol.current(track.alive[model_id], key)
             for fold in ctx.spec.folds:
-                ctx.train((model_id, fold), track.params[model_id], used, n)
-                pending[ctx.runtime.score((model_id, fold))] = (track, model_id, fold)
+                model_key = (model_id, fold)
+                entry = ctx.recorded(model_key, used + n)
+                if entry is not None:  # done before: read, not run
+                    ready.append((track, model_id, fold, used + n, entry["v"]))
+                else:
+                    ctx.train(model_key, track.params[model_id], used, n)
+                    pending[ctx.runtime.score(model_key)] = (track, model_id, fold, used + n)
                 track.outstanding += 1
 
     def _finish_round(self, ctx, track):
@@ -576,14 +639,19 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         best = self.cv_results_["model_id"][self.best_index_]
         best = best.item() if hasattr(best, "item") else best
         if len(ctx.spec.folds) == 1:
-            return ctx.runtime.model((best, 0))
+            return ctx.model((best, 0))
         # cross-validated: train the best candidate once more, on all the rows
         used = int(self.cv_results_[ctx.resource][self.best_index_])
         if ctx.resource == SAMPLES:
             fold_rows = min(int(ctx.train_rows[f].sum()) for f in ctx.spec.folds)
             used = round(used * int(ctx.train_rows["all"].sum()) / fold_rows)
-        ctx.train((best, "all"), self.best_params_, 0, used)
-        return ctx.runtime.model((best, "all"))
+        model_key = (best, "all")
+        if ctx.recorded(model_key, used) is not None:
+            return ctx.model(model_key)
+        ctx.train(model_key, self.best_params_, 0, used)
+        state = ctx.runtime.state(model_key)
+        ctx.save([(None, best, "all", used, None)], params=self.best_params_, state=state)
+        return state[0]
 
     # -- delegation to the best estimator -------------------------------------
     def _check_fitted(self):
@@ -642,9 +710,10 @@ def _accepts(method, name) -> bool:
 
 
 class _Context:
-    """What one fit's rounds need: the runtime, the folds and block orders."""
+    """What one fit's rounds need: the runtime, the folds and block orders,
+    and the checkpoint (``store``) with the states read from it."""
 
-    def __init__(self, runtime, spec, layout, train_rows, orders, resource, progress, start):
+    def __init__(self, runtime, spec, layout, train_rows, orders, resource, progress, start, store=None):
         self.runtime = runtime
         self.spec = spec
         self.layout = layout
@@ -653,9 +722,46 @@ class _Context:
         self.resource = resource
         self.progress = progress
         self.start = start
+        self.store = store
+        self._resume: dict = {}  # model_key -> encoded state read from the checkpoint, not yet needed
+
+    def recorded(self, model_key, target: int):
+        """The checkpoint's record of this work (then it is not run), or None."""
+        if self.store is None:
+            return None
+        entry = self.store.take(model_key[0], model_key[1], target)
+        if entry is not None:
+            self._resume[model_key] = entry["s"]
+        return entry
+
+    def save(self, arrived, params=None, state=None) -> None:
+        """Append finished work to the checkpoint, with the models' states."""
+        if self.store is None:
+            return
+        self.store.append([
+            (m, f, t, track.params[m] if track is not None else params, v,
+             self.runtime.scored_state((m, f)) if state is None else state)
+            for track, m, f, t, v in arrived
+        ])
+
+    def drop(self, model_ids) -> None:
+        self.runtime.drop([(m, f) for m in model_ids for f in self.spec.folds])
+        for m in model_ids:
+            for f in self.spec.folds:
+                self._resume.pop((m, f), None)
+            if self.store is not None:
+                self.store.discard(m)
+
+    def model(self, model_key):
+        """The fitted estimator of a model, from the checkpoint if it was read there."""
+        state = self._resume.pop(model_key, None)
+        return decode_state(state)[0] if state is not None else self.runtime.model(model_key)
 
     def train(self, model_key, params, used: int, n: int) -> None:
         """Give a model ``n`` more units of work (calls, or rows for a refit)."""
+        state = self._resume.pop(model_key, None)
+        if state is not None:  # continue from the state recorded in the checkpoint
+            self.runtime.restore(model_key, decode_state(state))
         fold = model_key[1]
         if self.resource == CALLS:
             self.runtime.partial_fit(model_key, params, self.orders[fold].take(used, n), used)
@@ -697,7 +803,17 @@ _COMMON_PARAMS = """
         models are left and the best score so far (on stderr).
     n_jobs : int, default=None
         Number of local threads when no ``dask.distributed.Client`` is
-        active (None: all cores). With a Client the cluster is used."""
+        active (None: all cores). With a Client the cluster is used.
+    checkpoint : str or path-like, default=None
+        File recording, as it arrives, every score of every model with the
+        model's state after it (JSON lines, appended and fsynced; a crash
+        mid-write loses at most that line). Running the same search (same
+        arguments, an int ``random_state``, same data) with the same file
+        resumes it: recorded work is not run again, models continue from
+        their recorded states, and ``cv_results_`` equals an uninterrupted
+        run. A file written by a different search is refused with a
+        ValueError. The file holds pickled models: only resume from files
+        you trust."""
 
 _COMMON_ATTRS = """
     cv_results_ : dict of numpy arrays
@@ -790,10 +906,12 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
         scoring=None,
         verbose=0,
         n_jobs=None,
+        checkpoint=None,
     ):
         super().__init__(
             estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
             cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+            checkpoint=checkpoint,
         )
         self.n_initial_parameters = n_initial_parameters
         self.fits_per_score = fits_per_score
@@ -858,11 +976,13 @@ class InverseDecaySearchCV(IncrementalSearchCV):
         scoring=None,
         verbose=0,
         n_jobs=None,
+        checkpoint=None,
     ):
         super().__init__(
             estimator, parameters, n_initial_parameters=n_initial_parameters, max_iter=max_iter,
             fits_per_score=fits_per_score, patience=patience, tol=tol, test_size=test_size, cv=cv,
             random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
+            checkpoint=checkpoint,
         )
         self.decay_rate = decay_rate
 

@@ -1,0 +1,339 @@
+"""Adaptive searches under failure: a worker SIGKILLed mid-run, a search resumed
+from its checkpoint (complete, torn, foreign, or after its process was killed),
+and the same search on a cluster started with the `dask` command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.linear_model import SGDClassifier
+
+from dasklearn.model_selection import GridSearchCV
+from dasklearn.model_selection._hyperband import HyperbandSearchCV, SuccessiveHalvingSearchCV
+from dasklearn.model_selection._incremental import IncrementalSearchCV
+
+from test_adaptive import _dasklearn_keys
+from test_checkpoint import LoggedSGD
+
+PARAMS = {"alpha": loguniform(1e-4, 1e1), "loss": ["hinge", "log_loss"]}
+
+
+class LoggedPartialSGD(ClassifierMixin, BaseEstimator):
+    """SGDClassifier that appends one line per partial_fit call to ``log``
+    (seen across worker processes)."""
+
+    def __init__(self, alpha=1e-4, loss="hinge", log=None, delay=0.0):
+        self.alpha = alpha
+        self.loss = loss
+        self.log = log
+        self.delay = delay
+
+    def partial_fit(self, X, y, classes=None):
+        time.sleep(self.delay)
+        if self.log is not None:
+            with open(self.log, "a") as fh:
+                fh.write(f"{self.alpha}\n")
+        if not hasattr(self, "model_"):
+            self.model_ = SGDClassifier(alpha=self.alpha, loss=self.loss, tol=None, random_state=0)
+        self.model_.partial_fit(X, y, classes=classes)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def fit(self, X, y):  # scikit-learn's scorers want a fit method; the searches do not call it
+        self.__dict__.pop("model_", None)
+        return self.partial_fit(X, y, classes=np.unique(y))
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def _n_calls(log) -> int:
+    return len(log.read_text().split()) if log.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def memory_data():
+    return make_classification(n_samples=1000, n_features=10, n_informative=4, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def dask_data():
+    from dasklearn.datasets import make_classification as dask_make
+
+    return dask_make(n_samples=2000, n_features=10, n_informative=4, chunks=250, random_state=0)
+
+
+def assert_same_search(a, b):
+    """Same models, candidates, work, scores and winner (timings aside)."""
+    ra, rb = a.cv_results_, b.cv_results_
+    assert list(ra["model_id"]) == list(rb["model_id"])
+    assert ra["params"] == rb["params"]
+    for key in sorted(ra):
+        if key.endswith("test_score") or key in ("partial_fit_calls", "n_samples", "bracket"):
+            np.testing.assert_array_equal(ra[key], rb[key], err_msg=key)
+    assert a.best_params_ == b.best_params_ and a.best_index_ == b.best_index_
+    ea, eb = a.best_estimator_, b.best_estimator_
+    ea, eb = getattr(ea, "model_", ea), getattr(eb, "model_", eb)
+    if hasattr(ea, "coef_"):
+        np.testing.assert_array_equal(ea.coef_, eb.coef_)
+
+
+# ------------------------------------------------------------------ worker loss
+def kill_busiest_worker_when(client, *conditions, everyone=False, timeout=60):
+    """For each condition in turn: once ``condition()`` and both workers are
+    up, SIGKILL (its nanny restarts it) the worker holding the most of the
+    search's data and models (``everyone``: both workers at once). A second
+    kill, after the first worker came back empty, takes the last copies."""
+    killed = []
+
+    def holdings(dask_scheduler):
+        counts = {}
+        for key, ts in dask_scheduler.tasks.items():
+            if "dasklearn-" in str(key):
+                for ws in ts.who_has or ():
+                    counts[ws.address] = counts.get(ws.address, 0) + 1
+        return counts
+
+    def run():
+        for condition in conditions:
+            deadline = time.time() + timeout
+            while not (condition() and len(client.nthreads()) == 2) and time.time() < deadline:
+                time.sleep(0.02)
+            held = client.run_on_scheduler(holdings)
+            pids = client.run(os.getpid)
+            victims = sorted(pids) if everyone else [max(sorted(pids), key=lambda w: held.get(w, 0))]
+            for victim in victims:
+                os.kill(pids[victim], signal.SIGKILL)
+            killed.append((victims, sum(held.get(v, 0) for v in victims)))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, killed
+
+
+def _survives_kill(client, tmp_path, make, X, y, kill_after, everyone=False, delay=0.08):
+    """``make(log, delay)``: the search; slowed down (which changes no result)
+    while workers are killed, so that it is still running when they are."""
+    log = tmp_path / "calls.log"
+    reference = make(log, 0.0).fit(X, y)
+    n_reference = _n_calls(log)
+    log.unlink()
+    thread, killed = kill_busiest_worker_when(client, *[lambda n=n: _n_calls(log) >= n for n in kill_after],
+                                              everyone=everyone)
+    disturbed = make(log, delay).fit(X, y)
+    thread.join()
+    assert len(killed) == len(kill_after) and all(held for _, held in killed), (
+        f"not every kill hit a worker holding the search's data during the search: {killed}")
+    assert_same_search(disturbed, reference)
+    assert _n_calls(log) >= n_reference  # lost calls were replayed, none skipped
+    assert not _dasklearn_keys(client)  # recovery leaves nothing behind
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind, kill_after, everyone",
+    [("memory", [20], False), ("memory", [15, 35], False), ("memory", [25], True), ("dask", [25], False)],
+    ids=["memory-one-kill", "memory-two-kills", "memory-all-workers", "dask-one-kill"])
+def test_hyperband_survives_worker_kill(client, tmp_path, memory_data, dask_data, kind, kill_after, everyone):
+    # memory: the one block was scattered from the client; after the second kill
+    # (or killing both workers) no copy of it, of the shared estimator and scorer,
+    # or of any model is left on the cluster: all placed again / rebuilt.
+    # dask: blocks are recomputed from their graph (two folds, then a refit on all rows)
+    X, y = memory_data if kind == "memory" else dask_data
+    extra = {} if kind == "memory" else {"cv": 2}
+
+    def make(log, delay):
+        return HyperbandSearchCV(LoggedPartialSGD(log=str(log), delay=delay), PARAMS, max_iter=9,
+                                 random_state=0, **extra)
+
+    # two folds make twice the calls: half the delay keeps the same duration
+    _survives_kill(client, tmp_path, make, X, y, kill_after, everyone, delay=0.08 if kind == "memory" else 0.04)
+
+
+@pytest.mark.slow
+def test_incremental_search_survives_worker_kill(client, tmp_path, memory_data):
+    X, y = memory_data
+
+    def make(log, delay):
+        return IncrementalSearchCV(LoggedPartialSGD(log=str(log), delay=delay), PARAMS, n_initial_parameters=6,
+                                   max_iter=8, fits_per_score=2, random_state=0)
+
+    _survives_kill(client, tmp_path, make, X, y, kill_after=[10, 25])
+
+
+# ----------------------------------------------------------------- checkpoints
+def _hyperband(log, ckpt, **kw):
+    return HyperbandSearchCV(LoggedPartialSGD(log=str(log)), PARAMS, max_iter=9, random_state=0,
+                             checkpoint=ckpt, **kw)
+
+
+def _records(path) -> list:
+    """The checkpoint's records up to the first torn or unreadable line."""
+    out = []
+    for line in path.read_text().splitlines(keepends=True)[1:]:
+        try:
+            out.append(json.loads(line)["e"])
+        except ValueError:
+            break
+    return out
+
+
+def test_complete_checkpoint_repeats_no_call(client, tmp_path, memory_data):
+    X, y = memory_data
+    log, ckpt = tmp_path / "calls.log", tmp_path / "hb.ckpt"
+    full = _hyperband(log, ckpt, cv=2).fit(X, y)
+    # 69 calls per fold, then the best candidate again on all the rows
+    assert _n_calls(log) == 2 * 69 + full.cv_results_["partial_fit_calls"][full.best_index_]
+    header = json.loads(ckpt.read_text().splitlines()[0])
+    assert header["kind"] == "adaptive" and header["format"] == "dasklearn-search-checkpoint"
+    records = _records(ckpt)
+    assert len(records) == 2 * len(full.history_) + 1  # every score of every fold, and the refit
+    assert {"m", "f", "t", "p", "v", "s"} <= set(records[0])
+    log.unlink()
+    again = _hyperband(log, ckpt, cv=2).fit(X, y)
+    assert _n_calls(log) == 0
+    assert_same_search(again, full)
+    assert len(_records(ckpt)) == len(records)  # nothing new to record
+
+
+@pytest.mark.parametrize("where", ["client", "local"])
+def test_torn_checkpoint_resumes_only_the_missing_calls(request, tmp_path, memory_data, where):
+    if where == "client":
+        request.getfixturevalue("client")
+    X, y = memory_data
+    log, ckpt = tmp_path / "calls.log", tmp_path / "hb.ckpt"
+    reference = _hyperband(log, None).fit(X, y)
+    log.unlink()
+    _hyperband(log, ckpt).fit(X, y)
+    lines = ckpt.read_text().splitlines(keepends=True)
+    kept = 12
+    # a crash after 12 records, in the middle of writing the 13th
+    ckpt.write_text("".join(lines[: 1 + kept]) + lines[1 + kept][: len(lines[1 + kept]) // 2])
+    done = {}
+    for rec in _records(ckpt):
+        done[rec["m"]] = max(done.get(rec["m"], 0), rec["t"])
+    final = dict(zip(reference.cv_results_["model_id"], reference.cv_results_["partial_fit_calls"]))
+    missing = sum(int(calls) - done.get(m, 0) for m, calls in final.items())
+    log.unlink()
+    resumed = _hyperband(log, ckpt).fit(X, y)
+    assert _n_calls(log) == missing < 69
+    assert_same_search(resumed, reference)
+    assert len(ckpt.read_text().splitlines()) == len(lines)  # the torn line was replaced, not kept
+
+
+def test_samples_resource_resumes_without_refitting(tmp_path, memory_data):
+    X, y = memory_data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "sha.ckpt"
+
+    def make():
+        return SuccessiveHalvingSearchCV(LoggedSGD(log=str(log)), {"alpha": loguniform(1e-5, 1e-1)},
+                                         n_initial_parameters=6, random_state=0, n_jobs=2, checkpoint=ckpt)
+
+    full = make().fit(X, y)
+    assert _n_calls(log) == full.metadata_["n_fits"]
+    log.unlink()
+    again = make().fit(X, y)
+    assert _n_calls(log) == 0
+    assert_same_search(again, full)
+
+
+def test_foreign_checkpoint_is_refused(tmp_path, memory_data):
+    X, y = memory_data
+    log, ckpt = tmp_path / "calls.log", tmp_path / "hb.ckpt"
+
+    def make(cls=HyperbandSearchCV, **kw):
+        kw = {"max_iter": 3, "random_state": 0, "checkpoint": ckpt, "n_jobs": 2, **kw}
+        return cls(LoggedPartialSGD(log=str(log)), PARAMS, **kw)
+
+    make().fit(X, y)
+    log.unlink()
+    for other in [make(max_iter=4), make(random_state=1), make(test_size=0.3), make(scoring="accuracy"),
+                  make(IncrementalSearchCV)]:
+        with pytest.raises(ValueError, match="written by a different search"):
+            other.fit(X, y)
+    with pytest.raises(ValueError, match="written by a different search"):  # other data
+        make().fit(X[:-10], y[:-10])
+    grid_ckpt = tmp_path / "grid.ckpt"  # a GridSearchCV checkpoint is another kind
+    GridSearchCV(LoggedSGD(log=str(tmp_path / "fits.log")), {"alpha": [1e-3]}, cv=2, checkpoint=grid_ckpt,
+                 n_jobs=1).fit(X, y)
+    with pytest.raises(ValueError, match="written by a different search"):
+        _hyperband(log, grid_ckpt).fit(X, y)
+    (tmp_path / "junk").write_text("hello\n")
+    with pytest.raises(ValueError, match="not a dasklearn checkpoint"):
+        _hyperband(log, tmp_path / "junk").fit(X, y)
+    with pytest.raises(ValueError, match="random_state must be an int when checkpoint is given"):
+        HyperbandSearchCV(LoggedPartialSGD(), PARAMS, checkpoint=tmp_path / "new.ckpt").fit(X, y)
+    assert _n_calls(log) == 0  # every refusal came before any work
+    assert not (tmp_path / "new.ckpt").exists()
+
+
+@pytest.mark.slow
+def test_search_process_killed_mid_run_resumes(tmp_path, memory_data):
+    """A real crash: the search's own process is SIGKILLed mid-run, then resumed."""
+    X, y = memory_data
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    log, ckpt = tmp_path / "calls.log", tmp_path / "inc.ckpt"
+    kw = "n_initial_parameters=4, max_iter=10, fits_per_score=2, random_state=0, n_jobs=1"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, numpy as np
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_adaptive_reliability import LoggedPartialSGD, PARAMS
+        from dasklearn.model_selection._incremental import IncrementalSearchCV
+        X, y = np.load({str(tmp_path / "X.npy")!r}), np.load({str(tmp_path / "y.npy")!r})
+        IncrementalSearchCV(LoggedPartialSGD(log={str(log)!r}, delay=0.1), PARAMS, {kw},
+                            checkpoint={str(ckpt)!r}).fit(X, y)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.time() + 120
+    while time.time() < deadline and (not ckpt.exists() or len(ckpt.read_text().splitlines()) < 7):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    recorded = _records(ckpt)
+    assert 6 <= len(recorded) < 20  # 4 models x 5 scores when complete
+    log.unlink()
+
+    def make(log):
+        # the same arguments as the killed run (the estimator's delay included)
+        return IncrementalSearchCV(LoggedPartialSGD(log=str(log), delay=0.1), PARAMS, n_initial_parameters=4,
+                                   max_iter=10, fits_per_score=2, random_state=0, n_jobs=1, checkpoint=ckpt)
+
+    resumed = make(log).fit(X, y)
+    # each record covers fits_per_score=2 calls of its model: only the rest run
+    assert _n_calls(log) == 4 * 10 - 2 * len(recorded)
+    reference = IncrementalSearchCV(LoggedPartialSGD(), PARAMS, n_initial_parameters=4, max_iter=10,
+                                    fits_per_score=2, random_state=0, n_jobs=1).fit(X, y)
+    assert_same_search(resumed, reference)
+
+
+# ----------------------------------------------------------- a real cluster
+@pytest.mark.slow
+def test_hyperband_against_cli_cluster_by_address(cluster, cli_cluster, dask_data):
+    from dask.distributed import Client
+
+    X, y = dask_data
+
+    def run():
+        return HyperbandSearchCV(SGDClassifier(tol=None, random_state=0), PARAMS, max_iter=9, cv=2,
+                                 random_state=3).fit(X, y)
+
+    with Client(cluster, set_as_default=True):
+        local_cluster = run()
+    with Client(cli_cluster, set_as_default=True) as c:
+        assert len(c.nthreads()) == 2
+        cli = run()
+        assert not _dasklearn_keys(c)
+    assert_same_search(cli, local_cluster)
