@@ -63,10 +63,10 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 from sklearn.utils import check_random_state
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
+from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress
 from dasklearn._runtime._models import SplitSpec, allocate_rows, model_runtime
 from dasklearn.model_selection import _policies as pol
@@ -95,14 +95,6 @@ def _fail(owner, name, value, expected, fix=""):
         f"{type(owner).__name__}: {name} must be {expected}; got {value!r}."
         + (f" {fix}" if fix else "")
     )
-
-
-def _estimator_has(attr):
-    def check(self):
-        getattr(getattr(self, "best_estimator_", self.estimator), attr)
-        return True
-
-    return check
 
 
 def _check_data(estimator, X, y):
@@ -200,7 +192,7 @@ class _Track:
 
 
 # ------------------------------------------------------------------- base class
-class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
+class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared execution of the adaptive searches; subclasses supply the policy.
 
     Subclasses implement ``_additional_calls(history) -> {model_id: n_more}``
@@ -653,53 +645,16 @@ class BaseIncrementalSearchCV(MetaEstimatorMixin, BaseEstimator):
         ctx.save([(None, best, "all", used, None)], params=self.best_params_, state=state)
         return state[0]
 
-    # -- delegation to the best estimator -------------------------------------
+    # -- delegation to the best estimator (DelegateMixin) ----------------------
+    _fitted_attr = "best_estimator_"
+
     def _check_fitted(self):
         check_is_fitted(self, "best_estimator_")
-
-    def _delegate(self, method, X):
-        self._check_fitted()
-        if _blockwise.is_dask(X):
-            return _blockwise.apply_method(self.best_estimator_, method, X)
-        return getattr(self.best_estimator_, method)(X)
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the best estimator (blockwise on dask input)."""
-        return self._delegate("predict", X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the best estimator (blockwise on dask input)."""
-        return self._delegate("predict_proba", X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the best estimator (blockwise on dask input)."""
-        return self._delegate("predict_log_proba", X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the best estimator (blockwise on dask input)."""
-        return self._delegate("decision_function", X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform with the best estimator (blockwise on dask input)."""
-        return self._delegate("transform", X)
 
     def score(self, X, y=None):
         """Score of the best estimator on (X, y) with the search's scorer."""
         self._check_fitted()
         return _blockwise.score(self.scorer_, self.best_estimator_, X, y)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        sub = self.estimator.__sklearn_tags__()
-        tags.estimator_type = sub.estimator_type
-        tags.classifier_tags = sub.classifier_tags
-        tags.regressor_tags = sub.regressor_tags
-        return tags
 
 
 def _accepts(method, name) -> bool:

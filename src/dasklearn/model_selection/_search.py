@@ -34,24 +34,15 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
+from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
 from dasklearn.model_selection._results import build_cv_results, scorer_names
-
-
-def _estimator_has(attr):
-    def check(self):
-        est = getattr(self, "best_estimator_", self.estimator)
-        getattr(est, attr)
-        return True
-
-    return check
 
 
 def _n_samples(X) -> int:
@@ -100,7 +91,7 @@ def _prefix_length(estimator, candidates) -> int:
     return first_touched
 
 
-class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
+class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared machinery of the distributed searches; subclasses choose candidates."""
 
     def __init__(
@@ -129,18 +120,6 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
     # -- subclass hook -------------------------------------------------------
     def _candidates(self) -> list[dict]:
         raise NotImplementedError
-
-    # -- scikit-learn conventions -------------------------------------------
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        sub = self.estimator.__sklearn_tags__()
-        tags.estimator_type = sub.estimator_type
-        tags.classifier_tags = sub.classifier_tags
-        tags.regressor_tags = sub.regressor_tags
-        tags.input_tags.pairwise = sub.input_tags.pairwise
-        tags.input_tags.sparse = sub.input_tags.sparse
-        tags.array_api_support = sub.array_api_support
-        return tags
 
     # -- validation ----------------------------------------------------------
     def _check_params(self):
@@ -386,6 +365,12 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.best_params_ = results["params"][self.best_index_]
 
     # -- delegation to the refitted estimator -------------------------------
+    _fitted_attr = "best_estimator_"
+
+    def _fitted(self, method):
+        self._check_refit(method)
+        return self.best_estimator_
+
     def _check_refit(self, method):
         if not self.refit:
             raise AttributeError(
@@ -393,47 +378,6 @@ class BaseSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "available only after refitting the best estimator. Set refit=True."
             )
         check_is_fitted(self, "best_estimator_")
-
-    def _delegate(self, method, X):
-        self._check_refit(method)
-        if _blockwise.is_dask(X):
-            return _blockwise.apply_method(self.best_estimator_, method, X)
-        return getattr(self.best_estimator_, method)(X)
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the best estimator (blockwise on dask input)."""
-        return self._delegate("predict", X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities from the best estimator (blockwise on dask input)."""
-        return self._delegate("predict_proba", X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities from the best estimator (blockwise on dask input)."""
-        return self._delegate("predict_log_proba", X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the best estimator (blockwise on dask input)."""
-        return self._delegate("decision_function", X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform with the best estimator (blockwise on dask input)."""
-        return self._delegate("transform", X)
-
-    @available_if(_estimator_has("inverse_transform"))
-    def inverse_transform(self, X):
-        """Inverse transform with the best estimator (blockwise on dask input)."""
-        return self._delegate("inverse_transform", X)
-
-    @available_if(_estimator_has("score_samples"))
-    def score_samples(self, X):
-        """score_samples of the best estimator (blockwise on dask input)."""
-        return self._delegate("score_samples", X)
 
     def score(self, X, y=None, **params):
         """Score of the best estimator on (X, y) with the search's scorer

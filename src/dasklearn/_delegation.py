@@ -1,0 +1,68 @@
+"""Delegating prediction methods to a fitted inner estimator, blockwise on
+dask input. One implementation for every meta-estimator of dasklearn."""
+
+from __future__ import annotations
+
+from sklearn.utils.metaestimators import available_if
+
+from dasklearn import _blockwise
+
+_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
+            "transform", "inverse_transform", "score_samples")
+
+
+def _has(method):
+    """``available_if`` check: the fitted (else the unfitted) estimator has ``method``."""
+
+    def check(self):
+        getattr(getattr(self, self._fitted_attr, self.estimator), method)
+        return True
+
+    return check
+
+
+def _make(method):
+    def delegate(self, X):
+        return self._delegate(method, X)
+
+    delegate.__name__ = method
+    delegate.__doc__ = f"``{method}`` of the fitted estimator (blockwise on dask input, returning dask output)."
+    return available_if(_has(method))(delegate)
+
+
+class DelegateMixin:
+    """predict / predict_proba / predict_log_proba / decision_function /
+    transform / inverse_transform / score_samples of ``self.<_fitted_attr>``.
+
+    Subclasses set ``_fitted_attr`` and may override ``_fitted(method)`` to
+    explain why the fitted estimator is missing.
+    """
+
+    _fitted_attr = "estimator_"
+
+    def _fitted(self, method):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, self._fitted_attr)
+        return getattr(self, self._fitted_attr)
+
+    def __sklearn_tags__(self):
+        """The inner estimator's kind (classifier / regressor) and input needs."""
+        tags = super().__sklearn_tags__()
+        sub = self.estimator.__sklearn_tags__()
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = sub.classifier_tags
+        tags.regressor_tags = sub.regressor_tags
+        tags.input_tags.pairwise = sub.input_tags.pairwise
+        tags.input_tags.sparse = sub.input_tags.sparse
+        return tags
+
+    def _delegate(self, method, X):
+        est = self._fitted(method)
+        if _blockwise.is_dask(X):
+            return _blockwise.apply_method(est, method, X)
+        return getattr(est, method)(X)
+
+    for _name in _METHODS:
+        locals()[_name] = _make(_name)
+    del _name
