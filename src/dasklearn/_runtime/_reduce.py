@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, Sequence
+import os
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -73,16 +74,19 @@ def assign_groups(locations: Sequence[Sequence[str]], nthreads: dict[str, int]) 
     return groups
 
 
-def reduction_levels(n_partials: int, partial_nbytes: int, split_every: int = SPLIT_EVERY,
-                     gather_bytes: int = GATHER_BYTES) -> int:
+def reduction_levels(n_partials: int, partial_nbytes: int, split_every: int | None = None,
+                     gather_bytes: int | None = None) -> int:
     """Number of tree levels of worker-side additions before the gather.
 
     Each level adds groups of ``split_every`` partial results on the workers.
     Levels are added while more than ``split_every`` partials remain or the
     remaining ones weigh more than ``gather_bytes`` together; the rest is
     gathered and added on the client (a level costs a network hop, so few
-    small partials are cheaper to gather directly).
+    small partials are cheaper to gather directly).  Defaults: the module's
+    ``SPLIT_EVERY`` and ``GATHER_BYTES``.
     """
+    split_every = SPLIT_EVERY if split_every is None else split_every
+    gather_bytes = GATHER_BYTES if gather_bytes is None else gather_bytes
     if split_every < 2:
         raise ValueError(f"split_every must be >= 2, got {split_every}")
     levels = 0
@@ -99,12 +103,12 @@ def _sum(combine, values):
 
 
 def _run_group(kernel, combine, blocks, *args):
-    """Kernel on each block of one group, added together."""
+    """Kernel on each block of one group, combined."""
     return _sum(combine, [kernel(b, *args) for b in blocks])
 
 
 def _run_group_stateful(kernel, combine, blocks, states, *args):
-    """Stateful kernel on each block: ``(new states, summed partials)``."""
+    """Stateful kernel on each block of one group: ``(new states, combined partials)``."""
     if states is None:
         states = [None] * len(blocks)
     elif isinstance(states, tuple):  # the previous call's (states, partial)
@@ -113,11 +117,9 @@ def _run_group_stateful(kernel, combine, blocks, states, *args):
     return [s for s, _ in out], _sum(combine, [p for _, p in out])
 
 
-def _second(pair):
-    return pair[1]
-
-
-def _combine_task(combine, *parts):
+def _combine_task(combine, stateful, *parts):
+    if stateful:  # leaves of a stateful map are (states, partial)
+        parts = [p[1] for p in parts]
     return _sum(combine, parts)
 
 
@@ -125,17 +127,21 @@ def _apply(fn, block, *args):
     return fn(block, *args)
 
 
-def _nbytes(value) -> int:
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, (tuple, list)):
-        return sum(_nbytes(v) for v in value)
-    return 8
+def _pair(x, y):
+    return x, y
 
 
 # -------------------------------------------------------------- placements
 class LocalBlocks:
-    """Blocks in this process, evaluated on a local thread pool."""
+    """Blocks in this process, evaluated on a local thread pool.
+
+    Parameters
+    ----------
+    blocks : list of (X_block, y_block)
+        Blocks without rows are dropped.
+    n_threads : int, default=None
+        Threads (None: one per CPU); the blocks are dealt into that many groups.
+    """
 
     def __init__(self, blocks: list, n_threads: int | None = None):
         from dasklearn._runtime._backend import LocalBackend
@@ -156,20 +162,22 @@ class LocalBlocks:
     def _group_blocks(self, g):
         return [self.blocks[i] for i in g]
 
-    def map_reduce(self, kernel: Callable, *args, combine: Callable = None, nbytes: int | None = None):
-        """``combine`` of ``kernel(block, *args)`` over all blocks."""
-        combine = combine or _default_combine()
+    def map_reduce(self, kernel: Callable, *args, combine: Callable, nbytes: int | None = None):
+        """``combine`` of ``kernel(block, *args)`` over all blocks.
+
+        ``nbytes`` is accepted for interface parity with
+        :meth:`DistributedBlocks.map_reduce` (nothing is transferred here).
+        """
         parts = self._run(_run_group, [(kernel, combine, self._group_blocks(g), *args) for g in self.groups])
         return _sum(combine, parts)
 
-    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable = None,
+    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable,
                          nbytes: int | None = None):
         """Stateful map: ``kernel(block, block_state, *args) -> (state, partial)``.
 
         ``state`` is None on the first call, then the handle the previous call
         returned.  Returns ``(state handle, combined partials)``.
         """
-        combine = combine or _default_combine()
         prev = state if state is not None else [None] * len(self.groups)
         out = self._run(_run_group_stateful, [
             (kernel, combine, self._group_blocks(g), s, *args) for g, s in zip(self.groups, prev)])
@@ -190,12 +198,6 @@ class LocalBlocks:
         self.release()
 
 
-def _default_combine():
-    from dasklearn._kernels.linear import add
-
-    return add
-
-
 class DistributedBlocks:
     """Blocks placed on the workers of a dask.distributed cluster.
 
@@ -204,18 +206,19 @@ class DistributedBlocks:
     client : distributed.Client
     futures : list of Future
         One future per block, each holding ``(X_block, y_block)``.
+    locations : list of list of str
+        The workers holding each block.
     """
 
-    def __init__(self, client, futures: list):
+    def __init__(self, client, futures: list, locations: list, hold: list = ()):
         self.client = client
         self.futures = list(futures)
         self.n_blocks = len(self.futures)
-        self._regroup()
-
-    def _regroup(self):
-        who = self.client.who_has(self.futures)
-        locations = [list(who.get(f.key, ())) for f in self.futures]
-        self.groups = assign_groups(locations, self.client.nthreads())
+        self.groups = assign_groups(locations, client.nthreads())
+        # Futures the pending block tasks depend on, kept until a map has
+        # completed: the scheduler may process a release before the graph
+        # update that depends on the key ("lost dependencies").
+        self._hold = list(hold)
 
     def _inline(self, args):
         """Scatter large array arguments to the workers once; keep small ones inline."""
@@ -223,27 +226,34 @@ class DistributedBlocks:
         workers = sorted({w for w, _ in self.groups})
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > INLINE_BYTES:
-                f = self.client.scatter(a, workers=workers, broadcast=True, hash=False)
-                scattered.append(f)
-                a = f
+                a = self.client.scatter(a, workers=workers, broadcast=True, hash=False)
+                scattered.append(a)
             out.append(a)
         return out, scattered
 
     def _submit(self, fn, address, *args):
+        # pinned where the blocks are; "loose" so that a lost worker does not
+        # hang the fit (the scheduler then recomputes the block elsewhere)
         return self.client.submit(fn, *args, workers=[address], allow_other_workers=True, pure=False)
 
-    def _reduce(self, leaves, combine, partial_nbytes):
-        levels = reduction_levels(len(leaves), partial_nbytes)
-        for _ in range(levels):
-            leaves = [self.client.submit(_combine_task, combine, *leaves[i:i + SPLIT_EVERY], pure=False)
+    def _reduce(self, leaves, combine, partial_nbytes, stateful=False):
+        """Add the leaves' partial results: tree levels on the workers (see
+        :func:`reduction_levels`), then one gather and the last additions here."""
+        held = list(leaves)  # every level stays referenced until the gather is done
+        for _ in range(reduction_levels(len(leaves), partial_nbytes)):
+            leaves = [self.client.submit(_combine_task, combine, stateful, *leaves[i:i + SPLIT_EVERY],
+                                         pure=False)
                       for i in range(0, len(leaves), SPLIT_EVERY)]
-        return _sum(combine, self.client.gather(leaves))
+            held.extend(leaves)
+            stateful = False
+        values = self.client.gather(leaves)
+        self._hold = []  # the blocks are computed: what they came from may go
+        return _sum(combine, [v[1] for v in values] if stateful else values)
 
-    def map_reduce(self, kernel: Callable, *args, combine: Callable = None, nbytes: int | None = None):
+    def map_reduce(self, kernel: Callable, *args, combine: Callable, nbytes: int | None = None):
         """``combine`` of ``kernel(block, *args)`` over all blocks, computed
         where the blocks live.  ``nbytes`` (an estimate of one partial
         result's size) decides whether the workers pre-add the partials."""
-        combine = combine or _default_combine()
         args, scattered = self._inline(args)
         try:
             leaves = [
@@ -252,17 +262,19 @@ class DistributedBlocks:
             ]
             return self._reduce(leaves, combine, nbytes if nbytes is not None else 1 << 16)
         finally:
-            self.client.cancel(scattered) if scattered else None
+            for f in scattered:  # release, not cancel: cancelling would cancel the dependents
+                f.release()
 
-    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable = None,
+    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable,
                          nbytes: int | None = None):
         """Stateful map; the per-block states stay on the workers.
 
-        ``kernel(block, block_state, *args) -> (new_state, partial)``.
+        ``kernel(block, block_state, *args) -> (new_state, partial)``.  The
+        states (parameter-sized: the kernel's business) are kept on the
+        workers for the next call; a copy travels with the partials.
         ``state`` is None on the first call, then the handle this method
         returned.  Returns ``(state handle, combined partials)``.
         """
-        combine = combine or _default_combine()
         args, scattered = self._inline(args)
         try:
             prev = state if state is not None else [None] * len(self.groups)
@@ -271,32 +283,29 @@ class DistributedBlocks:
                              [self.futures[i] for i in idx], s, *args)
                 for (address, idx), s in zip(self.groups, prev)
             ]
-            partials = [self._submit(_second, address, leaf) for (address, _), leaf in zip(self.groups, leaves)]
-            return leaves, self._reduce(partials, combine, nbytes if nbytes is not None else 1 << 16)
+            return leaves, self._reduce(leaves, combine, nbytes if nbytes is not None else 1 << 16,
+                                        stateful=True)
         finally:
-            self.client.cancel(scattered) if scattered else None
+            for f in scattered:  # release, not cancel: cancelling would cancel the dependents
+                f.release()
 
     def transform(self, fn: Callable, *args) -> None:
-        """Replace every block by ``fn(block, *args)``, computed where it is."""
-        new = []
+        """Replace every block by ``fn(block, *args)``, computed where it is.
+
+        Not waited for: the next map runs after it, and raises its errors.
+        """
+        futures = list(self.futures)
         for address, idx in self.groups:
             for i in idx:
-                new.append((i, self._submit(_apply, address, fn, self.futures[i], *args)))
-        new.sort(key=lambda t: t[0])
-        from distributed import wait
-
-        futures = [f for _, f in new]
-        wait(futures)
-        errors = [f for f in futures if f.status == "error"]
-        if errors:
-            errors[0].result()  # raises the kernel's exception here
+                futures[i] = self._submit(_apply, address, fn, self.futures[i], *args)
+        self._hold.extend(self.futures)
         self.futures = futures
-        self._regroup()
 
     def release(self) -> None:
-        futures, self.futures = self.futures, []
-        if futures:
-            self.client.cancel(futures)
+        """Drop this placement's references; the scheduler frees what nothing else holds."""
+        futures, self.futures, self._hold = self.futures, [], []
+        for f in futures:
+            f.release()
 
     def __enter__(self):
         return self
@@ -312,7 +321,7 @@ def _as_dask_array(a):
     return a
 
 
-def _dask_blocks(X, y):
+def _aligned(X, y):
     """X with one column chunk and y with X's row chunks (both dask arrays)."""
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
@@ -321,11 +330,21 @@ def _dask_blocks(X, y):
     return X, y
 
 
-def _pair(x, y):
-    return x, y
+def _flat_keys(arr) -> list:
+    out = []
+
+    def walk(k):
+        if isinstance(k, list):
+            for x in k:
+                walk(x)
+        else:
+            out.append(k)
+
+    walk(arr.__dask_keys__())
+    return out
 
 
-def place_blocks(X, y):
+def place_blocks(X, y, n_threads: int | None = None):
     """Place the row blocks of ``(X, y)`` once, for many evaluations.
 
     Parameters
@@ -333,6 +352,8 @@ def place_blocks(X, y):
     X : dask array of shape (n, d), or ndarray
         Row blocks follow X's chunks (dask) or are even row slices (NumPy).
     y : dask array of shape (n,), or ndarray
+    n_threads : int, default=None
+        Local threads when the blocks stay in this process (None: one per CPU).
 
     Returns
     -------
@@ -346,62 +367,46 @@ def place_blocks(X, y):
 
     from dasklearn._runtime._backend import active_client
 
-    if is_dask_collection(X) or is_dask_collection(y):
-        import dask.array as da
+    if not (is_dask_collection(X) or is_dask_collection(y)):
+        X, y = np.asarray(X), np.asarray(y)
+        k = n_threads if n_threads and n_threads > 0 else (os.cpu_count() or 1)
+        if len(y) < 2 * k * 1000:  # split only when each thread gets real work
+            k = 1
+        edges = np.linspace(0, len(y), k + 1).astype(int)
+        return LocalBlocks([(X[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:])], n_threads)
 
-        X, y = _as_dask_array(X), _as_dask_array(y)
-        X = X if is_dask_collection(X) else da.from_array(np.asarray(X), chunks=(len(X), -1))
-        y = y if is_dask_collection(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
-        X, y = _dask_blocks(X, y)
-        client = active_client()
-        if client is None:
-            import dask
+    import dask.array as da
 
-            xs, ys = dask.compute(list(X.to_delayed().ravel()), list(y.to_delayed().ravel()))
-            return LocalBlocks(list(zip(xs, ys)))
-        return _place_distributed(client, X, y)
-    X, y = np.asarray(X), np.asarray(y)
-    blocks = LocalBlocks([(X, y)])
-    k = blocks._backend.n_slots
-    edges = np.linspace(0, len(y), k + 1).astype(int)
-    if len(y) >= 2 * k * 1000:  # split only when each thread gets real work
-        blocks.blocks = [(X[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-        blocks.groups = [[i] for i in range(len(blocks.blocks))]
-        blocks.n_blocks = len(blocks.blocks)
-    return blocks
+    X, y = _as_dask_array(X), _as_dask_array(y)
+    X = X if is_dask_collection(X) else da.from_array(np.asarray(X), chunks=(len(X), -1))
+    y = y if is_dask_collection(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
+    X, y = _aligned(X, y)
+    client = active_client()
+    if client is None:
+        import dask
+
+        xs, ys = dask.compute(list(X.to_delayed().ravel()), list(y.to_delayed().ravel()))
+        return LocalBlocks(list(zip(xs, ys)), n_threads)
+    return _place_distributed(client, X, y)
 
 
 def _place_distributed(client, X, y) -> DistributedBlocks:
+    """Persist X and y (a no-op when they already are), then pair each X block
+    with its y block on the worker holding the X block."""
     from distributed import futures_of, wait
 
-    Xp, yp = client.persist([X, y])  # no-op for already persisted input
-    try:
-        by_key = {f.key: f for f in futures_of(Xp) + futures_of(yp)}
-        x_keys, y_keys = _flat_keys(Xp), _flat_keys(yp)
-        sizes = X.chunks[0]
-        pairs = [
-            client.submit(_pair, by_key[kx], by_key[ky], pure=False)
-            for kx, ky, n in zip(x_keys, y_keys, sizes) if n > 0
-        ]
-        wait(pairs)
-        errors = [f for f in pairs if f.status == "error"]
-        if errors:
-            errors[0].result()
-    finally:
-        del Xp, yp
-    return DistributedBlocks(client, pairs)
-
-
-def _flat_keys(arr) -> list:
-    keys = arr.__dask_keys__()
-    out = []
-
-    def walk(k):
-        if isinstance(k, list):
-            for x in k:
-                walk(x)
-        else:
-            out.append(k)
-
-    walk(keys)
-    return out
+    Xp, yp = client.persist([X, y])
+    by_key = {f.key: f for f in futures_of(Xp) + futures_of(yp)}
+    rows = [(by_key[kx], by_key[ky]) for kx, ky, n in zip(_flat_keys(Xp), _flat_keys(yp), X.chunks[0]) if n]
+    x_futures = [fx for fx, _ in rows]
+    wait(x_futures)
+    errors = [f for f in x_futures if f.status == "error"]
+    if errors:
+        errors[0].result()  # the user's graph failed: raise its error here
+    who = client.who_has(x_futures)
+    locations = [sorted(who.get(f.key, ())) for f in x_futures]
+    pairs = [
+        client.submit(_pair, fx, fy, workers=where[:1], allow_other_workers=True, pure=False)
+        for (fx, fy), where in zip(rows, locations)
+    ]
+    return DistributedBlocks(client, pairs, locations, hold=[f for row in rows for f in row])

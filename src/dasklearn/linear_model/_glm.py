@@ -1,0 +1,742 @@
+"""Exact linear models fitted where the data lives.
+
+Every fit places the row blocks of ``(X, y)`` once on the workers that hold
+them, then each solver iteration evaluates the loss and gradient (and the
+Hessian for ``newton``) of every block on its worker and sums them: one
+synchronisation point per evaluation, and only parameter-sized vectors cross
+the network.  Without a Client, or for NumPy input, the blocks are evaluated
+on local threads.
+
+Solvers and penalties
+---------------------
+
+================== ====== ==== ==== ==========
+solver             none   l2   l1   elasticnet
+================== ====== ==== ==== ==========
+'lbfgs' (default)  yes    yes  --   --
+'newton'           yes    yes  --   --
+'gradient_descent' yes    yes  --   --
+'proximal_grad'    yes    yes  yes  yes
+'admm'             yes    yes  yes  yes
+================== ====== ==== ==== ==========
+
+The intercept is never penalised.  The objectives are scikit-learn's, so
+converged coefficients equal scikit-learn's:
+
+* :class:`LogisticRegression`:
+  ``C * sum(loss) + l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||^2`` as
+  :class:`sklearn.linear_model.LogisticRegression` (binary, or multinomial
+  softmax over all classes);
+* :class:`LinearRegression` and :class:`PoissonRegression`:
+  ``mean(loss) + alpha * l1_ratio * ||w||_1 + alpha * (1 - l1_ratio) / 2 * ||w||^2``
+  with the squared loss ``(y - Xw)**2 / 2`` (that is
+  :class:`~sklearn.linear_model.ElasticNet` and
+  :class:`~sklearn.linear_model.Lasso`; ``alpha=0`` is ordinary least
+  squares, and ``penalty='l2'`` with ``alpha`` equals
+  ``Ridge(alpha=alpha * n_samples)``) or the Poisson half deviance
+  (:class:`~sklearn.linear_model.PoissonRegressor` for the l2 penalty).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from dasklearn._kernels.linear import (
+    LinearSpec,
+    combine_summaries,
+    mean_response,
+    prepare_block,
+    summarize_block,
+)
+from dasklearn.linear_model import _solvers
+from dasklearn.linear_model._objective import Objective
+
+SOLVERS = ("lbfgs", "newton", "gradient_descent", "proximal_grad", "admm")
+SMOOTH_SOLVERS = ("lbfgs", "newton", "gradient_descent")
+PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
+
+
+def _is_dask(obj) -> bool:
+    from dask import is_dask_collection
+
+    return is_dask_collection(obj)
+
+
+def _as_array(obj):
+    """dask DataFrame / Series -> dask array with known chunk sizes."""
+    if _is_dask(obj) and hasattr(obj, "to_dask_array"):
+        return obj.to_dask_array(lengths=True)
+    return obj
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+class _LinearModel(BaseEstimator):
+    """Shared fit machinery; subclasses define the loss and the penalty scale."""
+
+    _classifier = False
+
+    # ------------------------------------------------------------ validation
+    def _fail(self, name, expected, fix):
+        value = getattr(self, name)
+        raise ValueError(
+            f"{type(self).__name__}: {name} must be {expected}, got {value!r}. {fix}"
+        )
+
+    def _check_common_params(self):
+        if not isinstance(self.solver, str) or self.solver not in SOLVERS:
+            self._fail("solver", f"one of {SOLVERS}", "Pass e.g. solver='lbfgs'.")
+        if not (self.penalty is None or (isinstance(self.penalty, str) and self.penalty in PENALTIES)):
+            self._fail("penalty", f"one of {PENALTIES}",
+                       "Leave penalty='auto' to derive it from l1_ratio and the strength.")
+        if not _is_real(self.l1_ratio) or not 0 <= self.l1_ratio <= 1:
+            self._fail("l1_ratio", "a float in [0, 1]", "Use 0 for l2, 1 for l1, in between for elastic net.")
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            self._fail("fit_intercept", "a bool", "Pass True or False.")
+        if not isinstance(self.max_iter, numbers.Integral) or isinstance(self.max_iter, bool) \
+                or self.max_iter < 0:
+            self._fail("max_iter", "an int >= 0", "Pass e.g. max_iter=100.")
+        if not _is_real(self.tol) or not math.isfinite(self.tol) or self.tol < 0:
+            self._fail("tol", "a finite float >= 0", "Pass e.g. tol=1e-4.")
+        if self.penalty in ("l1", "l2") and self.l1_ratio not in (0, 1 if self.penalty == "l1" else 0):
+            raise ValueError(
+                f"{type(self).__name__}: penalty={self.penalty!r} and "
+                f"l1_ratio={self.l1_ratio!r} disagree. Leave penalty='auto' and set l1_ratio, "
+                "or pass penalty='elasticnet' to use l1_ratio."
+            )
+
+    def _penalty_mix(self):
+        """``(penalty name or None, effective l1_ratio)``."""
+        if self.penalty is None or self._no_penalty():
+            return None, 0.0
+        if self.penalty == "l1":
+            return "l1", 1.0
+        if self.penalty == "l2":
+            return "l2", 0.0
+        r = float(self.l1_ratio)
+        if self.penalty == "elasticnet":
+            return "elasticnet", r
+        return ("l2" if r == 0 else "l1" if r == 1 else "elasticnet"), r
+
+    def _check_params(self):
+        """Validate every parameter and the solver/penalty combination."""
+        self._check_strength()
+        self._check_common_params()
+        penalty, l1_ratio = self._penalty_mix()
+        if l1_ratio > 0 and self.solver in SMOOTH_SOLVERS:
+            raise ValueError(
+                f"{type(self).__name__}: solver={self.solver!r} supports penalties None and "
+                f"'l2' only, got penalty {penalty!r} (l1_ratio={l1_ratio}). Use "
+                "solver='proximal_grad' or solver='admm' for l1 and elastic-net penalties, "
+                "or l1_ratio=0."
+            )
+        return penalty, l1_ratio
+
+    def _check_data(self, X, y):
+        name = type(self).__name__
+        if _is_dask(X) or _is_dask(y):
+            X, y = _as_array(X), _as_array(y)
+            X_shape, y_shape = np.shape(X), np.shape(y)
+            if len(X_shape) != 2:
+                raise ValueError(
+                    f"{name}: X must be 2-dimensional (n_samples, n_features), got shape "
+                    f"{X_shape}. Reshape it, e.g. X.reshape(-1, 1) for a single feature."
+                )
+            if len(y_shape) != 1:
+                raise ValueError(
+                    f"{name}: y must be 1-dimensional (n_samples,), got shape {y_shape}. "
+                    "Pass y.ravel() for a column vector."
+                )
+            if any(isinstance(s, float) and math.isnan(s) for s in (X_shape[0], y_shape[0])):
+                raise ValueError(
+                    f"{name}: the number of rows of X or y is unknown (dask chunks of unknown "
+                    "size). Call X.compute_chunk_sizes() (and y's) or pass a dask DataFrame."
+                )
+            if X_shape[0] != y_shape[0]:
+                raise ValueError(
+                    f"{name}: X and y must have the same number of rows, got {X_shape[0]} and "
+                    f"{y_shape[0]}. Pass matching X and y."
+                )
+            if X_shape[0] == 0 or X_shape[1] == 0:
+                raise ValueError(f"{name}: X must be non-empty, got shape {X_shape}.")
+            if np.dtype(X.dtype).kind not in "biuf":
+                raise ValueError(
+                    f"{name}: X must be numeric, got dtype {X.dtype}. Encode the features "
+                    "as numbers first."
+                )
+            if not self._classifier and np.dtype(y.dtype).kind not in "biuf":
+                raise ValueError(
+                    f"{name}: y must be numeric, got dtype {y.dtype}. Pass numeric targets."
+                )
+            return X, y, int(X_shape[1])
+        X, y = check_X_y(X, y, dtype=np.float64, order="C", y_numeric=not self._classifier,
+                         estimator=self)
+        return X, y, X.shape[1]
+
+    def _check_summary(self, s):
+        name = type(self).__name__
+        if not s["X_numeric"] or not s["X_finite"]:
+            raise ValueError(f"{name}: X contains NaN or infinity. Impute or drop those values.")
+        if not s["y_finite"]:
+            raise ValueError(f"{name}: y contains NaN or infinity. Drop those rows.")
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y):
+        """Fit the model on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : dask array or dask DataFrame of shape (n_samples, n_features), or array-like
+            Training data.  Dask input is fitted where its blocks live (with
+            an active Client) or on local threads; in-memory input on local
+            threads.
+        y : dask array or dask Series of shape (n_samples,), or array-like
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        from dasklearn._runtime._reduce import place_blocks
+
+        penalty, l1_ratio = self._check_params()
+        X, y, n_features = self._check_data(X, y)
+        with place_blocks(X, y) as blocks:
+            summary = blocks.map_reduce(summarize_block, self._classifier, combine=combine_summaries)
+            self._check_summary(summary)
+            n = summary["n"]
+            loss, n_outputs, classes = self._loss_of(summary)
+            spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
+            blocks.transform(prepare_block, loss, classes)
+            l1, l2 = self._strengths(l1_ratio, n)
+            objective = Objective(blocks, spec, n, l1, l2)
+            result = self._solve(objective, self._initial_params(spec, summary), blocks.n_blocks)
+            objective.release_state()
+        if not result.converged:
+            warnings.warn(
+                f"{type(self).__name__}: solver={self.solver!r} did not converge within "
+                f"max_iter={self.max_iter} iterations ({result.message}). Increase max_iter, "
+                "loosen tol, or standardise the features.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        x = result.x
+        if n_outputs > 1:
+            x = _center_classes(x, spec, center_coef=l1 == 0)
+        self._set_fitted(spec, x, classes)
+        self.n_iter_ = self._format_n_iter(result.n_iter)
+        self.n_features_in_ = n_features
+        return self
+
+    def _initial_params(self, spec, summary):
+        return np.zeros(spec.n_params)
+
+    def _solve(self, objective, x0, n_blocks):
+        kw = dict(max_iter=int(self.max_iter), tol=float(self.tol))
+        solver = self.solver
+        if solver == "lbfgs":
+            return _solvers.lbfgs(objective, x0, **kw)
+        if solver == "newton":
+            return _solvers.newton(objective, x0, null_space=_null_space(objective), **kw)
+        if solver == "gradient_descent":
+            return _solvers.gradient_descent(objective, x0, **kw)
+        if solver == "proximal_grad":
+            l1 = objective.l1 if objective.l1.any() else None
+            return _solvers.proximal_grad(objective, x0, l1=l1, **kw)
+        inner_tol = max(min(float(self.tol), 1e-4) * 1e-2 / n_blocks, 1e-14)
+        return _solvers.admm(
+            lambda z, rho, rescale: objective.consensus(z, rho, rescale, inner_tol),
+            x0, n_blocks=n_blocks, l1=objective.l1, l2=objective.l2,
+            shift_invariant=objective.spec.n_outputs, rho=_initial_rho(objective, x0, n_blocks), **kw,
+        )
+
+    # ----------------------------------------------------------- prediction
+    def _linear_predictor(self, X):
+        check_is_fitted(self)
+        X = check_array(X, dtype=[np.float64, np.float32], estimator=self)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X @ self.coef_.T + self.intercept_
+
+    def _blockwise(self, method, X):
+        """Dask input: ``method`` applied block by block (a lazy dask result)."""
+        from dasklearn._blockwise import apply_method
+
+        check_is_fitted(self)
+        return apply_method(self, method, _as_array(X))
+
+    def _score_with(self, metric, X, y, sample_weight=None):
+        """``metric(y, predict(X))``; on dask input the predictions are
+        computed blockwise where X lives and only they and y come here."""
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if not (_is_dask(X) or _is_dask(y)):
+            return float(metric(y, self.predict(X), **kw))
+        from dasklearn._runtime import get_backend
+
+        pred = self.predict(_as_array(X))
+        backend = get_backend()
+        try:
+            pred, y = backend.compute(pred, _as_array(y))
+        finally:
+            backend.close()
+        return float(metric(np.asarray(y), np.asarray(pred), **kw))
+
+
+def _initial_rho(objective, x0, n_blocks):
+    """ADMM's starting penalty: a fraction of the curvature of one block's
+    loss share, measured along the gradient by a secant (two evaluations).
+    Residual balancing adapts it later; a good start saves many rounds."""
+    _, g0 = objective(x0, 1)
+    g0 = g0 - objective.l2 * x0  # the loss alone: l2 belongs to the z-update
+    norm = float(np.linalg.norm(g0))
+    if norm == 0 or not np.isfinite(norm):
+        return 1.0
+    x1 = x0 - g0 / norm
+    _, g1 = objective(x1, 1)
+    g1 = g1 - objective.l2 * x1
+    s = x1 - x0
+    curvature = float((g1 - g0) @ s) / float(s @ s)
+    if not np.isfinite(curvature) or curvature <= 0:
+        return 1.0
+    return 0.3 * curvature / n_blocks
+
+
+def _center_classes(x, spec, center_coef):
+    """Multinomial parameters are defined up to a constant added to every
+    class (for the intercepts; for the coefficients too when there is no l2
+    term).  Pick the representative whose class-mean is zero, as
+    scikit-learn's solvers started at zero do."""
+    P = x.reshape(spec.n_outputs, spec.n_columns).copy()
+    if spec.fit_intercept:
+        P[:, -1] -= P[:, -1].mean()
+    if center_coef:
+        P[:, :spec.n_features] -= P[:, :spec.n_features].mean(axis=0)
+    return P.ravel()
+
+
+def _null_space(objective):
+    """Orthonormal directions along which the multinomial objective is flat."""
+    spec = objective.spec
+    if spec.n_outputs == 1:
+        return None
+    K, m = spec.n_outputs, spec.n_columns
+    cols = []
+    unpenalised = ~(objective.l2.reshape(K, m) > 0).any(axis=0)  # per column index
+    for j in range(m):
+        if unpenalised[j]:
+            v = np.zeros((K, m))
+            v[:, j] = 1.0 / np.sqrt(K)
+            cols.append(v.ravel())
+    return np.column_stack(cols) if cols else None
+
+
+# ===================================================================== models
+class LogisticRegression(ClassifierMixin, _LinearModel):
+    """Logistic regression (binary, or multinomial) fitted exactly on dask data.
+
+    Minimises scikit-learn's objective
+    ``C * sum_i loss_i + l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2``
+    (the intercept is not penalised): the binary log-loss for two classes,
+    the multinomial (softmax over all classes) log-loss for more.
+
+    Parameters
+    ----------
+    penalty : {'auto', 'l2', 'l1', 'elasticnet', None}, default='auto'
+        'auto' derives the penalty from ``l1_ratio`` and ``C`` as scikit-learn
+        1.8+ does (``l1_ratio=0``: l2, ``1``: l1, in between: elastic net,
+        ``C=np.inf``: none).  The explicit names are accepted too
+        (``'elasticnet'`` uses ``l1_ratio``).
+    C : float, default=1.0
+        Inverse of the regularisation strength, > 0; ``np.inf`` for none.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing, in [0, 1].
+    fit_intercept : bool, default=True
+        Fit an (unpenalised) intercept.
+    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
+        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties
+        (see the module docstring for the table and the stopping rules).
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+    tol : float, default=1e-4
+        Stopping tolerance (on the max-norm of the gradient of the objective
+        divided by ``C * n_samples``; ADMM: on its residuals).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Iterations run by the solver.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from dasklearn.datasets import make_classification
+    >>> from dasklearn.linear_model import LogisticRegression
+    >>> X, y = make_classification(n_samples=1000, chunks=250, random_state=0)
+    >>> clf = LogisticRegression().fit(X, y)
+    >>> clf.predict(X[:5]).compute().shape
+    (5,)
+    """
+
+    _classifier = True
+
+    def __init__(self, penalty="auto", *, C=1.0, l1_ratio=0.0, fit_intercept=True,
+                 solver="lbfgs", max_iter=100, tol=1e-4):
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _check_strength(self):
+        if not _is_real(self.C) or math.isnan(self.C) or self.C <= 0:
+            self._fail("C", "a float > 0 (np.inf for no penalty)", "Pass e.g. C=1.0.")
+
+    def _no_penalty(self):
+        return self.C == np.inf
+
+    def _strengths(self, l1_ratio, n):
+        if self._penalty_mix()[0] is None:
+            return 0.0, 0.0
+        scale = 1.0 / (float(self.C) * n)
+        return l1_ratio * scale, (1.0 - l1_ratio) * scale
+
+    def _loss_of(self, summary):
+        from sklearn.utils.multiclass import type_of_target
+
+        classes = summary["classes"]
+        kind = type_of_target(classes)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"LogisticRegression: y must hold class labels, got {kind!r} values "
+                f"(e.g. {classes[:5]!r}). Encode the classes as integers or strings."
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"LogisticRegression: y must contain at least 2 classes, got {len(classes)} "
+                f"({classes!r}). Check the labels."
+            )
+        if len(classes) == 2:
+            return "logistic", 1, classes
+        return "multinomial", len(classes), classes
+
+    def _set_fitted(self, spec, x, classes):
+        coef, intercept = spec.unpack(x)
+        self.classes_ = classes
+        self.coef_ = np.array(coef)
+        self.intercept_ = np.array(intercept)
+
+    def _format_n_iter(self, n_iter):
+        return np.array([n_iter], dtype=np.int32)
+
+    def decision_function(self, X):
+        """Linear predictor: shape (n_samples,) for two classes, else
+        (n_samples, n_classes); a dask array for dask input.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array
+        """
+        if _is_dask(X):
+            return self._blockwise("decision_function", X)
+        scores = self._linear_predictor(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+        """
+        if _is_dask(X):
+            return self._blockwise("predict", X)
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples, n_classes)
+        """
+        if _is_dask(X):
+            return self._blockwise("predict_proba", X)
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = mean_response(scores, "logistic")
+            return np.column_stack([1.0 - p, p])
+        return mean_response(scores, "multinomial")
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples, n_classes)
+        """
+        if _is_dask(X):
+            return self._blockwise("predict_log_proba", X)
+        return np.log(self.predict_proba(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of :meth:`predict` (computed blockwise on dask input).
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+        y : dask array or array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import accuracy_score
+
+        return self._score_with(accuracy_score, X, y, sample_weight)
+
+
+class _Regressor(RegressorMixin, _LinearModel):
+    def _check_strength(self):
+        if not _is_real(self.alpha) or not math.isfinite(self.alpha) or self.alpha < 0:
+            self._fail("alpha", "a finite float >= 0", "Pass e.g. alpha=1.0 (0 for no penalty).")
+
+    def _no_penalty(self):
+        return self.alpha == 0
+
+    def _strengths(self, l1_ratio, n):
+        if self._penalty_mix()[0] is None:
+            return 0.0, 0.0
+        return float(self.alpha) * l1_ratio, float(self.alpha) * (1.0 - l1_ratio)
+
+    def _loss_of(self, summary):
+        return self._loss, 1, None
+
+    def _set_fitted(self, spec, x, classes):
+        coef, intercept = spec.unpack(x)
+        self.coef_ = np.array(coef[0])
+        self.intercept_ = float(intercept[0])
+
+    def _format_n_iter(self, n_iter):
+        return int(n_iter)
+
+
+class LinearRegression(_Regressor):
+    """Least squares, Ridge, Lasso and elastic net fitted exactly on dask data.
+
+    Minimises ``||y - X w - b||^2 / (2 * n_samples) + alpha * l1_ratio * ||w||_1
+    + alpha * (1 - l1_ratio) / 2 * ||w||_2^2``, scikit-learn's
+    :class:`~sklearn.linear_model.ElasticNet` objective: ``alpha=0`` (the
+    default) is ordinary least squares, ``l1_ratio=1`` is
+    :class:`~sklearn.linear_model.Lasso`, and ``l1_ratio=0`` equals
+    ``Ridge(alpha=alpha * n_samples)`` (Ridge does not divide by n_samples).
+
+    Parameters
+    ----------
+    penalty : {'auto', 'l2', 'l1', 'elasticnet', None}, default='auto'
+        'auto' derives the penalty from ``alpha`` (0: none) and ``l1_ratio``.
+    alpha : float, default=0.0
+        Regularisation strength, >= 0.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing, in [0, 1].
+    fit_intercept : bool, default=True
+        Fit an (unpenalised) intercept.
+    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
+        'newton' solves least squares in one step.  Only 'proximal_grad' and
+        'admm' support l1 and elastic-net penalties.
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+    tol : float, default=1e-4
+        Stopping tolerance (max-norm of the gradient of the objective above;
+        ADMM: its residuals).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+    n_features_in_ : int
+    """
+
+    _loss = "squared"
+
+    def __init__(self, penalty="auto", *, alpha=0.0, l1_ratio=0.0, fit_intercept=True,
+                 solver="lbfgs", max_iter=100, tol=1e-4):
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _initial_params(self, spec, summary):
+        x = np.zeros(spec.n_params)
+        if spec.fit_intercept:
+            x[-1] = summary["y_sum"] / summary["n"]
+        return x
+
+    def predict(self, X):
+        """Predicted values ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+        """
+        if _is_dask(X):
+            return self._blockwise("predict", X)
+        return self._linear_predictor(X)
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of :meth:`predict` (computed blockwise on dask input).
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+        y : dask array or array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import r2_score
+
+        return self._score_with(r2_score, X, y, sample_weight)
+
+
+class PoissonRegression(_Regressor):
+    """Poisson regression (log link) fitted exactly on dask data.
+
+    Minimises ``sum(exp(eta) - y * eta) / n_samples + alpha * l1_ratio * ||w||_1
+    + alpha * (1 - l1_ratio) / 2 * ||w||_2^2`` with ``eta = X w + b``, i.e.
+    half the mean Poisson deviance plus the penalty: scikit-learn's
+    :class:`~sklearn.linear_model.PoissonRegressor` objective for the l2
+    penalty (the default).
+
+    Parameters
+    ----------
+    penalty : {'auto', 'l2', 'l1', 'elasticnet', None}, default='auto'
+        'auto' derives the penalty from ``alpha`` (0: none) and ``l1_ratio``.
+    alpha : float, default=1.0
+        Regularisation strength, >= 0.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing, in [0, 1].
+    fit_intercept : bool, default=True
+        Fit an (unpenalised) intercept.
+    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
+        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties.
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+    tol : float, default=1e-4
+        Stopping tolerance (max-norm of the gradient of the objective above;
+        ADMM: its residuals).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+    n_features_in_ : int
+    """
+
+    _loss = "poisson"
+
+    def __init__(self, penalty="auto", *, alpha=1.0, l1_ratio=0.0, fit_intercept=True,
+                 solver="lbfgs", max_iter=100, tol=1e-4):
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _check_summary(self, s):
+        super()._check_summary(s)
+        if s["y_min"] < 0 or s["y_sum"] <= 0:
+            raise ValueError(
+                "PoissonRegression: y must be non-negative with a positive sum (counts), got "
+                f"min(y)={s['y_min']}, sum(y)={s['y_sum']}. Pass counts or rates."
+            )
+
+    def _initial_params(self, spec, summary):
+        x = np.zeros(spec.n_params)
+        if spec.fit_intercept:  # as scikit-learn: start at the log of the mean
+            x[-1] = np.log(summary["y_sum"] / summary["n"])
+        return x
+
+    def predict(self, X):
+        """Predicted means ``exp(X @ coef_ + intercept_)``.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray or dask array of shape (n_samples,)
+        """
+        if _is_dask(X):
+            return self._blockwise("predict", X)
+        return np.exp(self._linear_predictor(X))
+
+    def score(self, X, y, sample_weight=None):
+        """D^2, the fraction of Poisson deviance explained (as scikit-learn's
+        PoissonRegressor.score), computed blockwise on dask input.
+
+        Parameters
+        ----------
+        X : dask array or array-like of shape (n_samples, n_features)
+        y : dask array or array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        from functools import partial
+
+        from sklearn.metrics import d2_tweedie_score
+
+        return self._score_with(partial(d2_tweedie_score, power=1), X, y, sample_weight)
