@@ -298,3 +298,19 @@ def test_dask_dataframe_input(client, clf_data):
     pred = ours.predict(ddf)
     np.testing.assert_array_equal(np.asarray(pred.compute()), ref.predict(df))
     assert ours.score(ddf, dy) == pytest.approx(ref.score(df, y), abs=1e-12)
+
+
+@pytest.mark.parametrize("scoring", [None, "roc_auc", "neg_log_loss", ["accuracy", "f1"]])
+def test_score_on_large_dask_input_uses_blockwise_responses(client, scoring):
+    """Blocks above the one-task threshold: score from blockwise responses,
+    equal to scikit-learn's score on the same data in memory."""
+    from dasklearn._runtime import runs_in_one_task
+
+    X, y = make_classification(n_samples=40_000, n_features=30, random_state=0)
+    Xd, yd = da.from_array(X, chunks=20_000), da.from_array(y, chunks=20_000)  # 4.8 MB X blocks
+    assert not runs_in_one_task([Xd, yd])
+    refit = "f1" if isinstance(scoring, list) else True
+    kw = dict(cv=3, scoring=scoring, refit=refit)
+    ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, **kw).fit(X, y)
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, **kw).fit(X, y)
+    assert ours.score(Xd, yd) == pytest.approx(ref.score(X, y), abs=1e-12)

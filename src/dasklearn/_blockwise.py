@@ -103,6 +103,7 @@ class _BlockwiseResponses:
                 out = _compute(apply_method(self._est, name, X))
                 return out.to_numpy() if hasattr(out, "to_numpy") else out
 
+            method.__name__ = name  # scikit-learn's scorers look the response up by name
             return method
         return getattr(self._est, name)
 
