@@ -14,7 +14,7 @@ from sklearn.svm import LinearSVC
 
 import dasklearn._runtime._partitions as partitions
 from dasklearn._parallel import DataParallel
-from dasklearn._runtime._partitions import balance_moves
+from dasklearn._runtime._partitions import assign_groups, group_blocks
 from dasklearn.datasets import make_classification, make_regression
 
 TOL = dict(rtol=1e-10, atol=1e-10)
@@ -25,17 +25,31 @@ def _classification(n=8_000, chunks=1_000, seed=0, **kw):
                                random_state=seed, **kw)
 
 
-# ------------------------------------------------------------ pure policy
-def test_balance_moves_evens_rows_per_worker():
-    rows = [100] * 10
-    moves = balance_moves(rows, ["a"] * 8 + ["b"] * 2, ["a", "b", "c"])
-    owner = ["a"] * 8 + ["b"] * 2
-    for i, w in moves:
-        owner[i] = w
-    counts = {w: owner.count(w) for w in "abc"}
-    assert max(counts.values()) - min(counts.values()) <= 1
-    assert balance_moves(rows, ["a", "b"] * 5, ["a", "b"]) == []  # already even: nothing moves
-    assert balance_moves([5, 500], ["a", "b"], ["a", "b"]) == []  # moving can't help
+# ----------------------------------------------------------- pure policies
+def test_group_blocks_contiguous_balanced_rows():
+    assert group_blocks([100] * 10, 3) == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
+    assert group_blocks([100] * 10, 1) == [list(range(10))]
+    assert group_blocks([100, 100], 5) == [[0], [1]]  # at most one group per block
+    groups = group_blocks([700] * 8 + [400], 2)  # uneven last block
+    assert [i for g in groups for i in g] == list(range(9))  # contiguous, in order
+    loads = [sum(([700] * 8 + [400])[i] for i in g) for g in groups]
+    assert max(loads) - min(loads) <= 700
+    assert group_blocks([10_000, 10, 10], 3) == [[0], [1, 2]]  # a huge block: empty range dropped
+
+
+def test_assign_groups_keeps_groups_and_evens_out_workers():
+    # initial placement: round robin over the addresses, sorted
+    assert assign_groups({0: None, 1: None, 2: None}, ["w2", "w1"]) == {0: "w1", 1: "w2", 2: "w1"}
+    # nothing changed: nothing moves
+    assert assign_groups({0: "a", 1: "b"}, ["a", "b", "c"]) == {0: "a", 1: "b"}
+    # "b" lost: its group goes to the least loaded worker, the others stay
+    assert assign_groups({0: "a", 1: "b", 2: "c"}, ["a", "c"]) == {0: "a", 1: "a", 2: "c"}
+    # a worker joins while "a" holds two groups: one moves to it (unless told not to)
+    assert assign_groups({0: "a", 1: "a"}, ["a", "d"]) == {0: "a", 1: "d"}
+    assert assign_groups({0: "a", 1: "a"}, ["a", "d"], rebalance=False) == {0: "a", 1: "a"}
+    assert assign_groups({0: None, 1: "a"}, ["a", "d"], rebalance=False) == {0: "d", 1: "a"}
+    with pytest.raises(ValueError, match="at least one worker"):
+        assign_groups({0: "a"}, [])
 
 
 # --------------------------------------------------- naive Bayes: exact
@@ -49,7 +63,7 @@ def test_naive_bayes_merge_equals_fit_on_all_data(client, make, transform):
     if transform is not None:
         X = transform(X)
     model = DataParallel(make(), validation_fraction=0).fit(X, y)
-    assert model.n_rounds_ == 1 and len(model.partitions_) == 2
+    assert model.n_rounds_ == 1 and len(model.partitions_) == 2 and len(model.groups_) == 2
     Xn, yn = dask.compute(X, y)
     ref = make().fit(Xn, yn)
     for attr in ("class_count_", "theta_", "var_", "epsilon_", "class_prior_",
@@ -134,6 +148,8 @@ def test_data_never_moves_after_placement(client, monkeypatch):
     assert all(len(w) == 1 for w in seen["placed"].values())  # one copy of each part
     owners = {w: sorted(i for i, (o,) in seen["placed"].items() if o == w) for w in model.partitions_}
     assert owners == model.partitions_
+    assert sorted(model.partitions_.values()) == model.groups_  # one group per worker
+    assert model.n_recoveries_ == 0
     logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
     moved = [k for keys in logs.values() for k in keys if "dasklearn-part-" in str(k)]
     assert moved == []
@@ -245,7 +261,7 @@ def test_virtual_workers_without_client():
         warnings.simplefilter("error")  # no stray warnings from the merge
         model = DataParallel(GaussianNB(), n_jobs=2, validation_fraction=0).fit(X, y)
     assert sorted(model.partitions_) == ["local-0", "local-1"]
-    assert model.partitions_["local-0"] == [0, 1, 2, 3]
+    assert model.partitions_["local-0"] == [0, 1, 2, 3] and model.groups_ == [[0, 1, 2, 3], [4, 5, 6, 7]]
     Xn, yn = dask.compute(X, y)
     assert_allclose(model.estimator_.theta_, GaussianNB().fit(Xn, yn).theta_, **TOL)
     # in-memory input: one block per virtual worker

@@ -2,8 +2,8 @@
 
 The estimator layer only: parameters and inputs are validated here, the
 per-worker work is done by the pure kernels below (which know nothing of
-dask), placement and pinned tasks by ``dasklearn._runtime._partitions`` and
-the merges by ``dasklearn._kernels.merge``.
+dask), placement, per-group tasks and recovery from worker loss by
+``dasklearn._runtime._partitions`` and the merges by ``dasklearn._kernels.merge``.
 """
 
 from __future__ import annotations
@@ -70,11 +70,19 @@ def _split_block(index, X, y, fraction, seed):
     return _Part(X[~val], y[~val], X[val], y[val])
 
 
-def _train_averaged(local, model, parts, epochs, fit_kwargs):
-    """A worker's round: start from ``model``'s parameters (None: from
-    ``local`` as it is), then ``epochs`` passes of partial_fit over its parts."""
-    est = copy.deepcopy(local)  # never change a task's input in place
-    if model is not None:
+def _train_averaged(parts, local, model, epochs, fit_kwargs):
+    """A group's round for the averaged families: ``epochs`` passes of
+    partial_fit over its parts, starting from the global parameters.
+
+    ``local`` is the model to continue (the template in round 1; the group's
+    own model of the last round for MLPs, whose optimizer state it carries)
+    or None (linear models: continue from ``model`` itself, whose
+    ``coef_``, ``intercept_`` and ``t_`` are their whole training state).
+    ``model`` (None in round 1) gives the global parameters. A pure function
+    of its arguments: run again after a worker loss, it gives the same model.
+    """
+    est = copy.deepcopy(local if local is not None else model)  # never change an input in place
+    if local is not None and model is not None:
         set_state(est, get_state(model))
     for _ in range(epochs):
         for p in parts:
@@ -83,8 +91,8 @@ def _train_averaged(local, model, parts, epochs, fit_kwargs):
     return est
 
 
-def _train_exact(template, model, parts, epochs, fit_kwargs):
-    """A worker's round for naive Bayes: the statistics of its own data only
+def _train_exact(parts, template, epochs, fit_kwargs):
+    """A group's round for naive Bayes: the statistics of its own data only
     (each block fitted alone, then combined exactly), ``epochs`` times over."""
     family = family_of(template)
     fitted, states = None, []
@@ -96,10 +104,6 @@ def _train_exact(template, model, parts, epochs, fit_kwargs):
     return set_state(fitted, combine_states(family, states * epochs))
 
 
-def _summarize(local):
-    return get_state(local)
-
-
 def _local_classes(parts):
     return np.unique(np.concatenate([np.unique(np.asarray(a)) for p in parts for a in (p.y, p.y_val)]))
 
@@ -108,7 +112,7 @@ def _validation_targets(parts):
     return np.concatenate([np.asarray(p.y_val) for p in parts])
 
 
-def _respond(model, parts, method):
+def _respond(parts, model, method):
     out = [getattr(model, method)(p.X_val) for p in parts if p.y_val.shape[0]]
     return np.concatenate(out)
 
@@ -198,13 +202,17 @@ def _estimator_has(attr):
 class DataParallel(MetaEstimatorMixin, BaseEstimator):
     """Train an estimator on all workers at once, averaging or merging models.
 
-    Every round, each worker runs ``partial_fit`` over the blocks of ``X`` it
-    already holds (tasks are pinned to the data: blocks never move after
-    they are placed), starting from the current global model. The workers'
-    models are gathered, merged (averaged, weighted by the samples each saw,
-    or combined exactly for naive Bayes) and broadcast back for the next
-    round. Training stops after ``max_rounds`` rounds or when the score on
-    held-out validation rows stops improving.
+    The row blocks of ``X`` are split into one *group* per worker:
+    contiguous ranges of blocks with about equal rows. Each group is placed
+    on one worker once, and every round a task on that worker runs
+    ``partial_fit`` over the group's blocks (tasks go to the data: blocks
+    never move after they are placed), starting from the current global
+    model. The groups' models are gathered, merged in group order (averaged,
+    weighted by the samples each saw, or combined exactly for naive Bayes)
+    and broadcast back for the next round. Training stops after
+    ``max_rounds`` rounds or when the score on held-out validation rows
+    stops improving. A worker lost during the fit (killed, or restarted by
+    its nanny) neither fails nor stalls it, and does not change the result.
 
     Parameters
     ----------
@@ -249,9 +257,10 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         average of networks needs).
     n_jobs : int or None, default=None
         Without a dask.distributed Client only: the blocks are split into
-        ``n_jobs`` contiguous groups ("virtual workers") trained on threads.
-        None means one group, i.e. exactly a sequential ``partial_fit`` pass
-        over the blocks. With a Client, every worker holding blocks trains.
+        ``n_jobs`` groups ("virtual workers") trained on threads. None means
+        one group, i.e. exactly a sequential ``partial_fit`` pass over the
+        blocks. With a Client there is one group per worker present when
+        :meth:`fit` starts.
 
     Attributes
     ----------
@@ -267,8 +276,15 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         Rounds run.
     best_score_ : float or None
         Best validation score over the rounds.
+    groups_ : list of list of int
+        The block indices of each group, in merge order. A function of the
+        block sizes and the number of groups only.
     partitions_ : dict of str to list of int
-        Which blocks each worker (address, or ``"local-j"``) trained on.
+        Which blocks each worker (address, or ``"local-j"``) held at the end
+        of the fit (after a worker loss, not where they started).
+    n_recoveries_ : int
+        Times groups lost with a worker were placed again during the fit
+        (0 when no worker was lost).
     classes_ : ndarray
         Class labels (classifiers only).
     n_features_in_ : int
@@ -303,30 +319,56 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
     * Neural networks (``MLP*``): *approximate*, weighted averaging of every
       layer's ``coefs_`` and ``intercepts_``; ``t_`` as above. The optimizer
       state (Adam's moment estimates, SGD's momentum velocities) is *not*
-      averaged or reset: each worker keeps its own local optimizer state from
-      round to round (it never leaves the worker) and applies it to the
-      averaged weights.
+      averaged or reset: each group keeps its own optimizer state from round
+      to round, inside the group's own model, and applies it to the averaged
+      weights.
 
-    With a single worker (e.g. ``n_jobs=None`` and no Client) a round is
+    With a single group (e.g. ``n_jobs=None`` and no Client) a round is
     exactly a sequential ``partial_fit`` pass over the training rows, block
     by block, continuing from the previous round: the merge returns the
-    worker's model unchanged and the worker keeps its full local state.
-    On a cluster, an averaged model depends on which blocks each worker
-    holds, and blocks are placed where the scheduler computes them: two fits
-    may differ slightly unless the placement (``partitions_``) is the same.
-    The naive Bayes merges do not depend on it (beyond rounding).
+    group's model unchanged.
+
+    **Determinism.** The groups are a function of the block sizes and the
+    number of groups (workers) only, the validation rows of a block depend
+    only on ``random_state`` and the block's index, and the groups' models
+    are merged in group order. So the fitted model depends on the data, the
+    parameters and the number of workers, not on which worker holds which
+    group, on timing, or on worker losses: two fits on clusters with the
+    same number of workers give the same model, bit for bit (given
+    ``random_state`` and a deterministic estimator, and a dask graph for
+    ``X`` that computes the same blocks each time).
+
+    **State on the workers, and worker loss.** The workers hold the placed
+    blocks of their groups (training and validation rows), the merged model
+    of the current round and, for MLPs, each group's model of the last round
+    (the carrier of its optimizer state). Nothing else survives a round
+    there. A copy of every one of these models stays on the client (the
+    groups' models are gathered each round anyway, to be merged), and each
+    round of a group is a pure function of the merged model, the group's
+    blocks and (MLPs) the group's model of the last round. When a worker is
+    lost, the task waiting on it is noticed within a fraction of a second
+    (the cluster's membership is checked while waiting), its tasks of the
+    current step are cancelled, its groups' blocks are computed again from
+    the dask graph on the remaining workers (an in-memory ``X`` is part of
+    that graph: it is sent again from the client), the lost models are sent
+    again from the client's copies, and the lost groups' tasks run again
+    with the same inputs. The groups that finished keep their results. So a
+    disturbed fit returns the model of the undisturbed one. With fewer
+    workers left, several groups share a worker (the number of groups, and
+    so the model, stays that of the start); when a worker joins again, whole
+    groups are moved once to even out the load.
 
     **What crosses the network.** Once, at placement: the blocks, computed
-    where the scheduler puts them (whole blocks are moved once if the
-    workers end up unevenly loaded). Per round: the merged model (the fitted
-    estimator, i.e. its parameters plus scikit-learn's bookkeeping) goes to
-    every worker; each worker sends back its parameters (``coef_`` and
-    ``intercept_``, the network weights, or the naive Bayes statistics); with
-    validation, each worker sends the merged model's responses for its
-    validation rows (one value, or one row of probabilities, per row; the
-    validation targets are fetched once). After round 1 one worker's full
-    local model is fetched once as the template of the merged model. ``X``
-    never crosses the network after placement.
+    on the worker of their group (blocks already held elsewhere, e.g. of a
+    persisted ``X``, are copied there once). Per round: the merged model
+    (the fitted estimator, i.e. its parameters plus scikit-learn's
+    bookkeeping) goes to every worker; each group sends back its model
+    (the parameters, or the naive Bayes statistics, plus scikit-learn's
+    bookkeeping; MLPs: also their optimizer state, which stays on the
+    worker too); with validation, each group sends the merged model's
+    responses for its validation rows (one value, or one row of
+    probabilities, per row; the validation targets are fetched once). ``X``
+    never crosses the network after placement unless a worker is lost.
 
     If ``classes`` is not given to :meth:`fit` for a classifier, the labels
     are found with one extra pass over the placed ``y`` blocks (on the
@@ -412,7 +454,7 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
             scoring = "accuracy" if is_classifier(est) else "r2"
         return check_scoring(est, scoring=scoring)
 
-    def _check_data(self, X, y, classes, n_workers):
+    def _check_data(self, X, y, classes, n_groups):
         name = type(self).__name__
         import dask.array as da
 
@@ -422,7 +464,7 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         if y.ndim not in (1, 2):
             raise ValueError(f"{name}: y must be 1-D (or 2-D for multi-output), got shape {y.shape}.")
         if not isinstance(X, da.Array):
-            rows = max(1, math.ceil(X.shape[0] / n_workers))  # one block per worker
+            rows = max(1, math.ceil(X.shape[0] / n_groups))  # one block per group
             X = da.from_array(X, chunks=(rows, -1))
         if not isinstance(y, da.Array):
             y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
@@ -469,7 +511,9 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         from dasklearn._runtime._partitions import place_blocks, worker_count
 
         family = self._check_params()
-        X, y, classes = self._check_data(X, y, classes, worker_count(self.n_jobs))
+        # the number of groups is fixed for the whole fit: the model depends on it
+        n_groups = worker_count(self.n_jobs)
+        X, y, classes = self._check_data(X, y, classes, n_groups)
         classifier = is_classifier(self.estimator)
         exact = family not in AVERAGED_FAMILIES
         max_rounds = self.max_rounds if self.max_rounds is not None else (1 if exact else 20)
@@ -482,83 +526,87 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         scorer = self._scorer(self.estimator) if self.validation_fraction > 0 else None
 
         parts = place_blocks([X, y], _split_block, (float(self.validation_fraction), split_seed),
-                             n_jobs=self.n_jobs)
-        handles: dict = {}
+                             n_groups=n_groups)
         try:
             if classifier and classes is None:
-                found = parts.gather(parts.run(_local_classes, {w: (parts.parts_of(w),) for w in parts.workers}))
-                classes = np.unique(np.concatenate(list(found.values())))
-            self._rounds(parts, handles, family, template, scorer, classes, max_rounds)
+                found = parts.run(_local_classes, {g: () for g in parts.groups})
+                classes = np.unique(np.concatenate([found[g] for g in parts.groups]))
+            self._rounds(parts, family, template, scorer, classes, max_rounds)
+            self.groups_ = [list(parts.blocks[g]) for g in parts.groups]
+            self.partitions_ = parts.placement()
+            self.n_recoveries_ = parts.n_recoveries
         finally:
-            for h in handles.values():
-                parts.release(h if isinstance(h, dict) else [h])
             parts.close()
-        self.partitions_ = {w: list(parts.blocks[w]) for w in parts.workers}
         self.n_features_in_ = int(X.shape[1])
         return self
 
-    def _rounds(self, parts, handles, family, template, scorer, classes, max_rounds):
+    def _rounds(self, parts, family, template, scorer, classes, max_rounds):
         exact = family not in AVERAGED_FAMILIES
+        keep_local = family == "mlp"  # the per-group optimizer state lives in the group's model
         epochs = self.local_epochs
         fit_kwargs = {"classes": classes} if is_classifier(self.estimator) else {}
-        n_val = {w: sum(_n_validation(parts.rows[i], self.validation_fraction) for i in parts.blocks[w])
-                 for w in parts.workers}
-        n_train = {w: sum(parts.rows[i] for i in parts.blocks[w]) - n_val[w] for w in parts.workers}
-        active = [w for w in parts.workers if n_train[w] > 0]
+        groups = parts.groups
+        n_val = {g: sum(_n_validation(parts.rows[i], self.validation_fraction) for i in parts.blocks[g])
+                 for g in groups}
+        n_train = {g: sum(parts.rows[i] for i in parts.blocks[g]) - n_val[g] for g in groups}
+        active = [g for g in groups if n_train[g] > 0]
         if not active:
             raise ValueError(f"{type(self).__name__}: no training rows (every block is too small "
                              "or held out for validation). Lower validation_fraction.")
-        val_workers = [w for w in parts.workers if n_val[w] > 0] if scorer is not None else []
+        val_groups = [g for g in groups if n_val[g] > 0] if scorer is not None else []
         y_val = None
-        if val_workers:
-            got = parts.gather(parts.run(_validation_targets, {w: (parts.parts_of(w),) for w in val_workers}))
-            y_val = np.concatenate([got[w] for w in val_workers])
+        if val_groups:
+            got = parts.run(_validation_targets, {g: () for g in val_groups})
+            y_val = np.concatenate([got[g] for g in val_groups])
+
+        shared = None  # the merged model, on every worker
 
         def respond(method):
-            got = parts.gather(parts.run(_respond, {w: (handles["model"], parts.parts_of(w), method)
-                                                    for w in val_workers}))
-            return np.concatenate([got[w] for w in val_workers])
+            got = parts.run(_respond, {g: (shared, method) for g in val_groups})
+            return np.concatenate([got[g] for g in val_groups])
 
-        train = _train_exact if exact else _train_averaged
-        handles["local"] = {}
-        handles["model"] = None
+        local: dict = {}  # MLPs: each group's own model (Held), continued next round
         model = state = None
         best, no_improvement = -np.inf, 0
         self.history_ = []
-        for r in range(1, max_rounds + 1):
-            start = time.perf_counter()
-            previous = handles["local"]
-            local = parts.run(train, {w: (previous.get(w, template) if not exact else template,
-                                          handles["model"], parts.parts_of(w), epochs, fit_kwargs)
-                                      for w in active})
-            handles["local"] = local
-            parts.release(previous)
-            states = parts.gather(parts.run(_summarize, {w: (local[w],) for w in active}))
-            if model is None:  # one worker's fitted model becomes the merged model's template
-                model = parts.gather({active[0]: local[active[0]]})[active[0]]
-            if exact:  # naive Bayes workers start afresh each round: nothing to keep
-                parts.release(local)
-                handles["local"] = {}
-            new_state = merge_states(family, [states[w] for w in active],
-                                     [n_train[w] * epochs for w in active], state)
-            change = param_change(family, state, new_state)
-            state = new_state
-            set_state(model, state)
-            if val_workers or r < max_rounds:
-                old, handles["model"] = handles["model"], parts.broadcast(model)
-                if old is not None:
-                    parts.release([old])
-            score = None
-            if val_workers:
-                score = float(scorer(_RemoteResponses(model, respond), _NoX(), y_val))
-            self.history_.append({"round": r, "score": score, "param_change": change,
-                                  "n_samples": int(sum(n_train[w] for w in active) * epochs),
-                                  "time": time.perf_counter() - start})
-            if score is not None:
-                no_improvement = no_improvement + 1 if (self.tol is not None and score < best + self.tol) else 0
-                best = max(best, score)
-                if self.tol is not None and no_improvement >= self.n_iter_no_change:
-                    break
+        try:
+            for r in range(1, max_rounds + 1):
+                start = time.perf_counter()
+                if exact:  # naive Bayes groups start afresh each round: nothing to keep
+                    fitted = parts.run(_train_exact, {g: (template, epochs, fit_kwargs) for g in active})
+                else:
+                    args = {g: (local.get(g, template) if (keep_local or r == 1) else None,
+                                shared, epochs, fit_kwargs) for g in active}
+                    out = parts.run(_train_averaged, args, keep=keep_local)
+                    if keep_local:
+                        parts.release(local)
+                        local = out
+                    fitted = {g: (h.value if keep_local else h) for g, h in out.items()}
+                if model is None:  # the first group's model becomes the merged model's template
+                    model = copy.deepcopy(fitted[active[0]])
+                # merged in group order: the result does not depend on where groups ran
+                new_state = merge_states(family, [get_state(fitted[g]) for g in active],
+                                         [n_train[g] * epochs for g in active], state)
+                change = param_change(family, state, new_state)
+                state = new_state
+                set_state(model, state)
+                if val_groups or r < max_rounds:
+                    old, shared = shared, parts.share(model)
+                    parts.release(old)
+                score = None
+                if val_groups:
+                    score = float(scorer(_RemoteResponses(model, respond), _NoX(), y_val))
+                self.history_.append({"round": r, "score": score, "param_change": change,
+                                      "n_samples": int(sum(n_train[g] for g in active) * epochs),
+                                      "time": time.perf_counter() - start})
+                if score is not None:
+                    no_improvement = no_improvement + 1 if (self.tol is not None and score < best + self.tol) else 0
+                    best = max(best, score)
+                    if self.tol is not None and no_improvement >= self.n_iter_no_change:
+                        break
+        finally:
+            parts.release(local)
+            parts.release(shared)
         self.estimator_ = model
         self.n_rounds_ = len(self.history_)
         self.best_score_ = None if best == -np.inf else float(best)

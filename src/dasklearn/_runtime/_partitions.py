@@ -1,21 +1,51 @@
-"""Blocks placed once on workers, and tasks pinned to the worker holding them.
+"""Blocks placed once on workers in fixed *groups*, and tasks run where they are.
 
 This is the runtime of data-parallel training: the data is placed on the
 workers once, and every later task runs where its blocks already are, so
 only small objects (models, parameters) travel.
 
-``place_blocks(arrays, prepare)`` turns the row blocks of aligned dask arrays
-(``X`` and ``y``) into one *part* per block, ``prepare(i, X_i, y_i, ...)``,
-computed on the cluster and kept there. Parts are computed where the
-scheduler puts them (usually where their input blocks already are); when that
-leaves the workers unevenly loaded, whole parts are moved once, at placement,
-so that every worker holds about the same number of rows. After placement a
-part never moves: :meth:`Partitions.run` submits one task per worker, pinned
-to it (``workers=[address]``, ``allow_other_workers=False``), which receives
-handles of that worker's own parts.
+Groups
+    The row blocks are split into ``n_groups`` contiguous ranges of about
+    equal rows (:func:`group_blocks`): a pure function of the block sizes and
+    ``n_groups``, never of where blocks happen to be. A group is the unit of
+    work of the trainer (one task per group per call) and of placement (all
+    the blocks of a group live on one worker). The trainer merges results in
+    group order, so what it computes does not depend on which worker holds
+    which group.
 
-Without a distributed Client the blocks are computed here and split into
-``n_jobs`` contiguous groups ("virtual workers"), whose tasks run on threads.
+Placement
+    ``place_blocks(arrays, prepare, ...)`` turns the row blocks of aligned
+    dask arrays (``X`` and ``y``) into one *part* per block,
+    ``prepare(i, X_i, y_i, ...)``, computed directly on the worker of its
+    group (the whole graph of a group is submitted with that worker as its
+    restriction), and kept there. Groups go to workers by
+    :func:`assign_groups` (round robin over the workers sorted by address).
+    Without a worker loss a part never moves after placement.
+
+Worker loss
+    Every wait on the cluster is a short loop that also checks the
+    membership of the cluster (:meth:`Client.nthreads`) and the state of the
+    futures, so a lost worker is noticed within ``POLL_SECONDS`` instead of
+    leaving a task waiting forever for a worker that no longer exists. The
+    groups that lived on a lost worker are placed again on the current
+    workers (their parts are recomputed from the dask graph, which the
+    :class:`Partitions` keeps: in-memory input is embedded in that graph, so
+    it is placed again from the client's copy), the lost tasks of the call
+    are cancelled and submitted again with the same arguments, and the
+    results of the other groups are kept. Objects given to tasks are
+    :class:`Held`: a copy stays here, so that one lost with its worker is
+    placed again. When the workers become unevenly loaded (e.g. a lost
+    worker's groups went to a survivor, then the nanny restarted the lost
+    worker) whole groups are moved once to even them out, before the next
+    call (never while its tasks run).
+
+    Tasks are restricted to their group's worker *loosely*
+    (``allow_other_workers=True``): the scheduler runs them there whenever
+    that worker is running, and elsewhere only when it is gone or paused. So
+    even a loss between two checks cannot make a task wait forever.
+
+Without a distributed Client the blocks are computed here and the groups
+("virtual workers") run on threads.
 """
 
 from __future__ import annotations
@@ -23,11 +53,17 @@ from __future__ import annotations
 import concurrent.futures as cf
 import copy
 import uuid
-from typing import Any, Callable, Sequence
+from concurrent.futures import CancelledError
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
-__all__ = ["Partitions", "place_blocks", "worker_count"]
+__all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
+
+POLL_SECONDS = 0.25  # how often a wait checks that its workers still exist
+MAX_RECOVERIES = 10  # worker losses survived by one call (then: RuntimeError)
+WORKER_TIMEOUT = 60.0  # seconds to wait for a worker when none is left
 
 
+# ------------------------------------------------------------ pure policies
 def worker_count(n_jobs: int | None = None) -> int:
     """Workers that would take part: the active cluster's, else ``n_jobs`` (1 if None)."""
     from dasklearn._runtime._backend import active_client
@@ -48,6 +84,97 @@ def _local_workers(n_jobs: int | None) -> int:
     return max(1, int(n_jobs))
 
 
+def group_blocks(rows: Sequence[int], n_groups: int) -> list[list[int]]:
+    """Pure policy: blocks split into contiguous groups of about equal rows.
+
+    Parameters
+    ----------
+    rows : sequence of int
+        Rows of each block.
+    n_groups : int
+        Groups wanted (at most one per block).
+
+    Returns
+    -------
+    list of list of int
+        The block indices of each group, ascending; groups in block order.
+        Block ``i`` goes to the group containing the middle of its rows when
+        the rows are cut into ``n_groups`` equal ranges, so a very large block
+        can leave a neighbouring range empty: empty groups are dropped.
+    """
+    k = max(1, min(int(n_groups), len(rows)))
+    total = sum(int(r) for r in rows)
+    out: list[list[int]] = [[] for _ in range(k)]
+    before = 0
+    for i, r in enumerate(rows):
+        if total > 0:  # integer arithmetic: the same on every platform
+            g = min(k - 1, (2 * before + int(r)) * k // (2 * total))
+        else:
+            g = i * k // len(rows)
+        out[g].append(i)
+        before += int(r)
+    return [g for g in out if g]
+
+
+def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
+                  rebalance: bool = True) -> dict[int, str]:
+    """Pure policy: the worker of every group, given the workers there are now.
+
+    A group keeps its worker while that worker exists. Groups without one
+    (``None``, or a worker not in ``workers``) go, in group order, to the
+    worker holding the fewest groups (ties: by address). Then, with
+    ``rebalance``, while one worker holds two groups more than another, the
+    busiest worker's last group moves to the idlest. Initial placement
+    (every group ``None``) is thus round robin over the workers sorted by
+    address.
+
+    Parameters
+    ----------
+    current : mapping of int to str or None
+        Each group's worker now.
+    workers : sequence of str
+        Addresses of the workers there are.
+    rebalance : bool, default=True
+        Also move groups that have a worker, to even out the load.
+
+    Returns
+    -------
+    dict of int to str
+        Each group's worker from now on.
+    """
+    names = sorted(set(workers))
+    if not names:
+        raise ValueError("assign_groups needs at least one worker.")
+    held: dict[str, list[int]] = {w: [] for w in names}
+    out: dict[int, str] = {}
+    homeless = []
+    for g in sorted(current):
+        w = current[g]
+        if w in held:
+            held[w].append(g)
+            out[g] = w
+        else:
+            homeless.append(g)
+
+    def load(w):
+        return (len(held[w]), w)
+
+    for g in homeless:
+        w = min(names, key=load)
+        held[w].append(g)
+        out[g] = w
+    while rebalance:
+        hi, lo = max(names, key=load), min(names, key=load)
+        if len(held[hi]) - len(held[lo]) <= 1:
+            break
+        g = max(held[hi])
+        held[hi].remove(g)
+        held[lo].append(g)
+        out[g] = lo
+    return out
+
+
+# -------------------------------------------------------------- the blocks
 def _block_rows(arrays) -> list[int]:
     import math
 
@@ -64,110 +191,118 @@ def _block_rows(arrays) -> list[int]:
     return [int(c) for c in chunks]
 
 
-def _delayed_parts(arrays, prepare, prepare_args, token):
-    import dask
+class _PartMaker:
+    """Builds the delayed part of block ``i`` (under a fresh key on every call)."""
 
-    # unoptimised: X and y sliced from one generated block keep sharing it
-    blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
-    return [
-        dask.delayed(prepare, pure=False)(i, *(b[i] for b in blocks), *prepare_args,
-                                          dask_key_name=f"dasklearn-part-{token}-{i}")
-        for i in range(len(blocks[0]))
-    ]
+    def __init__(self, arrays, prepare, prepare_args):
+        # unoptimised: X and y sliced from one generated block keep sharing it
+        self._blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
+        self._prepare = prepare
+        self._args = tuple(prepare_args)
+        self._token = uuid.uuid4().hex
 
+    def __call__(self, i: int, version: int):
+        import dask
 
-def balance_moves(rows: Sequence[int], owner: Sequence[str], workers: Sequence[str]) -> list[tuple[int, str]]:
-    """Pure policy: ``(block, new worker)`` moves that even out rows per worker.
-
-    Greedy: move a block from the most to the least loaded worker while that
-    lowers the larger of the two loads; at most one move per block.
-    """
-    load = {w: 0 for w in workers}
-    held: dict[str, list[int]] = {w: [] for w in workers}
-    for i, w in enumerate(owner):
-        load[w] = load.get(w, 0) + rows[i]
-        held.setdefault(w, []).append(i)
-    moved: set[int] = set()
-    moves = []
-    for _ in range(len(rows)):
-        hi = max(load, key=lambda w: (load[w], w))
-        lo = min(load, key=lambda w: (load[w], w))
-        gap = load[hi] - load[lo]
-        # the largest block that still narrows the gap
-        candidates = [i for i in held[hi] if i not in moved and 0 < rows[i] < gap]
-        if not candidates:
-            break
-        i = max(candidates, key=lambda j: (rows[j], -j))
-        held[hi].remove(i)
-        held[lo].append(i)
-        load[hi] -= rows[i]
-        load[lo] += rows[i]
-        moved.add(i)
-        moves.append((i, lo))
-    return moves
+        return dask.delayed(self._prepare, pure=False)(
+            i, *(b[i] for b in self._blocks), *self._args,
+            dask_key_name=f"dasklearn-part-{self._token}-{i}-{version}")
 
 
 def _identity(x):
     return x
 
 
-def _contiguous_groups(rows: Sequence[int], k: int) -> list[int]:
-    """Worker index of each block: ``k`` contiguous groups of about equal rows."""
-    total = max(sum(rows), 1)
-    out, before = [], 0
-    for r in rows:
-        out.append(min(k - 1, int((before + r / 2) * k // total)))
-        before += r
-    return out
+# ------------------------------------------------------------------ handles
+class Held:
+    """An object given to tasks: a copy here, and (on a cluster) a placed copy.
 
-
-class Partitions:
-    """Parts placed on workers; one pinned task per worker at a time.
+    The copy here (``value``) is what a lost placed copy is placed again from.
+    Built by :meth:`Partitions.share` (on every worker) and by
+    :meth:`Partitions.run` with ``keep=True`` (a task's result, left on its
+    worker); never build one directly.
 
     Attributes
     ----------
-    workers : list of str
-        Workers holding at least one part, in a fixed order.
-    blocks : dict of str to list of int
-        The block indices each worker holds, ascending.
-    rows : list of int
-        Rows of each block.
+    value : object
+        The object (do not change it in place).
     """
 
-    def __init__(self, rows, owner, handles):
+    def __init__(self, value, future=None, shared=False):
+        self.value = value
+        self._future = future
+        self._shared = shared
+
+    def __repr__(self):
+        where = "everywhere" if self._shared else "on one worker"
+        return f"<Held {type(self.value).__name__} {where}>"
+
+
+# --------------------------------------------------------------- interface
+class Partitions:
+    """Parts placed on workers in fixed groups; one task per group per call.
+
+    Attributes
+    ----------
+    groups : list of int
+        The groups, in merge order (``0 .. n_groups - 1``).
+    blocks : dict of int to list of int
+        The block indices of each group, ascending.
+    rows : list of int
+        Rows of each block.
+    n_recoveries : int
+        Times groups lost with a worker were placed again.
+    """
+
+    def __init__(self, rows, groups: list[list[int]]):
         self.rows = list(rows)
-        self._handles = list(handles)
-        self.blocks: dict[str, list[int]] = {}
-        for i, w in enumerate(owner):
-            self.blocks.setdefault(w, []).append(i)
-        self.workers = sorted(self.blocks)
+        self.groups = list(range(len(groups)))
+        self.blocks = {g: list(b) for g, b in enumerate(groups)}
+        self.worker_of: dict[int, str | None] = {g: None for g in self.groups}
+        self.n_recoveries = 0
 
-    # the vocabulary used by the trainer
-    def parts_of(self, worker: str) -> list:
-        """Handles of ``worker``'s parts, in block order."""
-        return [self._handles[i] for i in self.blocks[worker]]
+    def run(self, fn: Callable, args_by_group: Mapping[int, tuple], keep: bool = False) -> dict:
+        """``fn(parts, *args)`` once per group, where the group's parts are.
 
-    def run(self, fn: Callable, args_by_worker: dict[str, tuple]) -> dict[str, Any]:
-        """``fn(*args)`` once per worker, on that worker; handles of the results."""
+        Parameters
+        ----------
+        fn : callable
+            Pure function of the group's parts (a list, in block order) and
+            ``args``: run again with the same arguments after a worker loss.
+        args_by_group : mapping of int to tuple
+            The groups to run and their arguments. :class:`Held` arguments
+            (top level only) are passed as the objects they hold.
+        keep : bool, default=False
+            Also leave each result where it was computed, for later calls.
+
+        Returns
+        -------
+        dict of int to object, or of int to Held
+            The results, here (``keep=False``), or :class:`Held` results
+            whose ``value`` is the result here (``keep=True``).
+        """
         raise NotImplementedError
 
-    def broadcast(self, obj):
-        """A handle of ``obj`` present on every worker (None stays None)."""
+    def share(self, obj) -> Held:
+        """A snapshot of ``obj``, placed on every worker, to pass to :meth:`run`."""
         raise NotImplementedError
 
-    def gather(self, handles: dict) -> dict:
-        """The values of ``handles`` (a dict), here."""
-        raise NotImplementedError
+    def release(self, held) -> None:
+        """Forget :class:`Held` objects (an iterable or a dict of them; None is skipped)."""
 
-    def release(self, handles) -> None:
-        """Forget ``handles`` (an iterable or a dict of them)."""
+    def placement(self) -> dict[str, list[int]]:
+        """The blocks each worker holds now, by worker (``"local-j"`` without a Client)."""
+        out: dict[str, list[int]] = {}
+        for g in self.groups:
+            out.setdefault(str(self.worker_of[g]), []).extend(self.blocks[g])
+        return {w: sorted(b) for w, b in sorted(out.items())}
 
     def locations(self) -> dict[int, tuple[str, ...]]:
         """Where each block's part is now (for checks and diagnostics)."""
-        return {i: (w,) for w, idx in self.blocks.items() for i in idx}
+        return {i: (str(self.worker_of[g]),) for g in self.groups for i in self.blocks[g]}
 
     def close(self) -> None:
-        """Drop the parts."""
+        """Drop the parts and everything held."""
 
     def __enter__(self):
         return self
@@ -176,73 +311,331 @@ class Partitions:
         self.close()
 
 
-class _DistributedPartitions(Partitions):
-    def __init__(self, client, rows, owner, futures):
-        super().__init__(rows, owner, futures)
-        self.client = client
-
-    def run(self, fn, args_by_worker):
-        name = getattr(fn, "__name__", "task").strip("_")
-        return {
-            w: self.client.submit(fn, *args, workers=[w], allow_other_workers=False, pure=False,
-                                  key=f"dasklearn-{name}-{uuid.uuid4().hex}")
-            for w, args in args_by_worker.items()
-        }
-
-    def broadcast(self, obj):
-        if obj is None:
-            return None
-        # wrapped in a list: scatter would otherwise split containers
-        return self.client.scatter([obj], workers=self.workers, broadcast=True, hash=False)[0]
-
-    def gather(self, handles):
-        keys = list(handles)
-        values = self.client.gather([handles[k] for k in keys])
-        return dict(zip(keys, values))
-
-    def release(self, handles):
-        for h in (handles.values() if isinstance(handles, dict) else handles):
-            if hasattr(h, "release"):
-                h.release()
-
-    def locations(self):
-        who = self.client.who_has(self._handles)
-        return {i: tuple(who.get(f.key, ())) for i, f in enumerate(self._handles)}
-
-    def close(self):
-        self.release(self._handles)
-        self._handles = []
-
-
+# -------------------------------------------------------------------- local
 class _LocalPartitions(Partitions):
-    def __init__(self, rows, owner, parts, n_threads):
-        super().__init__(rows, owner, parts)
-        self._pool = cf.ThreadPoolExecutor(max(1, n_threads), thread_name_prefix="dasklearn")
+    def __init__(self, rows, groups, parts):
+        super().__init__(rows, groups)
+        self._parts = list(parts)
+        self.worker_of = {g: f"local-{g}" for g in self.groups}
+        self._pool = cf.ThreadPoolExecutor(max(1, len(self.groups)), thread_name_prefix="dasklearn")
 
-    @staticmethod
-    def _resolve(arg):
-        if isinstance(arg, cf.Future):
-            return arg.result()
-        return arg
+    def run(self, fn, args_by_group, keep=False):
+        def one(g, args):
+            own = [self._parts[i] for i in self.blocks[g]]
+            return fn(own, *(a.value if isinstance(a, Held) else a for a in args))
 
-    def run(self, fn, args_by_worker):
-        return {w: self._pool.submit(lambda a=args: fn(*(self._resolve(x) for x in a)))
-                for w, args in args_by_worker.items()}
+        futures = {g: self._pool.submit(one, g, args) for g, args in args_by_group.items()}
+        try:
+            values = {g: f.result() for g, f in futures.items()}
+        except BaseException:
+            for f in futures.values():
+                f.cancel()
+            raise
+        return {g: Held(v) for g, v in values.items()} if keep else values
 
-    def broadcast(self, obj):
+    def share(self, obj):
         # a snapshot, as a cluster would hold: later changes here don't leak
-        return copy.deepcopy(obj)
-
-    def gather(self, handles):
-        return {k: self._resolve(h) for k, h in handles.items()}
+        return Held(copy.deepcopy(obj), shared=True)
 
     def close(self):
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._handles = []
+        self._parts = []
 
 
+# -------------------------------------------------------------- distributed
+class _DistributedPartitions(Partitions):
+    def __init__(self, client, rows, groups, make_part):
+        super().__init__(rows, groups)
+        self.client = client
+        self._make_part = make_part
+        self._futures: dict[int, Any] = {}  # block -> future of its part
+        self._held: set[Held] = set()
+        self._version = 0
+
+    # ---------------------------------------------------------- membership
+    def _alive(self) -> list[str]:
+        """The workers there are now (waits up to WORKER_TIMEOUT for one)."""
+        workers = sorted(self.client.nthreads())
+        if not workers:
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            except TimeoutError as exc:
+                raise RuntimeError(
+                    f"Every worker of the cluster was lost and none joined within {WORKER_TIMEOUT:g} s; "
+                    "the data-parallel fit cannot continue. Restart the workers and fit again."
+                ) from exc
+            workers = sorted(self.client.nthreads())
+        return workers
+
+    def _parts_ok(self, g: int) -> bool:
+        return all(i in self._futures and self._futures[i].status == "finished" for i in self.blocks[g])
+
+    def _wait(self, futures: dict[Hashable, list], where: dict[Hashable, str | None]):
+        """Wait until every tag's futures finish or some tag is lost.
+
+        Returns ``(done, lost)``: tags whose futures all finished, and tags
+        lost with a worker (their worker left, a future or the data it needs
+        was lost or cancelled). Returns as soon as a tag is lost. A task's own
+        error is raised.
+        """
+        from distributed import wait
+
+        pending = dict(futures)
+        done: set = set()
+        while True:
+            flat = [f for fs in pending.values() for f in fs]
+            try:
+                with self.client.as_current():
+                    wait(flat, timeout=POLL_SECONDS)
+            except (TimeoutError, CancelledError):
+                pass  # the states are read below
+            alive = set(self.client.nthreads())
+            lost = set()
+            for tag, fs in list(pending.items()):
+                states = {f.status for f in fs}
+                if "error" in states:
+                    for f in fs:
+                        if f.status == "error" and not isinstance(f.exception(), CancelledError):
+                            f.result()  # raises the task's own error, with its traceback
+                    lost.add(tag)
+                elif states & {"cancelled", "lost"} or where.get(tag) not in alive:
+                    lost.add(tag)
+                elif states == {"finished"}:
+                    done.add(tag)
+                    del pending[tag]
+            for tag in lost:
+                del pending[tag]
+            if lost or not pending:
+                return done, lost
+
+    def _cancel(self, futures) -> None:
+        futures = [f for f in futures if f is not None]
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:  # best effort: the futures are dropped anyway
+                pass
+
+    # ----------------------------------------------------------- placement
+    def _place_once(self, target: dict[int, str]) -> set[int]:
+        """Put the parts of the groups in ``target`` on their new workers.
+
+        A group whose parts are all still held is moved (one transfer per
+        part); otherwise its parts are computed again on the new worker.
+        Returns the groups lost meanwhile, left unplaced (``worker_of`` None).
+        """
+        self._version += 1
+        v = self._version
+        alive = set(self.client.nthreads())
+        movable = {g for g in target if self.worker_of[g] in alive and self._parts_ok(g)}
+        # Forget the lost parts of *every* group computed again before any new
+        # graph arrives: the scheduler then forgets their lineage too, and the
+        # new graphs make fresh tasks. (A lineage task left restricted to a
+        # dead worker could otherwise be reused, and one that became
+        # "no-worker" while no worker was running never runs again, even with
+        # loose restrictions.)
+        self._cancel(self._futures.pop(i, None) for g in target if g not in movable for i in self.blocks[g])
+        submitted: dict[int, list] = {}
+        for g, dst in target.items():
+            kw = dict(workers=[dst], allow_other_workers=True)
+            if g in movable:  # whole parts move: one transfer each
+                submitted[g] = [self.client.submit(_identity, self._futures[i], pure=False,
+                                                   key=f"dasklearn-part-moved-{uuid.uuid4().hex}-{i}-{v}", **kw)
+                                for i in self.blocks[g]]
+            else:  # computed again from the graph, on the new worker
+                self.worker_of[g] = None
+                submitted[g] = self.client.compute([self._make_part(i, v) for i in self.blocks[g]], **kw)
+        try:
+            done, lost = self._wait(submitted, where=target)
+        except BaseException:
+            self._cancel(f for fs in submitted.values() for f in fs)
+            raise
+        for g in done:
+            old = [self._futures.get(i) for i in self.blocks[g]]
+            for i, f in zip(self.blocks[g], submitted[g]):
+                self._futures[i] = f
+            self.worker_of[g] = target[g]
+            for f in old:
+                if f is not None:
+                    f.release()
+        for g in set(submitted) - done:  # lost, or still running when another was lost
+            self._cancel(submitted[g])
+        return lost
+
+    def _ensure_placed(self, rebalance: bool = True) -> list[int]:
+        """Every group on a running worker (and, with ``rebalance``, the
+        workers evenly loaded: between calls, never while tasks run).
+
+        Returns the groups that had to be placed again because they were lost.
+        """
+        recovered: set[int] = set()
+        for _ in range(MAX_RECOVERIES + 1):
+            alive = self._alive()
+            current = {g: (w if w in alive and self._parts_ok(g) else None) for g, w in self.worker_of.items()}
+            recovered |= {g for g, w in current.items() if w is None and self.worker_of[g] is not None}
+            target = assign_groups(current, alive, rebalance=rebalance)
+            moves = {g: w for g, w in target.items() if w != current[g]}
+            if not moves:
+                if recovered:
+                    self.n_recoveries += 1
+                    self._refresh_held(alive)
+                return sorted(recovered)
+            recovered |= self._place_once(moves)
+        raise RuntimeError(f"Placing the data failed: workers kept leaving ({MAX_RECOVERIES} attempts).")
+
+    def _refresh_held(self, alive) -> None:
+        """Drop placed copies that no running worker holds any more."""
+        def drop(h):
+            self._cancel([h._future])
+            h._future = None
+
+        while True:
+            held = [h for h in self._held if h._future is not None]
+            for h in held:
+                if h._future.status != "finished":  # lost, or cancelled with a lost group's parts
+                    drop(h)
+            held = [h for h in held if h._future is not None]
+            if not held:
+                return
+            try:
+                who = self.client.who_has([h._future for h in held])
+            except CancelledError:  # one was cancelled meanwhile: look again
+                continue
+            for h in held:
+                if not set(who.get(h._future.key, ())) & set(alive):
+                    drop(h)
+            return
+
+    # --------------------------------------------------------------- tasks
+    def _scatter(self, value):
+        for attempt in range(MAX_RECOVERIES + 1):
+            try:
+                # wrapped in a list: scatter would otherwise split containers
+                return self.client.scatter([value], broadcast=True, hash=False)[0]
+            except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
+                if attempt == MAX_RECOVERIES:
+                    raise
+                self._alive()
+
+    def _resolve(self, arg):
+        if not isinstance(arg, Held):
+            return arg
+        f = arg._future
+        if f is not None and f.status == "finished":
+            return f
+        if arg._shared:  # placed again from the copy here, on every worker
+            self._cancel([f])
+            arg._future = self._scatter(arg.value)
+            return arg._future
+        return arg.value  # a lost kept result: sent with the task
+
+    def _submit(self, fn, g, args):
+        name = getattr(fn, "__name__", "task").strip("_")
+        parts = [self._futures[i] for i in self.blocks[g]]
+        return self.client.submit(fn, parts, *(self._resolve(a) for a in args), pure=False,
+                                  workers=[self.worker_of[g]], allow_other_workers=True,
+                                  key=f"dasklearn-{name}-{uuid.uuid4().hex}")
+
+    def _gather(self, futures: dict) -> tuple[dict, set]:
+        """Values of ``futures`` (finished); tags whose value was lost meanwhile.
+
+        One future at a time, with a timeout that doubles while the value is
+        still there (a large transfer): a value lost meanwhile makes the
+        scheduler run its task again, which may never happen if it has to
+        wait for a worker (see :meth:`_place_once`); it is reported lost.
+        """
+        values, lost = {}, set()
+        for tag, f in futures.items():
+            timeout = 4 * POLL_SECONDS
+            while True:
+                try:
+                    values[tag] = f.result(timeout=timeout)
+                    break
+                except CancelledError:
+                    lost.add(tag)
+                    break
+                except TimeoutError:
+                    if f.status != "finished":
+                        lost.add(tag)
+                        break
+                    timeout *= 2
+        return values, lost
+
+    def run(self, fn, args_by_group, keep=False):
+        self._ensure_placed()
+        pending = {g: self._submit(fn, g, args) for g, args in args_by_group.items()}
+        finished: dict[int, Any] = {}
+        values: dict[int, Any] = {}
+        losses = 0
+        try:
+            while pending:
+                done, lost = self._wait({g: [f] for g, f in pending.items()},
+                                        where={g: self.worker_of[g] for g in pending})
+                got, gone = self._gather({g: pending[g] for g in done})
+                for g, v in got.items():
+                    values[g] = v
+                    finished[g] = pending.pop(g)
+                lost |= gone
+                if not lost:
+                    continue
+                losses += 1
+                if losses > MAX_RECOVERIES:
+                    raise RuntimeError(f"{fn.__name__}: workers were lost {losses} times during one call; "
+                                       "giving up. Check the workers' logs (memory limits?).")
+                self._cancel(pending.pop(g, None) for g in lost)
+                before = {g: self.worker_of[g] for g in pending}
+                replaced = set(self._ensure_placed(rebalance=False))
+                self._refresh_held(self._alive())
+                for g in list(pending):
+                    if g in replaced or self.worker_of[g] != before[g]:  # its parts are new: resubmit
+                        lost.add(g)
+                        self._cancel([pending.pop(g)])
+                for g in lost:
+                    pending[g] = self._submit(fn, g, args_by_group[g])
+        except BaseException:
+            self._cancel(pending.values())
+            raise
+        if not keep:
+            for f in finished.values():
+                f.release()
+            return values
+        out = {g: Held(values[g], finished[g]) for g in values}
+        self._held.update(out.values())
+        if losses:  # a result may have been lost after it was fetched: keep the copy here only
+            self._refresh_held(self._alive())
+        return out
+
+    def share(self, obj):
+        value = copy.deepcopy(obj)  # the copy here must not follow later changes
+        h = Held(value, self._scatter(value), shared=True)
+        self._held.add(h)
+        return h
+
+    def release(self, held):
+        if held is None:
+            return
+        for h in (held.values() if isinstance(held, dict) else [held] if isinstance(held, Held) else held):
+            if isinstance(h, Held):
+                if h._future is not None:
+                    h._future.release()
+                    h._future = None
+                self._held.discard(h)
+
+    def locations(self):
+        futures = [self._futures[i] for g in self.groups for i in self.blocks[g]]
+        who = self.client.who_has(futures)
+        return {i: tuple(who.get(self._futures[i].key, ())) for g in self.groups for i in self.blocks[g]}
+
+    def close(self):
+        self.release(list(self._held))
+        for f in self._futures.values():
+            f.release()
+        self._futures = {}
+
+
+# ---------------------------------------------------------------- placement
 def place_blocks(arrays: Sequence, prepare: Callable, prepare_args: tuple = (),
-                 n_jobs: int | None = None) -> Partitions:
+                 n_groups: int | None = None, n_jobs: int | None = None) -> Partitions:
     """Compute ``prepare(i, *block_i_of_each_array, *prepare_args)`` per block, once.
 
     Parameters
@@ -250,50 +643,40 @@ def place_blocks(arrays: Sequence, prepare: Callable, prepare_args: tuple = (),
     arrays : sequence of dask arrays
         Aligned on rows (same row chunks), e.g. ``[X, y]``.
     prepare : callable
-        Pure function building the part stored for block ``i``.
+        Pure function building the part stored for block ``i`` (it is run
+        again if the part is lost with a worker).
     prepare_args : tuple, default=()
         Extra arguments of ``prepare`` (small).
+    n_groups : int or None, default=None
+        Groups of blocks (:func:`group_blocks`; at most one per block). None:
+        :func:`worker_count` of ``n_jobs``.
     n_jobs : int or None, default=None
-        Virtual workers when no Client is active (None: 1).
+        Without a Client and with ``n_groups=None``: virtual workers (None: 1).
 
     Returns
     -------
     Partitions
-        On the active Client's workers (balanced by rows), else local.
+        Each group's parts on one worker of the active Client (round robin
+        by address), else here, one thread per group.
     """
     from dasklearn._runtime._backend import active_client
 
     rows = _block_rows(arrays)
-    token = uuid.uuid4().hex
-    parts = _delayed_parts(arrays, prepare, prepare_args, token)
+    if n_groups is None:
+        n_groups = worker_count(n_jobs)
+    groups = group_blocks(rows, n_groups)
+    make_part = _PartMaker(arrays, prepare, prepare_args)
     client = active_client()
     if client is None:
         import dask
 
-        values = dask.compute(*parts)
-        k = min(_local_workers(n_jobs), len(rows))
-        owner = [f"local-{j}" for j in _contiguous_groups(rows, k)]
-        return _LocalPartitions(rows, owner, values, k)
+        values = dask.compute(*[make_part(i, 0) for i in range(len(rows))])
+        return _LocalPartitions(rows, groups, values)
 
-    from distributed import wait
-
-    futures = client.compute(parts)
+    parts = _DistributedPartitions(client, rows, groups, make_part)
     try:
-        wait(futures)
-        for f in futures:
-            if f.status == "error":
-                f.result()  # raises the task's exception here
-        who = client.who_has(futures)
-        owner = [sorted(who[f.key])[0] for f in futures]
-        moves = balance_moves(rows, owner, sorted(client.nthreads()))
-        for i, dst in moves:
-            moved = client.submit(_identity, futures[i], workers=[dst], allow_other_workers=False,
-                                  pure=False, key=f"dasklearn-part-{token}-{i}-moved")
-            wait([moved])
-            futures[i].release()
-            futures[i], owner[i] = moved, dst
+        parts._ensure_placed()
     except BaseException:
-        for f in futures:
-            f.release()
+        parts.close()
         raise
-    return _DistributedPartitions(client, rows, owner, futures)
+    return parts
