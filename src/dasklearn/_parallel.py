@@ -17,9 +17,9 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from dasklearn._delegation import DelegateMixin
 from dasklearn._kernels.merge import (
     AVERAGED_FAMILIES,
     combine_states,
@@ -188,18 +188,8 @@ def _as_array(data, name):
     return arr
 
 
-def _estimator_has(attr):
-    """``available_if`` check: the fitted (else the given) estimator has ``attr``."""
-
-    def check(self):
-        est = self.estimator_ if hasattr(self, "estimator_") else self.estimator
-        return hasattr(est, attr)
-
-    return check
-
-
 # ----------------------------------------------------------------- estimator
-class DataParallel(MetaEstimatorMixin, BaseEstimator):
+class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Train an estimator on all workers at once, averaging or merging models.
 
     The row blocks of ``X`` are split into one *group* per worker:
@@ -612,70 +602,6 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         self.best_score_ = None if best == -np.inf else float(best)
 
     # --------------------------------------------------- after fitting
-    def _apply(self, method, X):
-        check_is_fitted(self, "estimator_")
-        if _is_dask(X):
-            from dasklearn._blockwise import apply_method
-
-            return apply_method(self.estimator_, method, X)
-        return getattr(self.estimator_, method)(X)
-
-    def predict(self, X):
-        """Predictions of the merged model, blockwise for dask input.
-
-        Parameters
-        ----------
-        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : dask array or ndarray of shape (n_samples,)
-            Lazy (computed where X's blocks are) for dask input.
-        """
-        return self._apply("predict", X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the merged model, blockwise for dask input.
-
-        Parameters
-        ----------
-        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : dask array or ndarray of shape (n_samples, n_classes)
-        """
-        return self._apply("predict_proba", X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the merged model, blockwise for dask input.
-
-        Parameters
-        ----------
-        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : dask array or ndarray of shape (n_samples, n_classes)
-        """
-        return self._apply("predict_log_proba", X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the merged model, blockwise for dask input.
-
-        Parameters
-        ----------
-        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : dask array or ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        return self._apply("decision_function", X)
-
     def score(self, X, y):
         """Score of the merged model with ``scoring`` (accuracy or R² by default).
 
@@ -703,10 +629,6 @@ class DataParallel(MetaEstimatorMixin, BaseEstimator):
         return self.estimator_.classes_
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
+        tags = super().__sklearn_tags__()  # the inner estimator's kind (DelegateMixin)
         tags.target_tags.required = True
         return tags
