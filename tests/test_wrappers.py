@@ -327,17 +327,44 @@ def test_default_window_is_two_blocks_per_one_thread_worker(client):
     assert max(alive) == 2 * len(client.nthreads())
 
 
-def test_lost_worker_is_reported_not_waited_for():
-    from dasklearn._runtime._blocks import _Block, _ClusterFold
+def test_lost_worker_is_a_loss_to_recover_from_not_a_wait():
+    """A worker holding a block, a pending step or the latest state that is no
+    longer a member is a loss; a departed worker holding nothing is dropped,
+    and one that joined is taken in."""
+    from dasklearn._runtime._blocks import _Block, _ClusterFold, _WorkerLost
 
-    class OneWorkerLeft:
+    class Members:
+        workers = {"tcp://a": 1, "tcp://b": 1}
+
         def nthreads(self):
-            return {"tcp://a": 1}
+            return dict(self.workers)
 
-    fold = _ClusterFold(OneWorkerLeft(), _partial_fit_block, [], (), None, None, pin_blocks=True)
-    fold._check_workers({0: _Block([], "tcp://a")})  # still there: fine
-    with pytest.raises(RuntimeError, match="tcp://b left the cluster.*Fit again"):
-        fold._check_workers({0: _Block([], "tcp://a"), 1: _Block([], "tcp://b")})
+    members = Members()
+    fold = _ClusterFold(members, lambda s: s, [], (), None, None, pin_blocks=True)
+    assert fold.window == 4
+    fold.alive = {0: _Block([], "tcp://a")}
+    members.workers = {"tcp://a": 1, "tcp://c": 1}  # b left holding nothing, c joined
+    fold._check()
+    assert set(fold.alive_on) == {"tcp://a", "tcp://c"} and fold.window == 4
+    members.workers = {"tcp://c": 1}
+    with pytest.raises(_WorkerLost, match="tcp://a left the cluster"):
+        fold._check()
+
+    class Future:
+        key = "step"
+
+        def __init__(self, status):
+            self.status = status
+
+    fold.alive = {}
+    fold.steps = {1: (Future("pending"), "tcp://c")}
+    fold._check()  # its worker is there: fine
+    fold.steps = {1: (Future("cancelled"), "tcp://c")}  # an input died with a worker
+    with pytest.raises(_WorkerLost, match="cancelled"):
+        fold._check()
+    fold.steps, fold.done = {}, (0, Future("finished"), "tcp://a")  # the latest state's worker left
+    with pytest.raises(_WorkerLost, match="tcp://a left"):
+        fold._check()
 
 
 # ---------------------------------------------------------------- errors

@@ -18,7 +18,8 @@ workers), and each is freed as soon as its ``partial_fit`` has run, so memory
 stays bounded however large ``X`` is. Without a Client, blocks are computed
 one at a time with dask's synchronous scheduler in this process. Either way
 the result is the plain loop ``for i in order: est.partial_fit(X_i, y_i)``,
-bit for bit.
+bit for bit, even when a worker is lost mid-fit: the client keeps a recent
+model state and the fit resumes from it (see :class:`Incremental`).
 """
 
 from __future__ import annotations
@@ -444,6 +445,35 @@ class Incremental(ParallelPostFit):
     DataFrame are computed separately per partition (projections reach the
     source, e.g. the columns read from Parquet).
 
+    Worker loss. During ``fit`` two things live only on workers: the model
+    between two ``partial_fit`` calls, and the blocks of the window. A worker
+    that dies (or leaves) mid-fit does not fail the fit, and the fitted model
+    is the one an undisturbed fit gives, bit for bit:
+
+    * The model. After each ``partial_fit`` the client fetches the new model
+      in the background, one fetch at a time (the chain of ``partial_fit``
+      calls never waits for it), so it always holds the model after some
+      call ``j``, usually one or two calls behind. When a worker holding a
+      block or the model in use leaves the cluster (checked about every half
+      second; a worker restarted by its nanny comes back under a new address,
+      so it counts as gone), or a task's input is reported lost, the calls
+      in flight are cancelled and training resumes from that model with
+      call ``j + 1``, on the workers there are (waiting up to a minute for one if
+      none is left). The block order and every ``partial_fit`` call are the
+      same as without the loss, hence the same model; ``n_recoveries_``
+      counts the resumptions.
+    * The blocks. Lost blocks are computed again from the dask graph (a
+      numpy ``y`` or ``sample_weight`` is part of that graph and is sent from
+      this process again); blocks of persisted collections are recomputed by
+      the scheduler from their lineage. Only the calls after ``j`` run
+      again: about one window of blocks.
+    * Small inputs trained in one task are run again from the start by the
+      scheduler, on another worker.
+
+    After several losses in a row with no progress (e.g. persisted data
+    that cannot be recomputed) the fit raises a RuntimeError. An exception
+    raised by ``partial_fit`` itself is not a loss: it propagates at once.
+
     Parameters
     ----------
     estimator : estimator object
@@ -473,6 +503,9 @@ class Incremental(ParallelPostFit):
         Column names seen during fit (when X had string column names).
     n_blocks_ : int
         Number of row blocks of the last ``fit`` / ``partial_fit`` input.
+    n_recoveries_ : int
+        Times the last ``fit`` / ``partial_fit`` resumed after losing a worker
+        (0 when undisturbed).
 
     See Also
     --------
@@ -597,6 +630,7 @@ class Incremental(ParallelPostFit):
             for _ in range(epochs):
                 model.partial_fit(X, y, **kw)
             self.n_blocks_ = 1
+            self.n_recoveries_ = 0
             self._record_fitted(model)
             return self
         from dasklearn._runtime._blocks import fold_blocks, n_row_blocks
@@ -621,8 +655,11 @@ class Incremental(ParallelPostFit):
         order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in range(epochs)])
         step = functools.partial(_partial_fit_block, has_y=y is not None, block_kw=block_kw,
                                  static_kw=static_kw)
-        model = fold_blocks(step, model, parts, order)
+        recoveries: list = []
+        model = fold_blocks(step, model, parts, order,
+                            on_recover=lambda position, reason: recoveries.append(position))
         self.n_blocks_ = n_blocks
+        self.n_recoveries_ = len(recoveries)
         self._record_fitted(model)
         return self
 

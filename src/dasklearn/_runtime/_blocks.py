@@ -22,9 +22,7 @@ With a Client
   to the worker holding the block and takes the previous step's result as
   an argument, so only the state (a few KB for a linear model) crosses the
   network, once per block. Pins are strict (``allow_other_workers=False``):
-  loose ones let work stealing move a block to another worker. A worker that
-  leaves the cluster mid-fold therefore raises a RuntimeError (checked every
-  ``POLL_SECONDS``) instead of hanging; fitting again gives the same model.
+  loose ones let work stealing move a block to another worker.
 * Priorities. A step goes before any block task, and an earlier block's
   tasks before a later block's (priority ``-position``).
 * Memory. At most ``window`` blocks are alive (submitted and not yet
@@ -42,6 +40,45 @@ With a Client
   task on a worker: same blocks, same order, same numbers, no per-block
   scheduling.
 
+Worker loss
+-----------
+Two kinds of state live on workers only: the model between two steps (the
+chain of step results) and the blocks of the window. Both are recomputable:
+the fold is deterministic (same blocks, same order, same step on a private
+copy of the state), so running it again from any intermediate state gives
+the same final state, bit for bit.
+
+* The state kept here. Each time a step finishes, the client fetches its
+  result in the background (one fetch at a time, on a thread of this
+  process, always the latest finished step; the chain never waits for it).
+  So this process always holds the state after some step ``j``, usually the
+  previous step or the one before; memory here: one model, plus one being
+  fetched.
+* Detection. Every ``POLL_SECONDS`` (and whenever nothing finished for that
+  long), the fold compares the workers holding its blocks, pending steps and
+  latest state with the cluster's members (``Client.nthreads``), and checks
+  its futures: a worker that left (a SIGKILLed worker's nanny restarts it
+  under a new address), a future cancelled because its input died, or one
+  reported lost, is a loss. Strictly pinned tasks whose worker is gone would
+  wait forever; this check is what turns that into a loss, within about a
+  second of the scheduler noticing. An error raised by a step or a block
+  task is not a loss: it propagates.
+* Recovery. The in-flight window is cancelled (blocks and steps; a fetch of
+  a finished state on a live worker may complete first, for up to
+  ``FINISH_FETCH_SECONDS``), the fold waits for at least one worker (up to
+  ``WORKER_TIMEOUT``), and resumes at step ``j + 1`` from the state kept
+  here, under fresh step keys. Lost blocks are recomputed from the dask
+  graph (in-memory input, e.g. a numpy array wrapped by ``da.from_array``,
+  is embedded in that graph and is placed again from this process; blocks of
+  persisted collections are recomputed by the scheduler from their lineage).
+  Workers that join (the restarted one) are used from the next check on, and
+  the default window follows the workers there are, so memory per worker
+  stays bounded. After ``MAX_STALLED_RECOVERIES`` recoveries in a row that
+  kept no new state (data gone for good, e.g. scattered), a RuntimeError is
+  raised.
+* The one-task path is not pinned: the scheduler runs its task again on
+  another worker, from the start.
+
 Without a Client
 ----------------
 Blocks are computed one at a time with dask's synchronous scheduler and the
@@ -50,14 +87,24 @@ step runs in this process.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import copy
+import logging
+import time
 import uuid
+from concurrent.futures import CancelledError
 from typing import Any, Callable, Sequence
 
 __all__ = ["block_graph", "fold_blocks", "n_row_blocks", "row_block", "whole_rows"]
 
-POLL_SECONDS = 1.0  # how often a waiting fold checks that its workers are still there
+POLL_SECONDS = 0.5  # how often the fold checks that its workers are still there
 STEP_PRIORITY = 1  # above every block's tasks (priority -position <= 0)
+FETCH_TIMEOUT = 60.0  # most seconds a fetch of a model state may take
+FINISH_FETCH_SECONDS = 5.0  # on a loss, how long a fetch of a finished state may complete
+WORKER_TIMEOUT = 60.0  # on a loss, how long to wait for a worker when none is left
+MAX_STALLED_RECOVERIES = 5  # recoveries in a row that keep no new state: then give up
+
+logger = logging.getLogger("dasklearn")
 
 
 # ------------------------------------------------------------ block access
@@ -145,33 +192,78 @@ class _Block:
         self.worker = worker
 
 
-def _fail_if_failed(futures) -> None:
+class _WorkerLost(Exception):
+    """Internal: blocks or model states of the fold died with a worker."""
+
+
+def _nothing():
+    return None
+
+
+def _check_futures(futures) -> None:
+    """Raise a task's own exception; :class:`_WorkerLost` for a future that
+    was cancelled (a dependency died with its worker) or lost."""
     for f in futures:
-        if f.status in ("error", "cancelled"):
-            f.result()  # raises the task's exception (or CancelledError)
+        status = f.status
+        if status == "error":
+            f.result()  # raises the task's exception
+        elif status in ("cancelled", "lost"):
+            raise _WorkerLost(f"task {f.key!r} is {status}: data it needs died with a worker")
 
 
 class _ClusterFold:
-    def __init__(self, client, step, parts, args, window, monitor, pin_blocks):
+    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None):
         self.client = client
         self.step = step
         self.parts = parts
         self.args = args
         self.monitor = monitor
-        nthreads = dict(client.nthreads())
-        self.capacity = {w: n + 1 for w, n in sorted(nthreads.items())}
+        self.on_recover = on_recover
+        self.explicit_window = window
+        self.capacity: dict[str, int] = {}  # worker -> most blocks alive there (threads + 1)
+        self.alive_on: dict[str, int] = {}  # worker -> blocks alive there
+        self._last_used: dict[str, int] = {}
+        self._add_workers(dict(client.nthreads()))
         self.pin_blocks = pin_blocks and bool(self.capacity)
-        self.window = max(1, int(window if window is not None else sum(self.capacity.values()) or 2))
-        self.alive_on: dict[str, int] = dict.fromkeys(self.capacity, 0)
-        self._last_used: dict[str, int] = dict.fromkeys(self.capacity, -1)
         self.token = uuid.uuid4().hex[:12]
-        self.last_worker = None
         name = getattr(step, "__name__", None) or getattr(getattr(step, "func", None), "__name__", "step")
         self.name = name.strip("_").replace("_", "-")
+        self.n_recoveries = 0
+        # the running attempt (see run)
+        self.alive: dict[int, _Block] = {}  # position -> block not yet consumed
+        self.steps: dict[int, tuple] = {}  # position -> (step future, its worker) not seen done
+        self.done = None  # (position, future, worker): the latest step seen done
+        self.saved = None  # (position, state): the state after that position, here
+        self.fetching = None  # (position, future, worker, job) of the state being fetched
+        self._pool = None
+        self._next_check = 0.0
 
-    # -- placement policy (pure bookkeeping) --------------------------------
+    # -- workers (pure bookkeeping) ------------------------------------------
+    def _add_workers(self, present: dict) -> None:
+        for w, n in sorted(present.items()):
+            if w not in self.capacity:
+                self.capacity[w] = n + 1
+                self.alive_on[w] = 0
+                self._last_used[w] = -1
+        self._resize()
+
+    def _drop_workers(self, gone) -> None:
+        for w in gone:
+            self.capacity.pop(w, None)
+            self.alive_on.pop(w, None)
+            self._last_used.pop(w, None)
+        self._resize()
+
+    def _resize(self) -> None:
+        if self.explicit_window is not None:
+            self.window = max(1, int(self.explicit_window))
+        else:  # threads + 1 per worker there is now
+            self.window = max(1, sum(self.capacity.values()) or 2)
+
     def _choose_worker(self, position: int) -> str:
         """Fewest blocks alive; ties: the worker used least recently."""
+        if not self.alive_on:
+            raise _WorkerLost("no worker is left to compute the next block")
         w = min(self.alive_on, key=lambda a: (self.alive_on[a], self._last_used[a], a))
         self._last_used[w] = position
         return w
@@ -199,7 +291,7 @@ class _ClusterFold:
         """The worker holding ``block`` once it is computed (None: not yet)."""
         if block.worker is not None:
             return block.worker
-        _fail_if_failed(block.futures)
+        _check_futures(block.futures)
         if not all(f.status == "finished" for f in block.futures):
             return None
         who = self.client.who_has(block.futures[:1])
@@ -209,81 +301,212 @@ class _ClusterFold:
 
     def _submit_step(self, state, block: _Block, worker: str, position: int):
         kw = dict(workers=[worker], allow_other_workers=False) if worker else {}
-        self.last_worker = worker
         return self.client.submit(
             _run_step, self.step, state, block.futures, self.args, pure=False,
             priority=STEP_PRIORITY, key=f"dasklearn-{self.name}-{self.token}-{position}", **kw,
         )
 
-    def _check_workers(self, alive: dict) -> None:
-        """Raise if a worker holding one of our blocks or steps has left."""
-        present = set(self.client.nthreads())
-        used = ({b.worker for b in alive.values()} | {self.last_worker}) - {None, ""}
-        gone = sorted(used - present)
-        if gone:
-            raise RuntimeError(
-                f"Worker(s) {', '.join(gone)} left the cluster while holding blocks or the "
-                "model being trained; their tasks are pinned there and cannot finish. Fit "
-                "again: the same data, order and seeds give the same model."
-            )
-
     def _note(self, n_alive: int) -> None:
         if self.monitor is not None:
             self.monitor(n_alive)
 
-    # -- the loop ---------------------------------------------------------------
-    def run(self, state, order: Sequence[int]):
-        from concurrent.futures import CancelledError
+    # -- the state kept here ----------------------------------------------------
+    def _harvest(self) -> None:
+        """Take a fetched state; start fetching the latest finished one.
 
+        One fetch at a time, on a thread of this process: the chain of steps
+        never waits for it, and a slow fetch just skips intermediate states.
+        """
+        self._take_fetched()
+        if self.fetching is None and self.done is not None and self.done[0] > self.saved[0]:
+            position, future, worker = self.done
+            job = self._pool.submit(future.result, FETCH_TIMEOUT)
+            self.fetching = (position, future, worker, job)
+
+    def _take_fetched(self) -> None:
+        if self.fetching is None or not self.fetching[3].done():
+            return
+        position, _, _, job = self.fetching
+        self.fetching = None
+        try:
+            value = job.result()
+        except (CancelledError, TimeoutError, OSError):
+            return  # died with its worker or cancelled: a recovery follows, or a newer fetch
+        if position > self.saved[0]:
+            self.saved = (position, value)
+
+    def _held_futures(self) -> list:
+        out = [f for blk in self.alive.values() for f in blk.futures]
+        out += [f for f, _ in self.steps.values()]
+        if self.done is not None:
+            out.append(self.done[1])
+        if self.fetching is not None:
+            out.append(self.fetching[1])
+        return out
+
+    # -- loss detection -----------------------------------------------------------
+    def _check(self) -> None:
+        """Raise :class:`_WorkerLost` if a worker holding a block, a step or a
+        state of ours has left, or one of our futures was cancelled or lost;
+        raise a task's exception; take in workers that joined."""
+        self._next_check = time.monotonic() + POLL_SECONDS
+        present = dict(self.client.nthreads())
+        used = {b.worker for b in self.alive.values()} | {w for _, w in self.steps.values()}
+        if self.done is not None:
+            used.add(self.done[2])
+        gone = sorted((used - {None, ""}) - set(present))
+        if gone:
+            raise _WorkerLost(f"worker(s) {', '.join(gone)} left the cluster")
+        self._drop_workers(set(self.capacity) - set(present))  # they held nothing of ours
+        self._add_workers(present)
+        _check_futures(self._held_futures())
+
+    # -- one attempt ---------------------------------------------------------------
+    def _run_from(self, order: Sequence[int]) -> None:
+        """Steps ``saved position + 1 .. n - 1``, until their last state is here."""
         from distributed import wait
 
         n = len(order)
-        alive: dict[int, _Block] = {}  # position -> block not yet consumed
-        steps: dict[int, Any] = {}  # position -> step future not yet seen done
-        next_block = next_step = 0
-        try:
-            while next_step < n or steps:
-                while next_block < n and len(alive) < self.window:
-                    alive[next_block] = self._submit_block(order[next_block], next_block)
-                    next_block += 1
-                    self._note(len(alive))
-                while next_step < next_block:
-                    block = alive[next_step]
-                    worker = self._holder(block)
-                    if worker is None:
-                        break
-                    state = self._submit_step(state, block, worker, next_step)
-                    steps[next_step] = state
-                    block.futures = []  # the scheduler frees it once its step has run
-                    next_step += 1
-                watch = list(steps.values())
-                if next_step < next_block and alive[next_step].worker is None:
-                    watch += alive[next_step].futures
-                if not watch:
-                    continue
-                try:
+        state = self.saved[1]  # an object here: the first step carries it
+        next_block = next_step = self.saved[0] + 1
+        self._next_check = time.monotonic() + POLL_SECONDS
+        while self.saved[0] < n - 1:
+            while next_block < n and len(self.alive) < self.window:
+                self.alive[next_block] = self._submit_block(order[next_block], next_block)
+                next_block += 1
+                self._note(len(self.alive))
+            while next_step < next_block:
+                block = self.alive[next_step]
+                worker = self._holder(block)
+                if worker is None:
+                    break
+                state = self._submit_step(state, block, worker, next_step)
+                self.steps[next_step] = (state, worker)
+                block.futures = []  # the scheduler frees it once its step has run
+                next_step += 1
+            self._harvest()
+            if time.monotonic() >= self._next_check:
+                self._check()
+            watch = [f for f, _ in self.steps.values()]
+            if next_step < next_block and self.alive[next_step].worker is None:
+                watch += self.alive[next_step].futures
+            try:
+                if watch:
                     wait(watch, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-                except CancelledError:
-                    pass  # found below, by status
-                except TimeoutError:
-                    self._check_workers(alive)
-                for position in [p for p, f in steps.items() if f.done()]:
-                    _fail_if_failed([steps[position]])  # still listed: cancelled below
-                    del steps[position]
-                    done = alive.pop(position)
-                    if self.pin_blocks:
-                        self.alive_on[done.worker] -= 1
-                    self._note(len(alive))
-            return state.result() if n else state
+                elif self.fetching is not None:
+                    if not cf.wait([self.fetching[3]], timeout=POLL_SECONDS).done:
+                        raise TimeoutError
+            except CancelledError:
+                pass  # found below, by status
+            except TimeoutError:
+                self._check()
+            for position in sorted(p for p, (f, _) in self.steps.items() if f.done()):
+                future, worker = self.steps[position]
+                _check_futures([future])
+                del self.steps[position]
+                self.done = (position, future, worker)  # ascending: ends on the latest
+                finished = self.alive.pop(position)
+                if self.pin_blocks and finished.worker in self.alive_on:
+                    self.alive_on[finished.worker] -= 1
+                self._note(len(self.alive))
+
+    # -- recovery ----------------------------------------------------------------------
+    def _abandon(self, keep_fetch: bool) -> None:
+        """Cancel everything of ours on the cluster.
+
+        With ``keep_fetch``, first keep the newest finished state that is on
+        a live worker: the fetch in flight completes, then the latest
+        finished step is fetched if it is newer (each for at most
+        ``FINISH_FETCH_SECONDS``), so that fewer steps run again.
+        """
+        fetch, done = self.fetching, self.done
+        if keep_fetch and (fetch is not None or done is not None):
+            try:
+                present = set(self.client.nthreads())
+            except Exception:  # noqa: BLE001 - best effort: these states are shortcuts
+                present = set()
+            if fetch is not None and fetch[1].status == "finished" and fetch[2] in present:
+                cf.wait([fetch[3]], timeout=FINISH_FETCH_SECONDS)
+                self._take_fetched()
+            if (done is not None and done[0] > self.saved[0] and done[1].status == "finished"
+                    and done[2] in present):
+                try:
+                    self.saved = (done[0], done[1].result(timeout=FINISH_FETCH_SECONDS))
+                except (CancelledError, TimeoutError, OSError):
+                    pass
+        pending = self._held_futures()
+        if fetch is not None and fetch[1] not in pending:
+            pending.append(fetch[1])
+        self.alive, self.steps, self.done, self.fetching = {}, {}, None, None
+        if pending:
+            self.client.cancel(pending)
+        self._note(0)
+
+    def _resume(self, lost: _WorkerLost, n: int) -> None:
+        """After :meth:`_abandon`: wait for a worker, then start placement afresh."""
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            # Our cancellation reaches the scheduler on the same stream as the
+            # next submissions, and its notice comes back to this client on one
+            # stream too: once a task submitted now has finished, the notice
+            # has been handled, and cannot cancel the blocks submitted again
+            # under the same keys.
+            barrier = self.client.submit(_nothing, pure=False,
+                                         key=f"dasklearn-fold-barrier-{uuid.uuid4().hex}")
+            barrier.result(timeout=WORKER_TIMEOUT)
+        except TimeoutError:
+            raise RuntimeError(
+                f"Lost the model being trained ({lost}) and no worker was available within "
+                f"{WORKER_TIMEOUT:g} s to continue. Start workers and fit again."
+            ) from lost
+        present = dict(self.client.nthreads())
+        self._drop_workers(set(self.capacity) - set(present))
+        self._add_workers(present)
+        for w in self.alive_on:
+            self.alive_on[w] = 0
+        self.token = uuid.uuid4().hex[:12]  # fresh step keys
+        self.n_recoveries += 1
+        resume_at = self.saved[0] + 1
+        logger.warning(
+            "dasklearn: %s; resuming the fold at step %d of %d from the model state kept by "
+            "the client (recovery %d).", str(lost), resume_at + 1, n, self.n_recoveries,
+        )
+        if self.on_recover is not None:
+            self.on_recover(resume_at, str(lost))
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self, state, order: Sequence[int]):
+        n = len(order)
+        self.saved = (-1, state)
+        self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="dasklearn-fold-fetch")
+        stalled = 0
+        try:
+            while True:
+                start = self.saved[0]
+                try:
+                    self._run_from(order)
+                    return self.saved[1]
+                except _WorkerLost as lost:
+                    self._abandon(keep_fetch=True)
+                    stalled = 0 if self.saved[0] > start else stalled + 1
+                    if stalled > MAX_STALLED_RECOVERIES:
+                        raise RuntimeError(
+                            f"{lost}; {stalled} recoveries in a row made no progress (the last "
+                            f"state kept is after step {self.saved[0] + 1} of {n}). Either step "
+                            f"{self.saved[0] + 2} kills its worker (e.g. out of memory: use smaller "
+                            "blocks or larger workers), or data the fit needs is gone for good "
+                            "(e.g. scattered data whose workers left: load it again and fit again)."
+                        ) from lost
+                    self._resume(lost, n)
         except BaseException:
             # everything of ours goes, erred futures included: a traceback
             # that holds one must not keep tasks alive on the cluster
-            pending = [f for blk in alive.values() for f in blk.futures] + list(steps.values())
-            if hasattr(state, "key"):
-                pending.append(state)
-            if pending:
-                self.client.cancel(pending)
+            self._abandon(keep_fetch=False)
             raise
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            # our references go now, even if a traceback keeps this object
+            self.alive, self.steps, self.done, self.fetching, self.saved = {}, {}, None, None, None
 
 
 def fold_blocks(
@@ -295,6 +518,7 @@ def fold_blocks(
     args: tuple = (),
     window: int | None = None,
     monitor: Callable[[int], None] | None = None,
+    on_recover: Callable[[int, str], None] | None = None,
 ):
     """``state = step(state, *blocks_b, *args)`` for each block index ``b`` of ``order``.
 
@@ -321,6 +545,10 @@ def fold_blocks(
     monitor : callable, default=None
         Called with the number of blocks alive each time it changes (tests and
         diagnostics; not called inside the one-task path).
+    on_recover : callable, default=None
+        Called as ``on_recover(position, reason)`` each time the fold resumes
+        after a worker loss, ``position`` being the index into ``order`` of
+        the first step run again (see "Worker loss" above).
 
     Returns
     -------
@@ -346,5 +574,6 @@ def fold_blocks(
         except BaseException:
             client.cancel([future])
             raise
-    fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures)
+    fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
+                        on_recover=on_recover)
     return fold.run(state, order)

@@ -1,0 +1,208 @@
+"""Incremental: a worker lost mid-fit changes nothing.
+
+The fold of ``partial_fit`` over the blocks is deterministic, so a fit
+disturbed by a SIGKILLed worker (its nanny restarts it under a new address)
+must neither fail nor hang, and must return the undisturbed model bit for bit
+(``coef_``, ``intercept_``, ``t_``); so must a fit on a cluster started with
+the ``dask`` command line, reached by its address.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dask
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import SGDClassifier
+
+from dasklearn._runtime import _blocks
+from dasklearn.datasets import make_classification
+from dasklearn.wrappers import Incremental, _block_order
+
+from test_reliability import kill_a_worker_when
+
+CLASSES = np.array([0, 1])
+DELAY = 0.1  # seconds per partial_fit call: a fit lasts long enough to be hit
+
+
+class LoggedSGD(ClassifierMixin, BaseEstimator):
+    """SGDClassifier whose ``partial_fit`` takes ``delay`` seconds and appends
+    one line to ``log`` (seen across processes); same numbers."""
+
+    def __init__(self, log=None, delay=0.0, random_state=0):
+        self.log = log
+        self.delay = delay
+        self.random_state = random_state
+
+    def partial_fit(self, X, y, classes=None):
+        time.sleep(self.delay)
+        if self.log is not None:
+            with open(self.log, "a") as fh:
+                fh.write("1\n")
+        if not hasattr(self, "sgd_"):
+            self.sgd_ = SGDClassifier(random_state=self.random_state)
+        self.sgd_.partial_fit(X, y, classes=classes)
+        self.classes_ = self.sgd_.classes_
+        return self
+
+    def predict(self, X):
+        return self.sgd_.predict(X)
+
+
+def _data(n_blocks=10, rows=30_000):
+    """Blocks of ~2.4 MB: the per-block cluster path, not the one-task path."""
+    return make_classification(n_samples=n_blocks * rows, n_features=10, n_informative=4,
+                               chunks=rows, random_state=0)
+
+
+def _lines(path) -> int:
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def _sgd(est):
+    return est.sgd_ if hasattr(est, "sgd_") else est
+
+
+def _assert_same_model(a, b):
+    a, b = _sgd(a), _sgd(b)
+    assert_array_equal(a.coef_, b.coef_)
+    assert_array_equal(a.intercept_, b.intercept_)
+    assert a.t_ == b.t_
+
+
+def _loop(est, X, y, order):
+    """The reference: plain partial_fit on the same blocks, in this process."""
+    est = clone(est)
+    for i in order:
+        xb, yb = dask.compute(X.blocks[i], y.blocks[i], scheduler="sync")
+        est.partial_fit(xb, yb, classes=CLASSES)
+    return est
+
+
+def _settle(client, deadline=10):
+    end = time.time() + deadline
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.time() < end:
+        time.sleep(0.05)
+    return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+
+
+# ------------------------------------------------------------ worker loss
+@pytest.mark.parametrize("epochs, shuffle, kills", [
+    (1, False, (3,)),  # early in a single pass
+    (3, True, (7, 19)),  # several shuffled passes, hit twice
+], ids=["one-pass", "shuffled-epochs-two-kills"])
+def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epochs, shuffle, kills):
+    """SIGKILL a worker once ``partial_fit`` has run ``kills[i]`` times: the
+    fit neither fails nor hangs and returns the undisturbed model exactly."""
+    client.wait_for_workers(2, timeout=60)
+    X, y = _data()
+    n_steps = X.numblocks[0] * epochs
+    ref_log, log = tmp_path / "reference.log", tmp_path / "disturbed.log"
+
+    def make(path):
+        return Incremental(LoggedSGD(log=str(path), delay=DELAY), shuffle_blocks=shuffle,
+                           random_state=0, epochs=epochs)
+
+    reference = make(ref_log).fit(X, y, classes=CLASSES)
+    assert reference.n_recoveries_ == 0 and _lines(ref_log) == n_steps
+    order = np.concatenate([_block_order(X.numblocks[0], e, shuffle, 0) for e in range(epochs)])
+    _assert_same_model(reference.estimator_, _loop(LoggedSGD(), X, y, order))
+
+    threads = []
+    for count in kills:
+        threads.append(kill_a_worker_when(client, lambda count=count: _lines(log) >= count))
+    start = time.perf_counter()
+    disturbed = make(log).fit(X, y, classes=CLASSES)
+    elapsed = time.perf_counter() - start
+    for thread, _ in threads:
+        thread.join()
+    assert all(killed for _, killed in threads), "a worker was not killed during the fit"
+    # every step ran; those after the last state kept here ran again (and a
+    # cancelled step still running on a survivor finishes): a few per loss
+    assert n_steps <= _lines(log) <= n_steps + 6 * len(kills)
+    assert disturbed.n_recoveries_ >= 1  # the loss was seen, and the fold resumed
+    assert elapsed < 120
+    _assert_same_model(disturbed.estimator_, reference.estimator_)
+    assert _settle(client) == 0  # nothing of the abandoned attempts is left
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_worker_that_leaves_for_good_the_survivor_finishes(tmp_path):
+    """A worker that leaves for good (no nanny): the rest of the fit runs on
+    the survivor, with its own window of blocks; the model is unchanged."""
+    import threading
+
+    from dask.distributed import Client, LocalCluster
+
+    X, y = _data(n_blocks=8)
+    log = tmp_path / "fit.log"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        c.wait_for_workers(2, timeout=60)
+        reference = Incremental(LoggedSGD(delay=DELAY), shuffle_blocks=False).fit(X, y, classes=CLASSES)
+        victim = sorted(cluster.workers)[0]
+
+        def close_one():
+            deadline = time.time() + 60
+            while _lines(log) < 3 and time.time() < deadline:
+                time.sleep(0.02)
+            cluster.sync(cluster.workers[victim].close)
+
+        thread = threading.Thread(target=close_one, daemon=True)
+        thread.start()
+        disturbed = Incremental(LoggedSGD(log=str(log), delay=DELAY), shuffle_blocks=False)
+        disturbed.fit(X, y, classes=CLASSES)
+        thread.join()
+        assert len(c.nthreads()) == 1
+        assert disturbed.n_recoveries_ >= 1
+        _assert_same_model(disturbed.estimator_, reference.estimator_)
+
+
+def test_recoveries_without_progress_give_up_and_clean_up(client, monkeypatch):
+    """A loss that repeats before any new state is kept ends the fit with a
+    RuntimeError after MAX_STALLED_RECOVERIES retries, leaving the cluster clean."""
+    client.wait_for_workers(2, timeout=60)
+    X, y = _data(n_blocks=6)
+    calls = []
+
+    def always_lost(self):
+        calls.append(1)
+        raise _blocks._WorkerLost("worker tcp://gone left the cluster")
+
+    monkeypatch.setattr(_blocks, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(_blocks._ClusterFold, "_check", always_lost)
+    with pytest.raises(RuntimeError, match="recoveries in a row made no progress"):
+        Incremental(LoggedSGD(delay=0.5), shuffle_blocks=False).fit(X, y, classes=CLASSES)
+    assert len(calls) >= _blocks.MAX_STALLED_RECOVERIES + 1  # more if a slow machine let a step finish
+    assert _settle(client) == 0
+    assert client.submit(np.add, 1, 2).result() == 3
+
+
+# ------------------------------------------------------- a real cluster
+@pytest.mark.slow
+def test_cli_cluster_by_address_gives_the_local_cluster_model(client, cli_cluster):
+    """Scheduler and workers started with the ``dask`` CLI, reached by
+    address: the same model as on the LocalCluster and as the plain loop."""
+    from dask.distributed import Client, get_task_stream
+
+    client.wait_for_workers(2, timeout=60)
+    X, y = _data(n_blocks=6)
+    est = SGDClassifier(random_state=0)
+
+    def make():
+        return Incremental(est, shuffle_blocks=True, random_state=0, epochs=2)
+
+    local = make().fit(X, y, classes=CLASSES)
+    with Client(cli_cluster) as remote:
+        assert len(remote.nthreads()) == 2
+        with get_task_stream(client=remote) as stream:
+            remote_fit = make().fit(X, y, classes=CLASSES)
+        steps = [t for t in stream.data if "partial-fit-block" in str(t["key"])]
+        assert len(steps) == 12  # every step ran there
+        assert {t["worker"] for t in steps} == set(remote.nthreads())  # on both workers
+    order = np.concatenate([_block_order(6, e, True, 0) for e in range(2)])
+    _assert_same_model(remote_fit.estimator_, local.estimator_)
+    _assert_same_model(remote_fit.estimator_, _loop(est, X, y, order))
