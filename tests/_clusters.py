@@ -61,6 +61,20 @@ def make_tls_files(folder: Path) -> dict:
     return files
 
 
+def _read_address(scheduler_file: Path, proc, log: Path, timeout: float) -> str:
+    """The scheduler's address, once its file is complete (it may be read
+    while being written); a clear error if the scheduler died or took too long."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dask scheduler exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    raise TimeoutError(f"dask scheduler did not start within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
 @contextlib.contextmanager
 def cli_cluster(folder: Path, n_workers: int = 2, tls: dict | None = None, timeout: float = 60):
     """Yield (address, worker processes) of a scheduler and ``n_workers``
@@ -83,10 +97,7 @@ def cli_cluster(folder: Path, n_workers: int = 2, tls: dict | None = None, timeo
     procs = [start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                     "--scheduler-file", str(scheduler_file), *protocol, *tls_args], "scheduler.log")]
     try:
-        deadline = time.time() + timeout
-        while not scheduler_file.exists() and time.time() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
+        address = _read_address(scheduler_file, procs[0], folder / "scheduler.log", timeout)
         workers = [start(["worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                           "--host", "127.0.0.1", "--memory-limit", "4GiB", *tls_args], f"worker{i}.log")
                    for i in range(n_workers)]

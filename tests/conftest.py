@@ -37,7 +37,13 @@ def cli_cluster(tmp_path_factory):
 
     from _clusters import cli_cluster as start
 
-    with start(tmp_path_factory.mktemp("cli-cluster")) as (address, _):
+    folder = tmp_path_factory.mktemp("cli-cluster")
+    with start(folder) as (address, workers):
         with Client(address, timeout="60s") as c:
-            c.wait_for_workers(2, timeout=120)
+            try:
+                c.wait_for_workers(2, timeout=180)
+            except TimeoutError:
+                logs = "\n".join(p.read_text()[-1500:] for p in sorted(folder.glob("worker*.log")))
+                dead = [w.returncode for w in workers if w.poll() is not None]
+                raise RuntimeError(f"CLI workers did not join (exited: {dead}):\n{logs}") from None
         yield address
