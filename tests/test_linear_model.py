@@ -346,11 +346,10 @@ def test_assign_groups_one_group_per_thread_holding_blocks():
 def test_reduction_levels():
     assert reduction_levels(1, 10**9) == 0
     assert reduction_levels(8, 400) == 0  # few, small partials: gather them
-    assert reduction_levels(9, 400) == 1
-    assert reduction_levels(64, 400) == 1
-    assert reduction_levels(65, 400) == 2
+    assert reduction_levels(1000, 400) == 0  # many small ones too (one message per task)
     assert reduction_levels(4, 10 << 20) == 1  # big (Hessian) partials: add on workers first
-    assert reduction_levels(64, 400, split_every=2) == 5  # pairwise: 64 -> 32 -> ... -> 2
+    assert reduction_levels(100, 1 << 20) == 2  # 100 MB -> 13 x 1 MB -> 2 x 1 MB
+    assert reduction_levels(64, 1 << 20, split_every=2) == 3  # 64 -> 32 -> 16 -> 8 MB
     with pytest.raises(ValueError):
         reduction_levels(4, 8, split_every=1)
 

@@ -12,7 +12,7 @@ from sklearn.datasets import make_classification
 
 from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
-from test_checkpoint import GRID, LoggedSGD
+from test_checkpoint import LoggedSGD
 
 
 def kill_a_worker_when(client, condition, timeout=60):

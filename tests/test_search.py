@@ -1,7 +1,6 @@
 """Distributed GridSearchCV / RandomizedSearchCV against scikit-learn's."""
 
 import os
-import warnings
 
 import dask.array as da
 import numpy as np
@@ -15,7 +14,6 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV

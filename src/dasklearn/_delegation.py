@@ -21,12 +21,36 @@ def _has(method):
     return check
 
 
+_RETURNS = {
+    "predict": "y_pred : ndarray, dask array or dask Series of shape (n_samples,)",
+    "predict_proba": "proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)\n"
+                     "        For a dask DataFrame, one column per class, named by ``classes_``.",
+    "predict_log_proba": "log_proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)",
+    "decision_function": "scores : ndarray, dask array, dask Series or DataFrame\n"
+                         "        Shape (n_samples,) for binary problems, else (n_samples, n_classes).",
+    "transform": "X_new : ndarray, dask array or dask DataFrame of shape (n_samples, n_components)",
+    "inverse_transform": "X_original : ndarray, dask array or dask DataFrame of shape (n_samples, n_features)",
+    "score_samples": "scores : ndarray or dask array of shape (n_samples,)",
+}
+
+
 def _make(method):
     def delegate(self, X):
         return self._delegate(method, X)
 
     delegate.__name__ = method
-    delegate.__doc__ = f"``{method}`` of the fitted estimator (blockwise on dask input, returning dask output)."
+    delegate.__doc__ = f"""``{method}`` of the fitted estimator, blockwise on dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        {_RETURNS[method]}
+            Lazy (dask) for dask input, with X's row chunks / partitions.
+        """
     return available_if(_has(method))(delegate)
 
 
@@ -53,8 +77,11 @@ class DelegateMixin:
         tags.estimator_type = sub.estimator_type
         tags.classifier_tags = sub.classifier_tags
         tags.regressor_tags = sub.regressor_tags
+        tags.transformer_tags = sub.transformer_tags
+        tags.target_tags.required = sub.target_tags.required
         tags.input_tags.pairwise = sub.input_tags.pairwise
         tags.input_tags.sparse = sub.input_tags.sparse
+        tags.input_tags.allow_nan = sub.input_tags.allow_nan
         return tags
 
     def _delegate(self, method, X):

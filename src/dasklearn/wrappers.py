@@ -32,12 +32,13 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise
+from dasklearn._delegation import DelegateMixin, _has
 
 __all__ = ["DataParallel", "Incremental", "ParallelPostFit"]
 
@@ -90,17 +91,9 @@ def _block_order(n_blocks: int, epoch: int, shuffle: bool, seed: int | None) -> 
 _SAMPLE_ALIGNED = frozenset({"sample_weight"})  # fit keywords split into X's blocks
 
 
-def _estimator_has(attr):
-    def check(self):
-        getattr(getattr(self, "estimator_", self.estimator), attr)
-        return True
-
-    return check
-
-
 def _can_score(self) -> bool:
     """A scorer was given, or the estimator has its own ``score``."""
-    return self.scoring is not None or _estimator_has("score")(self)
+    return self.scoring is not None or _has("score")(self)
 
 
 def _is_frame(obj) -> bool:
@@ -124,7 +117,7 @@ def _fit_task(est, X, y, fit_params):
     return est.fit(X, y, **fit_params)
 
 
-class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
+class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit in memory; predict, transform and score dask input block by block.
 
     ``fit`` calls the estimator's own ``fit`` on in-memory data: a dask input
@@ -177,20 +170,7 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
         self.estimator = estimator
         self.scoring = scoring
 
-    # -- scikit-learn conventions -------------------------------------------
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        sub = get_tags(self.estimator)
-        tags.estimator_type = sub.estimator_type
-        tags.classifier_tags = sub.classifier_tags
-        tags.regressor_tags = sub.regressor_tags
-        tags.transformer_tags = sub.transformer_tags
-        tags.target_tags.required = sub.target_tags.required
-        tags.input_tags.sparse = sub.input_tags.sparse
-        tags.input_tags.allow_nan = sub.input_tags.allow_nan
-        tags.input_tags.pairwise = sub.input_tags.pairwise
-        return tags
-
+    # -- scikit-learn conventions (tags and predict & co: DelegateMixin) ----
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
 
@@ -266,93 +246,7 @@ class ParallelPostFit(MetaEstimatorMixin, BaseEstimator):
         return self
 
     # -- delegation to the fitted estimator ----------------------------------
-    def _delegate(self, method, X):
-        check_is_fitted(self)
-        if _blockwise.is_dask(X):
-            return _blockwise.apply_method(self.estimator_, method, X)
-        return getattr(self.estimator_, method)(X)
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the fitted estimator, blockwise on dask input.
-
-        Parameters
-        ----------
-        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        y_pred : ndarray, dask array or dask Series of shape (n_samples,)
-            Lazy (dask) for dask input, with X's row chunks / partitions.
-        """
-        return self._delegate("predict", X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities, blockwise on dask input.
-
-        Parameters
-        ----------
-        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)
-            For a dask DataFrame, one column per class, named by ``classes_``.
-        """
-        return self._delegate("predict_proba", X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities, blockwise on dask input.
-
-        Parameters
-        ----------
-        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        log_proba : ndarray, dask array or dask DataFrame of shape (n_samples, n_classes)
-            For a dask DataFrame, one column per class, named by ``classes_``.
-        """
-        return self._delegate("predict_log_proba", X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function, blockwise on dask input.
-
-        Parameters
-        ----------
-        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        scores : ndarray, dask array, dask Series or DataFrame
-            Shape (n_samples,) for binary problems, else (n_samples, n_classes).
-        """
-        return self._delegate("decision_function", X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform with the fitted estimator, blockwise on dask input.
-
-        Parameters
-        ----------
-        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        X_new : ndarray, dask array or dask DataFrame of shape (n_samples, n_components)
-            Lazy (dask) for dask input, with X's row chunks / partitions.
-        """
-        return self._delegate("transform", X)
-
-    @available_if(_estimator_has("transform"))
+    @available_if(_has("transform"))
     def fit_transform(self, X, y=None, **fit_params):
         """``fit(X, y, **fit_params)``, then ``transform(X)`` (blockwise on dask input).
 

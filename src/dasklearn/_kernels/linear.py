@@ -386,6 +386,24 @@ def _local_lbfgs(block, x, v, rho, spec, scale, tol):
     return res.x
 
 
+def admm_block_cache(block, spec: LinearSpec, scale):
+    """What :func:`admm_block_step` keeps about a block between rounds.
+
+    For the squared loss the local problem is quadratic: the scaled Gram
+    matrix ``X~'X~ / scale`` and ``X~'y / scale`` (``X~`` is ``X`` with a
+    column of ones when there is an intercept).  None for the other losses.
+    A function of the block alone, so it can be recomputed from the block
+    (e.g. after the worker holding it was lost) with the same bits.
+    """
+    if spec.loss != "squared":
+        return None
+    X, y = block
+    b = X.T @ y
+    if spec.fit_intercept:
+        b = np.append(b, y.sum())
+    return _weighted_gram(X, np.ones(len(y)), spec.fit_intercept) / scale, b / scale
+
+
 def admm_block_step(block, state, z, rho, rescale, spec: LinearSpec, scale, inner_tol):
     """One consensus-ADMM round on one block.
 
@@ -397,16 +415,18 @@ def admm_block_step(block, state, z, rho, rescale, spec: LinearSpec, scale, inne
        ``rho_old / rho`` when the client changed ``rho``),
     3. solves its local problem
        ``x <- argmin_x loss_sum(x) / scale + rho / 2 * ||x - z + u||^2``
-       exactly for the squared loss (cached Gram matrix), by Newton's method
-       for up to ``LOCAL_NEWTON_MAX_PARAMS`` parameters, by L-BFGS beyond,
-       each warm-started from the previous ``x``.
+       exactly for the squared loss (cached Gram matrix, see
+       :func:`admm_block_cache`), by Newton's method for up to
+       ``LOCAL_NEWTON_MAX_PARAMS`` parameters, by L-BFGS beyond, each
+       warm-started from the previous ``x``.
 
     Parameters
     ----------
     block : tuple of ndarray
         Prepared rows ``(X, y)``.
     state : tuple or None
-        ``(x, u, cache)`` from the previous round; None in the first round.
+        ``(x, u, cache)`` from the previous round (``cache`` may be None: it
+        is then computed); None in the first round.
     z : ndarray of shape (n_params,)
         Current consensus parameters.
     rho : float
@@ -422,7 +442,7 @@ def admm_block_step(block, state, z, rho, rescale, spec: LinearSpec, scale, inne
     Returns
     -------
     state : tuple
-        ``(x, u, cache)`` for the next round (stays where the block is).
+        ``(x, u, cache)`` for the next round.
     partial : tuple
         ``(x + u, ||x_old - z||^2, ||x_old||^2, ||u||^2)``, summed over blocks.
     """
@@ -436,12 +456,8 @@ def admm_block_step(block, state, z, rho, rescale, spec: LinearSpec, scale, inne
     u = (u + diff) * rescale
     v = z - u
     if spec.loss == "squared":
-        X, y = block
-        if cache is None:  # the local problem is quadratic: keep X~'X~ and X~'y
-            b = X.T @ y
-            if spec.fit_intercept:
-                b = np.append(b, y.sum())
-            cache = (_weighted_gram(X, np.ones(len(y)), spec.fit_intercept) / scale, b / scale)
+        if cache is None:
+            cache = admm_block_cache(block, spec, scale)
         A, b = cache
         x = np.linalg.solve(A + rho * np.eye(len(b)), b + rho * v)
     elif len(x) <= LOCAL_NEWTON_MAX_PARAMS:
@@ -449,3 +465,17 @@ def admm_block_step(block, state, z, rho, rescale, spec: LinearSpec, scale, inne
     else:
         x = _local_lbfgs(block, x, v, rho, spec, scale, inner_tol)
     return (x, u, cache), (x + u, r_sq, x_sq, float(u @ u))
+
+
+def admm_block_round(block, cache, state, z, rho, rescale, spec: LinearSpec, scale, inner_tol):
+    """:func:`admm_block_step` with the block's cache kept apart from its state.
+
+    ``cache`` is :func:`admm_block_cache` of the block (kept where the block
+    is); ``state`` is ``(x, u)`` (or None in the first round), small enough
+    to travel with every round, so that whoever drives the rounds holds it.
+    Returns ``((x, u), partial)``.
+    """
+    if state is None:
+        state = (z.copy(), np.zeros_like(z))
+    (x, u, _), partial = admm_block_step(block, (*state, cache), z, rho, rescale, spec, scale, inner_tol)
+    return (x, u), partial

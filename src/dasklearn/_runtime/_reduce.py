@@ -5,41 +5,86 @@ the same data many times with a different small parameter vector.  This
 module places the row blocks of ``(X, y)`` once, then, per evaluation:
 
 * runs ONE task per worker thread that holds blocks, pinned to that worker,
-  which applies the kernel to each of its local blocks and adds the results
-  (so a 10-block data set on 2 single-threaded workers costs 2 tasks, not 10);
-* reduces those partial results on the workers in a tree of fan-in
-  ``split_every`` while there are too many of them (or they are too big) to
-  gather cheaply, then gathers the few remaining ones and adds them here.
+  which applies the kernel to each of its local blocks and returns the
+  per-block results (parameter-sized: cheap), so a 10-block data set on 2
+  single-threaded workers costs 2 tasks, not 10;
+* adds the per-block results **in block-index order**, here (one gather per
+  evaluation), or, when they are too big to gather (large Hessians), first on
+  the workers in a tree whose shape depends only on the block indices (see
+  :func:`tree_sum`).
 
 Only the kernel's arguments (parameter vectors, passed inline, or scattered
-once to the workers when large) and its partial results (parameter-sized)
-cross the network; the blocks never move after placement.  One gather per
-evaluation is the only synchronisation point.
+once to the workers when large) and its results cross the network; the
+blocks never move after placement.
+
+Determinism
+    A sum's floating-point value depends on the order of its terms.  Every
+    result here is added in an order fixed by the block indices alone, never
+    by which worker holds which block, how many workers or threads there are,
+    or which task finished first; and every kernel call runs with ONE BLAS
+    thread (the count dask gives each worker thread; BLAS products such as
+    ``X.T @ r`` split their sums differently for other counts).  So a fit
+    gives bit-identical results on any cluster, after any worker loss, and
+    without a Client (where the same blocks run on local threads).
+
+Worker loss
+    Tasks are pinned to their blocks' worker *loosely*
+    (``allow_other_workers=True``): when that worker dies the scheduler runs
+    them elsewhere instead of waiting for it, and recomputes the blocks it
+    held from their dask graph (lineage; NumPy input given with dask input
+    is embedded in that graph, so it is placed again from the client's copy).
+    A group task that ran on another worker than the one it was pinned to
+    reveals the loss at no cost: the groups are then re-assigned to where the
+    blocks now live.  If a block cannot be recomputed (its future is
+    cancelled: "lost dependencies"), all blocks are placed again from the
+    original dask collections, the transforms replayed, and the evaluation
+    run again (up to ``MAX_RECOVERIES`` times per evaluation).  Waits are
+    loops of ``POLL_SECONDS`` that check the cluster still has workers, so a
+    cluster left without any for ``WORKER_TIMEOUT`` seconds raises instead
+    of hanging.  Per-block states of stateful maps (ADMM) are not kept on
+    the workers: each task returns them, the caller holds them and sends
+    them with the next call, so nothing of them is lost with a worker;
+    per-block data derived from the blocks (:meth:`DistributedBlocks.derive`)
+    is recomputed from the blocks by lineage like the blocks themselves.
 
 Without a Client (or for in-memory NumPy input) the same interface runs the
-groups on local threads (NumPy releases the GIL in its matrix products).
+blocks on local threads (NumPy releases the GIL in its matrix products).
 
-Pure policies (:func:`assign_groups`, :func:`reduction_levels`) are plain
-functions tested without a cluster.
+Pure policies (:func:`assign_groups`, :func:`reduction_levels`,
+:func:`tree_sum`, :func:`row_blocks`) are plain functions tested without a
+cluster.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import functools
 import math
-import os
+import threading
+import time
 from typing import Callable, Sequence
 
 import numpy as np
 
-# Partial results are added on the client when there are at most this many...
+# Partial results are gathered and added here when they weigh at most this
+# much together; otherwise the workers add them first, in runs of
+# SPLIT_EVERY consecutive blocks (a tree), which costs one extra hop.
 SPLIT_EVERY = 8
-# ... and they weigh at most this much together; otherwise the workers add
-# them first, in groups of SPLIT_EVERY (a tree), which costs one extra hop.
 GATHER_BYTES = 8 << 20
 # Arguments bigger than this are scattered to the workers once per call
 # instead of being embedded in every task.
 INLINE_BYTES = 1 << 20
+# In-memory (NumPy) input is cut into blocks of about this many bytes of X:
+# a number of blocks that depends on the data only, not on the machine.
+LOCAL_BLOCK_BYTES = 4 << 20
+POLL_SECONDS = 2.0  # how often a wait checks that the cluster still has workers
+WORKER_TIMEOUT = 60.0  # seconds without any worker before a wait gives up
+MAX_RECOVERIES = 5  # re-placements of the blocks within one evaluation
+
+
+class WorkersLost(RuntimeError):
+    """The blocks could not be recovered after a loss of workers."""
 
 
 # ------------------------------------------------------------ pure policies
@@ -49,7 +94,9 @@ def assign_groups(locations: Sequence[Sequence[str]], nthreads: dict[str, int]) 
     Parameters
     ----------
     locations : sequence of sequence of str
-        For each block, the addresses of the workers holding it.
+        For each block, the addresses of the workers holding it (empty when
+        no worker holds it right now: it then goes to the least loaded
+        worker of ``nthreads``).
     nthreads : dict
         Threads of each worker.
 
@@ -58,13 +105,16 @@ def assign_groups(locations: Sequence[Sequence[str]], nthreads: dict[str, int]) 
     list of (address, block indices)
         A block held by several workers goes to the least loaded of them;
         each worker's blocks are dealt round-robin into at most ``nthreads``
-        groups.  Deterministic for given inputs.
+        groups.  Deterministic for given inputs.  (The grouping affects
+        where blocks are evaluated, never the value of a sum: see
+        :func:`tree_sum`.)
     """
     by_worker: dict[str, list[int]] = {}
     for i, where in enumerate(locations):
-        if not where:
+        candidates = sorted(where) or sorted(nthreads)
+        if not candidates:
             raise ValueError(f"block {i} is held by no worker")
-        address = min(sorted(where), key=lambda a: len(by_worker.get(a, ())))
+        address = min(candidates, key=lambda a: len(by_worker.get(a, ())))
         by_worker.setdefault(address, []).append(i)
     groups = []
     for address in sorted(by_worker):
@@ -78,12 +128,13 @@ def reduction_levels(n_partials: int, partial_nbytes: int, split_every: int | No
                      gather_bytes: int | None = None) -> int:
     """Number of tree levels of worker-side additions before the gather.
 
-    Each level adds groups of ``split_every`` partial results on the workers.
-    Levels are added while more than ``split_every`` partials remain or the
-    remaining ones weigh more than ``gather_bytes`` together; the rest is
-    gathered and added on the client (a level costs a network hop, so few
-    small partials are cheaper to gather directly).  Defaults: the module's
-    ``SPLIT_EVERY`` and ``GATHER_BYTES``.
+    Each level adds runs of ``split_every`` consecutive partial results on
+    the workers.  Levels are added while the remaining partials weigh more
+    than ``gather_bytes`` together (a level costs a network hop; many small
+    partials are cheap to gather: each task sends its blocks' partials in
+    one message).  Defaults: the module's ``SPLIT_EVERY`` and
+    ``GATHER_BYTES``.  Depends on its arguments only, so the shape of the
+    sum (:func:`tree_sum`) is the same wherever it runs.
     """
     split_every = SPLIT_EVERY if split_every is None else split_every
     gather_bytes = GATHER_BYTES if gather_bytes is None else gather_bytes
@@ -91,44 +142,186 @@ def reduction_levels(n_partials: int, partial_nbytes: int, split_every: int | No
         raise ValueError(f"split_every must be >= 2, got {split_every}")
     levels = 0
     n = n_partials
-    while n > 1 and (n > split_every or n * partial_nbytes > gather_bytes):
+    while n > 1 and n * partial_nbytes > gather_bytes:
         n = math.ceil(n / split_every)
         levels += 1
     return levels
 
 
-# ------------------------------------------------------------ task bodies
-def _sum(combine, values):
+def tree_sum(values: Sequence, combine: Callable, levels: int = 0, split_every: int | None = None):
+    """The sum of ``values`` (in block order) in the shape this module uses.
+
+    ``levels`` times, runs of ``split_every`` consecutive values are each
+    folded left to right (``combine(combine(v0, v1), v2)...``); then the
+    remaining values are folded left to right.  The shape depends only on
+    ``len(values)``, ``levels`` and ``split_every``; the workers' tree and
+    :class:`OrderedSum` compute exactly the same additions.
+    """
+    split_every = SPLIT_EVERY if split_every is None else split_every
+    values = list(values)
+    for _ in range(levels):
+        values = [functools.reduce(combine, values[i:i + split_every])
+                  for i in range(0, len(values), split_every)]
     return functools.reduce(combine, values)
 
 
-def _run_group(kernel, combine, blocks, *args):
-    """Kernel on each block of one group, combined."""
-    return _sum(combine, [kernel(b, *args) for b in blocks])
+class OrderedSum:
+    """:func:`tree_sum` fed one value at a time, in block order.
+
+    Holds at most one running sum per level, so a local evaluation need not
+    keep every block's (possibly Hessian-sized) partial result.
+    """
+
+    def __init__(self, combine: Callable, levels: int = 0, split_every: int | None = None):
+        self.combine = combine
+        self.levels = int(levels)
+        self.split_every = SPLIT_EVERY if split_every is None else split_every
+        self._acc = [None] * (self.levels + 1)
+        self._count = [0] * (self.levels + 1)
+
+    def push(self, value, level: int = 0) -> None:
+        acc = self._acc[level]
+        self._acc[level] = value if self._count[level] == 0 else self.combine(acc, value)
+        self._count[level] += 1
+        if level < self.levels and self._count[level] == self.split_every:
+            self._flush(level)
+
+    def _flush(self, level: int) -> None:
+        value = self._acc[level]
+        self._acc[level], self._count[level] = None, 0
+        self.push(value, level + 1)
+
+    def result(self):
+        for level in range(self.levels):
+            if self._count[level]:
+                self._flush(level)
+        if not self._count[self.levels]:
+            raise ValueError("OrderedSum of no values")
+        return self._acc[self.levels]
 
 
-def _run_group_stateful(kernel, combine, blocks, states, *args):
-    """Stateful kernel on each block of one group: ``(new states, combined partials)``."""
-    if states is None:
-        states = [None] * len(blocks)
-    elif isinstance(states, tuple):  # the previous call's (states, partial)
-        states = states[0]
-    out = [kernel(b, s, *args) for b, s in zip(blocks, states)]
-    return [s for s, _ in out], _sum(combine, [p for _, p in out])
+def row_blocks(n_rows: int, row_nbytes: int, block_bytes: int | None = None) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the row blocks of an in-memory array.
+
+    About ``block_bytes`` (default ``LOCAL_BLOCK_BYTES``) per block, sizes
+    differing by at most one row: a pure function of the shape, so a fit
+    on in-memory data gives the same result on any machine.
+    """
+    block_bytes = LOCAL_BLOCK_BYTES if block_bytes is None else block_bytes
+    k = max(1, min(n_rows, math.ceil(n_rows * max(1, row_nbytes) / block_bytes)))
+    edges = [i * n_rows // k for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
-def _combine_task(combine, stateful, *parts):
-    if stateful:  # leaves of a stateful map are (states, partial)
-        parts = [p[1] for p in parts]
-    return _sum(combine, parts)
+# ------------------------------------------------------------- BLAS threads
+_controller = None
+_controller_lock = threading.Lock()
+_worker_limited = False
+
+
+def _blas_controller():
+    global _controller
+    with _controller_lock:
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _controller = ThreadpoolController()
+        return _controller
+
+
+def _blas_threads_above_one() -> bool:
+    return any(lc.num_threads != 1 for lc in _blas_controller().select(user_api="blas").lib_controllers)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Kernels in this process run with one BLAS thread (restored after)."""
+    if not _blas_threads_above_one():
+        yield
+        return
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+def _limit_worker_blas() -> None:
+    """On a worker: BLAS limited to one thread per worker thread, as dask
+    configures spawned workers (``distributed.nanny.pre-spawn-environ``);
+    applied once, and kept, when a worker was started otherwise."""
+    global _worker_limited
+    if not _worker_limited:
+        if _blas_threads_above_one():
+            _blas_controller().limit(limits=1, user_api="blas")
+        _worker_limited = True
+
+
+# ------------------------------------------------------------ task bodies
+def _aligned_arrays(obj):
+    """``obj`` with every array not aligned to its item size copied to aligned
+    memory (in tuples and lists too).
+
+    Arrays deserialized from the network can start at any byte; NumPy then
+    does not call BLAS and buffers its reductions, which rounds differently:
+    the same block would give other bits after a transfer.
+    """
+    if isinstance(obj, np.ndarray):
+        return obj if obj.flags.aligned else np.array(obj, order="K", copy=True)
+    if isinstance(obj, tuple):
+        return tuple(_aligned_arrays(o) for o in obj)
+    if isinstance(obj, list):
+        return [_aligned_arrays(o) for o in obj]
+    return obj
+
+
+def _call(kernel, block, extra, args):
+    return kernel(_aligned_arrays(block), *_aligned_arrays(extra), *_aligned_arrays(args))
+
+
+def _here() -> str:
+    from distributed import get_worker
+
+    return get_worker().address
+
+
+def _run_group(kernel, blocks, extras, args):
+    """Kernel on each block of one group: ``(worker address, [result per block])``."""
+    _limit_worker_blas()
+    return _here(), [_call(kernel, b, e, args) for b, e in zip(blocks, extras)]
+
+
+def _run_block(kernel, block, extra, args):
+    """Kernel on one block, as a leaf of a worker-side tree: ``([address], result)``."""
+    _limit_worker_blas()
+    return [_here()], _call(kernel, block, extra, args)
+
+
+def _fold_task(combine, *parts):
+    """A node of the worker-side tree: addresses seen, left fold of the values."""
+    return [a for p in parts for a in p[0]], functools.reduce(combine, [p[1] for p in parts])
 
 
 def _apply(fn, block, *args):
-    return fn(block, *args)
+    return fn(_aligned_arrays(block), *_aligned_arrays(args))
+
+
+def _apply_on_worker(fn, block, *args):
+    _limit_worker_blas()
+    return _apply(fn, block, *args)
 
 
 def _pair(x, y):
     return x, y
+
+
+def _extras(n: int, derived, states) -> list[tuple]:
+    """Per-block arguments put between the block and the shared arguments."""
+    out = [() for _ in range(n)]
+    if derived is not None:
+        out = [e + (d,) for e, d in zip(out, derived)]
+    if states is not None:
+        if len(states) != n:
+            raise ValueError(f"expected {n} block states, got {len(states)}")
+        out = [e + (s,) for e, s in zip(out, states)]
+    return out
 
 
 # -------------------------------------------------------------- placements
@@ -140,7 +333,7 @@ class LocalBlocks:
     blocks : list of (X_block, y_block)
         Blocks without rows are dropped.
     n_threads : int, default=None
-        Threads (None: one per CPU); the blocks are dealt into that many groups.
+        Threads (None: one per CPU).  Results do not depend on it.
     """
 
     def __init__(self, blocks: list, n_threads: int | None = None):
@@ -148,47 +341,72 @@ class LocalBlocks:
 
         self.blocks = [b for b in blocks if len(b[1])]
         self._backend = LocalBackend(n_threads)
-        k = max(1, min(self._backend.n_slots, len(self.blocks)))
-        self.groups = [list(range(len(self.blocks)))[j::k] for j in range(k)]
         self.n_blocks = len(self.blocks)
+        self._derived: list[list] = []
 
-    def _run(self, fn, per_group: list[tuple]) -> list:
-        """``fn(*args)`` for each group's arguments, on the threads."""
-        if len(per_group) == 1:
-            return [fn(*per_group[0])]
-        futures = [self._backend.submit(fn, *a) for a in per_group]
-        return [f.result() for f in futures]
+    def _results(self, fn, per_block: list[tuple]):
+        """Iterator over ``fn(*args)`` for each block's arguments, in block order."""
+        if self._backend.n_slots == 1 or len(per_block) == 1:
+            for a in per_block:
+                yield fn(*a)
+            return
+        futures = [self._backend.submit(fn, *a) for a in per_block]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
 
-    def _group_blocks(self, g):
-        return [self.blocks[i] for i in g]
+    def _map(self, kernel, args, derived=None, states=None):
+        extras = _extras(self.n_blocks, None if derived is None else self._derived[derived], states)
+        return self._results(_call, [(kernel, b, e, args) for b, e in zip(self.blocks, extras)])
+
+    def map_blocks(self, kernel: Callable, *args, derived: int | None = None, states: list | None = None) -> list:
+        """``kernel(block, [derived_i], [state_i], *args)`` for every block, in block order.
+
+        ``derived`` is a handle from :meth:`derive`; ``states`` one value per
+        block (held by the caller).
+        """
+        with one_blas_thread():
+            return list(self._map(kernel, args, derived, states))
 
     def map_reduce(self, kernel: Callable, *args, combine: Callable, nbytes: int | None = None):
-        """``combine`` of ``kernel(block, *args)`` over all blocks.
+        """``combine`` of ``kernel(block, *args)`` over all blocks, in the
+        order and shape of :func:`tree_sum` (``nbytes``: the size of one
+        partial result, which decides the shape as on a cluster)."""
+        total = OrderedSum(combine, reduction_levels(self.n_blocks, nbytes if nbytes is not None else 1 << 16))
+        with one_blas_thread():
+            for value in self._map(kernel, args):
+                total.push(value)
+        return total.result()
 
-        ``nbytes`` is accepted for interface parity with
-        :meth:`DistributedBlocks.map_reduce` (nothing is transferred here).
+    def map_reduce_state(self, kernel: Callable, states, *args, combine: Callable,
+                         derived: int | None = None, nbytes: int | None = None):
+        """Stateful map: ``kernel(block, [derived_i], state_i, *args) -> (state, partial)``.
+
+        ``states`` is None on the first call (every block gets None), then
+        the list this method returned.  Returns ``(states, combined
+        partials)``; the partials are folded in block order.
         """
-        parts = self._run(_run_group, [(kernel, combine, self._group_blocks(g), *args) for g in self.groups])
-        return _sum(combine, parts)
+        states = [None] * self.n_blocks if states is None else states
+        out = self.map_blocks(kernel, *args, derived=derived, states=states)
+        return [s for s, _ in out], tree_sum([p for _, p in out], combine)
 
-    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable,
-                         nbytes: int | None = None):
-        """Stateful map: ``kernel(block, block_state, *args) -> (state, partial)``.
-
-        ``state`` is None on the first call, then the handle the previous call
-        returned.  Returns ``(state handle, combined partials)``.
-        """
-        prev = state if state is not None else [None] * len(self.groups)
-        out = self._run(_run_group_stateful, [
-            (kernel, combine, self._group_blocks(g), s, *args) for g, s in zip(self.groups, prev)])
-        return out, _sum(combine, [o[1] for o in out])
+    def derive(self, fn: Callable, *args) -> int:
+        """Per-block data ``fn(block, *args)`` kept next to the blocks; returns
+        a handle for the ``derived`` argument of the maps."""
+        with one_blas_thread():
+            self._derived.append(list(self._results(_apply, [(fn, b, *args) for b in self.blocks])))
+        return len(self._derived) - 1
 
     def transform(self, fn: Callable, *args) -> None:
         """Replace every block by ``fn(block, *args)`` (in place)."""
-        self.blocks = [fn(b, *args) for b in self.blocks]
+        with one_blas_thread():
+            self.blocks = list(self._results(_apply, [(fn, b, *args) for b in self.blocks]))
 
     def release(self) -> None:
-        self.blocks = []
+        self.blocks, self._derived = [], []
         self._backend.close()
 
     def __enter__(self):
@@ -198,112 +416,262 @@ class LocalBlocks:
         self.release()
 
 
+class _Lost(Exception):
+    """A future of this placement was cancelled (its data lost for good)."""
+
+
+# a future cancelled (by the scheduler: "lost dependencies") is data lost for good
+_LOST = (_Lost, cf.CancelledError)
+
+
 class DistributedBlocks:
     """Blocks placed on the workers of a dask.distributed cluster.
 
     Parameters
     ----------
     client : distributed.Client
-    futures : list of Future
-        One future per block, each holding ``(X_block, y_block)``.
-    locations : list of list of str
-        The workers holding each block.
+    X : dask array of shape (n, d)
+        With one column chunk.
+    y : dask array of shape (n,)
+        With X's row chunks.  Both are persisted (a no-op when they already
+        are) and each ``(X_i, y_i)`` pair is placed on the worker holding
+        ``X_i``; the collections are kept to place the blocks again if they
+        are lost for good.
     """
 
-    def __init__(self, client, futures: list, locations: list, hold: list = ()):
+    def __init__(self, client, X, y):
         self.client = client
-        self.futures = list(futures)
+        self._source = (X, y)
+        self._transforms: list[tuple] = []
+        self._derived_recipes: list[tuple] = []
+        self._derived: list[list] = []
+        self.n_recoveries = 0
+        try:
+            self._place()
+        except _LOST as exc:
+            raise WorkersLost("The input's blocks were lost with their workers while being placed "
+                              "(their futures were cancelled). Persist the input again and fit again.") from exc
         self.n_blocks = len(self.futures)
-        self.groups = assign_groups(locations, client.nthreads())
+
+    # ---------------------------------------------------------- placement
+    def _place(self) -> None:
+        from distributed import futures_of
+
+        X, y = self._source
+        Xp, yp = self.client.persist([X, y])
+        by_key = {f.key: f for f in futures_of(Xp) + futures_of(yp)}
+        rows = [(by_key[kx], by_key[ky])
+                for kx, ky, n in zip(_flat_keys(Xp), _flat_keys(yp), X.chunks[0]) if n]
+        x_futures = [fx for fx, _ in rows]
+        self._wait(x_futures)
+        errors = [f for f in x_futures if f.status == "error"]
+        if errors:
+            errors[0].result()  # the user's graph failed: raise its error here
+        locations = self._locations(x_futures)
+        self.futures = [
+            self.client.submit(_pair, fx, fy, workers=where[:1] or None, allow_other_workers=True, pure=False)
+            for (fx, fy), where in zip(rows, locations)
+        ]
+        self.groups = assign_groups(locations, self.client.nthreads())
         # Futures the pending block tasks depend on, kept until a map has
         # completed: the scheduler may process a release before the graph
         # update that depends on the key ("lost dependencies").
-        self._hold = list(hold)
+        self._hold = [f for row in rows for f in row]
 
+    def _locations(self, futures) -> list[list[str]]:
+        who = self.client.who_has(futures)
+        return [sorted(who.get(f.key, ())) for f in futures]
+
+    def _address_of(self) -> dict[int, str]:
+        return {i: address for address, idx in self.groups for i in idx}
+
+    def _submit_per_block(self, fn, *args_of_block):
+        """``fn`` applied to each block future, pinned where the block is."""
+        where = self._address_of()
+        return [self._submit(fn, where[i], *(a[i] if isinstance(a, _PerBlock) else a for a in args_of_block))
+                for i in range(self.n_blocks)]
+
+    def _regroup(self) -> None:
+        """Groups re-assigned to where the blocks are now (after a loss)."""
+        self.groups = assign_groups(self._locations(self.futures), self.client.nthreads())
+
+    def _replace(self) -> None:
+        """Every block placed again from the source collections, the
+        transforms and derived data submitted again."""
+        from distributed import TimeoutError as DaskTimeoutError
+
+        old = [*self.futures, *self._hold, *(f for d in self._derived for f in d)]
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+        except (TimeoutError, DaskTimeoutError) as exc:
+            raise WorkersLost(f"The blocks were lost with their workers and no worker joined within "
+                              f"{WORKER_TIMEOUT:g} s. Restart the cluster and fit again.") from exc
+        self._place()
+        for fn, args in self._transforms:
+            self._hold.extend(self.futures)
+            self.futures = self._submit_per_block(_apply_on_worker, fn, _PerBlock(self.futures), *args)
+        self._derived = [self._submit_per_block(_apply_on_worker, fn, _PerBlock(self.futures), *args)
+                         for fn, args in self._derived_recipes]
+        for f in old:
+            f.release()
+        self.n_recoveries += 1
+
+    # ------------------------------------------------------------ helpers
     def _inline(self, args):
-        """Scatter large array arguments to the workers once; keep small ones inline."""
+        """Scatter large array arguments to every worker once; keep small ones inline."""
         out, scattered = [], []
-        workers = sorted({w for w, _ in self.groups})
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > INLINE_BYTES:
-                a = self.client.scatter(a, workers=workers, broadcast=True, hash=False)
+                a = self.client.scatter(a, broadcast=True, hash=False)
                 scattered.append(a)
             out.append(a)
-        return out, scattered
+        return tuple(out), scattered
 
     def _submit(self, fn, address, *args):
         # pinned where the blocks are; "loose" so that a lost worker does not
         # hang the fit (the scheduler then recomputes the block elsewhere)
         return self.client.submit(fn, *args, workers=[address], allow_other_workers=True, pure=False)
 
-    def _reduce(self, leaves, combine, partial_nbytes, stateful=False):
-        """Add the leaves' partial results: tree levels on the workers (see
-        :func:`reduction_levels`), then one gather and the last additions here."""
-        held = list(leaves)  # every level stays referenced until the gather is done
-        for _ in range(reduction_levels(len(leaves), partial_nbytes)):
-            leaves = [self.client.submit(_combine_task, combine, stateful, *leaves[i:i + SPLIT_EVERY],
-                                         pure=False)
-                      for i in range(0, len(leaves), SPLIT_EVERY)]
-            held.extend(leaves)
-            stateful = False
-        values = self.client.gather(leaves)
+    def _wait(self, futures) -> None:
+        """Wait for ``futures``; :class:`_Lost` if one is cancelled, and an
+        error (not a hang) when the cluster stays without workers."""
+        from distributed import wait
+
+        alone_since = None
+        while True:
+            try:
+                wait(futures, timeout=POLL_SECONDS)
+                return
+            except TimeoutError:
+                if self.client.nthreads():
+                    alone_since = None
+                    continue
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > WORKER_TIMEOUT:
+                    raise WorkersLost(f"The cluster has had no worker for {WORKER_TIMEOUT:g} s. "
+                                      "Restart the workers and fit again.") from None
+            except Exception as exc:
+                if any(f.status == "cancelled" for f in futures):
+                    raise _Lost() from exc
+                raise
+
+    def _gather(self, futures) -> list:
+        self._wait(futures)
+        return self.client.gather(futures)  # CancelledError if lost since: see _LOST
+
+    def _recovering(self, attempt: Callable):
+        """``attempt()``, run again on fresh placements while blocks are lost for good."""
+        for n in range(MAX_RECOVERIES + 1):
+            try:
+                if n:
+                    self._replace()
+                return attempt()
+            except _LOST as exc:
+                if n == MAX_RECOVERIES:
+                    raise WorkersLost(
+                        f"The blocks were lost with their workers {n + 1} times in one evaluation. "
+                        "Check the workers' logs (memory limits?) and fit again."
+                    ) from exc
+
+    # --------------------------------------------------------------- maps
+    def _map_groups(self, kernel, args, derived, states) -> list:
+        args, scattered = self._inline(args)
+        try:
+            extras = _extras(self.n_blocks, None if derived is None else self._derived[derived], states)
+            leaves = [
+                self._submit(_run_group, address, kernel, [self.futures[i] for i in idx],
+                             [extras[i] for i in idx], args)
+                for address, idx in self.groups
+            ]
+            out = self._gather(leaves)
+        finally:
+            for f in scattered:  # release, not cancel: cancelling would cancel the dependents
+                f.release()
         self._hold = []  # the blocks are computed: what they came from may go
-        return _sum(combine, [v[1] for v in values] if stateful else values)
+        results = [None] * self.n_blocks
+        moved = False
+        for (address, idx), (ran_on, values) in zip(self.groups, out):
+            moved |= ran_on != address
+            for i, v in zip(idx, values):
+                results[i] = _aligned_arrays(v)
+        if moved:
+            self._regroup()
+        return results
+
+    def _tree(self, kernel, args, combine, levels):
+        """Per-block tasks, then ``levels`` of worker-side folds of runs of
+        consecutive blocks: the additions of :func:`tree_sum`."""
+        args, scattered = self._inline(args)
+        try:
+            where = self._address_of()
+            nodes = [self._submit(_run_block, where[i], kernel, self.futures[i], (), args)
+                     for i in range(self.n_blocks)]
+            for _ in range(levels):
+                nodes = [self.client.submit(_fold_task, combine, *nodes[i:i + SPLIT_EVERY], pure=False)
+                         for i in range(0, len(nodes), SPLIT_EVERY)]
+            out = self._gather(nodes)
+        finally:
+            for f in scattered:
+                f.release()
+        self._hold = []
+        if any(ran_on != where[i] for i, ran_on in enumerate(a for addresses, _ in out for a in addresses)):
+            self._regroup()
+        return functools.reduce(combine, [_aligned_arrays(v) for _, v in out])
+
+    def map_blocks(self, kernel: Callable, *args, derived: int | None = None, states: list | None = None) -> list:
+        """``kernel(block, [derived_i], [state_i], *args)`` for every block,
+        computed where the block lives; the results in block order.
+
+        ``derived`` is a handle from :meth:`derive`; ``states`` one value per
+        block, sent with the tasks (the caller holds them).
+        """
+        return self._recovering(lambda: self._map_groups(kernel, args, derived, states))
 
     def map_reduce(self, kernel: Callable, *args, combine: Callable, nbytes: int | None = None):
         """``combine`` of ``kernel(block, *args)`` over all blocks, computed
-        where the blocks live.  ``nbytes`` (an estimate of one partial
-        result's size) decides whether the workers pre-add the partials."""
-        args, scattered = self._inline(args)
-        try:
-            leaves = [
-                self._submit(_run_group, address, kernel, combine, [self.futures[i] for i in idx], *args)
-                for address, idx in self.groups
-            ]
-            return self._reduce(leaves, combine, nbytes if nbytes is not None else 1 << 16)
-        finally:
-            for f in scattered:  # release, not cancel: cancelling would cancel the dependents
-                f.release()
+        where the blocks live, added in the order and shape of
+        :func:`tree_sum`.  ``nbytes`` (an estimate of one partial result's
+        size) decides whether the workers pre-add the partials."""
+        levels = reduction_levels(self.n_blocks, nbytes if nbytes is not None else 1 << 16)
+        if levels == 0:
+            return tree_sum(self.map_blocks(kernel, *args), combine)
+        return self._recovering(lambda: self._tree(kernel, args, combine, levels))
 
-    def map_reduce_state(self, kernel: Callable, state, *args, combine: Callable,
-                         nbytes: int | None = None):
-        """Stateful map; the per-block states stay on the workers.
+    def map_reduce_state(self, kernel: Callable, states, *args, combine: Callable,
+                         derived: int | None = None, nbytes: int | None = None):
+        """Stateful map: ``kernel(block, [derived_i], state_i, *args) -> (state, partial)``.
 
-        ``kernel(block, block_state, *args) -> (new_state, partial)``.  The
-        states (parameter-sized: the kernel's business) are kept on the
-        workers for the next call; a copy travels with the partials.
-        ``state`` is None on the first call, then the handle this method
-        returned.  Returns ``(state handle, combined partials)``.
+        The per-block states come back with the partials and are held by the
+        caller (``states`` is None on the first call, then the list this
+        method returned): a worker loss loses none of them.  Returns
+        ``(states, combined partials)``, folded in block order.
         """
-        args, scattered = self._inline(args)
-        try:
-            prev = state if state is not None else [None] * len(self.groups)
-            leaves = [
-                self._submit(_run_group_stateful, address, kernel, combine,
-                             [self.futures[i] for i in idx], s, *args)
-                for (address, idx), s in zip(self.groups, prev)
-            ]
-            return leaves, self._reduce(leaves, combine, nbytes if nbytes is not None else 1 << 16,
-                                        stateful=True)
-        finally:
-            for f in scattered:  # release, not cancel: cancelling would cancel the dependents
-                f.release()
+        states = [None] * self.n_blocks if states is None else states
+        out = self.map_blocks(kernel, *args, derived=derived, states=states)
+        return [s for s, _ in out], tree_sum([p for _, p in out], combine)
+
+    def derive(self, fn: Callable, *args) -> int:
+        """Per-block data ``fn(block, *args)`` computed and kept where each
+        block is (recomputed from the block if lost); returns a handle for
+        the ``derived`` argument of the maps."""
+        self._derived_recipes.append((fn, args))
+        self._derived.append(self._submit_per_block(_apply_on_worker, fn, _PerBlock(self.futures), *args))
+        return len(self._derived) - 1
 
     def transform(self, fn: Callable, *args) -> None:
         """Replace every block by ``fn(block, *args)``, computed where it is.
 
         Not waited for: the next map runs after it, and raises its errors.
         """
-        futures = list(self.futures)
-        for address, idx in self.groups:
-            for i in idx:
-                futures[i] = self._submit(_apply, address, fn, self.futures[i], *args)
+        self._transforms.append((fn, args))
+        futures = self._submit_per_block(_apply_on_worker, fn, _PerBlock(self.futures), *args)
         self._hold.extend(self.futures)
         self.futures = futures
 
     def release(self) -> None:
         """Drop this placement's references; the scheduler frees what nothing else holds."""
-        futures, self.futures, self._hold = self.futures, [], []
+        futures = [*self.futures, *self._hold, *(f for d in self._derived for f in d)]
+        self.futures, self._hold, self._derived = [], [], []
         for f in futures:
             f.release()
 
@@ -312,6 +680,11 @@ class DistributedBlocks:
 
     def __exit__(self, *exc):
         self.release()
+
+
+class _PerBlock(list):
+    """Marks an argument of :meth:`DistributedBlocks._submit_per_block` that
+    holds one value per block."""
 
 
 # ---------------------------------------------------------------- placement
@@ -350,7 +723,8 @@ def place_blocks(X, y, n_threads: int | None = None):
     Parameters
     ----------
     X : dask array of shape (n, d), or ndarray
-        Row blocks follow X's chunks (dask) or are even row slices (NumPy).
+        Row blocks follow X's chunks (dask) or are row slices of about
+        ``LOCAL_BLOCK_BYTES`` (NumPy; see :func:`row_blocks`).
     y : dask array of shape (n,), or ndarray
     n_threads : int, default=None
         Local threads when the blocks stay in this process (None: one per CPU).
@@ -361,7 +735,8 @@ def place_blocks(X, y, n_threads: int | None = None):
         With an active Client and dask input, the blocks are computed (or
         taken where they are, when already persisted) on the workers, each
         ``(X_i, y_i)`` pair on the worker holding ``X_i``.  Otherwise they are
-        in this process.  Use as a context manager to release them.
+        in this process.  Use as a context manager to release them.  The
+        blocks, and so every result, are the same either way.
     """
     from dask import is_dask_collection
 
@@ -369,11 +744,8 @@ def place_blocks(X, y, n_threads: int | None = None):
 
     if not (is_dask_collection(X) or is_dask_collection(y)):
         X, y = np.asarray(X), np.asarray(y)
-        k = n_threads if n_threads and n_threads > 0 else (os.cpu_count() or 1)
-        if len(y) < 2 * k * 1000:  # split only when each thread gets real work
-            k = 1
-        edges = np.linspace(0, len(y), k + 1).astype(int)
-        return LocalBlocks([(X[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:])], n_threads)
+        row_nbytes = X.itemsize * (X.shape[1] if X.ndim == 2 else 1)
+        return LocalBlocks([(X[a:b], y[a:b]) for a, b in row_blocks(len(y), row_nbytes)], n_threads)
 
     import dask.array as da
 
@@ -387,26 +759,4 @@ def place_blocks(X, y, n_threads: int | None = None):
 
         xs, ys = dask.compute(list(X.to_delayed().ravel()), list(y.to_delayed().ravel()))
         return LocalBlocks(list(zip(xs, ys)), n_threads)
-    return _place_distributed(client, X, y)
-
-
-def _place_distributed(client, X, y) -> DistributedBlocks:
-    """Persist X and y (a no-op when they already are), then pair each X block
-    with its y block on the worker holding the X block."""
-    from distributed import futures_of, wait
-
-    Xp, yp = client.persist([X, y])
-    by_key = {f.key: f for f in futures_of(Xp) + futures_of(yp)}
-    rows = [(by_key[kx], by_key[ky]) for kx, ky, n in zip(_flat_keys(Xp), _flat_keys(yp), X.chunks[0]) if n]
-    x_futures = [fx for fx, _ in rows]
-    wait(x_futures)
-    errors = [f for f in x_futures if f.status == "error"]
-    if errors:
-        errors[0].result()  # the user's graph failed: raise its error here
-    who = client.who_has(x_futures)
-    locations = [sorted(who.get(f.key, ())) for f in x_futures]
-    pairs = [
-        client.submit(_pair, fx, fy, workers=where[:1], allow_other_workers=True, pure=False)
-        for (fx, fy), where in zip(rows, locations)
-    ]
-    return DistributedBlocks(client, pairs, locations, hold=[f for row in rows for f in row])
+    return DistributedBlocks(client, X, y)

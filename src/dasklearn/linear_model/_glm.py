@@ -35,6 +35,38 @@ converged coefficients equal scikit-learn's:
   squares, and ``penalty='l2'`` with ``alpha`` equals
   ``Ridge(alpha=alpha * n_samples)``) or the Poisson half deviance
   (:class:`~sklearn.linear_model.PoissonRegressor` for the l2 penalty).
+
+Reproducibility and worker loss
+-------------------------------
+
+The solvers are deterministic, and so is everything they are fed: the
+per-block sums are added in block-index order (never in the order the
+workers hold or finish them) and every block kernel runs with one BLAS
+thread on aligned arrays.  A fit therefore gives the same coefficients, bit
+for bit, on any number of workers, with a cluster started any way, and
+without a Client (dask input on local threads; NumPy input is cut into blocks
+by size, so it too does not depend on the number of cores) -- given the
+same CPU type and library versions (BLAS kernels differ between CPUs).
+
+A worker that dies during a fit (killed, out of memory) does not fail it nor
+change its result:
+
+* the row blocks it held are recomputed elsewhere from their dask graph
+  (lineage); NumPy arrays given with dask input are embedded in that graph,
+  so they are placed again from the client's copy.  Should a block be lost
+  for good (its future cancelled), all blocks are placed again from the
+  input collections and the evaluation is run again;
+* the evaluation in flight is completed by the other workers (tasks are
+  pinned to their blocks' worker loosely, so none waits for a dead worker);
+  a wait on a cluster left without workers gives up after a minute with an
+  error instead of hanging;
+* the solver's own state (parameters, L-BFGS history, Newton iterate, ADMM
+  consensus) lives on the client.  ADMM's per-block states (each block's
+  local parameters ``x_i`` and scaled dual ``u_i``, two parameter vectors
+  per block) come back with every round and are kept on the client, which
+  sends them with the next round; what a block caches between rounds (the
+  Gram matrix of the squared loss) is a function of the block alone and is
+  recomputed with it.
 """
 
 from __future__ import annotations
@@ -383,6 +415,14 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Iterations run by the solver.
     n_features_in_ : int
 
+    Notes
+    -----
+    Deterministic: the same data and parameters give the same coefficients
+    bit for bit on any cluster (of one CPU type), after the loss of workers
+    during the fit, and without a Client; see "Reproducibility and worker loss" in
+    :mod:`dasklearn.linear_model._glm` for how blocks and solver state are
+    recovered.
+
     Examples
     --------
     >>> from dasklearn.datasets import make_classification
@@ -592,6 +632,14 @@ class LinearRegression(_Regressor):
     intercept_ : float
     n_iter_ : int
     n_features_in_ : int
+
+    Notes
+    -----
+    Deterministic: the same data and parameters give the same coefficients
+    bit for bit on any cluster (of one CPU type), after the loss of workers
+    during the fit, and without a Client; see "Reproducibility and worker loss" in
+    :mod:`dasklearn.linear_model._glm` for how blocks and solver state are
+    recovered.
     """
 
     _loss = "squared"
@@ -678,6 +726,14 @@ class PoissonRegression(_Regressor):
     intercept_ : float
     n_iter_ : int
     n_features_in_ : int
+
+    Notes
+    -----
+    Deterministic: the same data and parameters give the same coefficients
+    bit for bit on any cluster (of one CPU type), after the loss of workers
+    during the fit, and without a Client; see "Reproducibility and worker loss" in
+    :mod:`dasklearn.linear_model._glm` for how blocks and solver state are
+    recovered.
     """
 
     _loss = "poisson"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dasklearn._kernels.linear import LinearSpec, add, admm_block_step, evaluate_block
+from dasklearn._kernels.linear import LinearSpec, add, admm_block_cache, admm_block_round, evaluate_block
 
 
 class Objective:
@@ -44,7 +44,8 @@ class Objective:
         self.l1 = float(l1) * penalised
         self.l2 = float(l2) * penalised
         self.n_evaluations = 0
-        self._admm_state = None
+        self._admm_states = None  # per-block (x, u), held here between rounds
+        self._admm_cache = None  # handle of the per-block caches, kept with the blocks
 
     def __call__(self, params, order: int = 1):
         params = np.asarray(params, dtype=np.float64)
@@ -61,16 +62,24 @@ class Objective:
         return tuple(out)
 
     def consensus(self, z, rho: float, rescale: float, inner_tol: float):
-        """One ADMM round over the blocks (see ``solvers.admm``); the block
-        states stay where the blocks are, between calls."""
+        """One ADMM round over the blocks (see ``solvers.admm``).
+
+        Each block's ``(x, u)`` comes back with its partial result and is
+        held here until the next round (2 parameter vectors per block), so
+        a lost worker loses none of the solver's state; what the blocks keep
+        between rounds (the squared loss's Gram matrices) is derived from
+        the blocks alone and recomputed with them.
+        """
         P = self.spec.n_params
-        self._admm_state, sums = self.blocks.map_reduce_state(
-            admm_block_step, self._admm_state, np.asarray(z, dtype=np.float64), float(rho),
+        if self._admm_cache is None:
+            self._admm_cache = self.blocks.derive(admm_block_cache, self.spec, float(self.n_samples))
+        self._admm_states, sums = self.blocks.map_reduce_state(
+            admm_block_round, self._admm_states, np.asarray(z, dtype=np.float64), float(rho),
             float(rescale), self.spec, float(self.n_samples), float(inner_tol), combine=add,
-            nbytes=8 * (P + 3),
+            derived=self._admm_cache, nbytes=8 * (P + 3),
         )
         self.n_evaluations += 1
         return sums
 
     def release_state(self) -> None:
-        self._admm_state = None
+        self._admm_states = None
