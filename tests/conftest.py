@@ -5,6 +5,22 @@ from __future__ import annotations
 import pytest
 
 
+def scheduler_keys(client) -> set:
+    """Keys of the tasks the scheduler currently holds."""
+    return set(client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks]))
+
+
+@pytest.fixture(autouse=True)
+def _dask_scheduler_config_restored():
+    """A Client that fails to connect may leave dask's global 'scheduler'
+    setting pointing at it; each test starts and ends with the same setting."""
+    import dask
+
+    before = {"scheduler": dask.config.get("scheduler", None)}
+    yield
+    dask.config.set(before)
+
+
 @pytest.fixture(scope="session")
 def cluster():
     import dasklearn  # noqa: F401  (sets the worker start method first)

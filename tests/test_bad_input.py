@@ -98,3 +98,15 @@ def test_scheduler_that_does_not_answer():
     address = f"tcp://127.0.0.1:{_free_port()}"
     with pytest.raises(TimeoutError, match=f"No Dask scheduler answered at {address} within 2 s"):
         connect(address, timeout=2)
+
+
+def test_failed_connection_leaves_dask_config_alone():
+    import dask
+
+    from dasklearn._runtime import connect
+
+    before = dask.config.get("scheduler", None)
+    with pytest.raises(TimeoutError):
+        connect(f"tcp://127.0.0.1:{_free_port()}", timeout=1)
+    assert dask.config.get("scheduler", None) == before
+    assert da.ones(4, chunks=2).sum().compute() == 4  # local computing still works

@@ -83,10 +83,27 @@ def _loop(est, X, y, order):
 
 
 def _settle(client, deadline=10):
+    """Number of scheduler tasks left that were not there when the test began
+    (the session cluster is shared: other tests' data may still be held)."""
+    from conftest import scheduler_keys
+
     end = time.time() + deadline
-    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.time() < end:
+    while len(scheduler_keys(client) - BASELINE) and time.time() < end:
         time.sleep(0.05)
-    return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    return len(scheduler_keys(client) - BASELINE)
+
+
+BASELINE: set = set()
+
+
+@pytest.fixture(autouse=True)
+def _scheduler_baseline(request):
+    """Keys on the shared scheduler before each cluster test."""
+    from conftest import scheduler_keys
+
+    BASELINE.clear()
+    if "client" in request.fixturenames:
+        BASELINE.update(scheduler_keys(request.getfixturevalue("client")))
 
 
 # ------------------------------------------------------------ worker loss

@@ -116,7 +116,7 @@ def test_worker_killed_mid_fit_changes_nothing(client, evaluations, case):
     assert killed.at < n_reference, "the worker was killed after the fit"
     assert evaluations["n"] == n_reference  # the same path, to the end
     assert_identical(disturbed, reference)
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=120)
     assert victim not in client.nthreads()  # it really died (the nanny started a new one)
 
 

@@ -294,11 +294,14 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
 def connect(address: str, timeout: float = 10.0, **client_kwargs):
     """A Client connected to the scheduler at ``address``, or a TimeoutError
     that names the address, when nothing answers within ``timeout`` seconds."""
+    import dask
     from distributed import Client
 
+    before = {"scheduler": dask.config.get("scheduler", None)}
     try:
         return Client(address, timeout=f"{timeout}s", **client_kwargs)
     except (OSError, TimeoutError) as exc:
+        dask.config.set(before)  # the failed Client had already made itself the default
         raise TimeoutError(
             f"No Dask scheduler answered at {address} within {timeout:g} s ({exc}). Check the "
             f"address and port, start one with `dask scheduler`, or pass a longer timeout."
