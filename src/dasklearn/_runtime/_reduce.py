@@ -334,6 +334,13 @@ class LocalBlocks:
         Blocks without rows are dropped.
     n_threads : int, default=None
         Threads (None: one per CPU).  Results do not depend on it.
+
+    Notes
+    -----
+    While a map runs, BLAS is limited to one thread in this whole process
+    (threadpoolctl; restored afterwards), as on a dask worker: the blocks run
+    in parallel on the threads instead, and the results are those a cluster
+    computes.
     """
 
     def __init__(self, blocks: list, n_threads: int | None = None):
