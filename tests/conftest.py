@@ -23,10 +23,17 @@ def _dask_scheduler_config_restored():
 
 @pytest.fixture(scope="session")
 def cluster():
-    import dasklearn  # noqa: F401  (sets the worker start method first)
+    import dask
     from dask.distributed import LocalCluster
 
-    with LocalCluster(
+    import dasklearn  # noqa: F401
+
+    # Workers here are SIGKILLed and restarted by their nannies many times. A
+    # restart by fork copies this multi-threaded process and can deadlock if
+    # another thread holds a lock at that instant, so this cluster uses dask's
+    # own default, spawn. (The tutorial and demo tests run dasklearn's fork
+    # default for scripts.)
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,

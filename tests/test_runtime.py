@@ -89,16 +89,21 @@ def test_lost_scattered_data_is_placed_again(client):
     client.wait_for_workers(2, timeout=30)
 
 
-def test_forked_workers_get_dasks_thread_limits(client):
+def test_forked_workers_get_dasks_thread_limits():
     """Forked workers inherit the parent's BLAS pools; the preload sizes them
     like dask sizes spawned workers (pre-spawn-environ, 1 thread)."""
+    import dask
+    from dask.distributed import Client, LocalCluster
     from threadpoolctl import threadpool_info
 
     from dasklearn._runtime._preload import limits_from_config
 
     wanted = limits_from_config()
     assert wanted.get("blas") == 1
-    pools = client.run(lambda: [(p["user_api"], p["num_threads"]) for p in threadpool_info()])
+    fork = {"distributed.worker.multiprocessing-method": "fork"}  # dasklearn's default for scripts
+    with dask.config.set(fork), LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as lc, \
+            Client(lc) as c:
+        pools = c.run(lambda: [(p["user_api"], p["num_threads"]) for p in threadpool_info()])
     for worker, infos in pools.items():
         for api, n in infos:
             if api in wanted:
