@@ -312,3 +312,22 @@ def test_score_on_large_dask_input_uses_blockwise_responses(client, scoring):
     ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, **kw).fit(X, y)
     ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, **kw).fit(X, y)
     assert ours.score(Xd, yd) == pytest.approx(ref.score(X, y), abs=1e-12)
+
+
+def test_fold_cache_reuses_slices_and_never_serves_other_data():
+    from dasklearn.model_selection import _fit
+
+    X = np.arange(40.0).reshape(20, 2)
+    y = np.arange(20) % 2
+    splits = list(sk.KFold(2).split(X))
+    _fit.FOLDS.clear()
+    first = _fit.FOLDS.get(X, y, splits, {}, 0)
+    assert _fit.FOLDS.get(X, y, splits, {}, 0) is first  # same split: the same slices
+    assert _fit.FOLDS.get(X, y, splits, {}, 1)[0] is not first[0]  # another split: new slices
+    X2 = X + 100  # other data, possibly at a reused address: never a stale hit
+    np.testing.assert_array_equal(_fit.FOLDS.get(X2, y, splits, {}, 1)[0], X2[splits[1][0]])
+    del X2  # freeing X drops its fold
+    import gc
+
+    gc.collect()
+    assert _fit.FOLDS._entry is None

@@ -8,8 +8,10 @@ of its items of that split.
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,24 +82,61 @@ def _fit_score_one(template, params, fold, scorer, opts: FitOptions):
     return record, time.perf_counter() - start
 
 
+class _FoldCache:
+    """The last fold sliced in this worker process, reused by later tasks.
+
+    Items are ordered split-major, so consecutive tasks on a worker mostly
+    use the same split: slicing X[train] (a copy as large as the fold) once
+    per split and worker, not once per task, saves that copy on every fit.
+    The entry is keyed by a weak reference to the placed X (so a later,
+    different X at the same address can never hit), the placed y and splits
+    objects themselves (held, so their ids cannot be reused), and the split
+    index; searches with fit_params are not cached. One entry: memory is one
+    fold per worker process, dropped when X is freed.
+    """
+
+    def __init__(self):
+        self._lock = threading.RLock()  # RLock: the weakref callback may run inside a locked section
+        self._entry = None
+
+    def _forget(self, ref):
+        """X was freed (the search released it): drop its fold too."""
+        with self._lock:
+            if self._entry is not None and self._entry["X"] is ref:
+                self._entry = None
+
+    def get(self, X, y, splits, fit_params, split_idx):
+        with self._lock:
+            e = self._entry
+            if (e is not None and not fit_params and e["X"]() is X and e["y"] is y
+                    and e["splits"] is splits and e["split"] == split_idx):
+                return e["fold"]
+        train, test = splits[split_idx]
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
+                split_fit_params(fit_params, n, train))
+        if fit_params:  # sliced per fold and sent with each task: not cached
+            return fold
+        try:
+            x_ref = weakref.ref(X, self._forget)
+        except TypeError:  # not weak-referenceable (a list): don't cache
+            return fold
+        with self._lock:
+            self._entry = {"X": x_ref, "y": y, "splits": splits, "split": split_idx, "fold": fold}
+        return fold
+
+    def clear(self):
+        with self._lock:
+            self._entry = None
+
+
+FOLDS = _FoldCache()
+
+
 def fit_and_score_batch(batch, template, X, y, splits, fit_params, scorer, opts):
     """Fit and score every item of ``batch`` on folds sliced from X, y."""
-    out = []
-    cached_split, fold = None, None
-    n = X.shape[0] if hasattr(X, "shape") else len(X)
-    for _, split_idx, params in batch:
-        if split_idx != cached_split:
-            train, test = splits[split_idx]
-            fold = (
-                take_rows(X, train),
-                take_rows(y, train),
-                take_rows(X, test),
-                take_rows(y, test),
-                split_fit_params(fit_params, n, train),
-            )
-            cached_split = split_idx
-        out.append(_fit_score_one(template, params, fold, scorer, opts))
-    return out
+    return [_fit_score_one(template, params, FOLDS.get(X, y, splits, fit_params, split_idx), scorer, opts)
+            for _, split_idx, params in batch]
 
 
 def fit_prefix(prefix, X, y, split, fit_params):

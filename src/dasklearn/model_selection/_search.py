@@ -258,6 +258,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         finally:
             backend.release([h for h in placed if h is not None])
             backend.close()
+            _fit.FOLDS.clear()  # local threads share this process's fold cache
         return self
 
     def _open_checkpoint(self, candidates, splits, X, y, fit_params):
