@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 
@@ -70,3 +72,18 @@ def cli_cluster(tmp_path_factory):
                 dead = [w.returncode for w in workers if w.poll() is not None]
                 raise RuntimeError(f"CLI workers did not join (exited: {dead}):\n{logs}") from None
         yield address
+
+
+@contextlib.contextmanager
+def private_client(n_workers: int = 2):
+    """A Client on a new LocalCluster of its own, for tests that SIGKILL
+    workers: a nanny restart can occasionally stall after quick successive
+    kills (seen with distributed 2026.8), and that must not leave the shared
+    session cluster short of a worker for the tests that follow."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    ) as cluster, Client(cluster, set_as_default=True) as c:
+        yield c

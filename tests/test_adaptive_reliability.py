@@ -27,6 +27,15 @@ from test_checkpoint import LoggedSGD
 
 PARAMS = {"alpha": loguniform(1e-4, 1e1), "loss": ["hinge", "log_loss"]}
 
+@pytest.fixture
+def client():
+    """Worker-kill tests get a cluster of their own (see conftest.private_client)."""
+    from conftest import private_client
+
+    with private_client() as c:
+        yield c
+
+
 
 class LoggedPartialSGD(ClassifierMixin, BaseEstimator):
     """SGDClassifier that appends one line per partial_fit call to ``log``

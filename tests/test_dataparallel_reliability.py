@@ -27,6 +27,15 @@ from test_reliability import kill_a_worker_when
 
 DELAY = 0.12  # seconds per partial_fit call: a round lasts long enough to be hit
 
+@pytest.fixture
+def client():
+    """Worker-kill tests get a cluster of their own (see conftest.private_client)."""
+    from conftest import private_client
+
+    with private_client() as c:
+        yield c
+
+
 
 class SlowSGD(SGDClassifier):
     """SGDClassifier whose partial_fit takes a while (same numbers)."""

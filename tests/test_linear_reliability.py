@@ -31,6 +31,15 @@ from dasklearn.linear_model._objective import Objective
 
 KILL_AT = 4  # evaluation during which a worker is killed
 
+@pytest.fixture
+def client():
+    """Worker-kill tests get a cluster of their own (see conftest.private_client)."""
+    from conftest import private_client
+
+    with private_client() as c:
+        yield c
+
+
 
 # ------------------------------------------------------------------- data
 def _classification():

@@ -14,6 +14,15 @@ from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
 from test_checkpoint import LoggedSGD
 
+@pytest.fixture
+def client():
+    """Worker-kill tests get a cluster of their own (see conftest.private_client)."""
+    from conftest import private_client
+
+    with private_client() as c:
+        yield c
+
+
 
 def kill_a_worker_when(client, condition, timeout=60):
     """SIGKILL one worker process (its nanny restarts it) once ``condition()``."""
