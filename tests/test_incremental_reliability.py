@@ -98,28 +98,8 @@ def _loop(est, X, y, order):
     return est
 
 
-def _settle(client, deadline=10):
-    """Number of scheduler tasks left that were not there when the test began
-    (the session cluster is shared: other tests' data may still be held)."""
-    from conftest import scheduler_keys
-
-    end = time.time() + deadline
-    while len(scheduler_keys(client) - BASELINE) and time.time() < end:
-        time.sleep(0.05)
-    return len(scheduler_keys(client) - BASELINE)
-
-
-BASELINE: set = set()
-
-
-@pytest.fixture(autouse=True)
-def _scheduler_baseline(request):
-    """Keys on the shared scheduler before each cluster test."""
-    from conftest import scheduler_keys
-
-    BASELINE.clear()
-    if "client" in request.fixturenames:
-        BASELINE.update(scheduler_keys(request.getfixturevalue("client")))
+# the leftover check and its per-test baseline, shared with test_wrappers
+from test_wrappers import _scheduler_baseline, _settle  # noqa: E402,F401
 
 
 # ------------------------------------------------------------ worker loss
