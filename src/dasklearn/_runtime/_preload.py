@@ -26,7 +26,9 @@ def limits_from_config() -> dict:
 
 
 def dask_setup(worker=None) -> None:
-    from threadpoolctl import threadpool_limits
+    limits = limits_from_config()
+    if limits:
+        from threadpoolctl import threadpool_limits
 
-    for api, n in limits_from_config().items():
-        threadpool_limits(limits=n, user_api=api)
+        # one call: threadpoolctl scans the loaded libraries once per call
+        threadpool_limits(limits=limits)

@@ -158,9 +158,11 @@ def _positions(n, n_train, n_test, seed, block, shuffle, part):
     return np.arange(n_train) if part == 0 else np.arange(n_train, n_train + n_test)
 
 
-def _take_block(x, params, seed, shuffle, part):
-    """Train or test rows of one dask array block; ``params`` is its (1, 3) row."""
-    block, n_train, n_test = (int(v) for v in params.ravel())
+def _take_block(x, table, seed, shuffle, part, block_id=None):
+    """Train or test rows of one dask array block; ``table`` row ``i`` holds
+    (rows, n_train, n_test) of row block ``i``."""
+    block = block_id[0]
+    n_train, n_test = int(table[block, 1]), int(table[block, 2])
     return x[_positions(x.shape[0], n_train, n_test, seed, block, shuffle, part)]
 
 
@@ -214,7 +216,7 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     n_samples = None if sizes is None else sum(sizes)
     test_size, train_size = _validate_sizes(test_size, train_size, n_samples)
     kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
-    table = params = None
+    table = None
     if sizes is not None:
         n_train, n_test = _block_counts(sizes, test_size, train_size)
         if n_train.sum() == 0:
@@ -223,20 +225,21 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
                 f"{train_size}, the train set would be empty. Adjust them."
             )
         table = np.stack([np.asarray(sizes), n_train, n_test], axis=1)
-        # One tiny (1, 3) block per row block: (block index, n_train, n_test).
-        params = np.stack([np.arange(len(sizes)), n_train, n_test], axis=1)
-        params = da.from_array(params, chunks=(1, 3))
+        # the whole (n_blocks, 3) table is one key of the graph, shared by
+        # every block task (which reads its own row): the graph stays O(1)
+        table_key = dask.delayed(table, name=f"train-test-split-table-{dask.base.tokenize(table)}",
+                                 traverse=False)
     out = []
     for k, a in enumerate(arrays):
         for part in (0, 1):
             if isinstance(a, da.Array):
-                ind = tuple(range(a.ndim))
                 new_rows = tuple(int(c) for c in table[:, 1 + part])
-                out.append(da.blockwise(
-                    _take_block, ind, a, ind, params, (0, a.ndim), part=part, **kwargs,
-                    dtype=a.dtype, meta=da.utils.meta_from_array(a),
-                    adjust_chunks={0: new_rows}, concatenate=True, align_arrays=False,
-                    token=f"train-test-split-{('train', 'test')[part]}",
+                name = f"train-test-split-{('train', 'test')[part]}-" + dask.base.tokenize(
+                    a.name, table, part, kwargs)
+                out.append(a.map_blocks(
+                    _take_block, table=table_key, part=part, **kwargs,
+                    chunks=(new_rows, *a.chunks[1:]), dtype=a.dtype,
+                    meta=da.utils.meta_from_array(a), name=name,
                 ))
             else:
                 out.append(a.map_partitions(
