@@ -47,6 +47,9 @@ class LocalBackend:
     def put(self, obj):
         return obj
 
+    def put_all(self, objs) -> list:
+        return list(objs)
+
     def materialize(self, *objs) -> list:
         """Computed values of dask collections (others as they are), together."""
         import dask
@@ -74,6 +77,9 @@ class LocalBackend:
 
     def fetch(self, handle):
         return handle.result() if isinstance(handle, cf.Future) else handle
+
+    def fetch_all(self, handles) -> list:
+        return [self.fetch(h) for h in handles]
 
     def cancel(self, futures) -> None:
         for f in futures:
@@ -118,6 +124,23 @@ class DistributedBackend:
         self._origin[future.key] = obj
         return future
 
+    def put_all(self, objs) -> list:
+        """``[put(o) for o in objs]`` in one round trip to the scheduler
+        (dask collections are materialised, None stays None)."""
+        out = list(objs)
+        plain = []
+        for i, o in enumerate(out):
+            if _is_dask_collection(o):
+                out[i] = self.put(o)
+            elif o is not None:
+                plain.append(i)
+        if plain:
+            futures = self.client.scatter([out[i] for i in plain], hash=False)
+            for i, future in zip(plain, futures):
+                self._origin[future.key] = out[i]
+                out[i] = future
+        return out
+
     def materialize(self, *objs) -> list:
         """Handles (futures) of ``objs`` placed on the cluster; dask collections
         are computed together *on workers* (see _compute), nothing comes here."""
@@ -161,6 +184,16 @@ class DistributedBackend:
 
     def fetch(self, handle):
         return handle.result() if hasattr(handle, "result") else handle
+
+    def fetch_all(self, handles) -> list:
+        """Values of the futures among ``handles`` (others as they are), in
+        one round trip."""
+        handles = list(handles)
+        remote = [i for i, h in enumerate(handles) if hasattr(h, "result")]
+        out = list(handles)
+        for i, value in zip(remote, self.client.gather([handles[i] for i in remote]) if remote else []):
+            out[i] = value
+        return out
 
     def cancel(self, futures) -> None:
         futures = list(futures)

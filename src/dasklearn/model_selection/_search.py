@@ -224,11 +224,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             # only y (one value per sample, needed by the splitters) comes back
             X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
             placed += [X_h, y_h]
-            y_local = _local_copy(backend.fetch(y_h)) if _blockwise.is_dask(y) else _local_copy(y)
+            # X is checked where it is (only two counts come back), in the
+            # same round trip that brings y
+            report_h = backend.submit(_validation.finite_report, X_h) if _blockwise.is_dask(X) else None
+            placed.append(report_h)
+            y_fetched, report = backend.fetch_all([y_h if _blockwise.is_dask(y) else None, report_h])
+            y_local = _local_copy(y_fetched) if _blockwise.is_dask(y) else _local_copy(y)
             if _blockwise.is_dask(y):
                 _validation.check_targets(self.estimator, y_local)
-            if _blockwise.is_dask(X):  # checked where the data are: only two counts come back
-                _validation.raise_for_nonfinite(self.estimator, call(backend, _validation.finite_report, X_h))
+            if report is not None:
+                _validation.raise_for_nonfinite(self.estimator, report)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
@@ -291,18 +296,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))
                  if records[c * n_splits + s] is None]
         progress.advance(len(records) - len(items))
-        scorer_h = backend.put(scorer)
-        placed.append(scorer_h)
         prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
-            tail_h = backend.put(Pipeline(self.estimator.steps[prefix_len:]))
+            scorer_h, tail_h = backend.put_all([scorer, Pipeline(self.estimator.steps[prefix_len:])])
             folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, {}) for sp in splits]
-            placed += [tail_h, *folds]
+            placed += [scorer_h, tail_h, *folds]
             kernel, shared = _fit.fit_and_score_prefolded, (tail_h, folds, scorer_h, opts)
         else:
-            splits_h, est_h = backend.put(splits), backend.put(self.estimator)
-            placed += [splits_h, est_h]
+            scorer_h, splits_h, est_h = backend.put_all([scorer, splits, self.estimator])
+            placed += [scorer_h, splits_h, est_h]
             kernel = _fit.fit_and_score_batch
             shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
         def on_results(idx, recs):
