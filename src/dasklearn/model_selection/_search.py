@@ -41,6 +41,7 @@ from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
+from dasklearn.model_selection._params import store_init_args
 from dasklearn.model_selection._results import build_cv_results, scorer_names
 
 
@@ -93,28 +94,12 @@ def _prefix_length(estimator, candidates) -> int:
 class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared machinery of the distributed searches; subclasses choose candidates."""
 
-    def __init__(
-        self,
-        estimator,
-        *,
-        scoring=None,
-        n_jobs=None,
-        refit=True,
-        cv=None,
-        verbose=0,
-        error_score=np.nan,
-        return_train_score=False,
-        checkpoint=None,
-    ):
-        self.estimator = estimator
-        self.scoring = scoring
-        self.n_jobs = n_jobs
-        self.refit = refit
-        self.cv = cv
-        self.verbose = verbose
-        self.error_score = error_score
-        self.return_train_score = return_train_score
-        self.checkpoint = checkpoint
+    # The parameters both searches have, and their defaults. Each public
+    # search lists them again in its own signature, which scikit-learn reads,
+    # and stores its arguments with store_init_args; fit validates them.
+    def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
+                 error_score=np.nan, return_train_score=False, checkpoint=None):
+        store_init_args(self, locals())
 
     # -- subclass hook -------------------------------------------------------
     def _candidates(self) -> list[dict]:
@@ -452,27 +437,9 @@ class GridSearchCV(BaseSearchCV):
         As in scikit-learn.
     """
 
-    def __init__(
-        self,
-        estimator,
-        param_grid,
-        *,
-        scoring=None,
-        n_jobs=None,
-        refit=True,
-        cv=None,
-        verbose=0,
-        error_score=np.nan,
-        return_train_score=False,
-        checkpoint=None,
-        n_grid_points=5,
-    ):
-        super().__init__(
-            estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
-            error_score=error_score, return_train_score=return_train_score, checkpoint=checkpoint,
-        )
-        self.param_grid = param_grid
-        self.n_grid_points = n_grid_points
+    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
+                 error_score=np.nan, return_train_score=False, checkpoint=None, n_grid_points=5):
+        store_init_args(self, locals())
 
     def _candidates(self):
         return list(ParameterGrid(expand_param_grid(self.param_grid, self.n_grid_points)))
@@ -497,29 +464,10 @@ class RandomizedSearchCV(BaseSearchCV):
         Seed of the candidate sampling.
     """
 
-    def __init__(
-        self,
-        estimator,
-        param_distributions,
-        *,
-        n_iter=10,
-        scoring=None,
-        n_jobs=None,
-        refit=True,
-        cv=None,
-        verbose=0,
-        random_state=None,
-        error_score=np.nan,
-        return_train_score=False,
-        checkpoint=None,
-    ):
-        super().__init__(
-            estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
-            error_score=error_score, return_train_score=return_train_score, checkpoint=checkpoint,
-        )
-        self.param_distributions = param_distributions
-        self.n_iter = n_iter
-        self.random_state = random_state
+    def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None, refit=True,
+                 cv=None, verbose=0, random_state=None, error_score=np.nan, return_train_score=False,
+                 checkpoint=None):
+        store_init_args(self, locals())
 
     def _candidates(self):
         _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
