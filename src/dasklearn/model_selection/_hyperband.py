@@ -12,22 +12,16 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn.model_selection import _policies as pol
+from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._candidates import expand_param_grid
-from dasklearn.model_selection._incremental import (
-    CALLS,
-    SAMPLES,
-    BaseIncrementalSearchCV,
-    _doc,
-    _fail,
-    _is_int,
-    _is_real,
-)
+from dasklearn.model_selection._incremental import CALLS, SAMPLES, BaseIncrementalSearchCV
+from dasklearn.model_selection._params import fail, is_int, is_real, store_init_args
 
 __all__ = ["HyperbandSearchCV", "SuccessiveHalvingSearchCV"]
 
 
 class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
-    __doc__ = _doc("""Successive halving: train many models briefly, the best ones longer.
+    __doc__ = adaptive_doc("""Successive halving: train many models briefly, the best ones longer.
 
     Rung ``k`` trains ``floor(n / aggressiveness**k)`` models to
     ``n_initial_iter * aggressiveness**k`` partial_fit calls; the best of
@@ -83,35 +77,10 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         ``partial_fit_calls``.
     """)
 
-    def __init__(
-        self,
-        estimator,
-        parameters,
-        *,
-        n_initial_parameters=10,
-        n_initial_iter=None,
-        max_iter=None,
-        aggressiveness=3,
-        resource="auto",
-        patience=False,
-        tol=1e-3,
-        test_size=None,
-        cv=None,
-        random_state=None,
-        scoring=None,
-        verbose=0,
-        n_jobs=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
-            cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
-            checkpoint=checkpoint,
-        )
-        self.n_initial_parameters = n_initial_parameters
-        self.n_initial_iter = n_initial_iter
-        self.aggressiveness = aggressiveness
-        self.resource = resource
+    def __init__(self, estimator, parameters, *, n_initial_parameters=10, n_initial_iter=None, max_iter=None,
+                 aggressiveness=3, resource="auto", patience=False, tol=1e-3, test_size=None, cv=None,
+                 random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+        store_init_args(self, locals())
 
     def _resource(self):
         if self.resource == "auto":
@@ -120,12 +89,10 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
 
     def _check_own_params(self):
         if self.resource not in ("auto", "partial_fit_calls", "n_samples"):
-            _fail(self, "resource", self.resource, "one of 'auto', 'partial_fit_calls', 'n_samples'")
+            fail(self, "resource", self.resource, "one of 'auto', 'partial_fit_calls', 'n_samples'")
         self._check_n_initial_parameters()
         for name in ("n_initial_iter", "max_iter"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                _fail(self, name, value, "None or a positive int")
+            self._check_positive_int(name, "None or a positive int", none_ok=True)
         _check_aggressiveness(self)
         if self.n_initial_iter is not None and self.max_iter is not None and self.n_initial_iter > self.max_iter:
             raise ValueError(
@@ -179,8 +146,8 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
 
 def _check_aggressiveness(owner):
     a = owner.aggressiveness
-    if not _is_real(a) or not math.isfinite(a) or a <= 1:
-        _fail(owner, "aggressiveness", a, "a number > 1", "E.g. aggressiveness=3 keeps a third each rung.")
+    if not is_real(a) or not math.isfinite(a) or a <= 1:
+        fail(owner, "aggressiveness", a, "a number > 1", "E.g. aggressiveness=3 keeps a third each rung.")
 
 
 def _sha_metadata(rungs, samples: bool) -> dict:
@@ -209,7 +176,7 @@ def _performed(model_history, resource) -> dict:
 
 class HyperbandSearchCV(BaseIncrementalSearchCV):
     _auto_patience = True
-    __doc__ = _doc("""Hyperband: successive halving in several brackets, all at once.
+    __doc__ = adaptive_doc("""Hyperband: successive halving in several brackets, all at once.
 
     Each bracket ``s`` is a successive halving run trading the number of
     candidates against the calls each gets before the first cut: the most
@@ -256,36 +223,16 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
     trains past ``max_iter``.
     """)
 
-    def __init__(
-        self,
-        estimator,
-        parameters,
-        *,
-        max_iter=81,
-        aggressiveness=3,
-        patience=False,
-        tol=1e-3,
-        test_size=None,
-        cv=None,
-        random_state=None,
-        scoring=None,
-        verbose=0,
-        n_jobs=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
-            cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
-            checkpoint=checkpoint,
-        )
-        self.aggressiveness = aggressiveness
+    def __init__(self, estimator, parameters, *, max_iter=81, aggressiveness=3, patience=False, tol=1e-3,
+                 test_size=None, cv=None, random_state=None, scoring=None, verbose=0, n_jobs=None,
+                 checkpoint=None):
+        store_init_args(self, locals())
 
     def _check_own_params(self):
-        if not _is_int(self.max_iter) or self.max_iter < 1:
-            _fail(self, "max_iter", self.max_iter, "a positive int (partial_fit calls of the longest-trained model)")
+        self._check_positive_int("max_iter", "a positive int (partial_fit calls of the longest-trained model)")
         _check_aggressiveness(self)
         patience = self.patience
-        if _is_int(patience) and patience >= 2 and patience < max(self.max_iter // self.aggressiveness, 1):
+        if is_int(patience) and patience >= 2 and patience < max(self.max_iter // self.aggressiveness, 1):
             if self.tol is not None and not (isinstance(self.tol, float) and math.isnan(self.tol)):
                 warnings.warn(
                     f"HyperbandSearchCV: patience={patience} is small: it may stop models that "

@@ -1,6 +1,8 @@
 """Adaptive hyperparameter searches for partial_fit estimators: the shared
 engine, IncrementalSearchCV and InverseDecaySearchCV (SuccessiveHalvingSearchCV
-and HyperbandSearchCV are in :mod:`._hyperband`).
+and HyperbandSearchCV are in :mod:`._hyperband`, the policies in
+:mod:`._policies`, the per-fit state in :mod:`._adaptive_state` and the shared
+docstring parts in :mod:`._adaptive_docs`).
 
 Execution model
 ---------------
@@ -31,9 +33,10 @@ flight is cancelled and everything placed is released); there is no
 Where state lives, and what survives
 ------------------------------------
 The search's decisions live on the client: every model's score records
-(``_Track``) and the policy, a pure function of them. The models live on the
-workers; the client also keeps each live model's last *scored* state (it
-comes back with the score) -- see :mod:`dasklearn._runtime._models`.
+(``_adaptive_state.Track``) and the policy, a pure function of them. The
+models live on the workers; the client also keeps each live model's last
+*scored* state (it comes back with the score) -- see
+:mod:`dasklearn._runtime._models`.
 
 * A worker that dies (SIGKILL, OOM) does not fail the search: the runtime
   rebuilds what was lost with it (data placed from the client is placed
@@ -53,7 +56,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -68,10 +70,13 @@ from sklearn.utils.validation import check_is_fitted
 from dasklearn import _blockwise, _validation
 from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress
-from dasklearn._runtime._models import SplitSpec, allocate_rows, model_runtime
+from dasklearn._runtime._models import SplitSpec, model_runtime
 from dasklearn.model_selection import _policies as pol
+from dasklearn.model_selection._adaptive_docs import adaptive_doc
+from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
-from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, decode_state, fingerprint
+from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, fingerprint
+from dasklearn.model_selection._params import fail, is_int, is_real, store_init_args
 from dasklearn.model_selection._results import _param_arrays, _rank
 
 __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearchCV"]
@@ -79,116 +84,6 @@ __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearch
 CALLS = pol.CALLS
 SAMPLES = "n_samples"
 _DEFAULT_TEST_SIZE = 0.15
-
-
-# ------------------------------------------------------------------ validation
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _fail(owner, name, value, expected, fix=""):
-    raise ValueError(
-        f"{type(owner).__name__}: {name} must be {expected}; got {value!r}."
-        + (f" {fix}" if fix else "")
-    )
-
-
-def _check_data(estimator, X, y):
-    """(X, y) as aligned dask arrays or numpy arrays; the number of samples.
-
-    In-memory data get the shared checks (numeric, finite, targets) here;
-    dask data are checked where they are split (see ``_check_layout``).
-    """
-    import dask
-
-    _validation.check_numeric(estimator, X)
-    if not dask.is_dask_collection(X):
-        _validation.raise_for_nonfinite(estimator, _validation.finite_report(X))
-    if y is not None and not dask.is_dask_collection(y):
-        _validation.check_targets(estimator, y)
-    if dask.is_dask_collection(X) and not hasattr(X, "chunks"):  # dask DataFrame / Series
-        X = X.to_dask_array(lengths=True)
-    if dask.is_dask_collection(y) and not hasattr(y, "chunks"):
-        y = y.to_dask_array(lengths=True)
-    if not dask.is_dask_collection(X):
-        X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}. "
-            "Reshape a single feature with X.reshape(-1, 1)."
-        )
-    if dask.is_dask_collection(X) and any(math.isnan(c) for c in X.chunks[0]):
-        raise ValueError(
-            "X is a dask array with unknown chunk sizes; the search needs the rows of "
-            "each block. Call X.compute_chunk_sizes() first, or build it with "
-            "ddf.to_dask_array(lengths=True)."
-        )
-    n = int(X.shape[0])
-    if y is not None:
-        if dask.is_dask_collection(y):
-            if not dask.is_dask_collection(X):
-                y = y.compute()
-            elif y.chunks[0] != X.chunks[0]:
-                y = y.rechunk({0: X.chunks[0]})
-        if not dask.is_dask_collection(y):
-            y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
-            if dask.is_dask_collection(X) and y.shape[:1] == (n,):
-                import dask.array as da
-
-                y = da.from_array(y, chunks=(X.chunks[0],) + y.shape[1:])
-        if y.shape[0] != n:
-            raise ValueError(
-                f"X and y have different numbers of samples: X has {n}, y has "
-                f"{y.shape[0]}. Pass a y with one value per row of X."
-            )
-    if dask.is_dask_collection(X) and len(X.chunks[1]) > 1:
-        X = X.rechunk({1: -1})
-    if n < 2:
-        raise ValueError(f"X has {n} sample(s); an adaptive search needs at least 2.")
-    return X, y, n
-
-
-class _BlockOrder:
-    """Which block each partial_fit call uses: passes over the blocks in
-    random order, the same sequence for every model of a fold."""
-
-    def __init__(self, blocks, seed: int):
-        self._blocks = list(blocks)
-        self._rng = np.random.default_rng(seed)
-        self._order: list[int] = []
-
-    def take(self, start: int, n: int) -> list[int]:
-        """Blocks of calls ``start + 1 .. start + n``."""
-        while len(self._order) < start + n:
-            self._order.extend(int(b) for b in self._rng.permutation(self._blocks))
-        return self._order[start:start + n]
-
-
-class _Track:
-    """Models driven by one policy (a search, or one Hyperband bracket)."""
-
-    def __init__(self, name, ids, candidates, policy, max_iter, cap):
-        self.name = name
-        self.ids = list(ids)
-        self.params = dict(zip(ids, candidates))
-        self.policy = policy
-        self.max_iter = max_iter
-        self.cap = cap
-        self.records: dict = {m: [] for m in ids}  # every model's records
-        self.alive: dict = dict(self.records)  # live models (the same lists)
-        self.outstanding = 0
-        self.round = 0
-        self.results: dict = {}
-        self.fit_seconds: dict = {}
-        self.survivors: list | None = None
-
-    @property
-    def label(self) -> str:
-        return "" if self.name is None else f"bracket={self.name}: "
 
 
 # ------------------------------------------------------------------- base class
@@ -202,34 +97,14 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     _auto_patience = False  # whether patience=True has a meaning (Hyperband)
 
-    def __init__(
-        self,
-        estimator,
-        parameters,
-        *,
-        max_iter=100,
-        patience=False,
-        tol=1e-3,
-        test_size=None,
-        cv=None,
-        random_state=None,
-        scoring=None,
-        verbose=0,
-        n_jobs=None,
-        checkpoint=None,
-    ):
-        self.estimator = estimator
-        self.parameters = parameters
-        self.max_iter = max_iter
-        self.patience = patience
-        self.tol = tol
-        self.test_size = test_size
-        self.cv = cv
-        self.random_state = random_state
-        self.scoring = scoring
-        self.verbose = verbose
-        self.n_jobs = n_jobs
-        self.checkpoint = checkpoint
+    # The parameters every search has, and their defaults (those from
+    # ``patience`` on are documented once, in _adaptive_docs.COMMON_PARAMS).
+    # Each public search lists them again in its own signature, which
+    # scikit-learn reads, and stores its arguments with store_init_args;
+    # fit validates them (_check_params, which calls the search's _check_own_params).
+    def __init__(self, estimator, parameters, *, max_iter=100, patience=False, tol=1e-3, test_size=None,
+                 cv=None, random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+        store_init_args(self, locals())
 
     # -- subclass hooks ------------------------------------------------------
     def _resource(self) -> str:
@@ -237,7 +112,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return CALLS
 
     def _check_own_params(self) -> None:
-        """Validate the subclass's own parameters (called first in fit)."""
+        """Validate the subclass's own parameters (called by ``_check_params`` in fit,
+        after ``estimator`` and ``parameters``)."""
 
     def _candidates(self, rng) -> list[dict]:
         n = self.n_initial_parameters
@@ -271,7 +147,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(params, Mapping):
             params = [params]
         if not isinstance(params, Sequence) or not params or not all(isinstance(p, Mapping) for p in params):
-            _fail(self, "parameters", self.parameters,
+            fail(self, "parameters", self.parameters,
                   "a dict (or a non-empty list of dicts) of parameter names to lists or "
                   "scipy.stats distributions", "E.g. {'alpha': loguniform(1e-5, 1e-1)}.")
         self._check_own_params()
@@ -288,48 +164,54 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__}: the estimator has no fit method.")
         if self.patience is not False and self.patience != 0:
             if self.patience is True and not self._auto_patience:
-                _fail(self, "patience", True, "False or an int >= 2",
+                fail(self, "patience", True, "False or an int >= 2",
                       "patience=True (an automatic value) is available in HyperbandSearchCV only.")
-            if self.patience is not True and (not _is_int(self.patience) or self.patience < 2):
-                _fail(self, "patience", self.patience, "False or an int >= 2 (partial_fit calls)",
+            if self.patience is not True and (not is_int(self.patience) or self.patience < 2):
+                fail(self, "patience", self.patience, "False or an int >= 2 (partial_fit calls)",
                       "patience=1 would stop every model after one call.")
             if self._resource() != CALLS:
-                _fail(self, "patience", self.patience, "False with resource='n_samples'",
+                fail(self, "patience", self.patience, "False with resource='n_samples'",
                       "Patience stops partial_fit training; refits on samples have no plateau.")
-        if self.tol is not None and not _is_real(self.tol):
-            _fail(self, "tol", self.tol, "a float or None", "E.g. tol=1e-3.")
+        if self.tol is not None and not is_real(self.tol):
+            fail(self, "tol", self.tol, "a float or None", "E.g. tol=1e-3.")
         if self.cv is not None:
-            if not _is_int(self.cv) or self.cv < 2:
-                _fail(self, "cv", self.cv, "None (one hold-out split) or an int >= 2 (folds)",
+            if not is_int(self.cv) or self.cv < 2:
+                fail(self, "cv", self.cv, "None (one hold-out split) or an int >= 2 (folds)",
                       "Splitter objects are not supported: folds are made block by block.")
             if self.test_size is not None:
                 raise ValueError(
                     f"{type(self).__name__}: test_size={self.test_size!r} and cv={self.cv!r} were both "
                     "given; with cv each fold is the validation set of its models. Pass one of them."
                 )
-        if self.test_size is not None and not (_is_real(self.test_size) and 0 < self.test_size < 1):
-            _fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.15.")
-        if not (_is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
-            _fail(self, "verbose", self.verbose, "a non-negative int")
-        if self.n_jobs is not None and not _is_int(self.n_jobs):
-            _fail(self, "n_jobs", self.n_jobs, "None or an int (local threads without a Client)")
+        if self.test_size is not None and not (is_real(self.test_size) and 0 < self.test_size < 1):
+            fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.15.")
+        if not (is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
+            fail(self, "verbose", self.verbose, "a non-negative int")
+        if self.n_jobs is not None and not is_int(self.n_jobs):
+            fail(self, "n_jobs", self.n_jobs, "None or an int (local threads without a Client)")
         if self.checkpoint is not None:
             if not isinstance(self.checkpoint, (str, os.PathLike)):
-                _fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
-            if not _is_int(self.random_state):
-                _fail(self, "random_state", self.random_state, "an int when checkpoint is given",
+                fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
+            if not is_int(self.random_state):
+                fail(self, "random_state", self.random_state, "an int when checkpoint is given",
                       "A resumed search must sample the same candidates, split and block order "
                       "as the run that wrote the checkpoint; e.g. random_state=0.")
 
+    def _check_positive_int(self, name, expected="a positive int", none_ok=False):
+        """Check that parameter ``name`` is an int >= 1 (or None with ``none_ok``)."""
+        value = getattr(self, name)
+        if not (none_ok and value is None) and (not is_int(value) or value < 1):
+            fail(self, name, value, expected)
+
     def _check_n_initial_parameters(self):
         n = self.n_initial_parameters
-        if n != "grid" and (not _is_int(n) or n < 1):
-            _fail(self, "n_initial_parameters", n, "a positive int or 'grid'",
+        if n != "grid" and (not is_int(n) or n < 1):
+            fail(self, "n_initial_parameters", n, "a positive int or 'grid'",
                   "'grid' tries every combination of the lists in parameters.")
 
     def _check_scoring(self):
         if isinstance(self.scoring, (list, tuple, set, Mapping)):
-            _fail(self, "scoring", self.scoring, "one metric (a scorer name, a callable or None)",
+            fail(self, "scoring", self.scoring, "one metric (a scorer name, a callable or None)",
                   "An adaptive search compares models by one number; pass e.g. scoring='accuracy'.")
         try:
             return check_scoring(self.estimator, scoring=self.scoring)
@@ -379,7 +261,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_params()
         scorer = self._check_scoring()
         resource = self._resource()
-        X, y, n_samples = _check_data(self.estimator, X, y)
+        X, y, n_samples = check_data(self.estimator, X, y)
         classifier = is_classifier(self.estimator)
         if self.cv is not None:
             spec = SplitSpec("kfold", n_folds=int(self.cv), stratify=classifier and y is not None)
@@ -414,10 +296,10 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             runtime.share("scorer", scorer)
             runtime.share("fit_params", fit_params)
             max_resource = min(int(train_rows[f].sum()) for f in spec.folds) if resource == SAMPLES else None
-            tracks = [_Track(name, ids, cands, *self._prepare(name, len(cands), max_resource))
+            tracks = [Track(name, ids, cands, *self._prepare(name, len(cands), max_resource))
                       for name, ids, cands in sampled]
-            orders = {f: _BlockOrder(np.flatnonzero(train_rows[f]), order_seed) for f in [*spec.folds, "all"]}
-            ctx = _Context(runtime, spec, layout, train_rows, orders, resource, progress, start, store)
+            orders = {f: BlockOrder(np.flatnonzero(train_rows[f]), order_seed) for f in [*spec.folds, "all"]}
+            ctx = Context(runtime, spec, layout, train_rows, orders, resource, progress, start, store)
             self._search(ctx, tracks)
             self._set_results(tracks, spec)
             self.best_estimator_ = self._best_model(ctx)
@@ -664,151 +546,9 @@ def _accepts(method, name) -> bool:
         return False
 
 
-class _Context:
-    """What one fit's rounds need: the runtime, the folds and block orders,
-    and the checkpoint (``store``) with the states read from it."""
-
-    def __init__(self, runtime, spec, layout, train_rows, orders, resource, progress, start, store=None):
-        self.runtime = runtime
-        self.spec = spec
-        self.layout = layout
-        self.train_rows = train_rows
-        self.orders = orders
-        self.resource = resource
-        self.progress = progress
-        self.start = start
-        self.store = store
-        self._resume: dict = {}  # model_key -> encoded state read from the checkpoint, not yet needed
-
-    def recorded(self, model_key, target: int):
-        """The checkpoint's record of this work (then it is not run), or None."""
-        if self.store is None:
-            return None
-        entry = self.store.take(model_key[0], model_key[1], target)
-        if entry is not None:
-            self._resume[model_key] = entry["s"]
-        return entry
-
-    def save(self, arrived, params=None, state=None) -> None:
-        """Append finished work to the checkpoint, with the models' states."""
-        if self.store is None:
-            return
-        self.store.append([
-            (m, f, t, track.params[m] if track is not None else params, v,
-             self.runtime.scored_state((m, f)) if state is None else state)
-            for track, m, f, t, v in arrived
-        ])
-
-    def drop(self, model_ids) -> None:
-        self.runtime.drop([(m, f) for m in model_ids for f in self.spec.folds])
-        for m in model_ids:
-            for f in self.spec.folds:
-                self._resume.pop((m, f), None)
-            if self.store is not None:
-                self.store.discard(m)
-
-    def model(self, model_key):
-        """The fitted estimator of a model, from the checkpoint if it was read there."""
-        state = self._resume.pop(model_key, None)
-        return decode_state(state)[0] if state is not None else self.runtime.model(model_key)
-
-    def train(self, model_key, params, used: int, n: int) -> None:
-        """Give a model ``n`` more units of work (calls, or rows for a refit)."""
-        state = self._resume.pop(model_key, None)
-        if state is not None:  # continue from the state recorded in the checkpoint
-            self.runtime.restore(model_key, decode_state(state))
-        fold = model_key[1]
-        if self.resource == CALLS:
-            self.runtime.partial_fit(model_key, params, self.orders[fold].take(used, n), used)
-        else:
-            self.runtime.fit_rows(model_key, params, allocate_rows(used + n, self.train_rows[fold]))
-
-
-# ------------------------------------------------------------ shared docstrings
-_COMMON_PARAMS = """
-    patience : int or False, default=False
-        Stop training a model when its last ``patience`` partial_fit calls
-        improved its score by at most ``tol``. Rounds then last at most
-        ``patience`` calls, so plateaus are noticed on time. A stopped model
-        keeps competing with its last score. HyperbandSearchCV also accepts
-        True: ``max(max_iter // aggressiveness, 1)``. Not available with
-        ``resource='n_samples'``.
-    tol : float or None, default=1e-3
-        Improvement that counts as progress for ``patience``; None or NaN
-        never stops a model early.
-    test_size : float, default=None
-        Fraction of each block's rows held out for validation (0.15 when
-        None). The validation rows of all blocks are scored together, so they
-        must fit in one worker's memory.
-    cv : int, default=None
-        Number of folds to score on instead of one hold-out split. Each
-        block's rows are dealt to ``cv`` parts (class by class for a
-        classifier); a candidate trains one model per fold, on the other
-        folds' rows, and its score is the mean over folds. The best candidate
-        is then trained once more, on all rows, for ``best_estimator_``.
-        Incompatible with ``test_size``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the candidate sampling (as RandomizedSearchCV's), the split
-        and the order in which calls visit the blocks.
-    scoring : str, callable or None, default=None
-        One metric (a scorer name or ``scorer(estimator, X, y)``); None uses
-        the estimator's ``score``.
-    verbose : int, default=0
-        >= 1 prints, after every round, the bracket and round, how many
-        models are left and the best score so far (on stderr).
-    n_jobs : int, default=None
-        Number of local threads when no ``dask.distributed.Client`` is
-        active (None: all cores). With a Client the cluster is used.
-    checkpoint : str or path-like, default=None
-        File recording, as it arrives, every score of every model with the
-        model's state after it (JSON lines, appended and fsynced; a crash
-        mid-write loses at most that line). Running the same search (same
-        arguments, an int ``random_state``, same data) with the same file
-        resumes it: recorded work is not run again, models continue from
-        their recorded states, and ``cv_results_`` equals an uninterrupted
-        run. A file written by a different search is refused with a
-        ValueError. The file holds pickled models: only resume from files
-        you trust."""
-
-_COMMON_ATTRS = """
-    cv_results_ : dict of numpy arrays
-        One entry per model: ``test_score`` (its last score), ``rank_test_score``,
-        ``model_id``, ``partial_fit_calls``, ``params``, ``param_<name>``,
-        ``mean_partial_fit_time`` / ``std_partial_fit_time`` (seconds per
-        call), ``mean_score_time``, ``std_score_time``; with ``cv`` also
-        ``split<k>_test_score`` and ``std_test_score``.
-    history_ : list of dict
-        Every score record, in the order they were made: ``model_id``,
-        ``params``, ``partial_fit_calls``, ``partial_fit_time`` (seconds of
-        the calls since the model's previous record), ``score``,
-        ``score_time``, ``elapsed_wall_time``.
-    model_history_ : dict
-        ``history_`` per model: ``{model_id: [record, ...]}``.
-    best_estimator_ : estimator
-        The best model among those left at the end (the survivors), as
-        trained by the search.
-    best_score_ : float
-        Its last validation score.
-    best_index_ : int
-        Its row in ``cv_results_``.
-    best_params_ : dict
-        Its parameters.
-    scorer_ : callable
-        The scorer used.
-    n_splits_ : int
-        Number of validation folds (1 for a hold-out split).
-    multimetric_ : bool
-        Always False: an adaptive search compares one number."""
-
-
-def _doc(text: str) -> str:
-    return text.replace("%(common_params)s", _COMMON_PARAMS.strip("\n")).replace(
-        "%(common_attrs)s", _COMMON_ATTRS.strip("\n"))
-
-
 # ----------------------------------------------------------------- the searches
 class IncrementalSearchCV(BaseIncrementalSearchCV):
-    __doc__ = _doc("""Train every candidate with ``partial_fit``, with early stopping.
+    __doc__ = adaptive_doc("""Train every candidate with ``partial_fit``, with early stopping.
 
     A RandomizedSearchCV for estimators with ``partial_fit``: the
     ``n_initial_parameters`` candidates all train concurrently, block by
@@ -845,38 +585,15 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
     >>> search.fit(X, y).best_params_  # doctest: +SKIP
     """)
 
-    def __init__(
-        self,
-        estimator,
-        parameters,
-        *,
-        n_initial_parameters=10,
-        max_iter=100,
-        fits_per_score=1,
-        patience=False,
-        tol=1e-3,
-        test_size=None,
-        cv=None,
-        random_state=None,
-        scoring=None,
-        verbose=0,
-        n_jobs=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            estimator, parameters, max_iter=max_iter, patience=patience, tol=tol, test_size=test_size,
-            cv=cv, random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
-            checkpoint=checkpoint,
-        )
-        self.n_initial_parameters = n_initial_parameters
-        self.fits_per_score = fits_per_score
+    def __init__(self, estimator, parameters, *, n_initial_parameters=10, max_iter=100, fits_per_score=1,
+                 patience=False, tol=1e-3, test_size=None, cv=None, random_state=None, scoring=None,
+                 verbose=0, n_jobs=None, checkpoint=None):
+        store_init_args(self, locals())
 
     def _check_own_params(self):
         self._check_n_initial_parameters()
-        if not _is_int(self.max_iter) or self.max_iter < 1:
-            _fail(self, "max_iter", self.max_iter, "a positive int (partial_fit calls per model)")
-        if not _is_int(self.fits_per_score) or self.fits_per_score < 1:
-            _fail(self, "fits_per_score", self.fits_per_score, "a positive int")
+        self._check_positive_int("max_iter", "a positive int (partial_fit calls per model)")
+        self._check_positive_int("fits_per_score")
 
     def _round_cap(self):
         return self.fits_per_score
@@ -886,7 +603,7 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
 
 
 class InverseDecaySearchCV(IncrementalSearchCV):
-    __doc__ = _doc("""Keep a fraction ``1 / (1 + t) ** decay_rate`` of the best models after ``t`` calls.
+    __doc__ = adaptive_doc("""Keep a fraction ``1 / (1 + t) ** decay_rate`` of the best models after ``t`` calls.
 
     All candidates start; after ``t`` partial_fit calls only the best
     ``max(1, floor(n / (1 + t) ** decay_rate))`` keep training (the others
@@ -914,37 +631,15 @@ class InverseDecaySearchCV(IncrementalSearchCV):
 %(common_attrs)s
     """)
 
-    def __init__(
-        self,
-        estimator,
-        parameters,
-        *,
-        n_initial_parameters=10,
-        decay_rate=1.0,
-        max_iter=100,
-        fits_per_score=1,
-        patience=False,
-        tol=1e-3,
-        test_size=None,
-        cv=None,
-        random_state=None,
-        scoring=None,
-        verbose=0,
-        n_jobs=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            estimator, parameters, n_initial_parameters=n_initial_parameters, max_iter=max_iter,
-            fits_per_score=fits_per_score, patience=patience, tol=tol, test_size=test_size, cv=cv,
-            random_state=random_state, scoring=scoring, verbose=verbose, n_jobs=n_jobs,
-            checkpoint=checkpoint,
-        )
-        self.decay_rate = decay_rate
+    def __init__(self, estimator, parameters, *, n_initial_parameters=10, decay_rate=1.0, max_iter=100,
+                 fits_per_score=1, patience=False, tol=1e-3, test_size=None, cv=None, random_state=None,
+                 scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+        store_init_args(self, locals())
 
     def _check_own_params(self):
         super()._check_own_params()
-        if not _is_real(self.decay_rate) or not math.isfinite(self.decay_rate) or self.decay_rate < 0:
-            _fail(self, "decay_rate", self.decay_rate, "a finite float >= 0", "E.g. decay_rate=1.0.")
+        if not is_real(self.decay_rate) or not math.isfinite(self.decay_rate) or self.decay_rate < 0:
+            fail(self, "decay_rate", self.decay_rate, "a finite float >= 0", "E.g. decay_rate=1.0.")
 
     def _prepare(self, name, n_models, max_resource):
         self._n_start = n_models
