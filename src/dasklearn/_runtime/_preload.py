@@ -6,11 +6,23 @@ and ``OPENBLAS_NUM_THREADS`` (``distributed.nanny.pre-spawn-environ``,
 default 1). A *forked* worker (see :mod:`._start`) inherits BLAS / OpenMP
 pools the parent already started, so those variables come too late. This
 preload applies the same limits with threadpoolctl when the worker starts.
+
+Finding the loaded BLAS / OpenMP libraries (threadpoolctl scans every shared
+library of the process) costs tens of milliseconds, paid by every worker at
+start-up. A forked worker has the same libraries as its parent, so the scan
+is done once in the parent, just before its first fork (``os.register_at_fork``
+in :func:`prepare_before_fork`), and each forked worker only sets the limits
+through the controller it inherited.
 """
 
 from __future__ import annotations
 
+import os
+
 _VARS = {"OMP_NUM_THREADS": "openmp", "OPENBLAS_NUM_THREADS": "blas", "MKL_NUM_THREADS": "blas"}
+
+_controller = None  # threadpoolctl.ThreadpoolController of this process, or of the parent that forked it
+_registered = False
 
 
 def limits_from_config() -> dict:
@@ -25,10 +37,36 @@ def limits_from_config() -> dict:
     return out
 
 
+def _scan() -> None:
+    """Find this process's thread-pool libraries once (reused by forked children)."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+
+
+def prepare_before_fork() -> None:
+    """Scan the libraries in the parent before its first fork (see module doc)."""
+    global _registered
+    if not _registered:
+        os.register_at_fork(before=_scan_quietly)
+        _registered = True
+
+
+def _scan_quietly() -> None:
+    try:
+        _scan()
+    except Exception:  # never break a fork; the worker will scan for itself
+        pass
+
+
 def dask_setup(worker=None) -> None:
     limits = limits_from_config()
-    if limits:
-        from threadpoolctl import threadpool_limits
-
-        # one call: threadpoolctl scans the loaded libraries once per call
-        threadpool_limits(limits=limits)
+    if not limits:
+        return
+    # A library the parent loads after its first fork (rare: BLAS and OpenMP
+    # come with numpy, scipy and scikit-learn at import) is missing from the
+    # inherited controller; its pool is then not limited (a speed matter only).
+    _scan()  # no-op when inherited from the parent
+    _controller.limit(limits=limits)

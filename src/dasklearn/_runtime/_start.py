@@ -37,3 +37,6 @@ def prefer_fork_for_local_workers() -> None:
         preload.append(_PRELOAD)
     dask.config.set({"distributed.worker.multiprocessing-method": "fork",
                      "distributed.worker.preload": preload})
+    from dasklearn._runtime._preload import prepare_before_fork
+
+    prepare_before_fork()
