@@ -179,3 +179,30 @@ def test_cache_sized_chunks_give_the_same_sums(loss, n_outputs, monkeypatch):
     assert chunked[0] == pytest.approx(whole[0], rel=1e-12)
     np.testing.assert_allclose(chunked[1], whole[1], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(chunked[2], whole[2], rtol=1e-10, atol=1e-12)
+    # orders 0 and 1 (buffers reused by the chunks; the last one is shorter)
+    value, grad = evaluate_block((X, y), w, spec, 1)
+    assert value == pytest.approx(whole[0], rel=1e-12)
+    assert evaluate_block((X, y), w, spec, 0)[0] == pytest.approx(whole[0], rel=1e-12)
+    np.testing.assert_allclose(grad, whole[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson"])
+def test_one_output_path_equals_the_general_path(loss, fit_intercept):
+    """Orders 0 and 1 of one-output losses run in reused buffers; they give
+    the numbers of the general (per-row arrays) path, also for predictors
+    far in the tails."""
+    from dasklearn._kernels.linear import _evaluate_rows
+
+    X, y = _block(loss, 1, n=300, d=3)
+    spec = LinearSpec(loss, 3, fit_intercept)
+    scales = [0.3, 30.0, 300.0] if loss == "logistic" else [0.3]  # |eta| up to ~2000
+    for scale in scales:
+        w = scale * _params(spec)
+        with np.errstate(over="ignore"):
+            expected = _evaluate_rows(X, y, w, spec, 1)
+        value, grad = evaluate_block((X, y), w, spec, 1)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+        assert value == pytest.approx(expected[0], rel=1e-12)
+        np.testing.assert_allclose(grad, expected[1], rtol=1e-10, atol=1e-10 * np.abs(expected[1]).max())
+        assert evaluate_block((X, y), w, spec, 0)[0] == value

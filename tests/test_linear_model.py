@@ -302,6 +302,66 @@ def test_per_iteration_work_runs_where_the_blocks_live(client):
     assert sum(total for _, total in moved) < X.nbytes / 20
 
 
+def test_evaluations_call_the_workers_directly_with_the_task_results(client):
+    """Once a placement's evaluators (one dask actor per group, holding its
+    blocks) are ready, maps call them instead of submitting tasks: the same
+    numbers, bit for bit.  A failed call falls back to tasks."""
+    from distributed import wait
+
+    from dasklearn._kernels.linear import LinearSpec, evaluate_block, prepare_block
+    from dasklearn._runtime import _reduce
+
+    X, y = _dask("binary")
+    spec = LinearSpec("logistic", 5, True)
+    w = np.linspace(-0.5, 0.5, spec.n_params)
+    with _reduce.place_blocks(X, y) as blocks:
+        blocks.transform(prepare_block, "logistic", np.array([0, 1]))
+        by_tasks = blocks._map_tasks(evaluate_block, (w, spec, 1), None, None)
+        wait(blocks._evaluators)
+        direct = blocks._map_direct(evaluate_block, (w, spec, 1), None, None)
+        assert direct is not None and blocks._actors is not None
+        for (a_on, a), (b_on, b) in zip(by_tasks, direct):
+            assert a_on == b_on
+            for (va, ga), (vb, gb) in zip(a, b):
+                assert va == vb
+                np.testing.assert_array_equal(ga, gb)
+        # a call that fails (here: the kernel raises) drops the evaluators and
+        # returns None; the task path then raises the kernel's own error
+        assert blocks._map_direct(evaluate_block, ("not params", spec, 1), None, None) is None
+        assert blocks._evaluators is None
+        with pytest.raises(ValueError):
+            blocks.map_blocks(evaluate_block, "not params", spec, 1)
+
+
+def test_worker_with_two_threads_runs_its_groups_in_parallel_with_the_same_bits():
+    """A worker with two threads holds two groups: its one evaluator (dask
+    runs all actor calls of a worker on one thread) runs them on two
+    threads; the fit equals the fit without a Client, bit for bit."""
+    from dask.distributed import Client, LocalCluster
+
+    from dasklearn._runtime import _reduce
+
+    X, y = _dask("multinomial")
+    local = LogisticRegression(C=C_TEST, **TIGHT).fit(X, y)
+    seen = {"direct": 0}
+    direct = _reduce.DistributedBlocks._map_direct
+
+    def counted(self, *args):
+        out = direct(self, *args)
+        if out is not None:
+            assert len(self._evaluators) == 1 and len(self._evaluator_groups[0][1]) == 2
+            seen["direct"] += 1
+        return out
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as lc, \
+            Client(lc), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_reduce.DistributedBlocks, "_map_direct", counted)
+        remote = LogisticRegression(C=C_TEST, **TIGHT).fit(X, y)
+    assert seen["direct"] > 3
+    np.testing.assert_array_equal(remote.coef_, local.coef_)
+    np.testing.assert_array_equal(remote.intercept_, local.intercept_)
+
+
 def test_tree_reduction_and_scattered_parameters_on_cluster(client, monkeypatch):
     """Force the paths the small test data never needs: partial results added
     on the workers before the gather, and parameters scattered, not inlined."""

@@ -218,6 +218,11 @@ def _hessian(X, d2, spec: LinearSpec):
 CHUNK_BYTES = 2 << 20
 
 
+def _chunk_rows(n_columns: int) -> int:
+    """Rows per chunk: about ``CHUNK_BYTES`` of ``X`` (at least 256 rows)."""
+    return max(256, CHUNK_BYTES // (8 * max(1, n_columns)))
+
+
 def _evaluate_rows(X, y, params, spec: LinearSpec, order: int):
     eta = linear_predictor(X, params, spec)
     value, d1, d2 = _pointwise(spec.loss, y, eta, order)
@@ -227,6 +232,66 @@ def _evaluate_rows(X, y, params, spec: LinearSpec, order: int):
     if order == 1:
         return value, grad
     return value, grad, _hessian(X, d2, spec)
+
+
+def _pointwise_into(loss: str, y, eta, t1, t2, order: int):
+    """:func:`_pointwise` for one output and ``order <= 1``, written into the
+    buffers ``t1`` and ``t2`` (the shape of ``eta``) instead of new arrays.
+
+    Returns ``(sum of the row losses, d1)``, ``d1`` (a view of a buffer, or
+    None for ``order=0``) the first derivative w.r.t. ``eta``.  The same
+    quantities as :func:`_pointwise` (the logistic probability is computed
+    as ``1 / (1 + exp(-eta))``, without a select), each op a single pass
+    over the rows.
+    """
+    if loss == "squared":
+        r = np.subtract(eta, y, out=t1)
+        return 0.5 * float(r @ r), r
+    if loss == "poisson":
+        mu = np.exp(eta, out=t1)
+        value = float(mu.sum() - y @ eta)
+        return value, (np.subtract(mu, y, out=mu) if order else None)
+    # logistic: log(1 + exp(eta)) = max(eta, 0) + log1p(exp(-|eta|)), stable for any eta
+    e = np.exp(np.negative(np.abs(eta, out=t1), out=t1), out=t1)
+    value = float(np.maximum(eta, 0.0, out=t2).sum() + np.log1p(e, out=t2).sum() - y @ eta)
+    if not order:
+        return value, None
+    # p = 1 / (1 + exp(-eta)): relative accuracy of a division for any eta
+    # (exp overflows to inf for eta < -709, and p is then exactly 0)
+    p = np.exp(np.negative(eta, out=t2), out=t2)
+    p += 1.0
+    np.divide(1.0, p, out=p)
+    return value, np.subtract(p, y, out=p)
+
+
+def _evaluate_one_output(X, y, params, spec: LinearSpec, order: int):
+    """Loss (and gradient) of a one-output model (``order <= 1``), chunk by
+    chunk with every per-row array in three buffers reused by the chunks:
+    one read of ``X`` from memory, a handful of single passes over the
+    rows, no temporaries of the block's size."""
+    n, d = X.shape
+    coef = params[:d]
+    intercept = float(params[d]) if spec.fit_intercept else 0.0
+    step = _chunk_rows(d)
+    m = min(n, step)
+    eta, t1, t2 = np.empty(m), np.empty(m), np.empty(m)
+    grad = np.zeros(spec.n_params) if order else None
+    part = np.empty(d) if order else None
+    value = 0.0
+    with np.errstate(over="ignore"):
+        for start in range(0, n, step):
+            Xc, yc = X[start:start + step], y[start:start + step]
+            k = len(yc)
+            e = np.matmul(Xc, coef, out=eta[:k])
+            if spec.fit_intercept:
+                e += intercept
+            v, d1 = _pointwise_into(spec.loss, yc, e, t1[:k], t2[:k], order)
+            value += v
+            if order:
+                grad[:d] += np.matmul(d1, Xc, out=part)
+                if spec.fit_intercept:
+                    grad[d] += d1.sum()
+    return (value, grad) if order else (value,)
 
 
 def evaluate_block(block, params, spec: LinearSpec, order: int = 1):
@@ -255,10 +320,15 @@ def evaluate_block(block, params, spec: LinearSpec, order: int = 1):
     -----
     The rows are processed in cache-sized chunks of ``CHUNK_BYTES`` (both
     matrix products of a chunk read it from the cache: one pass over ``X``
-    in memory per evaluation instead of two).
+    in memory per evaluation instead of two).  The common case of the
+    iterative solvers (one output, ``order <= 1``: lbfgs, gradient descent)
+    also keeps its per-row arrays in buffers reused by every chunk.
     """
     X, y = block
-    step = max(256, CHUNK_BYTES // (8 * max(1, X.shape[1] * spec.n_outputs)))
+    params = np.asarray(params, dtype=np.float64)
+    if spec.n_outputs == 1 and order <= 1:
+        return _evaluate_one_output(X, y, params, spec, order)
+    step = _chunk_rows(X.shape[1] * spec.n_outputs)
     if len(y) <= step:
         return _evaluate_rows(X, y, params, spec, order)
     total = None

@@ -2,10 +2,11 @@
 
 Every fit places the row blocks of ``(X, y)`` once on the workers that hold
 them, then each solver iteration evaluates the loss and gradient (and the
-Hessian for ``newton``) of every block on its worker and sums them: one
-synchronisation point per evaluation, and only parameter-sized vectors cross
-the network.  Without a Client, or for NumPy input, the blocks are evaluated
-on local threads.
+Hessian for ``newton``) of every block on its worker, in one direct call per
+worker, and sums them: one synchronisation point per evaluation, and only
+parameter-sized vectors cross the network (see
+:mod:`dasklearn._runtime._reduce`).  Without a Client, or for NumPy input,
+the blocks are evaluated on local threads.
 
 Solvers and penalties
 ---------------------
@@ -113,9 +114,22 @@ def _is_real(v) -> bool:
 
 
 class _LinearModel(BaseEstimator):
-    """Shared fit machinery; subclasses define the loss and the penalty scale."""
+    """Shared fit machinery; subclasses define the loss and the penalty scale.
+
+    Each public subclass spells out its full constructor signature (as
+    scikit-learn's ``get_params`` requires), stores its strength (``C`` or
+    ``alpha``) and passes the parameters common to all to this one.
+    """
 
     _classifier = False
+
+    def __init__(self, penalty, *, l1_ratio, fit_intercept, solver, max_iter, tol):
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
 
     # ------------------------------------------------------------ validation
     def _fail(self, name, expected, fix):
@@ -239,11 +253,14 @@ class _LinearModel(BaseEstimator):
         self : object
             The fitted estimator.
         """
-        from dasklearn._runtime._reduce import place_blocks
+        from dasklearn._runtime._reduce import one_blas_thread, place_blocks
 
         penalty, l1_ratio = self._check_params()
         X, y, n_features = self._check_data(X, y)
-        with place_blocks(X, y) as blocks:
+        # one BLAS thread here too: the solver's small products gain nothing
+        # from threads, and an idle BLAS thread spins for milliseconds after
+        # each of them, on a core the workers need
+        with place_blocks(X, y) as blocks, one_blas_thread():
             summary = blocks.map_reduce(summarize_block, self._classifier, combine=combine_summaries)
             self._check_summary(summary)
             n = summary["n"]
@@ -437,13 +454,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
     def __init__(self, penalty="auto", *, C=1.0, l1_ratio=0.0, fit_intercept=True,
                  solver="lbfgs", max_iter=100, tol=1e-4):
-        self.penalty = penalty
         self.C = C
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
+        super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
+                         max_iter=max_iter, tol=tol)
 
     def _check_strength(self):
         if not _is_real(self.C) or math.isnan(self.C) or self.C <= 0:
@@ -646,13 +659,9 @@ class LinearRegression(_Regressor):
 
     def __init__(self, penalty="auto", *, alpha=0.0, l1_ratio=0.0, fit_intercept=True,
                  solver="lbfgs", max_iter=100, tol=1e-4):
-        self.penalty = penalty
         self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
+        super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
+                         max_iter=max_iter, tol=tol)
 
     def _initial_params(self, spec, summary):
         x = np.zeros(spec.n_params)
@@ -740,13 +749,9 @@ class PoissonRegression(_Regressor):
 
     def __init__(self, penalty="auto", *, alpha=1.0, l1_ratio=0.0, fit_intercept=True,
                  solver="lbfgs", max_iter=100, tol=1e-4):
-        self.penalty = penalty
         self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
+        super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
+                         max_iter=max_iter, tol=tol)
 
     def _check_summary(self, s):
         super()._check_summary(s)
