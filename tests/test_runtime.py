@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dasklearn._runtime import BatchPolicy, DistributedBackend, LocalBackend, run_batched
+from dasklearn._runtime._batching import longest_first
 
 
 def test_policy_starts_with_single_items_then_packs_to_target():
@@ -35,6 +36,34 @@ def _failing_kernel(batch):
             raise ZeroDivisionError("item 7 is bad")
     return [(x, 0.0) for x in batch]
 
+
+def test_longest_first_reorders_only_the_leading_phase():
+    # items 0..5: phase 1 holds groups a, b, c, d; phase 2 follows
+    queue = [0, 1, 2, 3, 4, 5]
+    keys = [(1, "a"), (1, "b"), (1, "c"), (1, "d"), (2, "a"), (2, "b")]
+    means = {"a": 1.0, "b": 3.0, "c": 2.0}  # d never seen: counts as longest
+    assert longest_first(queue, keys, means) == [3, 1, 2, 0, 4, 5]
+    assert longest_first([], [], means) == []
+    # with nothing observed the order is unchanged (stable)
+    assert longest_first(queue, keys, {}) == queue
+
+
+
+def test_run_batched_sends_each_phase_longest_first():
+    """Items are (phase, seconds); phase 1 goes out longest first, as phase
+    0 measured, and results still come back in item order."""
+    sent = []
+
+    def kernel(batch):
+        sent.extend(batch)
+        return [(item, float(item[1])) for item in batch]
+
+    items = [(phase, s) for phase in range(2) for s in (1, 3, 2)]
+    one_at_a_time = BatchPolicy(n_slots=1, tasks_per_slot=1)
+    out = run_batched(LocalBackend(1), kernel, items, policy=one_at_a_time,
+                      phase_and_group=lambda item: item)
+    assert out == items
+    assert sent == [(0, 1), (0, 3), (0, 2), (1, 3), (1, 2), (1, 1)]
 
 @pytest.mark.parametrize("where", ["local", "cluster"])
 def test_run_batched_keeps_item_order(where, request):

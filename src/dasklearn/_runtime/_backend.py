@@ -259,6 +259,7 @@ def run_batched(
     policy=None,
     on_results: Callable[[list[int], list[Any]], None] | None = None,
     max_resubmits: int = 10,
+    phase_and_group: Callable[[Any], tuple] | None = None,
 ) -> list:
     """Apply ``kernel(batch, *shared)`` to ``items`` in adaptively sized batches.
 
@@ -270,23 +271,37 @@ def run_batched(
     after the lost handles in ``shared`` are placed again; finished results
     are never recomputed. On any other exception the pending tasks are
     cancelled before it propagates, so the cluster is left clean.
+
+    ``phase_and_group(item)``, if given, returns ``(phase, group)``: items
+    arrive ordered by phase, and items of one group take about as long as
+    each other. When a new phase starts, its items are reordered longest
+    expected first, from the seconds observed for their groups in earlier
+    phases (see ``_batching.longest_first``).
     """
-    from dasklearn._runtime._batching import BatchPolicy
+    from dasklearn._runtime._batching import BatchPolicy, longest_first
 
     policy = policy or BatchPolicy(backend.n_slots)
     results: list = [None] * len(items)
     pending: dict = {}
     retry: list[list[int]] = []
     resubmits = 0
-    start = 0
+    queue, start = list(range(len(items))), 0  # items not yet sent: queue[start:]
+    phase = None
+    group_seconds: dict = {}  # group -> [total seconds, items]
     try:
-        while start < len(items) or pending or retry:
-            while (retry or start < len(items)) and len(pending) < policy.max_in_flight:
+        while start < len(queue) or pending or retry:
+            while (retry or start < len(queue)) and len(pending) < policy.max_in_flight:
                 if retry:
                     idx = retry.pop()
                 else:
-                    size = policy.next_size(len(items) - start)
-                    idx = list(range(start, start + size))
+                    if phase_and_group is not None and phase_and_group(items[queue[start]])[0] != phase:
+                        rest = queue[start:]
+                        keys = [phase_and_group(items[i]) for i in rest]
+                        phase = keys[0][0]
+                        means = {g: t / n for g, (t, n) in group_seconds.items()}
+                        queue, start = longest_first(rest, keys, means), 0
+                    size = policy.next_size(len(queue) - start)
+                    idx = queue[start:start + size]
                     start += size
                 fut = backend.submit(kernel, [items[i] for i in idx], *shared)
                 pending[fut] = idx
@@ -303,8 +318,12 @@ def run_batched(
                     continue
                 seconds = sum(s for _, s in out)
                 policy.observe(len(idx), seconds)
-                for i, (res, _) in zip(idx, out):
+                for i, (res, sec) in zip(idx, out):
                     results[i] = res
+                    if phase_and_group is not None:
+                        total = group_seconds.setdefault(phase_and_group(items[i])[1], [0.0, 0])
+                        total[0] += sec
+                        total[1] += 1
                 if on_results is not None:
                     on_results(idx, [r for r, _ in out])
     except BaseException:

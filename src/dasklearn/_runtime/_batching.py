@@ -49,3 +49,26 @@ class BatchPolicy:
     @property
     def max_in_flight(self) -> int:
         return self.n_slots * self.tasks_per_slot
+
+
+def longest_first(queue: list[int], keys: list[tuple], mean_seconds: dict) -> list[int]:
+    """Reorder the leading run of ``queue`` that shares its first item's phase.
+
+    ``keys[k]`` is ``(phase, group)`` of ``queue[k]``: items are dispatched
+    phase by phase (a search's splits: consecutive items reuse one fold), and
+    items of one group (a candidate) take about the same time, estimated by
+    ``mean_seconds[group]``. Within the leading phase, the longest expected
+    items go first and the shortest last (unknown groups count as longest),
+    so that the last tasks of a run are short and no slot waits long for the
+    others to finish (longest-processing-time-first scheduling). The order is
+    otherwise stable; later phases are untouched.
+    """
+    if not queue:
+        return queue
+    phase = keys[0][0]
+    end = 0
+    while end < len(queue) and keys[end][0] == phase:
+        end += 1
+    inf = float("inf")
+    head = sorted(range(end), key=lambda k: -mean_seconds.get(keys[k][1], inf))
+    return [queue[k] for k in head] + queue[end:]

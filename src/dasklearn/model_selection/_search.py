@@ -298,7 +298,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if ckpt is not None:
                 ckpt.append([{"c": items[i][0], "s": items[i][1], "r": r} for i, r in zip(idx, recs)])
 
-        out = run_batched(backend, kernel, items, shared, on_results=on_results) if items else []
+        # phase = split (a batch's items share their folds), group = candidate
+        # (its fits take alike): each split's fits go longest first
+        out = run_batched(backend, kernel, items, shared, on_results=on_results,
+                          phase_and_group=lambda item: (item[1], item[0])) if items else []
         for (c, s, _), rec in zip(items, out):
             records[c * n_splits + s] = rec
         self._record_errors(candidates, records)
