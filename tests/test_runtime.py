@@ -137,3 +137,32 @@ def test_forked_workers_get_dasks_thread_limits():
         for api, n in infos:
             if api in wanted:
                 assert n <= wanted[api], (worker, api, n)
+
+
+_TWO_FORKED_CLUSTERS = """
+import numpy as np
+import dasklearn  # workers start with fork
+from dask.distributed import Client, LocalCluster
+
+if __name__ == "__main__":
+    big = np.ones((66_000, 50))  # 26 MB: distributed (de)serialises it on its offload thread
+    for k in range(2):
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as c:
+            [f] = c.scatter([big], broadcast=True)
+            print(k, c.submit(np.sum, f).result(), flush=True)
+"""
+
+
+def test_second_forked_cluster_in_one_process_takes_large_data(tmp_path):
+    """A forked worker inherits distributed's offload pool without its thread;
+    after a first cluster used it, a second cluster's workers used to hang on
+    their first large message. dasklearn gives each forked child a fresh pool."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "two_clusters.py"
+    script.write_text(_TWO_FORKED_CLUSTERS)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("DASK_")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["0", "3300000.0", "1", "3300000.0"]

@@ -40,3 +40,34 @@ def prefer_fork_for_local_workers() -> None:
     from dasklearn._runtime._preload import prepare_before_fork
 
     prepare_before_fork()
+    _register_offload_reset()
+
+
+_registered = False
+
+
+def _fresh_offload_executor_in_child() -> None:
+    """Give a forked child a working copy of distributed's offload pool.
+
+    distributed (de)serialises messages over 10 MiB on a module-level
+    one-thread pool (``distributed.utils._offload_executor``). A forked child
+    inherits that pool object but not its thread: if the parent had already
+    used it (any large scatter or gather before the fork), the child's pool
+    believes its thread exists and never runs the work, so the first large
+    message to that worker hangs forever (seen with a second LocalCluster in
+    one process). There is no public switch for this, so the child gets a
+    new, idle pool; its thread starts on first use.
+    """
+    utils = sys.modules.get("distributed.utils")
+    if utils is None or not hasattr(utils, "_offload_executor"):
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    utils._offload_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="Dask-Offload")
+
+
+def _register_offload_reset() -> None:
+    global _registered
+    if not _registered:
+        os.register_at_fork(after_in_child=_fresh_offload_executor_in_child)
+        _registered = True
