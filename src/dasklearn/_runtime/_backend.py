@@ -209,9 +209,7 @@ class DistributedBackend:
 
     def is_lost_data(self, exc: BaseException) -> bool:
         """A task failed because data it needed died with a worker."""
-        from concurrent.futures import CancelledError
-
-        return isinstance(exc, CancelledError)
+        return lost_with_worker(exc)
 
     def refresh(self, shared):
         """``shared`` with every lost scattered handle placed again (once)."""
@@ -227,6 +225,28 @@ class DistributedBackend:
 
     def close(self) -> None:
         pass
+
+
+def lost_with_worker(x, *, recomputable: bool = False) -> bool:
+    """Whether ``x`` -- a future, or the exception raised by waiting on one --
+    says that data died with a worker. The one test of this, for the runtime.
+
+    True for a CancelledError: the scheduler cancels a task whose inputs are
+    gone for good ("lost dependencies"); and for a future it so cancelled (or
+    that erred with a CancelledError). With ``recomputable=True``, also for a
+    future whose value died with its worker and that the scheduler has yet
+    to compute again (status "lost"): a loss for callers whose tasks are
+    strictly pinned (only the dead worker could run them again) or that
+    place data again rather than wait.
+    """
+    from concurrent.futures import CancelledError
+
+    if isinstance(x, BaseException):
+        return isinstance(x, CancelledError)
+    status = getattr(x, "status", None)
+    if status == "cancelled" or (recomputable and status == "lost"):
+        return True
+    return status == "error" and isinstance(x.exception(), CancelledError)
 
 
 def active_client():

@@ -11,28 +11,48 @@ time, so the collections may be far larger than memory.
 
 With a Client
 -------------
-* Placement. Block ``b`` of every part is computed in one submission of its
-  culled, unfused task graph (see :func:`block_graph`; ``X`` and ``y`` sliced
-  from one generated block share its generation), with no finalising copy,
-  on a worker chosen here: the one with the fewest blocks alive, ties going to
-  the one used least recently. Consecutive blocks therefore alternate
-  between workers: block ``k + 1`` is generated on one worker while the step
-  of block ``k`` runs on another.
+* Placement. Block ``b`` of every part is computed in one task, on a worker
+  chosen here: the one with the fewest blocks alive, ties going to the one
+  used least recently. The task runs the block's culled graph (see
+  :func:`block_graph`; ``X`` and ``y`` sliced from one generated block share
+  its generation) with dask's synchronous scheduler and holds the parts
+  together. Consecutive blocks therefore alternate between workers: block
+  ``k + 1`` is generated on one worker while the step of block ``k`` runs on
+  another.
+* Fresh keys. Every task the fold pins has a key of its own attempt
+  (``dasklearn-block-<token>-<position>``, ``dasklearn-<step>-<token>-<position>``;
+  a recovery draws a new token). The scheduler applies a pin only when it
+  creates a task, so a task submitted again under a key it still knows keeps
+  the old pin: the block graph's own keys are the same in every attempt and
+  shared between blocks (e.g. the parameters of a generated data set), and
+  resubmitting them after a loss could leave a block pinned to the dead
+  worker, waiting forever. The price: lineage that blocks share (e.g. a
+  global mean) is computed in each block's task; persist such input first.
 * The model travels, the block does not. The step of block ``b`` is pinned
   to the worker holding the block and takes the previous step's result as
   an argument, so only the state (a few KB for a linear model) crosses the
   network, once per block. Pins are strict (``allow_other_workers=False``):
   loose ones let work stealing move a block to another worker.
 * Priorities. A step goes before any block task, and an earlier block's
-  tasks before a later block's (priority ``-position``).
+  task before a later block's (priority ``-position``).
 * Memory. At most ``window`` blocks are alive (submitted and not yet
   consumed by their step); the default is ``threads + 1`` per worker (2 for
-  one-thread workers). Our references to a block are dropped as soon as its
+  one-thread workers). Our future of a block is released as soon as its
   step is submitted, so the scheduler frees the block the moment its step
   has run.
+* Futures are released explicitly (``Future.release``) the moment the fold
+  is done with them: a block once its step is submitted, a state once a
+  newer one has finished (and is not being fetched), everything on a loss
+  and at the end. Dropping the last reference is not enough: an exception
+  raised through distributed's synchronous wrappers (the poll's
+  TimeoutError, a CancelledError) sits in a reference cycle with its
+  traceback, which keeps the frames that held futures alive until the
+  cyclic garbage collector runs -- and on the scheduler, their tasks and
+  the chain of steps and blocks behind them.
 * Persisted collections (holding futures) are already on workers: their
-  blocks are computed where the scheduler puts them (next to the data), and
-  each step is pinned to the block's holder once it is known (``who_has``).
+  blocks are computed by the scheduler where it puts them (next to the
+  data) and gathered by one unpinned task per block (fresh key), and each
+  step is pinned to that task's holder once it is known (``who_has``).
 * Each step runs on a private copy of the state (``copy.deepcopy``): a task
   never mutates its input, so a re-run task gives the same result.
 * Small, fine-grained inputs (the runtime's one-task policy, see
@@ -63,19 +83,19 @@ the same final state, bit for bit.
   wait forever; this check is what turns that into a loss, within about a
   second of the scheduler noticing. An error raised by a step or a block
   task is not a loss: it propagates.
-* Recovery. The in-flight window is cancelled (blocks and steps; a fetch of
-  a finished state on a live worker may complete first, for up to
-  ``FINISH_FETCH_SECONDS``), the fold waits for at least one worker (up to
-  ``WORKER_TIMEOUT``), and resumes at step ``j + 1`` from the state kept
-  here, under fresh step keys. Lost blocks are recomputed from the dask
-  graph (in-memory input, e.g. a numpy array wrapped by ``da.from_array``,
-  is embedded in that graph and is placed again from this process; blocks of
-  persisted collections are recomputed by the scheduler from their lineage).
-  Workers that join (the restarted one) are used from the next check on, and
-  the default window follows the workers there are, so memory per worker
-  stays bounded. After ``MAX_STALLED_RECOVERIES`` recoveries in a row that
-  kept no new state (data gone for good, e.g. scattered), a RuntimeError is
-  raised.
+* Recovery. The in-flight window is released (blocks and steps: the
+  scheduler forgets them; a fetch of a finished state on a live worker may
+  complete first, for up to ``FINISH_FETCH_SECONDS``), the fold waits for at
+  least one worker (up to ``WORKER_TIMEOUT``), and resumes at step ``j + 1``
+  from the state kept here, under fresh keys. Lost blocks are recomputed
+  from the dask graph (in-memory input, e.g. a numpy array wrapped by
+  ``da.from_array``, is embedded in that graph and is placed again from this
+  process; blocks of persisted collections are recomputed by the scheduler
+  from their lineage). Workers that join (the restarted one) are used from
+  the next check on, and the default window follows the workers there are,
+  so memory per worker stays bounded. After ``MAX_STALLED_RECOVERIES``
+  recoveries in a row that kept no new state (data gone for good, e.g.
+  scattered), a RuntimeError is raised.
 * The one-task path is not pinned: the scheduler runs its task again on
   another worker, from the start.
 
@@ -94,6 +114,8 @@ import time
 import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Sequence
+
+from dasklearn._runtime._backend import lost_with_worker
 
 __all__ = ["block_graph", "fold_blocks", "n_row_blocks", "row_block", "whole_rows"]
 
@@ -176,14 +198,46 @@ def _fold_in_task(step, state, graph, order, args):
     return _fold_here(step, state, graph.collections, order, args)
 
 
-def _run_step(step, state, blocks, args):
+class _Culled:
+    """Carries a block's culled graph into a task (opaque to dask)."""
+
+    __slots__ = ("graph", "keys")
+
+    def __init__(self, graph: dict, keys: list):
+        self.graph = graph
+        self.keys = keys
+
+
+def _compute_block(culled: _Culled) -> tuple:
+    """Task body: row block ``b`` of every part, from its culled graph."""
+    import dask
+
+    return tuple(dask.get(culled.graph, culled.keys))
+
+
+def _pack(*parts) -> tuple:
+    """Task body: the parts of a block of persisted collections, together."""
+    return parts
+
+
+def _run_step(step, state, block, args):
     """Task body: one step on a private copy of the state."""
-    return step(copy.deepcopy(state), *blocks, *args)
+    return step(copy.deepcopy(state), *block, *args)
+
+
+def _release(futures) -> None:
+    """Release our references to ``futures`` now, not when Python frees them."""
+    for f in futures:
+        try:
+            f.release()
+        except RuntimeError:  # the client's event loop is closed: nothing is held
+            pass
 
 
 # ----------------------------------------------------------- cluster fold
 class _Block:
-    """One submitted block: its futures (one per part) and its worker."""
+    """One submitted block: the future of its parts (a list of one, empty
+    once its step is submitted) and its worker (None: not known yet)."""
 
     __slots__ = ("futures", "worker")
 
@@ -196,19 +250,15 @@ class _WorkerLost(Exception):
     """Internal: blocks or model states of the fold died with a worker."""
 
 
-def _nothing():
-    return None
-
-
 def _check_futures(futures) -> None:
-    """Raise a task's own exception; :class:`_WorkerLost` for a future that
-    was cancelled (a dependency died with its worker) or lost."""
+    """:class:`_WorkerLost` for a future whose data died with a worker
+    (cancelled, or lost: tasks pinned strictly are not recomputed elsewhere);
+    a task's own exception is raised."""
     for f in futures:
-        status = f.status
-        if status == "error":
+        if lost_with_worker(f, recomputable=True):
+            raise _WorkerLost(f"task {f.key!r} is {f.status}: data it needs died with a worker")
+        if f.status == "error":
             f.result()  # raises the task's exception
-        elif status in ("cancelled", "lost"):
-            raise _WorkerLost(f"task {f.key!r} is {status}: data it needs died with a worker")
 
 
 class _ClusterFold:
@@ -276,16 +326,18 @@ class _ClusterFold:
             g, key = block_graph(p, b)
             graph.update(g)  # shared tasks (one generated [X | y] block) merge
             keys.append(key)
-        kw: dict[str, Any] = {}
-        worker = None
-        if self.pin_blocks:
-            worker = self._choose_worker(position)
-            self.alive_on[worker] += 1
-            kw = dict(workers=[worker], allow_other_workers=False)
-        # priority -position: an earlier block's tasks (e.g. slicing X and y
-        # out of a generated block) run before a later block's
-        futures = self.client.get(graph, keys, sync=False, priority=-position, **kw)
-        return _Block(list(futures), worker)
+        # priority -position: an earlier block before a later one
+        key = f"dasklearn-block-{self.token}-{position}"
+        if not self.pin_blocks:  # persisted: the scheduler computes it next to its data
+            parts = self.client.get(graph, keys, sync=False, priority=-position)
+            future = self.client.submit(_pack, *parts, key=key, pure=False, priority=-position)
+            _release(parts)  # after the submission that depends on them
+            return _Block([future], None)
+        worker = self._choose_worker(position)
+        self.alive_on[worker] += 1
+        future = self.client.submit(_compute_block, _Culled(graph, keys), key=key, pure=False,
+                                    priority=-position, workers=[worker], allow_other_workers=False)
+        return _Block([future], worker)
 
     def _holder(self, block: _Block) -> str | None:
         """The worker holding ``block`` once it is computed (None: not yet)."""
@@ -302,7 +354,7 @@ class _ClusterFold:
     def _submit_step(self, state, block: _Block, worker: str, position: int):
         kw = dict(workers=[worker], allow_other_workers=False) if worker else {}
         return self.client.submit(
-            _run_step, self.step, state, block.futures, self.args, pure=False,
+            _run_step, self.step, state, block.futures[0], self.args, pure=False,
             priority=STEP_PRIORITY, key=f"dasklearn-{self.name}-{self.token}-{position}", **kw,
         )
 
@@ -326,21 +378,24 @@ class _ClusterFold:
     def _take_fetched(self) -> None:
         if self.fetching is None or not self.fetching[3].done():
             return
-        position, _, _, job = self.fetching
+        position, future, _, job = self.fetching
         self.fetching = None
+        if self.done is None or self.done[1] is not future:
+            _release([future])  # a newer state is done: this one is not needed any more
         try:
             value = job.result()
         except (CancelledError, TimeoutError, OSError):
-            return  # died with its worker or cancelled: a recovery follows, or a newer fetch
+            return  # died with its worker or released: a recovery follows, or a newer fetch
         if position > self.saved[0]:
             self.saved = (position, value)
 
     def _held_futures(self) -> list:
+        """Every future the fold holds, once each."""
         out = [f for blk in self.alive.values() for f in blk.futures]
         out += [f for f, _ in self.steps.values()]
         if self.done is not None:
             out.append(self.done[1])
-        if self.fetching is not None:
+        if self.fetching is not None and (self.done is None or self.fetching[1] is not self.done[1]):
             out.append(self.fetching[1])
         return out
 
@@ -382,7 +437,8 @@ class _ClusterFold:
                     break
                 state = self._submit_step(state, block, worker, next_step)
                 self.steps[next_step] = (state, worker)
-                block.futures = []  # the scheduler frees it once its step has run
+                _release(block.futures)  # the scheduler frees it once its step has run
+                block.futures = []
                 next_step += 1
             self._harvest()
             if time.monotonic() >= self._next_check:
@@ -404,6 +460,8 @@ class _ClusterFold:
                 future, worker = self.steps[position]
                 _check_futures([future])
                 del self.steps[position]
+                if self.done is not None and (self.fetching is None or self.fetching[1] is not self.done[1]):
+                    _release([self.done[1]])  # superseded (its successor depends on it, not us)
                 self.done = (position, future, worker)  # ascending: ends on the latest
                 finished = self.alive.pop(position)
                 if self.pin_blocks and finished.worker in self.alive_on:
@@ -412,7 +470,7 @@ class _ClusterFold:
 
     # -- recovery ----------------------------------------------------------------------
     def _abandon(self, keep_fetch: bool) -> None:
-        """Cancel everything of ours on the cluster.
+        """Release everything of ours on the cluster: the scheduler forgets it.
 
         With ``keep_fetch``, first keep the newest finished state that is on
         a live worker: the fetch in flight completes, then the latest
@@ -434,26 +492,17 @@ class _ClusterFold:
                     self.saved = (done[0], done[1].result(timeout=FINISH_FETCH_SECONDS))
                 except (CancelledError, TimeoutError, OSError):
                     pass
-        pending = self._held_futures()
-        if fetch is not None and fetch[1] not in pending:
-            pending.append(fetch[1])
+        held = self._held_futures()
         self.alive, self.steps, self.done, self.fetching = {}, {}, None, None
-        if pending:
-            self.client.cancel(pending)
+        _release(held)  # a fetch still running gets a CancelledError
         self._note(0)
 
     def _resume(self, lost: _WorkerLost, n: int) -> None:
         """After :meth:`_abandon`: wait for a worker, then start placement afresh."""
         try:
+            # nothing submitted from now on shares a key with what was released
+            # (fresh token): no stale task or notice on the scheduler can touch it
             self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-            # Our cancellation reaches the scheduler on the same stream as the
-            # next submissions, and its notice comes back to this client on one
-            # stream too: once a task submitted now has finished, the notice
-            # has been handled, and cannot cancel the blocks submitted again
-            # under the same keys.
-            barrier = self.client.submit(_nothing, pure=False,
-                                         key=f"dasklearn-fold-barrier-{uuid.uuid4().hex}")
-            barrier.result(timeout=WORKER_TIMEOUT)
         except TimeoutError:
             raise RuntimeError(
                 f"Lost the model being trained ({lost}) and no worker was available within "
@@ -464,7 +513,7 @@ class _ClusterFold:
         self._add_workers(present)
         for w in self.alive_on:
             self.alive_on[w] = 0
-        self.token = uuid.uuid4().hex[:12]  # fresh step keys
+        self.token = uuid.uuid4().hex[:12]  # fresh block and step keys
         self.n_recoveries += 1
         resume_at = self.saved[0] + 1
         logger.warning(
@@ -498,15 +547,12 @@ class _ClusterFold:
                             "(e.g. scattered data whose workers left: load it again and fit again)."
                         ) from lost
                     self._resume(lost, n)
-        except BaseException:
-            # everything of ours goes, erred futures included: a traceback
-            # that holds one must not keep tasks alive on the cluster
-            self._abandon(keep_fetch=False)
-            raise
         finally:
+            # whatever is still held (the last state on success) is released
+            # now, even if a traceback keeps this object or its frames alive
+            self._abandon(keep_fetch=False)
             self._pool.shutdown(wait=False, cancel_futures=True)
-            # our references go now, even if a traceback keeps this object
-            self.alive, self.steps, self.done, self.fetching, self.saved = {}, {}, None, None, None
+            self.saved = None
 
 
 def fold_blocks(
@@ -571,9 +617,8 @@ def fold_blocks(
                                pure=False, key=f"dasklearn-fold-{uuid.uuid4().hex}")
         try:
             return future.result()
-        except BaseException:
-            client.cancel([future])
-            raise
+        finally:
+            _release([future])  # also on error: a traceback must not keep the task
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
                         on_recover=on_recover)
     return fold.run(state, order)

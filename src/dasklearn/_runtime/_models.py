@@ -73,6 +73,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dasklearn._runtime._backend import lost_with_worker
+
 # ----------------------------------------------------------------- split spec
 
 
@@ -305,11 +307,6 @@ class _Handle:
         self.attempts = 0
 
 
-def _lost(future) -> bool:
-    """Whether the scheduler gave up on ``future`` (it cannot be recomputed)."""
-    return future is not None and future.status == "cancelled"
-
-
 class DistributedModels(_Base):
     """Models as futures on a dask.distributed cluster (see module doc)."""
 
@@ -421,9 +418,9 @@ class DistributedModels(_Base):
     def _repair_data(self) -> None:
         """Place again what the scheduler gave up on: shared objects, blocks
         (whose parts it cancelled) and validation sets."""
-        lost_shared = [name for name, fut in self._shared.items() if _lost(fut)]
-        lost_blocks = [b for b, parts in enumerate(self._parts) if any(_lost(p) for p in parts)]
-        lost_val = [fold for fold, fut in self._val.items() if _lost(fut)]
+        lost_shared = [name for name, fut in self._shared.items() if lost_with_worker(fut)]
+        lost_blocks = [b for b, parts in enumerate(self._parts) if any(lost_with_worker(p) for p in parts)]
+        lost_val = [fold for fold, fut in self._val.items() if lost_with_worker(fut)]
         if not (lost_shared or lost_blocks or lost_val):
             return
         self._generation += 1
@@ -481,7 +478,7 @@ class DistributedModels(_Base):
         """Future of the model's newest state (rebuilt first if it was lost);
         None for a model that has no state yet."""
         state = self._states.get(model_key)
-        if state is not None and not _lost(state):
+        if state is not None and not lost_with_worker(state):
             return state
         if state is None and model_key not in self._scored and not self._since.get(model_key):
             return None
@@ -562,7 +559,7 @@ class DistributedModels(_Base):
             done = [h for h in handles if h.future.done()]
             ready = []
             for h in done:
-                if _lost(h.future):
+                if lost_with_worker(h.future):
                     self._recover(h)
                 else:
                     ready.append(h)

@@ -56,6 +56,8 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+from dasklearn._runtime._backend import lost_with_worker
+
 __all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
 
 POLL_SECONDS = 0.25  # how often a wait checks that its workers still exist
@@ -395,10 +397,10 @@ class _DistributedPartitions(Partitions):
                 states = {f.status for f in fs}
                 if "error" in states:
                     for f in fs:
-                        if f.status == "error" and not isinstance(f.exception(), CancelledError):
+                        if f.status == "error" and not lost_with_worker(f):
                             f.result()  # raises the task's own error, with its traceback
                     lost.add(tag)
-                elif states & {"cancelled", "lost"} or where.get(tag) not in alive:
+                elif any(lost_with_worker(f, recomputable=True) for f in fs) or where.get(tag) not in alive:
                     lost.add(tag)
                 elif states == {"finished"}:
                     done.add(tag)

@@ -608,6 +608,8 @@ class DistributedBlocks:
         error (not a hang) when the cluster stays without workers."""
         from distributed import wait
 
+        from dasklearn._runtime._backend import lost_with_worker
+
         alone_since = None
         while True:
             try:
@@ -622,7 +624,7 @@ class DistributedBlocks:
                     raise WorkersLost(f"The cluster has had no worker for {WORKER_TIMEOUT:g} s. "
                                       "Restart the workers and fit again.") from None
             except Exception as exc:
-                if any(f.status == "cancelled" for f in futures):
+                if any(lost_with_worker(f) for f in futures):
                     raise _Lost() from exc
                 raise
 
