@@ -89,6 +89,24 @@ def test_incremental_on_cluster_equals_partial_fit_loop(client):
     assert not hasattr(est, "coef_")  # the given estimator is left untouched
 
 
+
+def test_lineage_shared_by_blocks_is_reported(client):
+    """Each block's lineage runs in its own task: a global statistic in it
+    would be recomputed for every block, and the user is told how to avoid it.
+    Block-local lineage (generated data) gives no warning."""
+    import warnings
+
+    from dask.array import PerformanceWarning
+
+    X, y = _data(n_blocks=4)
+    est = SGDClassifier(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        Incremental(est, shuffle_blocks=False).fit(X, y, classes=CLASSES)
+    with pytest.warns(PerformanceWarning, match=r"X = X.persist\(\)"):
+        centred = Incremental(est, shuffle_blocks=False).fit(X - X.mean(0), y, classes=CLASSES)
+    _assert_same_model(centred.estimator_, _loop(est, [X - X.mean(0), y], range(4), classes=CLASSES))
+
 def test_shuffled_epochs_follow_the_documented_order(client):
     X, y = _data(n_blocks=4)
     est = SGDClassifier(random_state=0)

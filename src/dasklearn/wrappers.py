@@ -333,7 +333,10 @@ class Incremental(ParallelPostFit):
     Where it runs. With a ``dask.distributed`` Client, block ``i`` is computed
     on a worker and its ``partial_fit`` runs there, so only the model crosses
     the network; persisted collections are trained where their blocks already
-    live. Small inputs (blocks under about 1 MiB, 256 MiB in all) are trained
+    live. Each block is computed from its own lineage in one task: work that
+    all blocks share (a global mean, say) would be repeated for every block,
+    so a PerformanceWarning says so; persist such input first, or compute
+    the statistic up front. Small inputs (blocks under about 1 MiB, 256 MiB in all) are trained
     in one task on one worker instead, with the same result. Without a Client,
     blocks are computed one at a time here. The ``X`` and ``y`` of a dask
     DataFrame are computed separately per partition (projections reach the
@@ -351,7 +354,7 @@ class Incremental(ParallelPostFit):
       block or the model in use leaves the cluster (checked about every half
       second; a worker restarted by its nanny comes back under a new address,
       so it counts as gone), or a task's input is reported lost, the calls
-      in flight are cancelled and training resumes from that model with
+      in flight are abandoned (their futures released) and training resumes from that model with
       call ``j + 1``, on the workers there are (waiting up to a minute for one if
       none is left). The block order and every ``partial_fit`` call are the
       same as without the loss, hence the same model; ``n_recoveries_``

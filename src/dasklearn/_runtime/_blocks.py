@@ -619,6 +619,39 @@ def fold_blocks(
             return future.result()
         finally:
             _release([future])  # also on error: a traceback must not keep the task
+    if not holds_futures:
+        _warn_if_blocks_share_work(parts, order[0])
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
                         on_recover=on_recover)
     return fold.run(state, order)
+
+
+def _shared_lineage(graph: dict) -> str | None:
+    """Name of a layer of which the block's lineage reads more than two row
+    blocks (a global reduction, say), or None: the block is (nearly) local."""
+    rows: dict = {}
+    for key in graph:
+        if isinstance(key, tuple) and len(key) >= 2 and isinstance(key[1], int):
+            rows.setdefault(key[0], set()).add(key[1])
+    return next((name for name, seen in rows.items() if len(seen) > 2), None)
+
+
+def _warn_if_blocks_share_work(parts, b: int) -> None:
+    """Each block's lineage runs in its own task (see "Fresh keys"): say so
+    when that lineage reads many other blocks, which is then repeated for
+    every block, and how to avoid it."""
+    import warnings
+
+    from dask.array import PerformanceWarning
+
+    for k, p in enumerate(parts):
+        name = _shared_lineage(block_graph(p, b)[0])
+        if name is not None:
+            warnings.warn(
+                f"Row block {b} of input {k} depends on many row blocks of '{name}' (work shared "
+                "by all blocks, such as a global mean): it will be computed again for every "
+                "block. Persist the input first (X = X.persist()), or compute such statistics "
+                "up front, e.g. mean = X.mean(0).compute(); X = X - mean.",
+                PerformanceWarning, stacklevel=4,
+            )
+            return
