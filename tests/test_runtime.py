@@ -77,13 +77,17 @@ def test_run_batched_keeps_item_order(where, request):
 
 
 def test_run_batched_error_propagates_and_cluster_stays_usable(client):
+    from conftest import scheduler_keys
+
+    before = scheduler_keys(client)  # the shared cluster may hold other tests' data
     backend = DistributedBackend(client)
     with pytest.raises(ZeroDivisionError, match="item 7 is bad"):
         run_batched(backend, _failing_kernel, list(range(20)))
-    # nothing of ours is left running, and the cluster still works
+    # nothing of ours is left on the scheduler, and the cluster still works
     deadline = time.time() + 10
-    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.time() < deadline:
+    while scheduler_keys(client) - before and time.time() < deadline:
         time.sleep(0.05)
+    assert not scheduler_keys(client) - before
     assert client.submit(np.add, 1, 2).result() == 3
 
 

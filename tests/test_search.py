@@ -183,6 +183,43 @@ def test_pipeline_touching_early_step_refits_everything(client, clf_data, tmp_pa
     _assert_same_results(ours, ref)
 
 
+
+class _SlowLogged(BaseEstimator):
+    """Takes ``delay`` seconds to fit and logs the rows it saw; C=3 scores best."""
+
+    def __init__(self, C=1.0, log=None, delay=0.3):
+        self.C = C
+        self.log = log
+        self.delay = delay
+
+    def fit(self, X, y):
+        import time
+
+        time.sleep(self.delay)
+        with open(self.log, "a") as fh:
+            fh.write(f"{len(X)}\n")
+        self.fitted_rows_ = len(X)
+        return self
+
+    def score(self, X, y):
+        return -abs(self.C - 3.0)
+
+
+def test_refit_of_the_leader_overlaps_the_last_split(client, clf_data, tmp_path):
+    """Once every candidate has all splits but one done, the leader is refitted
+    at once (before the waiting fits): its refit is logged before the last
+    cross-validation fit, nothing is fitted twice, and the result is the one
+    a refit after the search gives."""
+    X, y = clf_data
+    log = tmp_path / "fits.log"
+    search = GridSearchCV(_SlowLogged(log=str(log)), {"C": [1.0, 2.0, 3.0, 4.0]}, cv=3).fit(X, y)
+    rows = [int(r) for r in log.read_text().split()]
+    assert len(rows) == 4 * 3 + 1  # the early refit was the right one: no second refit
+    assert rows.count(len(X)) == 1 and rows[-1] != len(X)  # refit done before the last fit
+    assert search.best_params_ == {"C": 3.0}
+    assert search.best_estimator_.C == 3.0 and search.best_estimator_.fitted_rows_ == len(X)
+    assert search.refit_time_ >= 0.3
+
 class _FailsOnC(BaseEstimator):
     def __init__(self, C=1.0):
         self.C = C

@@ -64,8 +64,9 @@ class LocalBackend:
     def compute(self, *objs) -> list:
         return self.materialize(*objs)
 
-    def submit(self, fn: Callable, *args) -> cf.Future:
-        # like dask, resolve futures given as arguments (top level or in a list)
+    def submit(self, fn: Callable, *args, priority: int = 0) -> cf.Future:
+        # like dask, resolve futures given as arguments (top level or in a list);
+        # threads take tasks in order: priority is ignored
         return self._pool.submit(lambda: fn(*(_resolve(a) for a in args)))
 
     def wait_any(self, futures):
@@ -165,8 +166,10 @@ class DistributedBackend:
             out[i] = v
         return out
 
-    def submit(self, fn: Callable, *args):
-        return self.client.submit(fn, *args, pure=False)
+    def submit(self, fn: Callable, *args, priority: int = 0):
+        """``fn(*args)`` as a task; a higher ``priority`` runs before tasks
+        already waiting (dask's task priorities)."""
+        return self.client.submit(fn, *args, pure=False, priority=priority)
 
     def wait_any(self, futures):
         from concurrent.futures import CancelledError

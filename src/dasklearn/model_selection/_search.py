@@ -224,7 +224,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
             self.n_splits_ = len(splits)
             ckpt = self._open_checkpoint(candidates, splits, X, y, fit_params)
-            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt)
+            early = _EarlyRefit(self, backend, candidates, len(splits), names, multimetric, (X_h, y_h, fit_params))
+            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt,
+                                     early)
+            placed += early.handles()
             if names is None:  # a callable scorer: known once it has scored
                 names = scorer_names(records)
                 multimetric = names != ["score"]
@@ -237,7 +240,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.scorer_ = scorer
             self._select_best(results, names, multimetric)
             if self.refit:
-                model, seconds = call(
+                model, seconds = early.result_for(self.best_index_) or call(
                     backend, _fit.fit_final, self.estimator, self.best_params_, X_h, y_h, fit_params)
                 self.best_estimator_ = model
                 self.refit_time_ = seconds
@@ -259,11 +262,13 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return Checkpoint(self.checkpoint, fingerprint(
             type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
 
-    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt=None):
+    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt=None,
+                  early=None):
         """Every (candidate, split) fit on the backend; records in cv_results_ order.
 
         With a checkpoint, fits already recorded there are not run again, and
-        each new record is appended to it as soon as its task finishes."""
+        each new record is appended to it as soon as its task finishes.
+        ``early`` (an _EarlyRefit) sees every record as it arrives."""
         n_splits = len(splits)
         records = [None] * (len(candidates) * n_splits)
         if ckpt is not None:
@@ -281,6 +286,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))
                  if records[c * n_splits + s] is None]
         progress.advance(len(records) - len(items))
+        if early is not None:
+            early.observe([(c, s, records[c * n_splits + s]) for c in range(len(candidates))
+                           for s in range(n_splits) if records[c * n_splits + s] is not None])
         prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
@@ -295,6 +303,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
         def on_results(idx, recs):
             progress.advance(len(idx))
+            if early is not None:
+                early.observe([(items[i][0], items[i][1], r) for i, r in zip(idx, recs)])
             if ckpt is not None:
                 ckpt.append([{"c": items[i][0], "s": items[i][1], "r": r} for i, r in zip(idx, recs)])
 
@@ -475,3 +485,69 @@ class RandomizedSearchCV(BaseSearchCV):
     def _candidates(self):
         _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
+
+
+class _EarlyRefit:
+    """Refit the likely best candidate while the last split's fits still run.
+
+    Without it, the refit starts after the last fit, on one slot, while the
+    other slots wait (as in scikit-learn). Once every candidate has finished
+    all splits but one, the candidate leading on the splits done (the one
+    :meth:`BaseSearchCV._select_best` would pick on them) is refitted in one
+    more task, which takes the first free slot (it goes before the fits
+    waiting). If it is still the best at the end, its model is used (the
+    refit is deterministic: the same task as the refit after the search);
+    otherwise it is cancelled and the best is refitted as usual. Only for
+    ``refit=True`` or a metric name, with metrics known up front, on a
+    cluster with several slots, and when fits take long enough
+    (``MIN_FIT_SECONDS`` on average) for the overlap to matter more than a
+    wasted refit.
+    """
+
+    MIN_FIT_SECONDS = 0.2
+
+    def __init__(self, search, backend, candidates, n_splits, names, multimetric, data):
+        refit = search.refit
+        metric = (refit if multimetric else "score") if names is not None else None
+        self._on = (backend.remote and backend.n_slots > 1 and n_splits > 1 and metric is not None
+                    and (refit is True or isinstance(refit, str)))
+        self._search, self._backend, self._data = search, backend, data
+        self._metric, self._candidates, self._n_splits = metric, candidates, n_splits
+        self._scores = [[] for _ in candidates]  # finished test scores per candidate
+        self._done = [0] * len(candidates)
+        self._fit_seconds = 0.0
+        self._started = None  # (candidate, future)
+
+    def observe(self, records) -> None:
+        if not self._on or self._started is not None:
+            return
+        for c, _, rec in records:
+            self._done[c] += 1
+            self._fit_seconds += rec["fit_time"]
+            if rec["test"] is not None:
+                self._scores[c].append(rec["test"][self._metric])
+        mean_fit = self._fit_seconds / max(1, sum(self._done))
+        if min(self._done) >= self._n_splits - 1 and mean_fit >= self.MIN_FIT_SECONDS:
+            means = [np.mean(v) if v else -np.inf for v in self._scores]
+            means = [-np.inf if np.isnan(m) else m for m in means]
+            leader = int(np.argmax(means))  # first of equals, as rank_test_ argmin
+            X_h, y_h, fit_params = self._data
+            self._started = (leader, self._backend.submit(
+                _fit.fit_final, self._search.estimator, self._candidates[leader], X_h, y_h, fit_params,
+                priority=1))
+
+    def result_for(self, best: int):
+        """(model, seconds) of the early refit if it is of ``best``, else None."""
+        if self._started is None:
+            return None
+        candidate, future = self._started
+        if candidate != best:
+            self._backend.cancel([future])
+            return None
+        try:
+            return self._backend.result(future)
+        except Exception:  # lost with a worker, say: refit as usual
+            return None
+
+    def handles(self) -> list:
+        return [self._started[1]] if self._started is not None else []
