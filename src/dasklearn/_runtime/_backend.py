@@ -334,6 +334,10 @@ def run_batched(
                     out = backend.result(fut)
                 except Exception as exc:
                     if not backend.is_lost_data(exc) or resubmits >= max_resubmits:
+                        # the traceback keeps this future alive (and its erred
+                        # task on the scheduler) as long as the caller keeps
+                        # the exception: release it now
+                        backend.release([fut])
                         raise
                     resubmits += 1
                     shared = backend.refresh(shared)
@@ -358,12 +362,16 @@ def run_batched(
 def call(backend, fn: Callable, *args, max_resubmits: int = 10):
     """``fn(*args)`` as one task; resubmitted if a worker dies with its inputs."""
     for attempt in range(max_resubmits + 1):
+        future = backend.submit(fn, *args)
         try:
-            return backend.result(backend.submit(fn, *args))
+            return backend.result(future)
         except Exception as exc:
             if not backend.is_lost_data(exc) or attempt == max_resubmits:
+                backend.release([future])  # not kept on the scheduler by the traceback
                 raise
             args = backend.refresh(args)
+        finally:
+            del future
 
 
 def connect(address: str, timeout: float = 10.0, **client_kwargs):
