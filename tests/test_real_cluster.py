@@ -57,9 +57,42 @@ def test_tls_cluster_requires_certificates(tmp_path):
             client.wait_for_workers(2, timeout=120)
             search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
             assert search.best_score_ > 0.7
-        with pytest.raises(Exception):  # the error type varies; no connection is made
-            Client(address, timeout="5s")  # no certificates at all
-        stranger = Security(tls_ca_file=str(rogue["ca"]), tls_client_cert=str(rogue["cert"]),
-                            tls_client_key=str(rogue["key"]), require_encryption=True)
-        with pytest.raises(OSError):
-            Client(address, security=stranger, timeout="5s")  # certificates the cluster does not trust
+        # Refused clients connect from a process of their own: a Client whose
+        # constructor failed is cleaned up by its __del__, which in distributed
+        # 2026.8 can block this process's event-loop runner for minutes.
+        trusted = _connect_in_subprocess(address, tls)  # the same helper connects with the right files
+        assert trusted.returncode == 0 and "CONNECTED" in trusted.stdout, trusted.stdout + trusted.stderr
+        refused = _connect_in_subprocess(address, None)  # no certificates at all
+        assert refused.returncode != 0 and "REFUSED" in refused.stdout, refused.stdout + refused.stderr
+        refused = _connect_in_subprocess(address, rogue)  # certificates the cluster does not trust
+        assert refused.returncode != 0 and "REFUSED OSError" in refused.stdout, refused.stdout + refused.stderr
+
+
+_CONNECT = """
+import sys
+from dask.distributed import Client
+from distributed.security import Security
+
+address, files = sys.argv[1], sys.argv[2:]
+security = None
+if files:
+    ca, cert, key = files
+    security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+try:
+    client = Client(address, security=security, timeout="5s")
+except Exception as exc:
+    print("REFUSED", "OSError" if isinstance(exc, OSError) else type(exc).__name__, flush=True)
+    import os
+    os._exit(1)  # skip the half-made Client's cleanup: the refusal is what is tested
+print("CONNECTED", flush=True)
+client.close()
+"""
+
+
+def _connect_in_subprocess(address, tls_files):
+    """Try to connect a Client to ``address`` from a fresh process (with the
+    given TLS files, or none); its stdout says REFUSED <error> or CONNECTED."""
+    args = [] if tls_files is None else [str(tls_files["ca"]), str(tls_files["cert"]), str(tls_files["key"])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    return subprocess.run([sys.executable, "-c", _CONNECT, address, *args], capture_output=True,
+                          text=True, timeout=120, env=env)
