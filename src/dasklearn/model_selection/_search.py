@@ -204,6 +204,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if backend.remote:
             _validation.check_picklable(self.estimator)
         placed: list = []
+        early = None
         try:
             # the data go to the cluster once; dask inputs are computed there, and
             # only y (one value per sample, needed by the splitters) comes back
@@ -227,7 +228,6 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             early = _EarlyRefit(self, backend, candidates, len(splits), names, multimetric, (X_h, y_h, fit_params))
             records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt,
                                      early)
-            placed += early.handles()
             if names is None:  # a callable scorer: known once it has scored
                 names = scorer_names(records)
                 multimetric = names != ["score"]
@@ -249,6 +249,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if hasattr(X, "shape") and len(X.shape) == 2:
                 self.n_features_in_ = int(X.shape[1])
         finally:
+            placed += early.handles() if early is not None else []  # also when the search failed
             backend.release([h for h in placed if h is not None])
             backend.close()
             _fit.FOLDS.clear()  # local threads share this process's fold cache
