@@ -115,29 +115,26 @@ class DistributedBackend:
         self._replaced: dict = {}
 
     def put(self, obj):
-        if obj is None:
-            return None
-        if _is_dask_collection(obj):
-            return self.materialize(obj)[0]
-        # one copy goes to one worker; other workers fetch it from that peer
-        # the first time a task there needs it, and keep it for later tasks
-        [future] = self.client.scatter([obj], hash=False)  # whole, even a list
-        self._origin[future.key] = obj
-        return future
+        """A handle of ``obj`` on the cluster (see put_all)."""
+        return self.put_all([obj])[0]
 
     def put_all(self, objs) -> list:
-        """``[put(o) for o in objs]`` in one round trip to the scheduler
-        (dask collections are materialised, None stays None)."""
+        """Handles of ``objs`` placed on the cluster, in one round trip:
+        in-memory objects are scattered whole (even a list), dask collections
+        are materialised on workers, None stays None. One copy of each goes to
+        one worker; other workers fetch it from that peer the first time a
+        task there needs it, and keep it for later tasks."""
         out = list(objs)
         plain = []
         for i, o in enumerate(out):
             if _is_dask_collection(o):
-                out[i] = self.put(o)
+                out[i] = self.materialize(o)[0]
             elif o is not None:
                 plain.append(i)
         if plain:
             futures = self.client.scatter([out[i] for i in plain], hash=False)
             for i, future in zip(plain, futures):
+                # kept to place it again if the only worker holding it dies
                 self._origin[future.key] = out[i]
                 out[i] = future
         return out
@@ -149,7 +146,7 @@ class DistributedBackend:
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
         futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
-        out = [self.put(o) if i not in lazy else None for i, o in enumerate(objs)]
+        out = self.put_all([None if i in lazy else o for i, o in enumerate(objs)])  # one scatter
         for i, f in zip(lazy, futures):
             out[i] = f
         return out
@@ -204,11 +201,11 @@ class DistributedBackend:
             self.client.cancel(futures)
 
     def release(self, handles) -> None:
-        for h in [*handles, *self._replaced.values()]:
+        """Forget ``handles`` (futures) now; other values are ignored."""
+        for h in handles:
             if hasattr(h, "release"):
                 self._origin.pop(getattr(h, "key", None), None)
                 h.release()
-        self._replaced.clear()
 
     def is_lost_data(self, exc: BaseException) -> bool:
         """A task failed because data it needed died with a worker."""
@@ -227,7 +224,9 @@ class DistributedBackend:
         return shared
 
     def close(self) -> None:
-        pass
+        """Release the handles placed again by :meth:`refresh`."""
+        self.release(list(self._replaced.values()))
+        self._replaced.clear()
 
 
 def lost_with_worker(x, *, recomputable: bool = False) -> bool:
