@@ -15,7 +15,7 @@ COMMON_PARAMS = """
         improved its score by at most ``tol``. Rounds then last at most
         ``patience`` calls, so plateaus are noticed on time. A stopped model
         keeps competing with its last score. HyperbandSearchCV also accepts
-        True: ``max(max_iter // aggressiveness, 1)``. Not available with
+        True: ``max(max_iter // aggressiveness, 2)``. Not available with
         ``resource='n_samples'``.
     tol : float or None, default=1e-3
         Improvement that counts as progress for ``patience``; None or NaN

@@ -8,13 +8,15 @@ import math
 import warnings
 
 import numpy as np
-from sklearn.model_selection import ParameterGrid, ParameterSampler
+from sklearn.model_selection import ParameterSampler
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
-from dasklearn.model_selection._candidates import expand_param_grid
-from dasklearn.model_selection._incremental import CALLS, SAMPLES, BaseIncrementalSearchCV
+from dasklearn.model_selection._incremental import (
+    CALLS, SAMPLES, BaseIncrementalSearchCV, space_size, warn_small_space,
+)
 from dasklearn.model_selection._params import fail, is_int, is_real, store_init_args
 
 __all__ = ["HyperbandSearchCV", "SuccessiveHalvingSearchCV"]
@@ -24,11 +26,12 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
     __doc__ = adaptive_doc("""Successive halving: train many models briefly, the best ones longer.
 
     Rung ``k`` trains ``floor(n / aggressiveness**k)`` models to
-    ``n_initial_iter * aggressiveness**k`` partial_fit calls; the best of
-    them go on to the next rung, the others are dropped and released. It
-    stops after the rung that leaves one model, or at the rung reaching
-    ``max_iter`` (no model trains past ``max_iter``). ``metadata`` gives the
-    rungs before fitting.
+    ``floor(n_initial_iter * aggressiveness**k)`` partial_fit calls (at least
+    one more than the previous rung); the best of them go on to the next
+    rung, the others are dropped and released. It stops after the rung that
+    leaves one model (or whose successor would keep none), or at the rung
+    reaching ``max_iter`` (no model trains past ``max_iter``). ``metadata``
+    gives the rungs before fitting.
 
     For estimators without ``partial_fit`` (``resource='n_samples'``), the
     resource is the number of training samples, as scikit-learn's
@@ -44,7 +47,11 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
     parameters : dict or list of dicts
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
-        Number of candidates sampled, or 'grid' for every combination.
+        Number of candidates sampled, or 'grid' for every combination. When
+        ``parameters`` has only lists with fewer combinations, all of them
+        are used (with a warning) and each rung keeps at most that many
+        models; the rungs' resources stay those planned for
+        ``n_initial_parameters``.
     n_initial_iter : int, default=None
         Resource of the first rung (partial_fit calls, or samples); rung ``k``
         then gets ``n_initial_iter * aggressiveness**k``. None: rungs are
@@ -100,15 +107,15 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
                 f"max_iter={self.max_iter}. Use n_initial_iter <= max_iter (or leave it None)."
             )
 
-    def _n_candidates(self):
-        if self.n_initial_parameters == "grid":
-            return len(ParameterGrid(expand_param_grid(self.parameters)))
-        return int(self.n_initial_parameters)
-
     def _rungs(self, n_models, top):
+        """Rungs planned for ``n_initial_parameters`` models (the grid's size
+        for 'grid') up to ``top``, with at most ``n_models`` in each."""
+        n = n_models if self.n_initial_parameters == "grid" else int(self.n_initial_parameters)
         if self.n_initial_iter is None and top is not None:
-            return pol.exhaust_rungs(n_models, self.aggressiveness, top)
-        return pol.sha_rungs(n_models, self.n_initial_iter or 1, self.aggressiveness, top)
+            rungs = pol.exhaust_rungs(n, self.aggressiveness, top)
+        else:
+            rungs = pol.sha_rungs(n, self.n_initial_iter or 1, self.aggressiveness, top)
+        return pol.cap_rungs(rungs, n_models)
 
     def _prepare(self, name, n_models, max_resource):
         top = self.max_iter
@@ -131,9 +138,10 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         self._check_params()
         samples = self._resource() == SAMPLES
         if samples and self.max_iter is None:
-            raise AttributeError(
-                "metadata of a search on samples with max_iter=None depends on the number of "
-                "training rows: see metadata_ after fit, or set max_iter."
+            raise ValueError(
+                f"{type(self).__name__}: metadata of a search on samples with max_iter=None depends "
+                "on the number of training rows of a fold. Pass max_iter (the rows of the last "
+                "rung, e.g. max_iter=1000) to plan it, or read metadata_ after fit."
             )
         return _sha_metadata(self._rungs(self._n_candidates(), self.max_iter), samples)
 
@@ -191,11 +199,19 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
         Cloned for every candidate; must implement ``partial_fit``.
     parameters : dict or list of dicts
         Parameter names mapped to lists or scipy.stats distributions; each
-        bracket samples its own candidates.
+        bracket samples its own candidates. A space of lists only with fewer
+        combinations than a bracket plans gives that bracket all of them
+        (with one warning), and each of its rungs keeps at most that many.
     max_iter : int, default=81
-        Most partial_fit calls of any model (``R`` in the paper). As a guide:
-        blocks of ``n_examples / n_params`` rows and ``max_iter = n_params``,
-        where ``n_examples`` is what the best model should see.
+        Most partial_fit calls of any model. It is ``R`` of the paper's
+        bracket arithmetic, but only bracket 0 (which trains its few models
+        straight to ``max_iter``) is sure to reach it: bracket ``s`` starts at
+        ``r = floor(max_iter / aggressiveness**s)`` calls and ends, as in
+        dask-ml, at the largest ``r * aggressiveness**k <= max_iter`` its
+        models last for (see Notes). As a guide: blocks of
+        ``n_examples / n_params`` rows and ``max_iter = n_params``, where
+        ``n_examples`` is what the best model should see; a power of
+        ``aggressiveness`` (27, 81, 243) lets every bracket reach it.
     aggressiveness : float, default=3
         Rung factor (``eta`` in the paper): each cut keeps
         ``1 / aggressiveness`` of the models and trains them
@@ -212,7 +228,10 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
         ``n_models``, ``partial_fit_calls`` and ``brackets``, a list (by
         ascending ``bracket``) of dicts with ``bracket``, ``n_models``,
         ``partial_fit_calls``, ``decisions`` (calls at which models are
-        compared) and ``SuccessiveHalvingSearchCV params``.
+        compared) and ``SuccessiveHalvingSearchCV params`` (the arguments of
+        a SuccessiveHalvingSearchCV running that bracket: its
+        ``random_state`` seeds the bracket's candidates, so they are the
+        same; before fit it is None unless ``random_state`` is an int).
 
     Notes
     -----
@@ -221,6 +240,15 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
     except that ``s_max = floor(log(max_iter, eta))`` is computed exactly
     (dask-ml has 5 brackets for ``max_iter=243``, this has 6) and no model
     trains past ``max_iter``.
+
+    As in dask-ml, a bracket's first rung is floored
+    (``r = floor(max_iter / aggressiveness**s)``) and a bracket usually runs
+    out of models after ``s`` cuts, at ``r * aggressiveness**s``; a rung that
+    would pass ``max_iter`` is cut to ``max_iter``. So when ``max_iter`` is
+    not a power of ``aggressiveness``, only bracket 0 is sure to reach
+    ``max_iter``: with ``max_iter=100`` and ``aggressiveness=3``, brackets 4
+    to 0 end at 81, 81, 99, 99 and 100 calls (``metadata`` shows each
+    bracket's ``decisions``).
     """)
 
     def __init__(self, estimator, parameters, *, max_iter=81, aggressiveness=3, patience=False, tol=1e-3,
@@ -232,48 +260,63 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
         self._check_positive_int("max_iter", "a positive int (partial_fit calls of the longest-trained model)")
         _check_aggressiveness(self)
         patience = self.patience
-        if is_int(patience) and patience >= 2 and patience < max(self.max_iter // self.aggressiveness, 1):
+        auto = pol.hyperband_patience(True, self.max_iter, self.aggressiveness)
+        if is_int(patience) and 2 <= patience < auto:
             if self.tol is not None and not (isinstance(self.tol, float) and math.isnan(self.tol)):
                 warnings.warn(
                     f"HyperbandSearchCV: patience={patience} is small: it may stop models that "
-                    "Hyperband would train further. Set patience=True or patience >= "
-                    f"{max(int(self.max_iter // self.aggressiveness), 1)} (or tol=None).",
+                    f"Hyperband would train further. Set patience=True or patience >= {auto} "
+                    "(or tol=None).",
                     UserWarning, stacklevel=4,
                 )
 
     def _patience(self):
         return pol.hyperband_patience(self.patience, self.max_iter, self.aggressiveness)
 
+    @staticmethod
+    def _bracket_seeds(brackets, rng) -> dict:
+        """Seed of each bracket's candidate sampling (the first draws of ``rng``)."""
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(brackets))
+        return {b.bracket: int(seed) for b, seed in zip(brackets, seeds)}
+
     def _make_tracks(self, rng):
         brackets = pol.hyperband_brackets(self.max_iter, self.aggressiveness)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=len(brackets))
         self._brackets = {b.bracket: b for b in brackets}
+        self._seeds = self._bracket_seeds(brackets, rng)
+        warn_small_space(self, [b.n_models for b in brackets], stacklevel=4)  # the caller of fit
+        size = space_size(self.parameters)
         tracks = []
-        for b, seed in zip(brackets, seeds):
-            candidates = list(ParameterSampler(self.parameters, b.n_models, random_state=int(seed)))
+        for b in brackets:
+            n = b.n_models if size is None else min(b.n_models, size)
+            candidates = list(ParameterSampler(self.parameters, n, random_state=self._seeds[b.bracket]))
             ids = [f"bracket={b.bracket}-{i}" for i in range(len(candidates))]
             tracks.append((b.bracket, ids, candidates))
         return tracks
 
     def _prepare(self, name, n_models, max_resource):
-        policy = functools.partial(pol.successive_halving, rungs=self._brackets[name].rungs)
-        return policy, self.max_iter, None
+        rungs = pol.cap_rungs(self._brackets[name].rungs, n_models)
+        return functools.partial(pol.successive_halving, rungs=rungs), self.max_iter, None
 
-    def _bracket_params(self, b) -> dict:
+    def _bracket_params(self, b, seed) -> dict:
+        """Arguments of a SuccessiveHalvingSearchCV running bracket ``b``."""
         return {
             "n_initial_parameters": b.n_models, "n_initial_iter": b.n_initial_iter, "max_iter": self.max_iter,
             "aggressiveness": self.aggressiveness, "patience": self._patience(), "tol": self.tol,
-            "test_size": self.test_size, "cv": self.cv, "scoring": self.scoring,
+            "test_size": self.test_size, "cv": self.cv, "random_state": seed, "scoring": self.scoring,
         }
 
     @property
     def metadata(self) -> dict:
         """The planned work (computed from the parameters, before fit)."""
         self._check_params()
-        meta = pol.hyperband_metadata(self.max_iter, self.aggressiveness)
-        brackets = {b.bracket: b for b in pol.hyperband_brackets(self.max_iter, self.aggressiveness)}
+        meta = pol.hyperband_metadata(self.max_iter, self.aggressiveness, space_size(self.parameters))
+        brackets = pol.hyperband_brackets(self.max_iter, self.aggressiveness)
+        seeds = (self._bracket_seeds(brackets, check_random_state(self.random_state))
+                 if is_int(self.random_state) else {})
+        by_id = {b.bracket: b for b in brackets}
         for info in meta["brackets"]:
-            info["SuccessiveHalvingSearchCV params"] = self._bracket_params(brackets[info["bracket"]])
+            s = info["bracket"]
+            info["SuccessiveHalvingSearchCV params"] = self._bracket_params(by_id[s], seeds.get(s))
         return meta
 
     @property
@@ -289,7 +332,7 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
                 "n_models": len(hist),
                 "partial_fit_calls": int(sum(finals)),
                 "decisions": sorted({r[CALLS] for h in hist.values() for r in h}),
-                "SuccessiveHalvingSearchCV params": self._bracket_params(self._brackets[s]),
+                "SuccessiveHalvingSearchCV params": self._bracket_params(self._brackets[s], self._seeds[s]),
             })
         return {
             "n_models": sum(b["n_models"] for b in brackets),

@@ -58,6 +58,7 @@ import inspect
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -116,10 +117,21 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         after ``estimator`` and ``parameters``)."""
 
     def _candidates(self, rng) -> list[dict]:
+        """The candidates, sampled with ``rng`` (``n_initial_parameters`` of
+        them, at most the size of a space of lists; every one for 'grid')."""
         n = self.n_initial_parameters
         if n == "grid":
             return list(ParameterGrid(expand_param_grid(self.parameters)))
-        return list(ParameterSampler(self.parameters, n, random_state=self.random_state))
+        warn_small_space(self, [n], stacklevel=5)  # the caller of fit
+        return list(ParameterSampler(self.parameters, self._n_candidates(), random_state=rng))
+
+    def _n_candidates(self) -> int:
+        """Number of candidates :meth:`_candidates` returns."""
+        n = self.n_initial_parameters
+        if n == "grid":
+            return len(ParameterGrid(expand_param_grid(self.parameters)))
+        size = space_size(self.parameters)
+        return int(n) if size is None else min(int(n), size)
 
     def _make_tracks(self, rng) -> list[tuple]:
         """``[(name, model_ids, candidates), ...]``, sampled on the client."""
@@ -391,8 +403,11 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             track.alive, track.policy, max_iter=track.max_iter, patience=self._patience(),
             tol=self.tol, max_per_round=track.cap, key=key,
         )
-        if not instructions:  # a policy must keep someone: keep the best
-            instructions = {pol.top_models(track.alive, 1)[0]: 0}
+        assert instructions, (
+            f"{type(self).__name__}: the policy dropped every model "
+            f"({'the search' if track.name is None else f'bracket {track.name}'}); "
+            "a policy must keep at least one model (0 more calls ends the search)."
+        )
         dropped = [m for m in track.alive if m not in instructions]
         ctx.drop(dropped)
         for m in dropped:
@@ -537,6 +552,33 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """Score of the best estimator on (X, y) with the search's scorer."""
         self._check_fitted()
         return _blockwise.score(self.scorer_, self.best_estimator_, X, y)
+
+
+def space_size(parameters) -> int | None:
+    """Number of distinct candidates in ``parameters``, or None (unbounded)
+    when it has a distribution (anything with ``rvs``, as ParameterSampler
+    decides). ParameterSampler returns at most this many candidates."""
+    grids = [parameters] if isinstance(parameters, Mapping) else parameters
+    if any(hasattr(v, "rvs") for grid in grids for v in grid.values()):
+        return None
+    return len(ParameterGrid(parameters))
+
+
+def warn_small_space(owner, asked, stacklevel) -> None:
+    """Warn once if ``owner.parameters`` has fewer candidates than the largest
+    number ``asked`` for (one per bracket for Hyperband)."""
+    size = space_size(owner.parameters)
+    if size is None or size >= max(asked):
+        return
+    wanted = (f"the {asked[0]} candidates asked for" if len(asked) == 1
+              else f"the {', '.join(map(str, asked))} candidates its brackets ask for")
+    warnings.warn(
+        f"{type(owner).__name__}: parameters has {size} distinct candidate(s) (lists only, no "
+        f"distribution), fewer than {wanted}; at most {size} are trained per "
+        f"{'bracket' if len(asked) > 1 else 'search'} (metadata counts the same). Add values, or "
+        "a scipy.stats distribution, to try more.",
+        UserWarning, stacklevel=stacklevel,
+    )
 
 
 def _accepts(method, name) -> bool:

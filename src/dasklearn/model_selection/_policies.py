@@ -203,32 +203,51 @@ def sha_rungs(n_models: int, n_initial: int, aggressiveness, max_resource: int |
     """Rungs ``[(n_models_k, resource_k), ...]`` of one successive halving run.
 
     ``n_models_k = floor(n_models / eta**k)`` models are trained to
-    ``resource_k = floor(n_initial * eta**k)``. The run ends after the rung
-    whose successor would keep no model, or at the first rung reaching
-    ``max_resource`` (its resource is then ``max_resource`` exactly). These
-    are the rungs of the Hyperband paper's inner loop (and of dask-ml's
+    ``resource_k = floor(n_initial * eta**k)``, raised when needed to one more
+    than ``resource_{k-1}`` so that every rung trains further (with a
+    non-integer ``eta`` the floors can repeat). The run ends after the rung
+    that leaves one model, or whose successor would keep no model, or at the
+    first rung reaching ``max_resource`` (its resource is then
+    ``max_resource`` exactly). With an integer ``eta`` these are the rungs
+    of the Hyperband paper's inner loop (and of dask-ml's
     SuccessiveHalvingSearchCV), except that no model ever exceeds
     ``max_resource``.
     """
-    rungs = []
-    k = 0
+    rungs, previous, k = [], 0, 0
     while True:
         n_k = _floor_scale(n_models, aggressiveness, -k)
-        r_k = _floor_scale(n_initial, aggressiveness, k)
         if n_k < 1:
             break
+        r_k = max(_floor_scale(n_initial, aggressiveness, k), previous + 1)
         if max_resource is not None and r_k >= max_resource:
             rungs.append((n_k, int(max_resource)))
             break
         rungs.append((n_k, r_k))
-        k += 1
+        if n_k == 1:
+            break
+        previous, k = r_k, k + 1
     return rungs
 
 
+def cap_rungs(rungs: Sequence[tuple[int, int]], max_models: int | None) -> list[tuple[int, int]]:
+    """``rungs`` with at most ``max_models`` models in each (None: unchanged).
+
+    For a search with fewer candidates than planned (a small space of
+    lists): the rungs keep their resources, so the best candidate still
+    trains as far as planned.
+    """
+    if max_models is None:
+        return list(rungs)
+    return [(min(n, int(max_models)), r) for n, r in rungs]
+
+
 def n_halvings(n_models: int, aggressiveness) -> int:
-    """Largest ``k`` with ``floor(n_models / eta**k) >= 1`` (rungs minus one)."""
+    """Number of halvings (rungs minus one) until one model is left, or until
+    the next would keep none: the smallest ``k`` with ``floor(n_models /
+    eta**k) == 1`` or ``floor(n_models / eta**(k + 1)) == 0``."""
     k = 0
-    while _floor_scale(n_models, aggressiveness, -(k + 1)) >= 1:
+    while (_floor_scale(n_models, aggressiveness, -k) > 1
+           and _floor_scale(n_models, aggressiveness, -(k + 1)) >= 1):
         k += 1
     return k
 
@@ -306,6 +325,13 @@ def hyperband_brackets(max_iter: int, aggressiveness=3) -> list[Bracket]:
     at ``r = floor(R / eta**s)`` calls, then runs :func:`sha_rungs` up to ``R``
     (Algorithm 1 of Li et al., "Hyperband", JMLR 2018). ``s_max`` is computed
     exactly, so ``max_iter=243`` with ``eta=3`` has 6 brackets.
+
+    Because ``r`` is floored, only bracket 0 (``r = R``) is sure to reach
+    ``R``: the others end, as in dask-ml, at the largest ``r * eta**k <= R``
+    their models last for (a rung that would pass ``R`` is cut to ``R``).
+    Every bracket reaches ``R`` when it is a power of an integer ``eta``;
+    ``R=100``, ``eta=3`` gives brackets 4 to 0 ending at 81, 81, 99, 99 and
+    100 calls.
     """
     R = int(max_iter)
     s_max = _s_max(R, aggressiveness)
@@ -319,22 +345,24 @@ def hyperband_brackets(max_iter: int, aggressiveness=3) -> list[Bracket]:
     return out
 
 
-def hyperband_metadata(max_iter: int, aggressiveness=3) -> dict:
+def hyperband_metadata(max_iter: int, aggressiveness=3, max_models: int | None = None) -> dict:
     """What Hyperband will do (no patience): ``n_models``, ``partial_fit_calls``
     and, per bracket (ascending ``bracket`` as in dask-ml), ``bracket``,
     ``n_models``, ``partial_fit_calls``, ``decisions`` (the calls at which
-    models are compared) and ``rungs``."""
+    models are compared) and ``rungs``. ``max_models`` caps the models of
+    every rung (see :func:`cap_rungs`): the number of distinct candidates of
+    a space of lists."""
     brackets = sorted(hyperband_brackets(max_iter, aggressiveness), key=lambda b: b.bracket)
-    info = [
-        {
+    info = []
+    for b in brackets:
+        rungs = cap_rungs(b.rungs, max_models)
+        info.append({
             "bracket": b.bracket,
-            "n_models": b.n_models,
-            "partial_fit_calls": b.partial_fit_calls,
-            "decisions": b.decisions,
-            "rungs": [{"n_models": n, "partial_fit_calls": r} for n, r in b.rungs],
-        }
-        for b in brackets
-    ]
+            "n_models": rungs[0][0],
+            "partial_fit_calls": rung_total(rungs),
+            "decisions": [r for _, r in rungs],
+            "rungs": [{"n_models": n, "partial_fit_calls": r} for n, r in rungs],
+        })
     return {
         "n_models": sum(b["n_models"] for b in info),
         "partial_fit_calls": sum(b["partial_fit_calls"] for b in info),
@@ -343,7 +371,8 @@ def hyperband_metadata(max_iter: int, aggressiveness=3) -> dict:
 
 
 def hyperband_patience(patience, max_iter: int, aggressiveness) -> int | bool:
-    """``patience=True`` means ``max(max_iter // aggressiveness, 1)`` (dask-ml's choice)."""
+    """``patience=True`` means ``max(max_iter // aggressiveness, 2)``: dask-ml's
+    choice, but at least 2, the smallest patience a search accepts."""
     if patience is True:
-        return max(int(max_iter // aggressiveness), 1)
+        return max(int(max_iter // aggressiveness), 2)
     return patience

@@ -1,0 +1,184 @@
+"""Regression tests for defects in the adaptive searches: repeated rungs with
+a non-integer aggressiveness, patience=True, the documented bracket ends,
+small discrete spaces, metadata errors, the candidates' random generator and
+the brackets' random_state. Small in-memory data, local threads (no Client)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform
+from sklearn.datasets import make_classification
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import ParameterSampler
+from sklearn.tree import DecisionTreeClassifier
+
+from dasklearn.model_selection import _policies as pol
+from dasklearn.model_selection._hyperband import HyperbandSearchCV, SuccessiveHalvingSearchCV
+from dasklearn.model_selection._incremental import IncrementalSearchCV
+
+PARAMS = {"alpha": loguniform(1e-4, 1e1), "loss": ["hinge", "log_loss"]}
+SGD = SGDClassifier(tol=None, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_classification(n_samples=600, n_features=8, random_state=0)
+
+
+def _counts(meta):
+    return {k: meta[k] for k in ("n_models", "partial_fit_calls")}
+
+
+def _brackets(meta):
+    return [(b["bracket"], b["n_models"], b["partial_fit_calls"], b["decisions"]) for b in meta["brackets"]]
+
+
+def _space_warnings(record):
+    return [w for w in record if issubclass(w.category, UserWarning) and "distinct candidate" in str(w.message)]
+
+
+# ------------------------------------------- 1. non-integer aggressiveness
+def test_sha_rungs_strictly_increasing_and_stop_at_one_model():
+    # r_k = floor(1.5**k) = 1, 1, 2, 3, 5 -> 1, 2, 3, 4, 5; n_k = 10, 6, 4, 2, 1, then stop
+    assert pol.sha_rungs(10, 1, 1.5) == [(10, 1), (6, 2), (4, 3), (2, 4), (1, 5)]
+    # exhaust: 4 halvings (10 -> 1); floor(9 * 1.5**(k - 4)) = 1, 2, 4, 6, 9
+    assert pol.n_halvings(10, 1.5) == 4
+    assert pol.exhaust_rungs(10, 1.5, 9) == [(10, 1), (6, 2), (4, 4), (2, 6), (1, 9)]
+    for b in pol.hyperband_brackets(10, 1.5):
+        calls = [r for _, r in b.rungs]
+        assert calls == sorted(set(calls)), b  # strictly increasing
+        assert [n for n, _ in b.rungs].count(1) <= 1 and calls[-1] <= 10, b
+
+
+def test_hyperband_policy_runs_match_metadata_with_eta_1_5():
+    for b in pol.hyperband_brackets(10, 1.5):
+        history = {m: [] for m in range(b.n_models)}
+        policy = lambda h, done=(), rungs=b.rungs: pol.successive_halving(h, rungs=rungs, done=done)
+        while True:
+            instr = pol.plan_round(history, policy, max_iter=10)
+            history = {m: history[m] for m in instr}
+            if not any(instr.values()):
+                break
+            for m, n in instr.items():
+                if n:
+                    calls = pol.current(history[m]) + n
+                    history[m] = history[m] + [{"partial_fit_calls": calls, "score": m + calls / 100}]
+        assert [pol.current(r) for r in history.values()] == [b.rungs[-1][1]] * b.rungs[-1][0], b
+
+
+def test_successive_halving_with_aggressiveness_1_5_runs_every_rung(small):
+    X, y = small
+    search = SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_parameters=10, n_initial_iter=1,
+                                       aggressiveness=1.5, random_state=0, n_jobs=1).fit(X, y)
+    # rungs 10 @ 1, 6 @ 2, 4 @ 3, 2 @ 4, 1 @ 5 -> 4 + 2 * 2 + 2 * 3 + 4 + 5 = 23 calls
+    assert sorted(search.cv_results_["partial_fit_calls"]) == [1] * 4 + [2] * 2 + [3] * 2 + [4, 5]
+    assert search.metadata_ == {"n_models": 10, "max_iter": 5, "partial_fit_calls": 23}
+    assert {k: search.metadata[k] for k in search.metadata_} == search.metadata_
+
+
+# ------------------------------------------------------ 2. patience=True
+def test_patience_true_is_at_least_2_and_valid_for_the_brackets(small):
+    assert pol.hyperband_patience(True, 3, 3) == 2 and pol.hyperband_patience(True, 81, 3) == 27
+    assert pol.hyperband_patience(False, 3, 3) is False and pol.hyperband_patience(5, 3, 3) == 5
+    search = HyperbandSearchCV(SGD, PARAMS, max_iter=3, patience=True, random_state=0)
+    for info in search.metadata["brackets"]:
+        params = info["SuccessiveHalvingSearchCV params"]
+        assert params["patience"] == 2
+        SuccessiveHalvingSearchCV(SGD, PARAMS, **params).metadata  # passes _check_params
+    X, y = small
+    search.set_params(n_jobs=1).fit(X, y)  # max_iter=3 < patience: nothing stops early
+    assert search.metadata_["partial_fit_calls"] == search.metadata["partial_fit_calls"]
+
+
+# ------------------------------------------- 3. documented bracket ends
+def test_bracket_ends_are_documented():
+    ends = [b["decisions"][-1] for b in reversed(pol.hyperband_metadata(100, 3)["brackets"])]
+    assert ends == [81, 81, 99, 99, 100]  # brackets 4 .. 0: dask-ml's arithmetic, kept
+    doc = " ".join(HyperbandSearchCV.__doc__.split())
+    assert "81, 81, 99, 99 and 100" in doc and "R in the paper" not in doc
+    assert "only bracket 0" in doc.lower()
+
+
+# ----------------------------------------------- 4. small discrete spaces
+def test_hyperband_small_discrete_space_metadata_matches_the_fit(small):
+    X, y = small
+    search = HyperbandSearchCV(SGD, {"alpha": [1e-4, 1e-3]}, max_iter=9, random_state=0, n_jobs=1)
+    # brackets 2, 1, 0 plan 9 @ 1, 5 @ 3, 3 @ 9; each has at most the 2 candidates:
+    # 2 @ 1 -> 2 @ 3 -> 1 @ 9 (3 + 9 calls), 2 @ 3 -> 1 @ 9 (3 + 9), 2 @ 9 (18)
+    meta = search.metadata
+    assert _counts(meta) == {"n_models": 6, "partial_fit_calls": 42}
+    assert _brackets(meta) == [(0, 2, 18, [9]), (1, 2, 12, [3, 9]), (2, 2, 12, [1, 3, 9])]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    assert len(_space_warnings(record)) == 1, [str(w.message) for w in record]
+    message = str(_space_warnings(record)[0].message)
+    assert "2 distinct candidate" in message and "9, 5, 3" in message
+    assert not [w for w in record if "total space of parameters" in str(w.message)]  # not sklearn's too
+    assert _counts(search.metadata_) == _counts(meta) and _brackets(search.metadata_) == _brackets(meta)
+
+
+def test_successive_halving_and_incremental_small_discrete_space(small):
+    X, y = small
+    space = {"alpha": [1e-4, 1e-3, 1e-2]}
+    sha = SuccessiveHalvingSearchCV(SGD, space, n_initial_parameters=9, n_initial_iter=1, max_iter=9,
+                                    random_state=0, n_jobs=1)
+    # rungs 9 @ 1, 3 @ 3, 1 @ 9 with at most 3 models: 3 @ 1, 3 @ 3, 1 @ 9 -> 2 * 3 + 9 calls
+    assert sha.metadata["rungs"] == [{"n_models": 3, "partial_fit_calls": 1},
+                                     {"n_models": 3, "partial_fit_calls": 3},
+                                     {"n_models": 1, "partial_fit_calls": 9}]
+    with pytest.warns(UserWarning, match=r"3 distinct candidate\(s\).*the 9 candidates asked for") as record:
+        sha.fit(X, y)
+    assert len(_space_warnings(record)) == 1
+    assert sha.metadata_ == {"n_models": 3, "max_iter": 9, "partial_fit_calls": 15}
+    assert {k: sha.metadata[k] for k in sha.metadata_} == sha.metadata_
+    with pytest.warns(UserWarning, match="3 distinct candidate") as record:
+        inc = IncrementalSearchCV(SGD, space, n_initial_parameters=5, max_iter=2, n_jobs=1).fit(X, y)
+    assert len(_space_warnings(record)) == 1 and len(inc.cv_results_["params"]) == 3
+
+
+# --------------------------------------------------- 5. metadata errors
+def test_metadata_without_max_iter_on_samples_is_a_value_error():
+    search = SuccessiveHalvingSearchCV(DecisionTreeClassifier(), {"max_depth": [1, 2]})
+    with pytest.raises(ValueError, match="max_iter"):
+        search.metadata
+
+
+# --------------------------------------------- 6. a policy dropping all
+def test_a_policy_that_drops_every_model_is_a_bug(small):
+    class DropAll(IncrementalSearchCV):
+        def _additional_calls(self, history, done=frozenset()):
+            return {}
+
+    X, y = small
+    with pytest.raises(AssertionError, match="dropped every model"):
+        DropAll(SGD, PARAMS, n_initial_parameters=2, max_iter=2, n_jobs=1).fit(X, y)
+
+
+# ------------------------------------ 7. candidates from the rng given
+def test_candidates_use_the_random_generator_given(small):
+    search = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=3, random_state=0)
+    assert search._candidates(np.random.RandomState(5)) == list(ParameterSampler(PARAMS, 3, random_state=5))
+    X, y = small
+    kw = dict(n_initial_parameters=3, max_iter=3, random_state=0, n_jobs=1)
+    a = IncrementalSearchCV(SGD, PARAMS, **kw).fit(X, y)
+    b = IncrementalSearchCV(SGD, PARAMS, **kw).fit(X, y)
+    assert a.cv_results_["params"] == b.cv_results_["params"] == list(ParameterSampler(PARAMS, 3, random_state=0))
+    np.testing.assert_array_equal(a.cv_results_["test_score"], b.cv_results_["test_score"])
+
+
+# ------------------------------------------ 8. the brackets' random_state
+def test_bracket_params_have_the_random_state_of_the_bracket(small):
+    X, y = small
+    search = HyperbandSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1)
+    before = search.metadata
+    search.fit(X, y)
+    for planned, done in zip(before["brackets"], search.metadata_["brackets"]):
+        params = planned["SuccessiveHalvingSearchCV params"]
+        assert params == done["SuccessiveHalvingSearchCV params"]
+        assert isinstance(params["random_state"], int)
+        sha = SuccessiveHalvingSearchCV(SGD, PARAMS, n_jobs=1, **params).fit(X, y)
+        in_bracket = search.cv_results_["bracket"] == planned["bracket"]
+        assert sha.cv_results_["params"] == [p for p, m in zip(search.cv_results_["params"], in_bracket) if m]
+        assert _counts(sha.metadata_) == _counts(done)
