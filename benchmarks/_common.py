@@ -9,26 +9,23 @@ import sys
 import time
 
 
-def run_script(code: str, repeat: int, env_extra: dict | None = None, timeout: float = 600):
-    """Run ``code`` as a script file in a fresh interpreter; median wall time and stdout."""
-    import tempfile
+def run_once(path: str, env: dict, timeout: float = 600):
+    """Run the script at ``path`` once in a fresh interpreter: (wall seconds, stdout)
+    or (None, last line of stderr) if it failed."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, path], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=os.path.dirname(path))
+    secs = time.perf_counter() - start
+    if proc.returncode != 0:
+        return None, proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"
+    return secs, proc.stdout
 
+
+def script_env(env_extra: dict | None = None) -> dict:
+    """This environment without DASK_* settings, plus ``env_extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
     env.update(env_extra or {})
-    times, out = [], ""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "program.py")
-        with open(path, "w") as fh:
-            fh.write(code)
-        for _ in range(repeat):
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, path], capture_output=True, text=True,
-                                  timeout=timeout, env=env, cwd=tmp)
-            times.append(time.perf_counter() - start)
-            if proc.returncode != 0:
-                return None, proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"
-            out = proc.stdout
-    return statistics.median(times), out
+    return env
 
 
 def timed(fn, repeat: int = 1):

@@ -1,5 +1,5 @@
-"""The tutorial end to end (interpreter, imports and Client start included):
-dasklearn vs dask-ml vs plain scikit-learn, each run as a fresh program.
+"""The tutorial end to end: dasklearn vs dask-ml vs plain scikit-learn, each
+run as a fresh program, interleaved round by round.
 
     python -m pip install -e ".[bench]" && python benchmarks/seed.py
 
@@ -10,6 +10,17 @@ dasklearn vs dask-ml vs plain scikit-learn, each run as a fresh program.
 - scikit-learn: the same steps in memory, RandomizedSearchCV(n_iter=25,
   n_jobs=2), no Client.
 
+Two times per program:
+- **whole program**: wall time of the process, from interpreter start to exit
+  (imports, ~2 s here, and module teardown, ~0.5 s, included);
+- **steps**: the tutorial's numbered steps, from ``client = Client()`` to
+  ``client.close()`` (for scikit-learn, from making the data to the test
+  score), timed inside the program.
+
+This machine's speed drifts by 10-30% within minutes, so the programs run in
+rounds (one of each per round, in rotating order) and each ratio is the
+median of the per-round ratios, with their range.
+
 Both Dask programs start their workers with the same method (fork; dasklearn
 sets it by default on Linux, and dask-ml's program gets it through the
 environment, since with dask's default 'spawn' the unguarded script fails).
@@ -18,10 +29,13 @@ environment, since with dask's default 'spawn' the unguarded script fails).
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import statistics
+import tempfile
 from pathlib import Path
 
-from _common import run_script, table
+from _common import run_once, script_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = (ROOT / "examples" / "tutorial.py").read_text()
@@ -32,8 +46,8 @@ DASK_ML = (
     .replace("GridSearchCV(estimator, params, cv=3)",
              "RandomizedSearchCV(estimator, params, n_iter=25, cv=3, random_state=0)")
 )
-SKLEARN = '''
-from sklearn.datasets import make_classification
+DASK_ML_GRID = TUTORIAL.replace("dasklearn", "dask_ml")
+SKLEARN = '''from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split, RandomizedSearchCV
 from sklearn.linear_model import SGDClassifier
 from scipy.stats import uniform, loguniform
@@ -47,6 +61,18 @@ print("Best parameters:", search.best_params_)
 print("Best score:", search.best_score_)
 print("Test score:", search.score(X_test, y_test))
 '''
+_START = "import time as _bench_time; _bench_t0 = _bench_time.perf_counter()\n"
+_STOP = "\nprint('STEPS', _bench_time.perf_counter() - _bench_t0)\n"
+
+
+def with_step_timer(code: str, first_step: str, last_step: str | None) -> str:
+    """``code`` with a timer started before the line ``first_step`` and printed
+    after the line ``last_step`` (None: at the end)."""
+    assert first_step in code and (last_step is None or last_step in code)
+    code = code.replace(first_step, _START + first_step, 1)
+    if last_step is None:
+        return code + _STOP
+    return code.replace(last_step, last_step + _STOP, 1)
 
 
 def _scores(out: str) -> str:
@@ -55,33 +81,65 @@ def _scores(out: str) -> str:
     return f"best {float(best.group(1)):.3f}, test {float(test.group(1)):.3f}" if best and test else out
 
 
+def _steps(out: str) -> float:
+    return float(re.search(r"^STEPS ([0-9.eE+-]+)$", out, re.M).group(1))
+
+
+def _ratio_line(label: str, ratios: list[float], target: str) -> str:
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+    return f"{label:<44} {statistics.median(ratios):6.2f}x  (rounds: {spread}; target {target})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    fork = {"DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork"}
-    rows = []
-    for name, code, env, repeat in [
-        ("dasklearn GridSearchCV (25-point grid)", TUTORIAL, None, args.repeat),
-        ("scikit-learn RandomizedSearchCV n_jobs=2", SKLEARN, None, args.repeat),
-        ("dask-ml GridSearchCV (as written)", DASK_ML.replace(
-            "RandomizedSearchCV(estimator, params, n_iter=25, cv=3, random_state=0)",
-            "GridSearchCV(estimator, params, cv=3)").replace(
-            "import RandomizedSearchCV", "import GridSearchCV"), fork, 1),
-        ("dask-ml RandomizedSearchCV n_iter=25", DASK_ML, fork, max(1, args.repeat - 1)),
-    ]:
-        secs, out = run_script(code, repeat, env)
-        rows.append((name, secs, _scores(out) if secs is not None else out[:60]))
-        print(f"  measured {name}: {secs}", flush=True)
+    fork = script_env({"DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork"})
+    programs = {
+        "dasklearn": (with_step_timer(TUTORIAL, "client = Client()", "client.close()"), script_env()),
+        "scikit-learn": (with_step_timer(SKLEARN, "X, y = make_classification", None), script_env()),
+        "dask-ml": (with_step_timer(DASK_ML, "client = Client()", "client.close()"), fork),
+    }
+    labels = {"dasklearn": "dasklearn GridSearchCV (25-point grid)",
+              "scikit-learn": "scikit-learn RandomizedSearchCV n_jobs=2",
+              "dask-ml": "dask-ml RandomizedSearchCV n_iter=25"}
+    whole = {k: [] for k in programs}
+    steps = {k: [] for k in programs}
+    notes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name, (code, _) in programs.items():
+            paths[name] = os.path.join(tmp, f"program_{name.replace('-', '_')}.py")
+            Path(paths[name]).write_text(code)
+        grid_path = os.path.join(tmp, "program_dask_ml_grid.py")
+        Path(grid_path).write_text(DASK_ML_GRID)
+        secs, out = run_once(grid_path, fork)
+        print(f"  dask-ml GridSearchCV as written: {'ran' if secs else 'failed: ' + out[:100]}", flush=True)
+        order = list(programs)
+        for r in range(args.rounds):
+            for name in order[r % len(order):] + order[:r % len(order)]:
+                secs, out = run_once(paths[name], programs[name][1])
+                if secs is None:
+                    raise SystemExit(f"{name} failed: {out}")
+                whole[name].append(secs)
+                steps[name].append(_steps(out))
+                notes[name] = _scores(out)
+                print(f"  round {r + 1}: {name:<13} whole {secs:6.2f} s, steps {steps[name][-1]:6.2f} s",
+                      flush=True)
     print()
-    print(table("Tutorial end to end, 2 cores (median wall time of whole programs)", rows,
-                baseline="dasklearn GridSearchCV (25-point grid)"))
-    ours = rows[0][1]
-    sk = rows[1][1]
-    dml = rows[3][1]
+    print("Tutorial, 2 cores (median over rounds)")
+    print(f"{'program':<42} {'whole program':>14} {'steps':>8}  scores")
+    print("-" * 92)
+    for name in programs:
+        print(f"{labels[name]:<42} {statistics.median(whole[name]):12.2f} s "
+              f"{statistics.median(steps[name]):6.2f} s  {notes[name]}")
     print()
-    print(f"dask-ml RandomizedSearchCV / dasklearn: {dml / ours:.1f}x  (target >= 10x)" if dml else "dask-ml failed")
-    print(f"dasklearn / scikit-learn:               {ours / sk:.2f}x (target <= 3x)")
+    for kind, data in (("whole program", whole), ("steps", steps)):
+        ours = data["dasklearn"]
+        print(_ratio_line(f"dask-ml / dasklearn, {kind}:", [d / o for d, o in zip(data["dask-ml"], ours)],
+                          ">= 10x"))
+        print(_ratio_line(f"dasklearn / scikit-learn, {kind}:",
+                          [o / s for o, s in zip(ours, data["scikit-learn"])], "<= 3x"))
 
 
 if __name__ == "__main__":
