@@ -56,7 +56,7 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
 
     ``rest`` holds the block of ``y`` (if ``has_y``) then the blocks of the
     keyword arguments named in ``block_kw``; ``static_kw`` are passed as they
-    are.
+    are. An empty block (a filtered-out partition, say) is skipped.
     """
     y = rest[0] if has_y else None
     kw = dict(static_kw)
@@ -65,13 +65,22 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
     sized = ([("y", y)] if has_y else []) + [(k, kw[k]) for k in block_kw]
     for name, value in sized:
         if _n_rows(value) != n:
+            if hasattr(X, "iloc"):  # a partition of a dask DataFrame
+                fix = (f"take X and {name} from one DataFrame (X, {name} = df[features], "
+                       f"df[target]), or repartition {name} like X ({name} = "
+                       f"{name}.repartition(divisions=X.divisions), with known divisions)")
+            else:  # a dask array, whose chunk sizes were unknown before fitting
+                fix = (f"filter X and {name} with the same mask (X[keep], {name}[keep]), or call "
+                       f"X.compute_chunk_sizes() and {name}.compute_chunk_sizes() first, so "
+                       f"that a mismatch is reported before fitting and {name} can be rechunked "
+                       f"like X ({name}.rechunk({{0: X.chunks[0]}}))")
             raise ValueError(
                 f"A block of X has {n} rows but the matching block of {name} has "
                 f"{_n_rows(value)}: Incremental passes block i of X and of {name} to the "
-                f"same partial_fit call, so they must be split alike. Rechunk {name} like X "
-                f"({name}.rechunk({{0: X.chunks[0]}})) or take both from one DataFrame "
-                "(X, y = df[features], df[target])."
+                f"same partial_fit call, so they must be split alike. Fix: {fix}."
             )
+    if n == 0:
+        return model  # nothing to learn; scikit-learn rejects 0 samples
     model.partial_fit(X, y, **kw)
     return model
 
@@ -98,6 +107,16 @@ def _can_score(self) -> bool:
 
 def _is_frame(obj) -> bool:
     return _blockwise.is_dask(obj) and not hasattr(obj, "numblocks")
+
+
+def _is_scalar(obj) -> bool:
+    """0-d (a number, None, a dask scalar): passed whole to every partial_fit."""
+    return getattr(obj, "ndim", None) == 0 if _blockwise.is_dask(obj) else np.ndim(obj) == 0
+
+
+def _scalar_of(value):
+    """A 0-d array as a numpy scalar (scikit-learn rejects 0-d arrays)."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 def _compute(*objs) -> list:
@@ -327,8 +346,9 @@ class Incremental(ParallelPostFit):
     split into the same row blocks (a numpy ``y`` is split like a dask array
     ``X`` with known chunks). Unknown chunk sizes (e.g. after boolean
     indexing) are fine: blocks are processed one by one, and a block of ``y``
-    whose length differs from its block of ``X`` raises a ValueError. A numpy
-    or pandas ``X`` is one block, fitted in this process.
+    whose length differs from its block of ``X`` raises a ValueError. Empty
+    blocks (e.g. partitions emptied by a filter) are skipped. A numpy or
+    pandas ``X`` is one block, fitted in this process.
 
     Where it runs. With a ``dask.distributed`` Client, block ``i`` is computed
     on a worker and its ``partial_fit`` runs there, so only the model crosses
@@ -467,6 +487,28 @@ class Incremental(ParallelPostFit):
             return False
         return "classes" in inspect.signature(model.partial_fit).parameters
 
+    def _with_classes(self, model, y, fit_kwargs, from_y: bool) -> dict:
+        """``fit_kwargs``, with ``classes`` when the model's first partial_fit
+        needs it: ``unique_labels(y)`` for an in-memory ``y`` if ``from_y``
+        (fit), else a ValueError said here, before anything runs. Without
+        ``y``, the estimator's own error says that ``y`` is required."""
+        if y is None or not self._needs_classes(model, fit_kwargs):
+            return fit_kwargs
+        if from_y and not _blockwise.is_dask(y):
+            return {**fit_kwargs, "classes": unique_labels(y)}
+        name = type(model).__name__
+        if from_y:
+            why = (f"Incremental({name}).fit needs classes= when y is a dask collection: its "
+                   "first block may not contain every class, and it is not computed up front.")
+        else:
+            why = (f"Incremental({name}).partial_fit needs classes= on its first call, as "
+                   f"{name}.partial_fit does: the data of this call may not contain every class.")
+        raise ValueError(
+            f"{why} Expected classes= listing every class of the whole training data; got no "
+            "classes=. Pass e.g. classes=np.unique(y_all) or classes=da.unique(y) (later "
+            "partial_fit calls need not repeat it)."
+        )
+
     # -- fit -----------------------------------------------------------------
     def fit(self, X, y=None, **fit_kwargs):
         """Train a clone of the estimator with ``partial_fit`` on every block.
@@ -479,10 +521,12 @@ class Incremental(ParallelPostFit):
             Target values, split into the same row blocks as ``X``.
         **fit_kwargs : dict
             Passed to every ``partial_fit`` call. ``classes`` (required by
-            classifiers on dask input; for in-memory ``y`` it defaults to
-            ``np.unique(y)``) is passed whole, computed first if it is a dask
-            array (e.g. ``da.unique(y)``). ``sample_weight`` and any other dask
-            array / Series value are split into X's blocks like ``y``.
+            classifiers when ``y`` is a dask collection; for an in-memory
+            ``y`` it defaults to ``np.unique(y)``, whatever ``X`` is) is
+            passed whole, computed first if it is a dask array (e.g.
+            ``da.unique(y)``). ``sample_weight`` and any other dask array /
+            Series value are split into X's blocks like ``y``; a scalar (e.g.
+            ``sample_weight=2.0``) is passed as it is to every call.
 
         Returns
         -------
@@ -492,7 +536,7 @@ class Incremental(ParallelPostFit):
         self._check_params()
         seed = self._seed() if self.shuffle_blocks else None
         return self._train(clone(self.estimator), X, y, fit_kwargs, self.epochs,
-                           self.shuffle_blocks, seed)
+                           self.shuffle_blocks, seed, classes_from_y=True)
 
     def partial_fit(self, X, y=None, **fit_kwargs):
         """One more pass over ``X``, in block order, continuing from the
@@ -505,7 +549,8 @@ class Incremental(ParallelPostFit):
         y : dask array, dask Series or array-like of shape (n_samples,), default=None
             Target values, split into the same row blocks as ``X``.
         **fit_kwargs : dict
-            As in :meth:`fit`.
+            As in :meth:`fit`, except that a classifier's first call needs
+            ``classes=`` (every class of the whole data), as in scikit-learn.
 
         Returns
         -------
@@ -514,15 +559,14 @@ class Incremental(ParallelPostFit):
         """
         self._check_params()
         model = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
-        return self._train(model, X, y, fit_kwargs, 1, False, None)
+        return self._train(model, X, y, fit_kwargs, 1, False, None, classes_from_y=False)
 
-    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed):
+    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed, classes_from_y):
         if not _blockwise.is_dask(X):
-            # in memory already: one block, fitted here; it holds every class
+            # in memory already: one block, fitted here
             y, *values = _compute(y, *fit_kwargs.values())
-            kw = dict(zip(fit_kwargs, values))
-            if self._needs_classes(model, kw) and y is not None:
-                kw["classes"] = unique_labels(y)
+            kw = dict(zip(fit_kwargs, map(_scalar_of, values)))
+            kw = self._with_classes(model, y, kw, classes_from_y)
             model = copy.deepcopy(model)
             for _ in range(epochs):
                 model.partial_fit(X, y, **kw)
@@ -532,19 +576,14 @@ class Incremental(ParallelPostFit):
             return self
         from dasklearn._runtime._blocks import fold_blocks, n_row_blocks
 
-        if self._needs_classes(model, fit_kwargs):
-            # said here, before anything runs, rather than from a worker
-            raise ValueError(
-                f"Incremental({type(model).__name__}) needs classes= in fit / partial_fit on "
-                "dask input: the first block may not contain every class. Pass e.g. "
-                "classes=np.unique(y) or classes=da.unique(y)."
-            )
+        fit_kwargs = self._with_classes(model, y, dict(fit_kwargs), classes_from_y)
         y = self._split_like(X, y, "y")
-        fit_kwargs = dict(fit_kwargs)
-        if _blockwise.is_dask(fit_kwargs.get("classes")):  # e.g. da.unique(y): small, whole
-            fit_kwargs["classes"] = _compute(fit_kwargs["classes"])[0]
+        # passed whole: classes (e.g. da.unique(y), small) and 0-d values (sample_weight=2.0)
+        whole = [k for k, v in fit_kwargs.items()
+                 if _blockwise.is_dask(v) and (k == "classes" or _is_scalar(v))]
+        fit_kwargs.update(zip(whole, map(_scalar_of, _compute(*(fit_kwargs[k] for k in whole)))))
         block_kw = tuple(k for k, v in fit_kwargs.items()
-                         if _blockwise.is_dask(v) or (k in _SAMPLE_ALIGNED and v is not None))
+                         if (_blockwise.is_dask(v) or k in _SAMPLE_ALIGNED) and not _is_scalar(v))
         static_kw = {k: v for k, v in fit_kwargs.items() if k not in block_kw}
         blocked = [self._split_like(X, fit_kwargs[k], k) for k in block_kw]
         parts = [X] + ([y] if y is not None else []) + blocked

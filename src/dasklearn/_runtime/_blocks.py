@@ -12,9 +12,11 @@ time, so the collections may be far larger than memory.
 With a Client
 -------------
 * Placement. Block ``b`` of every part is computed in one task, on a worker
-  chosen here: the one with the fewest blocks alive, ties going to the one
-  used least recently. The task runs the block's culled graph (see
-  :func:`block_graph`; ``X`` and ``y`` sliced from one generated block share
+  chosen here (:func:`_pick_worker`): among the workers holding fewer
+  blocks than their capacity (threads + 1), the one with the fewest blocks
+  alive relative to its capacity, ties going to the one used least
+  recently. The task runs the block's culled graph (see
+  :class:`_BlockGraphs`; ``X`` and ``y`` sliced from one generated block share
   its generation) with dask's synchronous scheduler and holds the parts
   together. Consecutive blocks therefore alternate between workers: block
   ``k + 1`` is generated on one worker while the step of block ``k`` runs on
@@ -36,10 +38,10 @@ With a Client
 * Priorities. A step goes before any block task, and an earlier block's
   task before a later block's (priority ``-position``).
 * Memory. At most ``window`` blocks are alive (submitted and not yet
-  consumed by their step); the default is ``threads + 1`` per worker (2 for
-  one-thread workers). Our future of a block is released as soon as its
-  step is submitted, so the scheduler frees the block the moment its step
-  has run.
+  consumed by their step), and at most ``threads + 1`` on each worker (2
+  for one-thread workers); the default window is the sum of the latter.
+  Our future of a block is released as soon as its step is submitted, so
+  the scheduler frees the block the moment its step has run.
 * Futures are released explicitly (``Future.release``) the moment the fold
   is done with them: a block once its step is submitted, a state once a
   newer one has finished (and is not being fetched), everything on a loss
@@ -82,7 +84,8 @@ the same final state, bit for bit.
   reported lost, is a loss. Strictly pinned tasks whose worker is gone would
   wait forever; this check is what turns that into a loss, within about a
   second of the scheduler noticing. An error raised by a step or a block
-  task is not a loss: it propagates.
+  task is not a loss: it propagates. A fold that starts on a cluster without
+  workers waits for one (up to ``WORKER_TIMEOUT``), then raises.
 * Recovery. The in-flight window is released (blocks and steps: the
   scheduler forgets them; a fetch of a finished state on a live worker may
   complete first, for up to ``FINISH_FETCH_SECONDS``), the fold waits for at
@@ -113,15 +116,14 @@ import logging
 import time
 import uuid
 from concurrent.futures import CancelledError
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from dasklearn._runtime._backend import lost_with_worker
 
-__all__ = ["block_graph", "fold_blocks", "n_row_blocks", "row_block", "whole_rows"]
+__all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
 
 POLL_SECONDS = 0.5  # how often the fold checks that its workers are still there
 STEP_PRIORITY = 1  # above every block's tasks (priority -position <= 0)
-FETCH_TIMEOUT = 60.0  # most seconds a fetch of a model state may take
 FINISH_FETCH_SECONDS = 5.0  # on a loss, how long a fetch of a finished state may complete
 WORKER_TIMEOUT = 60.0  # on a loss, how long to wait for a worker when none is left
 MAX_STALLED_RECOVERIES = 5  # recoveries in a row that keep no new state: then give up
@@ -146,35 +148,55 @@ def whole_rows(coll):
     return coll
 
 
-def row_block(coll, i: int):
-    """Row block ``i`` of a dask array (with :func:`whole_rows`) or partition
-    ``i`` of a dask DataFrame / Series, as a one-block collection."""
-    return coll.blocks[i] if _is_array(coll) else coll.partitions[i]
+class _BlockGraphs:
+    """The task graphs of the row blocks of ``parts``, block by block.
 
+    Each part's graph is materialised once, as ``dask.compute`` would, and
+    block ``b``'s graph is culled from it by walking back from the block's
+    key (``dask.optimization.cull``): building it costs the block's own
+    lineage, whatever the number of blocks (slicing ``coll.blocks[b]`` and
+    culling the high-level graph cost O(n_blocks) per block).
 
-def block_graph(coll, i: int) -> tuple[dict, Any]:
-    """The task graph of row block ``i`` alone, and the key holding it.
-
-    Culled here, not optimised: optimisation fuses tasks under new names, and
+    Culled, not optimised: optimisation fuses tasks under new names, and
     blocks submitted one at a time from overlapping graphs (shared
     parameters, boolean masks) then get clashing fused keys, which corrupts
     the scheduler's state (seen with distributed 2026.8). Culling also keeps
     in-memory sources cheap: only the block's own piece is sent. A dask
-    DataFrame partition is optimised without fusion (projections reach the
-    source) and lowered to its own tasks.
+    DataFrame is optimised once without fusion (projections reach the
+    source) and without tuning (which may merge partitions), then lowered
+    to its own tasks.
     """
-    from dask.core import flatten
 
-    blk = row_block(coll, i)
-    if not _is_array(coll):
-        blk = blk.optimize(fuse=False)
-    keys = list(flatten(blk.__dask_keys__()))
-    if len(keys) != 1:
-        raise ValueError(f"row block {i} has {len(keys)} chunks; expected one (use whole_rows).")
-    graph = blk.__dask_graph__()
-    if _is_array(coll) and hasattr(graph, "cull"):
-        graph = graph.cull(set(keys))
-    return dict(graph), keys[0]
+    def __init__(self, parts):
+        import dask
+        from dask.core import flatten
+
+        self.graphs: list[dict] = []
+        self.keys: list[list] = []
+        for p in parts:
+            n = n_row_blocks(p)
+            if not _is_array(p):
+                with dask.config.set({"optimization.tune.active": False}):
+                    p = p.optimize(fuse=False)
+            keys = list(flatten(p.__dask_keys__()))
+            if len(keys) != n:
+                raise ValueError(f"a collection of {n} row blocks has {len(keys)} chunks; "
+                                 "expected one per row block (use whole_rows).")
+            self.graphs.append(dict(p.__dask_graph__()))
+            self.keys.append(keys)
+
+    def lineage(self, k: int, b: int) -> dict:
+        """The graph of row block ``b`` of part ``k``."""
+        from dask.optimization import cull
+
+        return cull(self.graphs[k], self.keys[k][b])[0]
+
+    def block(self, b: int) -> tuple[dict, list]:
+        """The graph computing row block ``b`` of every part, and their keys."""
+        graph: dict = {}
+        for k in range(len(self.graphs)):
+            graph.update(self.lineage(k, b))  # shared tasks ([X | y] generated together) merge
+        return graph, [keys[b] for keys in self.keys]
 
 
 # -------------------------------------------------------------- local loop
@@ -182,8 +204,9 @@ def _fold_here(step, state, parts, order, args, monitor=None):
     """The fold in this thread: one block at a time, synchronous scheduler."""
     import dask
 
+    graphs = _BlockGraphs(parts)
     for b in order:
-        blocks = dask.compute(*(row_block(p, b) for p in parts), scheduler="sync")
+        blocks = dask.get(*graphs.block(b))
         if monitor is not None:
             monitor(1)
         state = step(state, *blocks, *args)
@@ -235,6 +258,19 @@ def _release(futures) -> None:
 
 
 # ----------------------------------------------------------- cluster fold
+def _pick_worker(alive_on: dict, capacity: dict, last_used: dict) -> str | None:
+    """Pure policy: the worker to compute the next block, or None if every
+    worker already holds its capacity of blocks (threads + 1).
+
+    Among workers with room, the one with the fewest blocks alive relative
+    to its capacity; ties go to the one used least recently, then by name.
+    """
+    room = [w for w in alive_on if alive_on[w] < capacity[w]]
+    if not room:
+        return None
+    return min(room, key=lambda w: (alive_on[w] / capacity[w], last_used[w], w))
+
+
 class _Block:
     """One submitted block: the future of its parts (a list of one, empty
     once its step is submitted) and its worker (None: not known yet)."""
@@ -274,7 +310,10 @@ class _ClusterFold:
         self.alive_on: dict[str, int] = {}  # worker -> blocks alive there
         self._last_used: dict[str, int] = {}
         self._add_workers(dict(client.nthreads()))
-        self.pin_blocks = pin_blocks and bool(self.capacity)
+        # kept for the whole fit even if no worker is there yet: choosing a
+        # worker then is a loss, which waits for one (up to WORKER_TIMEOUT)
+        self.pin_blocks = pin_blocks
+        self.graphs = _BlockGraphs(parts)
         self.token = uuid.uuid4().hex[:12]
         name = getattr(step, "__name__", None) or getattr(getattr(step, "func", None), "__name__", "step")
         self.name = name.strip("_").replace("_", "-")
@@ -310,22 +349,23 @@ class _ClusterFold:
         else:  # threads + 1 per worker there is now
             self.window = max(1, sum(self.capacity.values()) or 2)
 
-    def _choose_worker(self, position: int) -> str:
-        """Fewest blocks alive; ties: the worker used least recently."""
+    def _choose_worker(self, position: int) -> str | None:
+        """The worker for the next block (:func:`_pick_worker`); None: all are full."""
         if not self.alive_on:
             raise _WorkerLost("no worker is left to compute the next block")
-        w = min(self.alive_on, key=lambda a: (self.alive_on[a], self._last_used[a], a))
-        self._last_used[w] = position
+        w = _pick_worker(self.alive_on, self.capacity, self._last_used)
+        if w is not None:
+            self._last_used[w] = position
         return w
 
     # -- submissions ----------------------------------------------------------
-    def _submit_block(self, b: int, position: int) -> _Block:
-        graph: dict = {}
-        keys = []
-        for p in self.parts:
-            g, key = block_graph(p, b)
-            graph.update(g)  # shared tasks (one generated [X | y] block) merge
-            keys.append(key)
+    def _submit_block(self, b: int, position: int) -> _Block | None:
+        """Submit block ``b`` at ``position``; None: every worker holds its
+        capacity of blocks (a step will free one)."""
+        worker = self._choose_worker(position) if self.pin_blocks else None
+        if self.pin_blocks and worker is None:
+            return None
+        graph, keys = self.graphs.block(b)
         # priority -position: an earlier block before a later one
         key = f"dasklearn-block-{self.token}-{position}"
         if not self.pin_blocks:  # persisted: the scheduler computes it next to its data
@@ -333,7 +373,6 @@ class _ClusterFold:
             future = self.client.submit(_pack, *parts, key=key, pure=False, priority=-position)
             _release(parts)  # after the submission that depends on them
             return _Block([future], None)
-        worker = self._choose_worker(position)
         self.alive_on[worker] += 1
         future = self.client.submit(_compute_block, _Culled(graph, keys), key=key, pure=False,
                                     priority=-position, workers=[worker], allow_other_workers=False)
@@ -372,7 +411,12 @@ class _ClusterFold:
         self._take_fetched()
         if self.fetching is None and self.done is not None and self.done[0] > self.saved[0]:
             position, future, worker = self.done
-            job = self._pool.submit(future.result, FETCH_TIMEOUT)
+            # No timeout: a fetch that outlasts one would be started again,
+            # and again, for ever (a large model on a slow link). It cannot
+            # hang either: while it runs, the loop checks every POLL_SECONDS
+            # that its worker is there and its future neither cancelled nor
+            # lost, and on a loss releases the future, which cancels the fetch.
+            job = self._pool.submit(future.result)
             self.fetching = (position, future, worker, job)
 
     def _take_fetched(self) -> None:
@@ -427,7 +471,10 @@ class _ClusterFold:
         self._next_check = time.monotonic() + POLL_SECONDS
         while self.saved[0] < n - 1:
             while next_block < n and len(self.alive) < self.window:
-                self.alive[next_block] = self._submit_block(order[next_block], next_block)
+                block = self._submit_block(order[next_block], next_block)
+                if block is None:
+                    break
+                self.alive[next_block] = block
                 next_block += 1
                 self._note(len(self.alive))
             while next_step < next_block:
@@ -611,6 +658,14 @@ def fold_blocks(
         return _fold_here(step, copy.deepcopy(state), parts, order, args, monitor)
     if not order:
         return copy.deepcopy(state)
+    if not client.nthreads():  # no task of ours would ever run: wait for a worker, not for ever
+        try:
+            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+        except TimeoutError:
+            raise RuntimeError(
+                f"The Client's cluster has no worker, and none joined within {WORKER_TIMEOUT:g} "
+                "s. Start workers (or scale the cluster) and fit again."
+            ) from None
     holds_futures = _holds_futures(parts)
     if not holds_futures and runs_in_one_task(parts):
         future = client.submit(_fold_in_task, step, state, _Graph(parts), order, args,
@@ -619,24 +674,50 @@ def fold_blocks(
             return future.result()
         finally:
             _release([future])  # also on error: a traceback must not keep the task
-    if not holds_futures:
-        _warn_if_blocks_share_work(parts, order[0])
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
                         on_recover=on_recover)
+    if not holds_futures:
+        _warn_if_blocks_share_work(fold.graphs, order[0])
     return fold.run(state, order)
 
 
-def _shared_lineage(graph: dict) -> str | None:
-    """Name of a layer of which the block's lineage reads more than two row
-    blocks (a global reduction, say), or None: the block is (nearly) local."""
+def _rows_by_layer(graph: dict) -> dict:
+    """Layer name -> the row indices of its blocks in ``graph``."""
     rows: dict = {}
     for key in graph:
         if isinstance(key, tuple) and len(key) >= 2 and isinstance(key[1], int):
             rows.setdefault(key[0], set()).add(key[1])
-    return next((name for name, seen in rows.items() if len(seen) > 2), None)
+    return rows
 
 
-def _warn_if_blocks_share_work(parts, b: int) -> None:
+def _shared_lineage(block: dict, whole: dict) -> str | None:
+    """Pure policy: a layer of which the block's lineage reads more than two
+    row blocks and more than half of them (a global reduction, say), or None.
+
+    ``block`` is the block's graph, ``whole`` the number of row blocks of
+    each layer in the collection's graph. Reading a few neighbours (rechunking
+    to larger blocks, ``map_overlap``) is local work, not shared by all blocks.
+    """
+    return next((name for name, seen in _rows_by_layer(block).items()
+                 if len(seen) > 2 and 2 * len(seen) > whole.get(name, 0)), None)
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` made by the caller of this
+    function, pointing at the first frame outside dasklearn (the user's line)."""
+    import inspect
+    import os
+
+    import dasklearn
+
+    root = os.path.dirname(os.path.abspath(dasklearn.__file__)) + os.sep
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _warn_if_blocks_share_work(graphs: _BlockGraphs, b: int) -> None:
     """Each block's lineage runs in its own task (see "Fresh keys"): say so
     when that lineage reads many other blocks, which is then repeated for
     every block, and how to avoid it."""
@@ -644,14 +725,15 @@ def _warn_if_blocks_share_work(parts, b: int) -> None:
 
     from dask.array import PerformanceWarning
 
-    for k, p in enumerate(parts):
-        name = _shared_lineage(block_graph(p, b)[0])
+    for k, dsk in enumerate(graphs.graphs):
+        whole = {name: len(rows) for name, rows in _rows_by_layer(dsk).items()}
+        name = _shared_lineage(graphs.lineage(k, b), whole)
         if name is not None:
             warnings.warn(
                 f"Row block {b} of input {k} depends on many row blocks of '{name}' (work shared "
                 "by all blocks, such as a global mean): it will be computed again for every "
                 "block. Persist the input first (X = X.persist()), or compute such statistics "
                 "up front, e.g. mean = X.mean(0).compute(); X = X - mean.",
-                PerformanceWarning, stacklevel=4,
+                PerformanceWarning, stacklevel=_user_stacklevel(),
             )
             return
