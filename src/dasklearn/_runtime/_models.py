@@ -53,6 +53,10 @@ blocks in the same order. Every task is deterministic (``partial_fit`` on a
 copy of its input state, seeded splits), so the recovered search returns
 exactly the results of an undisturbed one. A task that keeps failing this way
 (more than ``max_resubmits`` times) raises; any other error raises at once.
+Scatters are tried again when a worker leaves during them, and every wait
+gives up with :class:`~dasklearn._runtime._partitions.WorkersLost` when the
+cluster has had no worker for ``WORKER_TIMEOUT`` seconds (the helpers shared
+with the other runtimes, in :mod:`dasklearn._runtime._partitions`).
 
 Without a Client, :class:`LocalModels` runs the same task bodies on a pool
 of local threads; results are identical (every decision depends only on the
@@ -74,6 +78,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dasklearn._runtime._backend import lost_with_worker
+from dasklearn._runtime._partitions import scatter, wait_on_cluster
 
 # ----------------------------------------------------------------- split spec
 
@@ -82,8 +87,10 @@ from dasklearn._runtime._backend import lost_with_worker
 class SplitSpec:
     """How each block's rows are divided into parts.
 
-    ``kind='holdout'``: part 0 is training, part 1 validation
-    (``ceil(test_size * n_rows)`` rows of the block). ``kind='kfold'``: rows
+    ``kind='holdout'``: part 0 is training, part 1 validation:
+    ``ceil(test_size * n_samples)`` rows in all, as scikit-learn's
+    ``train_test_split``, dealt to the blocks in proportion to their rows
+    (:func:`validation_rows`). ``kind='kfold'``: rows
     are dealt to ``n_folds`` parts (class by class when ``stratify``); fold
     ``f`` validates on part ``f`` and trains on the others. The fold ``"all"``
     trains on every part (refitting the best candidate after a cross-validated
@@ -114,16 +121,19 @@ class SplitSpec:
         return 1 if self.kind == "holdout" else int(fold)
 
 
-def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int) -> list[np.ndarray]:
+def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int,
+              n_val: int | None = None) -> list[np.ndarray]:
     """Row positions of each part of one block, each part in random order.
 
-    Depends only on ``(seed, block, n_rows)`` (and the labels when
-    stratifying), never on where or when it runs.
+    ``n_val`` is the block's validation rows (holdout; from
+    :func:`validation_rows`; None: the share of a block that is the whole
+    data set). Depends only on ``(seed, block, n_rows, n_val)`` (and the
+    labels when stratifying), never on where or when it runs.
     """
     rng = np.random.default_rng([seed, block])
     perm = rng.permutation(n_rows)
     if spec.kind == "holdout":
-        n_val = min(math.ceil(spec.test_size * n_rows), n_rows)
+        n_val = validation_rows(spec, [n_rows])[0] if n_val is None else min(int(n_val), n_rows)
         return [perm[n_val:], perm[:n_val]]
     k = spec.n_folds
     fold_of = np.empty(n_rows, dtype=np.int64)
@@ -152,20 +162,27 @@ def allocate_rows(total: int, capacities) -> list[int]:
     return [int(b) for b in base]
 
 
+def validation_rows(spec: SplitSpec, rows) -> list:
+    """Validation rows of each block of a hold-out split (None per block for k-fold).
+
+    ``ceil(test_size * sum(rows))`` in all, dealt in proportion to the
+    blocks' rows (:func:`allocate_rows`): the validation share is the same
+    for small blocks as for large ones.
+    """
+    rows = [int(r) for r in rows]
+    if spec.kind != "holdout":
+        return [None] * len(rows)
+    return allocate_rows(math.ceil(spec.test_size * sum(rows)), rows)
+
+
 # ------------------------------------------------------ task bodies (workers)
 
 
-def _take(data, idx):
-    if data is None:
-        return None
-    return data.iloc[idx] if hasattr(data, "iloc") else data[idx]
-
-
-def split_block(X, y, block: int, seed: int, spec: SplitSpec) -> list:
-    """One block's parts ``[(X_part, y_part), ...]``."""
-    X = np.asarray(X) if not hasattr(X, "iloc") else X.to_numpy()
+def split_block(X, y, block: int, seed: int, spec: SplitSpec, n_val: int | None = None) -> list:
+    """One block's parts ``[(X_part, y_part), ...]`` (arrays; see :func:`part_rows`)."""
+    X = np.asarray(X)
     y = None if y is None else np.asarray(y)
-    return [(_take(X, idx), _take(y, idx)) for idx in part_rows(len(X), y, spec, seed, block)]
+    return [(X[idx], None if y is None else y[idx]) for idx in part_rows(len(X), y, spec, seed, block, n_val)]
 
 
 def _nonfinite(a) -> tuple[int, int]:
@@ -286,6 +303,13 @@ def _blocks(X, y):
     return xs, ys
 
 
+def _block_rows(X) -> list[int]:
+    """Rows of each block: a dask array's row chunks (known), or one block."""
+    import dask
+
+    return [int(c) for c in X.chunks[0]] if dask.is_dask_collection(X) else [len(X)]
+
+
 class _Base:
     spec: SplitSpec
 
@@ -346,6 +370,7 @@ class DistributedModels(_Base):
         import dask
 
         self.spec, self._seed = spec, seed
+        self._n_val = validation_rows(spec, _block_rows(X))
         if dask.is_dask_collection(X):
             self._sources = [("dask", xd, yd) for xd, yd in zip(*_blocks(X, y))]
         else:
@@ -368,15 +393,15 @@ class DistributedModels(_Base):
         if self._sources[0][0] == "dask":
             tasks = [
                 dask.delayed(split_block, pure=False)(
-                    self._sources[b][1], self._sources[b][2], b, self._seed, self.spec,
+                    self._sources[b][1], self._sources[b][2], b, self._seed, self.spec, self._n_val[b],
                     dask_key_name=f"{name}/{b}{self._suffix()}")
                 for b in blocks
             ]
             return self.client.compute(tasks)
         _, X, y = self._sources[0]
-        handles = self.client.scatter([X] if y is None else [X, y], hash=False)
+        handles = scatter(self.client, [X] if y is None else [X, y])
         return [self.client.submit(split_block, handles[0], handles[1] if y is not None else None, 0,
-                                   self._seed, self.spec, key=f"{name}/0{self._suffix()}")]
+                                   self._seed, self.spec, self._n_val[0], key=f"{name}/0{self._suffix()}")]
 
     def _part_futures(self, b, split) -> list:
         return [self.client.submit(_getitem, split, j, key=f"dasklearn-part-{self.token}/{b}/{j}{self._suffix()}")
@@ -389,6 +414,7 @@ class DistributedModels(_Base):
                                         key=f"dasklearn-describe-{self.token}/{b}{self._suffix()}")
                      for b, s in zip(blocks, splits)]
         self._parts = [self._part_futures(b, s) for b, s in zip(blocks, splits)]
+        wait_on_cluster(self.client, described)
         info = self.client.gather(described)
         for f in [*splits, *described]:
             f.release()
@@ -406,7 +432,7 @@ class DistributedModels(_Base):
     def share(self, name: str, obj) -> None:
         """Place a small object (estimator, scorer, fit parameters) on every worker."""
         self._shared_values[name] = obj
-        [self._shared[name]] = self.client.scatter([obj], hash=False, broadcast=True)
+        [self._shared[name]] = scatter(self.client, [obj], broadcast=True)
 
     def _validation(self, fold):
         if fold not in self._val:
@@ -466,7 +492,7 @@ class DistributedModels(_Base):
         if refit:  # a refit does not depend on the state before it
             state, ops = None, ops[refit[-1]:]
         elif model_key in self._scored:
-            [state] = self.client.scatter([self._scored[model_key]], hash=False)
+            [state] = scatter(self.client, [self._scored[model_key]])
         else:
             state = None
         for op in ops:
@@ -549,10 +575,13 @@ class DistributedModels(_Base):
         self._submit_score(handle)  # rebuilds the model first if its state was lost
 
     def wait_any(self, handles) -> list:
-        """Handles whose score is ready (or failed for a reason other than lost data)."""
-        from concurrent.futures import CancelledError
+        """Handles whose score is ready (or failed for a reason other than lost data).
 
-        from distributed import wait
+        Raises :class:`~dasklearn._runtime._partitions.WorkersLost` when the
+        cluster has had no worker for ``WORKER_TIMEOUT`` seconds (as every
+        wait here).
+        """
+        from concurrent.futures import CancelledError
 
         handles = list(handles)
         while True:
@@ -566,7 +595,7 @@ class DistributedModels(_Base):
             if ready:
                 return ready
             try:
-                wait([h.future for h in handles], return_when="FIRST_COMPLETED")
+                wait_on_cluster(self.client, [h.future for h in handles], return_when="FIRST_COMPLETED")
             except CancelledError:
                 pass  # recovered above, next time round
 
@@ -575,6 +604,7 @@ class DistributedModels(_Base):
 
         while True:
             try:
+                wait_on_cluster(self.client, [handle.future])
                 return handle.future.result()
             except CancelledError:
                 self._recover(handle)
@@ -585,6 +615,7 @@ class DistributedModels(_Base):
 
         handles = list(handles)
         try:
+            wait_on_cluster(self.client, [h.future for h in handles])
             pairs = self.client.gather([h.future for h in handles])
         except CancelledError:  # data lost after the score finished
             pairs = [self._result(h) for h in handles]
@@ -618,7 +649,9 @@ class DistributedModels(_Base):
             return self._scored[model_key]
         for attempt in range(self.max_resubmits + 1):
             try:
-                return self._head(model_key).result()
+                head = self._head(model_key)
+                wait_on_cluster(self.client, [head])
+                return head.result()
             except CancelledError:
                 if attempt == self.max_resubmits:
                     raise
@@ -706,12 +739,13 @@ class LocalModels(_Base):
         import dask
 
         self.spec = spec
+        n_val = validation_rows(spec, _block_rows(X))
         if dask.is_dask_collection(X):
             xs, ys = _blocks(X, y)
-            splits = dask.compute(*[dask.delayed(split_block, pure=False)(xd, yd, b, seed, spec)
+            splits = dask.compute(*[dask.delayed(split_block, pure=False)(xd, yd, b, seed, spec, n_val[b])
                                     for b, (xd, yd) in enumerate(zip(xs, ys))])
         else:
-            splits = [split_block(X, y, 0, seed, spec)]
+            splits = [split_block(X, y, 0, seed, spec, n_val[0])]
         self._parts = [list(s) for s in splits]
         return _layout([describe_parts(s, labels) for s in splits])
 

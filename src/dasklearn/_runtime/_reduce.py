@@ -53,10 +53,12 @@ Worker loss
     original dask collections, the transforms replayed, and the evaluation
     run again (up to ``MAX_RECOVERIES`` times per evaluation).  Waits are
     loops of ``POLL_SECONDS`` that check the cluster still has workers, so a
-    cluster left without any for ``WORKER_TIMEOUT`` seconds raises instead
-    of hanging.  Per-block states of stateful maps (ADMM) are not kept on
-    the workers: each task returns them, the caller holds them and sends
-    them with the next call, so nothing of them is lost with a worker;
+    cluster left without any for ``WORKER_TIMEOUT`` seconds raises
+    :class:`WorkersLost` instead of hanging (the waits and scatters shared
+    with the other runtimes, in :mod:`dasklearn._runtime._partitions`).
+    Per-block states of stateful maps (ADMM) are not kept on the workers:
+    each task returns them, the caller holds them and sends them with the
+    next call, so nothing of them is lost with a worker;
     per-block data derived from the blocks (:meth:`DistributedBlocks.derive`)
     is recomputed from the blocks by lineage like the blocks themselves.
 
@@ -75,10 +77,14 @@ import contextlib
 import functools
 import math
 import threading
-import time
 from typing import Callable, Sequence
 
 import numpy as np
+
+from dasklearn._runtime._partitions import WorkersLost, current_workers, scatter, wait_on_cluster
+
+__all__ = ["DistributedBlocks", "LocalBlocks", "OrderedSum", "WorkersLost", "as_dask_array", "assign_groups",
+           "one_blas_thread", "place_blocks", "reduction_levels", "row_blocks", "tree_sum"]
 
 # Partial results are gathered and added here when they weigh at most this
 # much together; otherwise the workers add them first, in runs of
@@ -94,11 +100,6 @@ LOCAL_BLOCK_BYTES = 4 << 20
 POLL_SECONDS = 2.0  # how often a wait checks that the cluster still has workers
 WORKER_TIMEOUT = 60.0  # seconds without any worker before a wait gives up
 MAX_RECOVERIES = 5  # re-placements of the blocks within one evaluation
-
-
-class WorkersLost(RuntimeError):
-    """The blocks could not be recovered after a loss of workers."""
-
 
 # ------------------------------------------------------------ pure policies
 def assign_groups(locations: Sequence[Sequence[str]], nthreads: dict[str, int]) -> list[tuple[str, list[int]]]:
@@ -230,6 +231,9 @@ def row_blocks(n_rows: int, row_nbytes: int, block_bytes: int | None = None) -> 
 _controller = None
 _controller_lock = threading.Lock()
 _worker_limited = False
+_blas_lock = threading.Lock()
+_blas_users = 0  # threads inside one_blas_thread
+_blas_limiter = None  # the limit the first of them set (restored by the last)
 
 
 def _blas_controller():
@@ -248,12 +252,25 @@ def _blas_threads_above_one() -> bool:
 
 @contextlib.contextmanager
 def one_blas_thread():
-    """Kernels in this process run with one BLAS thread (restored after)."""
-    if not _blas_threads_above_one():
+    """Kernels in this process run with one BLAS thread (restored after).
+
+    The limit is process-wide, so concurrent users (fits in several threads)
+    share it: the first one in sets it, the last one out restores the
+    previous thread counts.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0 and _blas_threads_above_one():
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield
-        return
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def _limit_worker_blas() -> None:
@@ -321,10 +338,10 @@ def _apply_on_worker(fn, block, *args):
     return _apply(fn, block, *args)
 
 
-def _pair(x, y):
-    """A placed block: copied once to aligned memory if it arrived unaligned
-    (a block copied from another worker), rather than at every call."""
-    return _aligned_arrays((x, y))
+def _placed(*arrays):
+    """A placed block ``(X_i, y_i[, w_i])``: copied once to aligned memory if
+    it arrived unaligned (from another worker), rather than at every call."""
+    return _aligned_arrays(arrays)
 
 
 def _extras(n: int, derived, states) -> list[tuple]:
@@ -341,18 +358,12 @@ def _extras(n: int, derived, states) -> list[tuple]:
 
 class _Evaluator:
     """The blocks of one worker's groups (and their derived data), held on
-    that worker for direct calls: a dask actor.
+    that worker for direct calls: a dask actor (see "Direct calls" above).
 
-    A call goes from the client to the worker and back, without the
-    scheduler's task machinery (a task costs several ms more per
-    evaluation: graph update, scheduling, completion report, then a gather).
-    It is only a faster way in: the blocks stay owned by their futures,
-    which keep their lineage and recovery, and the evaluator computes
-    exactly what the groups' tasks would (the same kernel calls on the same
-    blocks, in the same order, with one BLAS thread).  dask runs every
-    actor call of a worker on one thread, so a worker with several groups
-    (several threads) gets one evaluator that runs its groups on a pool of
-    as many threads, as the worker's task threads would.
+    It computes exactly what the groups' tasks would (the same kernel calls
+    on the same blocks, in the same order, with one BLAS thread).  dask runs
+    every actor call of a worker on one thread, so the groups of a worker
+    with several threads run on a pool of as many threads.
     """
 
     def __init__(self, groups, derived):
@@ -383,12 +394,38 @@ class _Evaluator:
 
 
 # -------------------------------------------------------------- placements
-class LocalBlocks:
+class _Blocks:
+    """What both placements share; they define ``n_blocks``,
+    ``map_blocks``, ``map_reduce``, ``derive``, ``transform`` and ``release``."""
+
+    n_blocks: int
+
+    def map_reduce_state(self, kernel: Callable, states, *args, combine: Callable, derived: int | None = None):
+        """Stateful map: ``kernel(block, [derived_i], state_i, *args) -> (state, partial)``.
+
+        The per-block states come back with the partials and are held by the
+        caller (``states`` is None on the first call, when every block gets
+        None, then the list this method returned): a worker loss loses none
+        of them.  Returns ``(states, combined partials)``, the partials
+        folded in block order.
+        """
+        states = [None] * self.n_blocks if states is None else states
+        out = self.map_blocks(kernel, *args, derived=derived, states=states)
+        return [s for s, _ in out], tree_sum([p for _, p in out], combine)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class LocalBlocks(_Blocks):
     """Blocks in this process, evaluated on a local thread pool.
 
     Parameters
     ----------
-    blocks : list of (X_block, y_block)
+    blocks : list of (X_block, y_block[, weight_block])
         Blocks without rows are dropped.
     n_threads : int, default=None
         Threads (None: one per CPU).  Results do not depend on it.
@@ -446,18 +483,6 @@ class LocalBlocks:
                 total.push(value)
         return total.result()
 
-    def map_reduce_state(self, kernel: Callable, states, *args, combine: Callable,
-                         derived: int | None = None, nbytes: int | None = None):
-        """Stateful map: ``kernel(block, [derived_i], state_i, *args) -> (state, partial)``.
-
-        ``states`` is None on the first call (every block gets None), then
-        the list this method returned.  Returns ``(states, combined
-        partials)``; the partials are folded in block order.
-        """
-        states = [None] * self.n_blocks if states is None else states
-        out = self.map_blocks(kernel, *args, derived=derived, states=states)
-        return [s for s, _ in out], tree_sum([p for _, p in out], combine)
-
     def derive(self, fn: Callable, *args) -> int:
         """Per-block data ``fn(block, *args)`` kept next to the blocks; returns
         a handle for the ``derived`` argument of the maps."""
@@ -474,12 +499,6 @@ class LocalBlocks:
         self.blocks, self._derived = [], []
         self._backend.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
 
 class _Lost(Exception):
     """A future of this placement was cancelled (its data lost for good)."""
@@ -489,7 +508,7 @@ class _Lost(Exception):
 _LOST = (_Lost, cf.CancelledError)
 
 
-class DistributedBlocks:
+class DistributedBlocks(_Blocks):
     """Blocks placed on the workers of a dask.distributed cluster.
 
     Parameters
@@ -497,16 +516,16 @@ class DistributedBlocks:
     client : distributed.Client
     X : dask array of shape (n, d)
         With one column chunk.
-    y : dask array of shape (n,)
-        With X's row chunks.  Both are persisted (a no-op when they already
-        are) and each ``(X_i, y_i)`` pair is placed on the worker holding
-        ``X_i``; the collections are kept to place the blocks again if they
-        are lost for good.
+    *others : dask arrays of shape (n,)
+        ``y`` (and sample weights), with X's row chunks.  All are persisted
+        (a no-op when they already are) and each block ``(X_i, y_i, ...)`` is
+        placed on the worker holding ``X_i``; the collections are kept to
+        place the blocks again if they are lost for good.
     """
 
-    def __init__(self, client, X, y):
+    def __init__(self, client, X, *others):
         self.client = client
-        self._source = (X, y)
+        self._source = (X, *others)
         self._transforms: list[tuple] = []
         self._derived_recipes: list[tuple] = []
         self._derived: list[list] = []
@@ -526,22 +545,21 @@ class DistributedBlocks:
     def _place(self) -> None:
         from distributed import futures_of
 
-        X, y = self._source
-        Xp, yp = self.client.persist([X, y])
-        by_key = {f.key: f for f in futures_of(Xp) + futures_of(yp)}
-        rows = [(by_key[kx], by_key[ky])
-                for kx, ky, n in zip(_flat_keys(Xp), _flat_keys(yp), X.chunks[0]) if n]
-        x_futures = [fx for fx, _ in rows]
+        persisted = self.client.persist(list(self._source))
+        by_key = {f.key: f for a in persisted for f in futures_of(a)}
+        rows = [tuple(by_key[k] for k in keys)
+                for *keys, n in zip(*map(_flat_keys, persisted), self._source[0].chunks[0]) if n]
+        x_futures = [row[0] for row in rows]
         self._wait(x_futures)
         errors = [f for f in x_futures if f.status == "error"]
         if errors:
             errors[0].result()  # the user's graph failed: raise its error here
         locations = self._locations(x_futures)
         self.futures = [
-            self.client.submit(_pair, fx, fy, workers=where[:1] or None, allow_other_workers=True, pure=False)
-            for (fx, fy), where in zip(rows, locations)
+            self.client.submit(_placed, *row, workers=where[:1] or None, allow_other_workers=True, pure=False)
+            for row, where in zip(rows, locations)
         ]
-        self.groups = assign_groups(locations, self.client.nthreads())
+        self.groups = assign_groups(locations, self._workers())
         # Futures the pending block tasks depend on, kept until a map has
         # completed: the scheduler may process a release before the graph
         # update that depends on the key ("lost dependencies").
@@ -561,21 +579,17 @@ class DistributedBlocks:
                 for i in range(self.n_blocks)]
 
     def _regroup(self) -> None:
-        """Groups re-assigned to where the blocks are now (after a loss)."""
-        self.groups = assign_groups(self._locations(self.futures), self.client.nthreads())
+        """Groups re-assigned to where the blocks are now (after a loss); a
+        block no worker holds goes to the least loaded one, where the next
+        task recomputes it (or finds it lost for good: a recovery)."""
+        self.groups = assign_groups(self._locations(self.futures), self._workers())
         self._start_evaluators()
 
     def _replace(self) -> None:
         """Every block placed again from the source collections, the
         transforms and derived data submitted again."""
-        from distributed import TimeoutError as DaskTimeoutError
-
         old = [*self.futures, *self._hold, *(f for d in self._derived for f in d)]
-        try:
-            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-        except (TimeoutError, DaskTimeoutError) as exc:
-            raise WorkersLost(f"The blocks were lost with their workers and no worker joined within "
-                              f"{WORKER_TIMEOUT:g} s. Restart the cluster and fit again.") from exc
+        self._workers()  # one at least, or WorkersLost
         self._place()
         for fn, args in self._transforms:
             self._hold.extend(self.futures)
@@ -593,7 +607,7 @@ class DistributedBlocks:
         out, scattered = [], []
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > INLINE_BYTES:
-                a = self.client.scatter(a, broadcast=True, hash=False)
+                [a] = scatter(self.client, [a], broadcast=True)
                 scattered.append(a)
             out.append(a)
         return tuple(out), scattered
@@ -604,29 +618,22 @@ class DistributedBlocks:
         return self.client.submit(fn, *args, workers=[address], allow_other_workers=True, pure=False)
 
     def _wait(self, futures) -> None:
-        """Wait for ``futures``; :class:`_Lost` if one is cancelled, and an
-        error (not a hang) when the cluster stays without workers."""
-        from distributed import wait
-
+        """Wait for ``futures``; :class:`_Lost` if one is cancelled, and
+        :class:`WorkersLost` (not a hang) when the cluster stays without workers."""
         from dasklearn._runtime._backend import lost_with_worker
 
-        alone_since = None
-        while True:
-            try:
-                wait(futures, timeout=POLL_SECONDS)
-                return
-            except TimeoutError:
-                if self.client.nthreads():
-                    alone_since = None
-                    continue
-                alone_since = alone_since or time.monotonic()
-                if time.monotonic() - alone_since > WORKER_TIMEOUT:
-                    raise WorkersLost(f"The cluster has had no worker for {WORKER_TIMEOUT:g} s. "
-                                      "Restart the workers and fit again.") from None
-            except Exception as exc:
-                if any(lost_with_worker(f) for f in futures):
-                    raise _Lost() from exc
-                raise
+        try:
+            wait_on_cluster(self.client, futures, timeout=WORKER_TIMEOUT, poll=POLL_SECONDS)
+        except WorkersLost:
+            raise
+        except Exception as exc:
+            if any(lost_with_worker(f) for f in futures):
+                raise _Lost() from exc
+            raise
+
+    def _workers(self) -> dict[str, int]:
+        """The threads of each worker, once there is one (:class:`WorkersLost` after ``WORKER_TIMEOUT``)."""
+        return current_workers(self.client, timeout=WORKER_TIMEOUT, poll=POLL_SECONDS)
 
     def _gather(self, futures) -> list:
         self._wait(futures)
@@ -779,19 +786,6 @@ class DistributedBlocks:
             return tree_sum(self.map_blocks(kernel, *args), combine)
         return self._recovering(lambda: self._tree(kernel, args, combine, levels))
 
-    def map_reduce_state(self, kernel: Callable, states, *args, combine: Callable,
-                         derived: int | None = None, nbytes: int | None = None):
-        """Stateful map: ``kernel(block, [derived_i], state_i, *args) -> (state, partial)``.
-
-        The per-block states come back with the partials and are held by the
-        caller (``states`` is None on the first call, then the list this
-        method returned): a worker loss loses none of them.  Returns
-        ``(states, combined partials)``, folded in block order.
-        """
-        states = [None] * self.n_blocks if states is None else states
-        out = self.map_blocks(kernel, *args, derived=derived, states=states)
-        return [s for s, _ in out], tree_sum([p for _, p in out], combine)
-
     def derive(self, fn: Callable, *args) -> int:
         """Per-block data ``fn(block, *args)`` computed and kept where each
         block is (recomputed from the block if lost); returns a handle for
@@ -820,12 +814,6 @@ class DistributedBlocks:
         for f in futures:
             f.release()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
 
 class _PerBlock(list):
     """Marks an argument of :meth:`DistributedBlocks._submit_per_block` that
@@ -833,19 +821,21 @@ class _PerBlock(list):
 
 
 # ---------------------------------------------------------------- placement
-def _as_dask_array(a):
-    if hasattr(a, "to_dask_array"):  # dask DataFrame / Series
-        return a.to_dask_array(lengths=True)
-    return a
+def as_dask_array(obj):
+    """A dask DataFrame or Series as a dask array with known chunk sizes;
+    anything else as it is."""
+    from dask import is_dask_collection
+
+    if is_dask_collection(obj) and hasattr(obj, "to_dask_array"):
+        return obj.to_dask_array(lengths=True)
+    return obj
 
 
-def _aligned(X, y):
-    """X with one column chunk and y with X's row chunks (both dask arrays)."""
+def _aligned(X, *others):
+    """X with one column chunk and the (1-D) others with X's row chunks (dask arrays)."""
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
-    if y.chunks[0] != X.chunks[0]:
-        y = y.rechunk({0: X.chunks[0]})
-    return X, y
+    return (X, *(a if a.chunks[0] == X.chunks[0] else a.rechunk({0: X.chunks[0]}) for a in others))
 
 
 def _flat_keys(arr) -> list:
@@ -862,8 +852,8 @@ def _flat_keys(arr) -> list:
     return out
 
 
-def place_blocks(X, y, n_threads: int | None = None):
-    """Place the row blocks of ``(X, y)`` once, for many evaluations.
+def place_blocks(X, y, n_threads: int | None = None, sample_weight=None):
+    """Place the row blocks of ``(X, y)`` (and sample weights) once, for many evaluations.
 
     Parameters
     ----------
@@ -873,35 +863,40 @@ def place_blocks(X, y, n_threads: int | None = None):
     y : dask array of shape (n,), or ndarray
     n_threads : int, default=None
         Local threads when the blocks stay in this process (None: one per CPU).
+    sample_weight : dask array of shape (n,), or ndarray, default=None
+        A third array of each block, cut like y.
 
     Returns
     -------
     DistributedBlocks or LocalBlocks
+        Blocks ``(X_i, y_i)``, or ``(X_i, y_i, w_i)`` with ``sample_weight``.
         With an active Client and dask input, the blocks are computed (or
         taken where they are, when already persisted) on the workers, each
-        ``(X_i, y_i)`` pair on the worker holding ``X_i``.  Otherwise they are
-        in this process.  Use as a context manager to release them.  The
-        blocks, and so every result, are the same either way.
+        block on the worker holding ``X_i``.  Otherwise they are in this
+        process.  Use as a context manager to release them.  The blocks, and
+        so every result, are the same either way.
     """
     from dask import is_dask_collection
 
     from dasklearn._runtime._backend import active_client
 
-    if not (is_dask_collection(X) or is_dask_collection(y)):
-        X, y = np.asarray(X), np.asarray(y)
+    arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+    if not any(is_dask_collection(a) for a in arrays):
+        X, *others = (np.asarray(a) for a in arrays)
         row_nbytes = X.itemsize * (X.shape[1] if X.ndim == 2 else 1)
-        return LocalBlocks([(X[a:b], y[a:b]) for a, b in row_blocks(len(y), row_nbytes)], n_threads)
+        return LocalBlocks([(X[a:b], *(o[a:b] for o in others)) for a, b in row_blocks(len(X), row_nbytes)],
+                           n_threads)
 
     import dask.array as da
 
-    X, y = _as_dask_array(X), _as_dask_array(y)
+    X, *others = (as_dask_array(a) for a in arrays)
     X = X if is_dask_collection(X) else da.from_array(np.asarray(X), chunks=(len(X), -1))
-    y = y if is_dask_collection(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
-    X, y = _aligned(X, y)
+    arrays = _aligned(X, *(o if is_dask_collection(o) else da.from_array(np.asarray(o), chunks=(X.chunks[0],))
+                           for o in others))
     client = active_client()
     if client is None:
         import dask
 
-        xs, ys = dask.compute(list(X.to_delayed().ravel()), list(y.to_delayed().ravel()))
-        return LocalBlocks(list(zip(xs, ys)), n_threads)
-    return DistributedBlocks(client, X, y)
+        parts = dask.compute(*(list(a.to_delayed().ravel()) for a in arrays))
+        return LocalBlocks(list(zip(*parts)), n_threads)
+    return DistributedBlocks(client, *arrays)

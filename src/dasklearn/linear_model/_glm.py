@@ -14,12 +14,28 @@ Solvers and penalties
 ================== ====== ==== ==== ==========
 solver             none   l2   l1   elasticnet
 ================== ====== ==== ==== ==========
-'lbfgs' (default)  yes    yes  --   --
+'auto'             yes    yes  yes  yes
+'lbfgs'            yes    yes  --   --
 'newton'           yes    yes  --   --
 'gradient_descent' yes    yes  --   --
 'proximal_grad'    yes    yes  yes  yes
 'admm'             yes    yes  yes  yes
 ================== ====== ==== ==== ==========
+
+``'auto'`` (the default of :class:`LinearRegression`; the others default to
+``'lbfgs'``) is ``'proximal_grad'`` for the l1 and elastic-net penalties,
+else ``'newton'`` for the squared loss and ``'lbfgs'`` for the others.
+``'newton'`` on the squared loss solves the normal equations, summed over
+the blocks, exactly (and refines the solution once or twice from the
+residuals; ``tol`` and ``max_iter`` do not apply): with collinear columns (a
+singular Gram matrix) it returns the solution of least coefficient norm, as
+:class:`sklearn.linear_model.LinearRegression` (columns whose centred Gram
+matrix has relative eigenvalues below ``n_features * eps`` count as
+collinear, i.e. ``X`` with a condition number above about ``1e7``).
+
+``fit`` takes ``sample_weight`` (every solver but ``'admm'``): the loss is
+then ``sum(w_i * loss_i) / sum(w_i)``, as scikit-learn weights it, and the
+weights travel as a third array of each block.
 
 The intercept is never penalised.  The objectives are scikit-learn's, so
 converged coefficients equal scikit-learn's:
@@ -79,7 +95,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
 
 from dasklearn._kernels.linear import (
     LinearSpec,
@@ -88,10 +104,16 @@ from dasklearn._kernels.linear import (
     prepare_block,
     summarize_block,
 )
+from dasklearn._runtime._reduce import as_dask_array
 from dasklearn.linear_model import _solvers
 from dasklearn.linear_model._objective import Objective
+from dasklearn.linear_model._weighted import (
+    combine_weighted_summaries,
+    prepare_weighted_block,
+    summarize_weighted_block,
+)
 
-SOLVERS = ("lbfgs", "newton", "gradient_descent", "proximal_grad", "admm")
+SOLVERS = ("auto", "lbfgs", "newton", "gradient_descent", "proximal_grad", "admm")
 SMOOTH_SOLVERS = ("lbfgs", "newton", "gradient_descent")
 PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
 
@@ -102,11 +124,15 @@ def _is_dask(obj) -> bool:
     return is_dask_collection(obj)
 
 
-def _as_array(obj):
-    """dask DataFrame / Series -> dask array with known chunk sizes."""
-    if _is_dask(obj) and hasattr(obj, "to_dask_array"):
-        return obj.to_dask_array(lengths=True)
-    return obj
+def _feature_view(X):
+    """What scikit-learn's feature checks (``validate_data``) read of ``X``:
+    a dask DataFrame's columns as an empty pandas DataFrame (its data stay
+    where they are); any other ``X`` as it is."""
+    if _is_dask(X) and hasattr(X, "columns"):
+        import pandas as pd
+
+        return pd.DataFrame(columns=X.columns)
+    return X
 
 
 def _is_real(v) -> bool:
@@ -122,6 +148,7 @@ class _LinearModel(BaseEstimator):
     """
 
     _classifier = False
+    _loss = None  # the loss, when it does not depend on the targets
 
     def __init__(self, penalty, *, l1_ratio, fit_intercept, solver, max_iter, tol):
         self.penalty = penalty
@@ -140,7 +167,7 @@ class _LinearModel(BaseEstimator):
 
     def _check_common_params(self):
         if not isinstance(self.solver, str) or self.solver not in SOLVERS:
-            self._fail("solver", f"one of {SOLVERS}", "Pass e.g. solver='lbfgs'.")
+            self._fail("solver", f"one of {SOLVERS}", "Pass e.g. solver='auto'.")
         if not (self.penalty is None or (isinstance(self.penalty, str) and self.penalty in PENALTIES)):
             self._fail("penalty", f"one of {PENALTIES}",
                        "Leave penalty='auto' to derive it from l1_ratio and the strength.")
@@ -187,10 +214,24 @@ class _LinearModel(BaseEstimator):
             )
         return penalty, l1_ratio
 
+    def _resolved_solver(self, l1_ratio):
+        """The solver ``solver='auto'`` stands for (see the module docstring)."""
+        if self.solver != "auto":
+            return self.solver
+        if l1_ratio > 0:
+            return "proximal_grad"
+        return "newton" if self._loss == "squared" else "lbfgs"
+
+    def _check_features(self, X, reset):
+        """Record (``reset``) or check X's number and names of features, as
+        scikit-learn does (an error for other names, a warning for names
+        given only at fit or only here)."""
+        validate_data(self, _feature_view(X), reset=reset, skip_check_array=True)
+
     def _check_data(self, X, y):
         name = type(self).__name__
         if _is_dask(X) or _is_dask(y):
-            X, y = _as_array(X), _as_array(y)
+            X, y = as_dask_array(X), as_dask_array(y)
             X_shape, y_shape = np.shape(X), np.shape(y)
             if len(X_shape) != 2:
                 raise ValueError(
@@ -234,9 +275,39 @@ class _LinearModel(BaseEstimator):
             raise ValueError(f"{name}: X contains NaN or infinity. Impute or drop those values.")
         if not s["y_finite"]:
             raise ValueError(f"{name}: y contains NaN or infinity. Drop those rows.")
+        if "w_finite" in s:
+            self._check_weight_values(s["w_finite"], s["w_min"], s["n"])
+
+    def _check_weight_values(self, finite, w_min, total):
+        if not (finite and w_min >= 0 and total > 0):
+            raise ValueError(f"{type(self).__name__}: sample_weight must be finite and non-negative with a "
+                             f"positive sum, got min={w_min}, sum={total}. Check the weights.")
+
+    def _check_weights(self, sample_weight, n_rows, solver):
+        """None (no weights, or equal ones), or the weights as a 1-D array
+        (dask weights are checked where they live: :meth:`_check_summary`)."""
+        if sample_weight is None:
+            return None
+        name = type(self).__name__
+        if solver == "admm":
+            raise ValueError(f"{name}: solver='admm' does not support sample_weight. Use another solver, "
+                             "e.g. solver='auto'.")
+        if not _is_dask(sample_weight) and np.ndim(sample_weight) == 0:
+            self._check_weight_values(_is_real(sample_weight) and math.isfinite(sample_weight),
+                                      sample_weight, sample_weight)
+            return None  # equal weights: the loss is divided by their sum
+        w = as_dask_array(sample_weight)
+        if not _is_dask(w):
+            w = check_array(w, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+            self._check_weight_values(True, float(w.min(initial=np.inf)), float(w.sum()))
+        elif np.dtype(w.dtype).kind not in "biuf":
+            raise ValueError(f"{name}: sample_weight must be numeric, got dtype {w.dtype}.")
+        if np.shape(w) != (n_rows,):
+            raise ValueError(f"{name}: sample_weight must have shape ({n_rows},) like y, got {np.shape(w)}.")
+        return w
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model on ``(X, y)``.
 
         Parameters
@@ -247,6 +318,11 @@ class _LinearModel(BaseEstimator):
             threads.
         y : dask array or dask Series of shape (n_samples,), or array-like
             Targets.
+        sample_weight : dask array or dask Series of shape (n_samples,), array-like or float, default=None
+            Non-negative weights of the rows: the loss is
+            ``sum(w_i * loss_i) / sum(w_i)``, as scikit-learn weights it
+            (for every solver but 'admm').  Dask weights are cut into the
+            blocks of X and live with them.
 
         Returns
         -------
@@ -256,24 +332,31 @@ class _LinearModel(BaseEstimator):
         from dasklearn._runtime._reduce import one_blas_thread, place_blocks
 
         penalty, l1_ratio = self._check_params()
+        solver = self._resolved_solver(l1_ratio)
+        X_in = X
         X, y, n_features = self._check_data(X, y)
+        w = self._check_weights(sample_weight, X.shape[0], solver)
+        if w is None:
+            summarize, combine, prepare = summarize_block, combine_summaries, prepare_block
+        else:  # blocks (X, y, w)
+            summarize, combine, prepare = summarize_weighted_block, combine_weighted_summaries, prepare_weighted_block
         # one BLAS thread here too: the solver's small products gain nothing
         # from threads, and an idle BLAS thread spins for milliseconds after
         # each of them, on a core the workers need
-        with place_blocks(X, y) as blocks, one_blas_thread():
-            summary = blocks.map_reduce(summarize_block, self._classifier, combine=combine_summaries)
+        with place_blocks(X, y, sample_weight=w) as blocks, one_blas_thread():
+            summary = blocks.map_reduce(summarize, self._classifier, combine=combine)
             self._check_summary(summary)
-            n = summary["n"]
+            n = summary["n"]  # rows, or the sum of the weights
             loss, n_outputs, classes = self._loss_of(summary)
             spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
-            blocks.transform(prepare_block, loss, classes)
+            blocks.transform(prepare, loss, classes)
             l1, l2 = self._strengths(l1_ratio, n)
-            objective = Objective(blocks, spec, n, l1, l2)
-            result = self._solve(objective, self._initial_params(spec, summary), blocks.n_blocks)
+            objective = Objective(blocks, spec, n, l1, l2, weighted=w is not None)
+            result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
             objective.release_state()
         if not result.converged:
             warnings.warn(
-                f"{type(self).__name__}: solver={self.solver!r} did not converge within "
+                f"{type(self).__name__}: solver={solver!r} did not converge within "
                 f"max_iter={self.max_iter} iterations ({result.message}). Increase max_iter, "
                 "loosen tol, or standardise the features.",
                 ConvergenceWarning,
@@ -284,17 +367,20 @@ class _LinearModel(BaseEstimator):
             x = _center_classes(x, spec, center_coef=l1 == 0)
         self._set_fitted(spec, x, classes)
         self.n_iter_ = self._format_n_iter(result.n_iter)
-        self.n_features_in_ = n_features
+        self._check_features(X_in, reset=True)
         return self
 
     def _initial_params(self, spec, summary):
         return np.zeros(spec.n_params)
 
-    def _solve(self, objective, x0, n_blocks):
+    def _solve(self, solver, objective, x0, n_blocks):
         kw = dict(max_iter=int(self.max_iter), tol=float(self.tol))
-        solver = self.solver
+        spec = objective.spec
         if solver == "lbfgs":
             return _solvers.lbfgs(objective, x0, **kw)
+        if solver == "newton" and spec.loss == "squared":  # a quadratic: solved exactly
+            intercept = spec.n_features if spec.fit_intercept else None
+            return _solvers.least_squares(objective, x0, intercept=intercept)
         if solver == "newton":
             return _solvers.newton(objective, x0, null_space=_null_space(objective), **kw)
         if solver == "gradient_descent":
@@ -310,8 +396,21 @@ class _LinearModel(BaseEstimator):
         )
 
     # ----------------------------------------------------------- prediction
-    def _linear_predictor(self, X):
+    def _respond(self, method, X):
+        """``method`` (one of the private response methods, which take
+        arrays) of ``X``, once X's features are checked against fit's: in
+        memory, or block by block for dask input (a lazy dask array)."""
         check_is_fitted(self)
+        self._check_features(X, reset=False)
+        if _is_dask(X):
+            from dasklearn._blockwise import apply_method
+
+            return apply_method(self, method, as_dask_array(X))
+        return getattr(self, method)(X)
+
+    def _linear_predictor(self, X):
+        """``X @ coef_.T + intercept_`` of in-memory X (checked by :meth:`_respond`; a
+        block of dask input on its worker)."""
         X = check_array(X, dtype=[np.float64, np.float32], estimator=self)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -319,13 +418,6 @@ class _LinearModel(BaseEstimator):
                 f"{self.n_features_in_} features as input."
             )
         return X @ self.coef_.T + self.intercept_
-
-    def _blockwise(self, method, X):
-        """Dask input: ``method`` applied block by block (a lazy dask result)."""
-        from dasklearn._blockwise import apply_method
-
-        check_is_fitted(self)
-        return apply_method(self, method, _as_array(X))
 
     def _score_with(self, metric, X, y, sample_weight=None):
         """``metric(y, predict(X))``; on dask input the predictions are
@@ -335,10 +427,10 @@ class _LinearModel(BaseEstimator):
             return float(metric(y, self.predict(X), **kw))
         from dasklearn._runtime import get_backend
 
-        pred = self.predict(_as_array(X))
+        pred = self.predict(X)
         backend = get_backend()
         try:
-            pred, y = backend.compute(pred, _as_array(y))
+            pred, y = backend.compute(pred, as_dask_array(y))
         finally:
             backend.close()
         return float(metric(np.asarray(y), np.asarray(pred), **kw))
@@ -414,9 +506,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Elastic-net mixing, in [0, 1].
     fit_intercept : bool, default=True
         Fit an (unpenalised) intercept.
-    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
+    solver : {'auto', 'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
         Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties
-        (see the module docstring for the table and the stopping rules).
+        ('auto': 'proximal_grad' for them, else 'lbfgs'; see the module
+        docstring for the table and the stopping rules).
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4
@@ -431,6 +524,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     n_iter_ : ndarray of shape (1,)
         Iterations run by the solver.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X (a pandas or dask DataFrame with string column
+        names) at fit; X given to the other methods must have the same.
 
     Notes
     -----
@@ -511,8 +607,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         -------
         ndarray or dask array
         """
-        if _is_dask(X):
-            return self._blockwise("decision_function", X)
+        return self._respond("_decision_function", X)
+
+    def _decision_function(self, X):
         scores = self._linear_predictor(X)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
@@ -527,9 +624,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         -------
         ndarray or dask array of shape (n_samples,)
         """
-        if _is_dask(X):
-            return self._blockwise("predict", X)
-        scores = self.decision_function(X)
+        return self._respond("_predict", X)
+
+    def _predict(self, X):
+        scores = self._decision_function(X)
         idx = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
 
@@ -544,9 +642,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         -------
         ndarray or dask array of shape (n_samples, n_classes)
         """
-        if _is_dask(X):
-            return self._blockwise("predict_proba", X)
-        scores = self.decision_function(X)
+        return self._respond("_predict_proba", X)
+
+    def _predict_proba(self, X):
+        scores = self._decision_function(X)
         if scores.ndim == 1:
             p = mean_response(scores, "logistic")
             return np.column_stack([1.0 - p, p])
@@ -563,9 +662,10 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         -------
         ndarray or dask array of shape (n_samples, n_classes)
         """
-        if _is_dask(X):
-            return self._blockwise("predict_log_proba", X)
-        return np.log(self.predict_proba(X))
+        return self._respond("_predict_log_proba", X)
+
+    def _predict_log_proba(self, X):
+        return np.log(self._predict_proba(X))
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of :meth:`predict` (computed blockwise on dask input).
@@ -630,9 +730,13 @@ class LinearRegression(_Regressor):
         Elastic-net mixing, in [0, 1].
     fit_intercept : bool, default=True
         Fit an (unpenalised) intercept.
-    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
-        'newton' solves least squares in one step.  Only 'proximal_grad' and
-        'admm' support l1 and elastic-net penalties.
+    solver : {'auto', 'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='auto'
+        'newton' solves the normal equations exactly (refined from the
+        residuals; ``tol`` and ``max_iter`` do not apply), which gives
+        scikit-learn's least squares even on ill-conditioned ``X``, and the
+        least-norm coefficients when columns are collinear.  Only
+        'proximal_grad' and 'admm' support l1 and elastic-net penalties.
+        'auto' is 'newton' for penalties None and 'l2', else 'proximal_grad'.
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4
@@ -645,6 +749,9 @@ class LinearRegression(_Regressor):
     intercept_ : float
     n_iter_ : int
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X (a pandas or dask DataFrame with string column
+        names) at fit; X given to the other methods must have the same.
 
     Notes
     -----
@@ -658,7 +765,7 @@ class LinearRegression(_Regressor):
     _loss = "squared"
 
     def __init__(self, penalty="auto", *, alpha=0.0, l1_ratio=0.0, fit_intercept=True,
-                 solver="lbfgs", max_iter=100, tol=1e-4):
+                 solver="auto", max_iter=100, tol=1e-4):
         self.alpha = alpha
         super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
                          max_iter=max_iter, tol=tol)
@@ -680,9 +787,7 @@ class LinearRegression(_Regressor):
         -------
         ndarray or dask array of shape (n_samples,)
         """
-        if _is_dask(X):
-            return self._blockwise("predict", X)
-        return self._linear_predictor(X)
+        return self._respond("_linear_predictor", X)
 
     def score(self, X, y, sample_weight=None):
         """R^2 of :meth:`predict` (computed blockwise on dask input).
@@ -721,8 +826,9 @@ class PoissonRegression(_Regressor):
         Elastic-net mixing, in [0, 1].
     fit_intercept : bool, default=True
         Fit an (unpenalised) intercept.
-    solver : {'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
-        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties.
+    solver : {'auto', 'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
+        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties
+        ('auto': 'proximal_grad' for them, else 'lbfgs').
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4
@@ -735,6 +841,9 @@ class PoissonRegression(_Regressor):
     intercept_ : float
     n_iter_ : int
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X (a pandas or dask DataFrame with string column
+        names) at fit; X given to the other methods must have the same.
 
     Notes
     -----
@@ -778,8 +887,9 @@ class PoissonRegression(_Regressor):
         -------
         ndarray or dask array of shape (n_samples,)
         """
-        if _is_dask(X):
-            return self._blockwise("predict", X)
+        return self._respond("_predict", X)
+
+    def _predict(self, X):
         return np.exp(self._linear_predictor(X))
 
     def score(self, X, y, sample_weight=None):

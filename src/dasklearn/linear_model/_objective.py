@@ -5,7 +5,8 @@ Links the three layers: the solvers call :class:`Objective` as their
 kernel over the blocks where they live and to sum the partial results, then
 scales the sums and adds the penalty here on the client.
 
-The objective is, with ``n`` the number of rows and ``m`` a mask that is
+The objective is, with ``n`` the number of rows (with sample weights: the
+sum of the weights, the row losses being weighted) and ``m`` a mask that is
 zero at the intercepts::
 
     f(w) = sum_rows(loss) / n + sum(l2 * m * w**2) / 2      (smooth part)
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from dasklearn._kernels.linear import LinearSpec, add, admm_block_cache, admm_block_round, evaluate_block
+from dasklearn.linear_model._weighted import evaluate_weighted_block
 
 
 class Objective:
@@ -30,16 +32,22 @@ class Objective:
     blocks : LocalBlocks or DistributedBlocks
         Prepared blocks (see ``dasklearn._runtime._reduce``).
     spec : LinearSpec
-    n_samples : int
-        Total number of rows (the loss sum is divided by it).
+    n_samples : int or float
+        Total number of rows, or of sample weights (the loss sum is divided
+        by it).
     l1, l2 : float
         Penalty strengths; neither applies to the intercepts.
+    weighted : bool, default=False
+        The blocks are ``(X, y, w)``: each row's loss is multiplied by its
+        weight (:mod:`dasklearn.linear_model._weighted`; not for ADMM).
     """
 
-    def __init__(self, blocks, spec: LinearSpec, n_samples: int, l1: float = 0.0, l2: float = 0.0):
+    def __init__(self, blocks, spec: LinearSpec, n_samples, l1: float = 0.0, l2: float = 0.0,
+                 weighted: bool = False):
         self.blocks = blocks
         self.spec = spec
-        self.n_samples = int(n_samples)
+        self.n_samples = float(n_samples) if weighted else int(n_samples)
+        self._kernel = evaluate_weighted_block if weighted else evaluate_block
         penalised = ~spec.intercept_mask()
         self.l1 = float(l1) * penalised
         self.l2 = float(l2) * penalised
@@ -51,7 +59,7 @@ class Objective:
         params = np.asarray(params, dtype=np.float64)
         P = self.spec.n_params
         nbytes = 8 * (1 + (P if order >= 1 else 0) + (P * P if order >= 2 else 0))
-        sums = self.blocks.map_reduce(evaluate_block, params, self.spec, order, combine=add, nbytes=nbytes)
+        sums = self.blocks.map_reduce(self._kernel, params, self.spec, order, combine=add, nbytes=nbytes)
         self.n_evaluations += 1
         n = self.n_samples
         out = [sums[0] / n + 0.5 * float(self.l2 @ (params * params))]
@@ -70,13 +78,12 @@ class Objective:
         between rounds (the squared loss's Gram matrices) is derived from
         the blocks alone and recomputed with them.
         """
-        P = self.spec.n_params
         if self._admm_cache is None:
             self._admm_cache = self.blocks.derive(admm_block_cache, self.spec, float(self.n_samples))
         self._admm_states, sums = self.blocks.map_reduce_state(
             admm_block_round, self._admm_states, np.asarray(z, dtype=np.float64), float(rho),
             float(rescale), self.spec, float(self.n_samples), float(inner_tol), combine=add,
-            derived=self._admm_cache, nbytes=8 * (P + 3),
+            derived=self._admm_cache,
         )
         self.n_evaluations += 1
         return sums

@@ -21,6 +21,8 @@ Stopping rules (``tol``) are stated on the scaled objective (mean loss):
 * lbfgs: scipy's L-BFGS-B ``gtol=tol`` (max-norm of the projected gradient)
   with ``ftol = 64 * eps``, as scikit-learn's lbfgs;
 * newton, gradient_descent: ``max|grad| <= tol``;
+* least_squares (quadratic ``f``): none, the normal equations are solved
+  (and the solution refined) exactly;
 * proximal_grad: ``max|x - prox(x - grad)| <= tol`` (the proximal-gradient
   residual, equal to ``max|grad|`` without l1);
 * admm: primal and dual residuals below ``tol`` (absolute, per coordinate and
@@ -127,6 +129,78 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
         x, f, g, H = xn, fn, gn, Hn
     converged = np.max(np.abs(g), initial=0.0) <= tol
     return SolverResult(x, max_iter, bool(converged), "" if converged else "max_iter reached")
+
+
+# ----------------------------------------------------------- least squares
+MAX_REFINEMENTS = 3  # passes of iterative refinement after the normal-equations solve
+
+
+def _normal_solve(H, r, intercept):
+    """Minimum-norm solution ``d`` of the normal equations ``H d = r``.
+
+    ``intercept`` (a parameter index, or None) is eliminated first: its
+    Schur complement is the Gram matrix of the centred columns, as
+    scikit-learn centres ``X`` before its least-squares solve, so with
+    collinear columns the norm minimised is that of the coefficients, as
+    there.  Singular values of the (complement) matrix below ``len(H) * eps``
+    times the largest count as zero (:func:`scipy.linalg.lstsq`).
+    """
+    from scipy.linalg import lstsq
+
+    cond = len(H) * _EPS
+    if intercept is None:
+        return lstsq(H, r, cond=cond)[0]
+    rest = np.arange(len(H)) != intercept
+    h, c = H[intercept, intercept], H[rest, intercept]
+    d = np.empty_like(r)
+    d[rest] = lstsq(H[np.ix_(rest, rest)] - np.outer(c, c / h), r[rest] - c * (r[intercept] / h), cond=cond)[0]
+    d[intercept] = (r[intercept] - c @ d[rest]) / h
+    return d
+
+
+def least_squares(evaluate: Callable, x0, *, intercept: int | None = None,
+                  max_refinements: int = MAX_REFINEMENTS) -> SolverResult:
+    """The exact minimiser of a quadratic ``f`` (least squares, ridge).
+
+    One ``evaluate(x0, 2)`` call gives the gradient and the (constant)
+    Hessian, whose Newton step from ``x0`` is the minimiser (the normal
+    equations).  The normal equations square the condition number of the
+    data, so the step is then refined: the gradient at the new point,
+    computed from the residuals (one ``evaluate(x, 1)`` call), gives a
+    correction, applied while the corrections shrink, at most
+    ``max_refinements`` times.  There is no tolerance: the result is the
+    minimiser up to rounding.
+
+    Parameters
+    ----------
+    intercept : int, default=None
+        Index of an unpenalised intercept, eliminated first (see
+        :func:`_normal_solve`): with collinear columns (a singular Hessian)
+        the result is the solution of least coefficient norm, as
+        scikit-learn's ``LinearRegression``.
+    max_refinements : int, default=MAX_REFINEMENTS
+
+    Returns
+    -------
+    SolverResult
+        ``n_iter`` is 1: one Newton step (its refinements are part of the solve).
+    """
+    x = np.asarray(x0, dtype=np.float64).copy()
+    _, g, H = evaluate(x, 2)
+    step = _normal_solve(H, -g, intercept)
+    x += step
+    size = np.abs(step).max(initial=0.0)
+    for _ in range(max_refinements):
+        if size <= 4 * _EPS * np.abs(x).max(initial=0.0):  # at rounding level
+            break
+        _, g = evaluate(x, 1)
+        step = _normal_solve(H, -g, intercept)
+        new_size = np.abs(step).max(initial=0.0)
+        if not new_size < size / 2:  # no longer converging: rounding noise
+            break
+        x += step
+        size = new_size
+    return SolverResult(x, 1, True)
 
 
 # ------------------------------------------- (proximal) gradient descent
