@@ -1,0 +1,399 @@
+"""The machinery shared by the linear models of :mod:`dasklearn.linear_model._glm`:
+parameter checks, data checks, the fit driver (placing the blocks, building
+the objective, running the solver) and the blockwise prediction helpers."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
+
+from dasklearn._kernels.linear import (
+    LinearSpec,
+    combine_summaries,
+    prepare_block,
+    summarize_block,
+)
+from dasklearn._runtime._reduce import as_dask_array
+from dasklearn.linear_model import _solvers
+from dasklearn.linear_model._objective import Objective
+from dasklearn.linear_model._weighted import (
+    combine_weighted_summaries,
+    prepare_weighted_block,
+    summarize_weighted_block,
+)
+
+SOLVERS = ("auto", "lbfgs", "newton", "gradient_descent", "proximal_grad", "admm")
+SMOOTH_SOLVERS = ("lbfgs", "newton", "gradient_descent")
+PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
+
+
+def _is_dask(obj) -> bool:
+    from dask import is_dask_collection
+
+    return is_dask_collection(obj)
+
+
+def _feature_view(X):
+    """What scikit-learn's feature checks (``validate_data``) read of ``X``:
+    a dask DataFrame's columns as an empty pandas DataFrame (its data stay
+    where they are); any other ``X`` as it is."""
+    if _is_dask(X) and hasattr(X, "columns"):
+        import pandas as pd
+
+        return pd.DataFrame(columns=X.columns)
+    return X
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+class _LinearModel(BaseEstimator):
+    """Shared fit machinery; subclasses define the loss and the penalty scale.
+
+    Each public subclass spells out its full constructor signature (as
+    scikit-learn's ``get_params`` requires), stores its strength (``C`` or
+    ``alpha``) and passes the parameters common to all to this one.
+    """
+
+    _classifier = False
+    _loss = None  # the loss, when it does not depend on the targets
+
+    def __init__(self, penalty, *, l1_ratio, fit_intercept, solver, max_iter, tol):
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+    # ------------------------------------------------------------ validation
+    def _fail(self, name, expected, fix):
+        value = getattr(self, name)
+        raise ValueError(
+            f"{type(self).__name__}: {name} must be {expected}, got {value!r}. {fix}"
+        )
+
+    def _check_common_params(self):
+        if not isinstance(self.solver, str) or self.solver not in SOLVERS:
+            self._fail("solver", f"one of {SOLVERS}", "Pass e.g. solver='auto'.")
+        if not (self.penalty is None or (isinstance(self.penalty, str) and self.penalty in PENALTIES)):
+            self._fail("penalty", f"one of {PENALTIES}",
+                       "Leave penalty='auto' to derive it from l1_ratio and the strength.")
+        if not _is_real(self.l1_ratio) or not 0 <= self.l1_ratio <= 1:
+            self._fail("l1_ratio", "a float in [0, 1]", "Use 0 for l2, 1 for l1, in between for elastic net.")
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            self._fail("fit_intercept", "a bool", "Pass True or False.")
+        if not isinstance(self.max_iter, numbers.Integral) or isinstance(self.max_iter, bool) \
+                or self.max_iter < 0:
+            self._fail("max_iter", "an int >= 0", "Pass e.g. max_iter=100.")
+        if not _is_real(self.tol) or not math.isfinite(self.tol) or self.tol < 0:
+            self._fail("tol", "a finite float >= 0", "Pass e.g. tol=1e-4.")
+        if self.penalty in ("l1", "l2") and self.l1_ratio not in (0, 1 if self.penalty == "l1" else 0):
+            raise ValueError(
+                f"{type(self).__name__}: penalty={self.penalty!r} and "
+                f"l1_ratio={self.l1_ratio!r} disagree. Leave penalty='auto' and set l1_ratio, "
+                "or pass penalty='elasticnet' to use l1_ratio."
+            )
+
+    def _penalty_mix(self):
+        """``(penalty name or None, effective l1_ratio)``."""
+        if self.penalty is None or self._no_penalty():
+            return None, 0.0
+        if self.penalty == "l1":
+            return "l1", 1.0
+        if self.penalty == "l2":
+            return "l2", 0.0
+        r = float(self.l1_ratio)
+        if self.penalty == "elasticnet":
+            return "elasticnet", r
+        return ("l2" if r == 0 else "l1" if r == 1 else "elasticnet"), r
+
+    def _check_params(self):
+        """Validate every parameter and the solver/penalty combination."""
+        self._check_strength()
+        self._check_common_params()
+        penalty, l1_ratio = self._penalty_mix()
+        if l1_ratio > 0 and self.solver in SMOOTH_SOLVERS:
+            raise ValueError(
+                f"{type(self).__name__}: solver={self.solver!r} supports penalties None and "
+                f"'l2' only, got penalty {penalty!r} (l1_ratio={l1_ratio}). Use "
+                "solver='proximal_grad' or solver='admm' for l1 and elastic-net penalties, "
+                "or l1_ratio=0."
+            )
+        return penalty, l1_ratio
+
+    def _resolved_solver(self, l1_ratio):
+        """The solver ``solver='auto'`` stands for (see the module docstring)."""
+        if self.solver != "auto":
+            return self.solver
+        if l1_ratio > 0:
+            return "proximal_grad"
+        return "newton" if self._loss == "squared" else "lbfgs"
+
+    def _check_features(self, X, reset):
+        """Record (``reset``) or check X's number and names of features, as
+        scikit-learn does (an error for other names, a warning for names
+        given only at fit or only here)."""
+        validate_data(self, _feature_view(X), reset=reset, skip_check_array=True)
+
+    def _check_data(self, X, y):
+        name = type(self).__name__
+        if _is_dask(X) or _is_dask(y):
+            X, y = as_dask_array(X), as_dask_array(y)
+            X_shape, y_shape = np.shape(X), np.shape(y)
+            if len(X_shape) != 2:
+                raise ValueError(
+                    f"{name}: X must be 2-dimensional (n_samples, n_features), got shape "
+                    f"{X_shape}. Reshape it, e.g. X.reshape(-1, 1) for a single feature."
+                )
+            if len(y_shape) != 1:
+                raise ValueError(
+                    f"{name}: y must be 1-dimensional (n_samples,), got shape {y_shape}. "
+                    "Pass y.ravel() for a column vector."
+                )
+            if any(isinstance(s, float) and math.isnan(s) for s in (X_shape[0], y_shape[0])):
+                raise ValueError(
+                    f"{name}: the number of rows of X or y is unknown (dask chunks of unknown "
+                    "size). Call X.compute_chunk_sizes() (and y's) or pass a dask DataFrame."
+                )
+            if X_shape[0] != y_shape[0]:
+                raise ValueError(
+                    f"{name}: X and y must have the same number of rows, got {X_shape[0]} and "
+                    f"{y_shape[0]}. Pass matching X and y."
+                )
+            if X_shape[0] == 0 or X_shape[1] == 0:
+                raise ValueError(f"{name}: X must be non-empty, got shape {X_shape}.")
+            if np.dtype(X.dtype).kind not in "biuf":
+                raise ValueError(
+                    f"{name}: X must be numeric, got dtype {X.dtype}. Encode the features "
+                    "as numbers first."
+                )
+            if not self._classifier and np.dtype(y.dtype).kind not in "biuf":
+                raise ValueError(
+                    f"{name}: y must be numeric, got dtype {y.dtype}. Pass numeric targets."
+                )
+            return X, y, int(X_shape[1])
+        X, y = check_X_y(X, y, dtype=np.float64, order="C", y_numeric=not self._classifier,
+                         estimator=self)
+        return X, y, X.shape[1]
+
+    def _check_summary(self, s):
+        name = type(self).__name__
+        if not s["X_numeric"] or not s["X_finite"]:
+            raise ValueError(f"{name}: X contains NaN or infinity. Impute or drop those values.")
+        if not s["y_finite"]:
+            raise ValueError(f"{name}: y contains NaN or infinity. Drop those rows.")
+        if "w_finite" in s:
+            self._check_weight_values(s["w_finite"], s["w_min"], s["n"])
+
+    def _check_weight_values(self, finite, w_min, total):
+        if not (finite and w_min >= 0 and total > 0):
+            raise ValueError(f"{type(self).__name__}: sample_weight must be finite and non-negative with a "
+                             f"positive sum, got min={w_min}, sum={total}. Check the weights.")
+
+    def _check_weights(self, sample_weight, n_rows, solver):
+        """None (no weights, or equal ones), or the weights as a 1-D array
+        (dask weights are checked where they live: :meth:`_check_summary`)."""
+        if sample_weight is None:
+            return None
+        name = type(self).__name__
+        if solver == "admm":
+            raise ValueError(f"{name}: solver='admm' does not support sample_weight. Use another solver, "
+                             "e.g. solver='auto'.")
+        if not _is_dask(sample_weight) and np.ndim(sample_weight) == 0:
+            self._check_weight_values(_is_real(sample_weight) and math.isfinite(sample_weight),
+                                      sample_weight, sample_weight)
+            return None  # equal weights: the loss is divided by their sum
+        w = as_dask_array(sample_weight)
+        if not _is_dask(w):
+            w = check_array(w, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+            self._check_weight_values(True, float(w.min(initial=np.inf)), float(w.sum()))
+        elif np.dtype(w.dtype).kind not in "biuf":
+            raise ValueError(f"{name}: sample_weight must be numeric, got dtype {w.dtype}.")
+        if np.shape(w) != (n_rows,):
+            raise ValueError(f"{name}: sample_weight must have shape ({n_rows},) like y, got {np.shape(w)}.")
+        return w
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : dask array or dask DataFrame of shape (n_samples, n_features), or array-like
+            Training data.  Dask input is fitted where its blocks live (with
+            an active Client) or on local threads; in-memory input on local
+            threads.
+        y : dask array or dask Series of shape (n_samples,), or array-like
+            Targets.
+        sample_weight : dask array or dask Series of shape (n_samples,), array-like or float, default=None
+            Non-negative weights of the rows: the loss is
+            ``sum(w_i * loss_i) / sum(w_i)``, as scikit-learn weights it
+            (for every solver but 'admm').  Dask weights are cut into the
+            blocks of X and live with them.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        from dasklearn._runtime._reduce import one_blas_thread, place_blocks
+
+        penalty, l1_ratio = self._check_params()
+        solver = self._resolved_solver(l1_ratio)
+        X_in = X
+        X, y, n_features = self._check_data(X, y)
+        w = self._check_weights(sample_weight, X.shape[0], solver)
+        if w is None:
+            summarize, combine, prepare = summarize_block, combine_summaries, prepare_block
+        else:  # blocks (X, y, w)
+            summarize, combine, prepare = summarize_weighted_block, combine_weighted_summaries, prepare_weighted_block
+        # one BLAS thread here too: the solver's small products gain nothing
+        # from threads, and an idle BLAS thread spins for milliseconds after
+        # each of them, on a core the workers need
+        with place_blocks(X, y, sample_weight=w) as blocks, one_blas_thread():
+            summary = blocks.map_reduce(summarize, self._classifier, combine=combine)
+            self._check_summary(summary)
+            n = summary["n"]  # rows, or the sum of the weights
+            loss, n_outputs, classes = self._loss_of(summary)
+            spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
+            blocks.transform(prepare, loss, classes)
+            l1, l2 = self._strengths(l1_ratio, n)
+            objective = Objective(blocks, spec, n, l1, l2, weighted=w is not None)
+            result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
+            objective.release_state()
+        if not result.converged:
+            warnings.warn(
+                f"{type(self).__name__}: solver={solver!r} did not converge within "
+                f"max_iter={self.max_iter} iterations ({result.message}). Increase max_iter, "
+                "loosen tol, or standardise the features.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        x = result.x
+        if n_outputs > 1:
+            x = _center_classes(x, spec, center_coef=l1 == 0)
+        self._set_fitted(spec, x, classes)
+        self.n_iter_ = self._format_n_iter(result.n_iter)
+        self._check_features(X_in, reset=True)
+        return self
+
+    def _initial_params(self, spec, summary):
+        return np.zeros(spec.n_params)
+
+    def _solve(self, solver, objective, x0, n_blocks):
+        kw = dict(max_iter=int(self.max_iter), tol=float(self.tol))
+        spec = objective.spec
+        if solver == "lbfgs":
+            return _solvers.lbfgs(objective, x0, **kw)
+        if solver == "newton" and spec.loss == "squared":  # a quadratic: solved exactly
+            intercept = spec.n_features if spec.fit_intercept else None
+            return _solvers.least_squares(objective, x0, intercept=intercept)
+        if solver == "newton":
+            return _solvers.newton(objective, x0, null_space=_null_space(objective), **kw)
+        if solver == "gradient_descent":
+            return _solvers.gradient_descent(objective, x0, **kw)
+        if solver == "proximal_grad":
+            l1 = objective.l1 if objective.l1.any() else None
+            return _solvers.proximal_grad(objective, x0, l1=l1, **kw)
+        inner_tol = max(min(float(self.tol), 1e-4) * 1e-2 / n_blocks, 1e-14)
+        return _solvers.admm(
+            lambda z, rho, rescale: objective.consensus(z, rho, rescale, inner_tol),
+            x0, n_blocks=n_blocks, l1=objective.l1, l2=objective.l2,
+            shift_invariant=objective.spec.n_outputs, rho=_initial_rho(objective, x0, n_blocks), **kw,
+        )
+
+    # ----------------------------------------------------------- prediction
+    def _respond(self, method, X):
+        """``method`` (one of the private response methods, which take
+        arrays) of ``X``, once X's features are checked against fit's: in
+        memory, or block by block for dask input (a lazy dask array)."""
+        check_is_fitted(self)
+        self._check_features(X, reset=False)
+        if _is_dask(X):
+            from dasklearn._blockwise import apply_method
+
+            return apply_method(self, method, as_dask_array(X))
+        return getattr(self, method)(X)
+
+    def _linear_predictor(self, X):
+        """``X @ coef_.T + intercept_`` of in-memory X (checked by :meth:`_respond`; a
+        block of dask input on its worker)."""
+        X = check_array(X, dtype=[np.float64, np.float32], estimator=self)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X @ self.coef_.T + self.intercept_
+
+    def _score_with(self, metric, X, y, sample_weight=None):
+        """``metric(y, predict(X))``; on dask input the predictions are
+        computed blockwise where X lives and only they and y come here."""
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        if not (_is_dask(X) or _is_dask(y)):
+            return float(metric(y, self.predict(X), **kw))
+        from dasklearn._runtime import get_backend
+
+        pred = self.predict(X)
+        backend = get_backend()
+        try:
+            pred, y = backend.compute(pred, as_dask_array(y))
+        finally:
+            backend.close()
+        return float(metric(np.asarray(y), np.asarray(pred), **kw))
+
+
+def _initial_rho(objective, x0, n_blocks):
+    """ADMM's starting penalty: a fraction of the curvature of one block's
+    loss share, measured along the gradient by a secant (two evaluations).
+    Residual balancing adapts it later; a good start saves many rounds."""
+    _, g0 = objective(x0, 1)
+    g0 = g0 - objective.l2 * x0  # the loss alone: l2 belongs to the z-update
+    norm = float(np.linalg.norm(g0))
+    if norm == 0 or not np.isfinite(norm):
+        return 1.0
+    x1 = x0 - g0 / norm
+    _, g1 = objective(x1, 1)
+    g1 = g1 - objective.l2 * x1
+    s = x1 - x0
+    curvature = float((g1 - g0) @ s) / float(s @ s)
+    if not np.isfinite(curvature) or curvature <= 0:
+        return 1.0
+    return 0.3 * curvature / n_blocks
+
+
+def _center_classes(x, spec, center_coef):
+    """Multinomial parameters are defined up to a constant added to every
+    class (for the intercepts; for the coefficients too when there is no l2
+    term).  Pick the representative whose class-mean is zero, as
+    scikit-learn's solvers started at zero do."""
+    P = x.reshape(spec.n_outputs, spec.n_columns).copy()
+    if spec.fit_intercept:
+        P[:, -1] -= P[:, -1].mean()
+    if center_coef:
+        P[:, :spec.n_features] -= P[:, :spec.n_features].mean(axis=0)
+    return P.ravel()
+
+
+def _null_space(objective):
+    """Orthonormal directions along which the multinomial objective is flat."""
+    spec = objective.spec
+    if spec.n_outputs == 1:
+        return None
+    K, m = spec.n_outputs, spec.n_columns
+    cols = []
+    unpenalised = ~(objective.l2.reshape(K, m) > 0).any(axis=0)  # per column index
+    for j in range(m):
+        if unpenalised[j]:
+            v = np.zeros((K, m))
+            v[:, j] = 1.0 / np.sqrt(K)
+            cols.append(v.ravel())
+    return np.column_stack(cols) if cols else None
