@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn import linear_model as sk
 
-from dasklearn._runtime import _partitions, _reduce
+from dasklearn._runtime import _partitions, _reduce, _threads
 from dasklearn._runtime._models import DistributedModels, LocalModels, SplitSpec, _Handle, validation_rows
 from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
 
@@ -156,19 +156,19 @@ def test_one_blas_thread_holds_while_any_thread_is_inside(monkeypatch):
     """Two fits in threads: the limit set by the first one in holds until the
     last one is out, then the original count comes back."""
     blas = _FakeBlas(4)
-    monkeypatch.setattr(_reduce, "_blas_controller", lambda: blas)
+    monkeypatch.setattr(_threads, "controller", lambda: blas)
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
     def first():
-        with _reduce.one_blas_thread():
+        with _threads.one_blas_thread():
             a_in.set()
             b_in.wait(10)
         a_out.set()
 
     def second():
         a_in.wait(10)
-        with _reduce.one_blas_thread():
+        with _threads.one_blas_thread():
             b_in.set()
             a_out.wait(10)  # the first one has left
             seen["inside"] = blas.num_threads

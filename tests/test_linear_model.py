@@ -365,9 +365,9 @@ def test_worker_with_two_threads_runs_its_groups_in_parallel_with_the_same_bits(
 def test_tree_reduction_and_scattered_parameters_on_cluster(client, monkeypatch):
     """Force the paths the small test data never needs: partial results added
     on the workers before the gather, and parameters scattered, not inlined."""
-    from dasklearn._runtime import _reduce
+    from dasklearn._runtime import _reduce, _reduce_policies
 
-    monkeypatch.setattr(_reduce, "GATHER_BYTES", 0)  # always one level of worker-side additions
+    monkeypatch.setattr(_reduce_policies, "GATHER_BYTES", 0)  # always one level of worker-side additions
     monkeypatch.setattr(_reduce, "INLINE_BYTES", 0)  # every array argument is scattered
     X, y = _dask("multinomial")
     assert_same_model(LogisticRegression(C=C_TEST, solver="newton", **TIGHT).fit(X, y),

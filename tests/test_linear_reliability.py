@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from dasklearn._runtime import _reduce
+from dasklearn._runtime import _reduce, _reduce_policies
 from dasklearn._runtime._reduce import (
     OrderedSum,
     _aligned_arrays,
@@ -195,7 +195,7 @@ def test_worker_side_tree_adds_like_the_local_threads(cluster, monkeypatch):
     tree: the same bits as the same tree on local threads."""
     from dask.distributed import Client
 
-    monkeypatch.setattr(_reduce, "GATHER_BYTES", 0)  # one tree level on the workers
+    monkeypatch.setattr(_reduce_policies, "GATHER_BYTES", 0)  # one tree level on the workers
     monkeypatch.setattr(_reduce, "INLINE_BYTES", 0)  # parameters scattered, not inlined
     local = _fit("newton")
     with Client(cluster) as c:
@@ -219,7 +219,7 @@ def test_cli_cluster_gives_the_same_bits(cli_cluster, cluster):
 
 
 def test_numpy_input_does_not_depend_on_the_number_of_threads(monkeypatch):
-    monkeypatch.setattr(_reduce, "LOCAL_BLOCK_BYTES", 64 << 10)  # 20 blocks
+    monkeypatch.setattr(_reduce_policies, "LOCAL_BLOCK_BYTES", 64 << 10)  # 20 blocks
     X, y = (np.asarray(a) for a in _regression())
     fits = []
     for n_threads in (1, 3):

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 
+from dasklearn._runtime._threads import controller
+
 _VARS = {"OMP_NUM_THREADS": "openmp", "OPENBLAS_NUM_THREADS": "blas", "MKL_NUM_THREADS": "blas"}
 
-_controller = None  # threadpoolctl.ThreadpoolController of this process, or of the parent that forked it
 _registered = False
 
 
@@ -37,15 +38,6 @@ def limits_from_config() -> dict:
     return out
 
 
-def _scan() -> None:
-    """Find this process's thread-pool libraries once (reused by forked children)."""
-    global _controller
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _controller = ThreadpoolController()
-
-
 def prepare_before_fork() -> None:
     """Scan the libraries in the parent before its first fork (see module doc)."""
     global _registered
@@ -56,7 +48,7 @@ def prepare_before_fork() -> None:
 
 def _scan_quietly() -> None:
     try:
-        _scan()
+        controller()
     except Exception:  # never break a fork; the worker will scan for itself
         pass
 
@@ -68,5 +60,4 @@ def dask_setup(worker=None) -> None:
     # A library the parent loads after its first fork (rare: BLAS and OpenMP
     # come with numpy, scipy and scikit-learn at import) is missing from the
     # inherited controller; its pool is then not limited (a speed matter only).
-    _scan()  # no-op when inherited from the parent
-    _controller.limit(limits=limits)
+    controller().limit(limits=limits)  # scanned here unless inherited from the parent

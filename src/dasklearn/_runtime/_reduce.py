@@ -65,224 +65,39 @@ Worker loss
 Without a Client (or for in-memory NumPy input) the same interface runs the
 blocks on local threads (NumPy releases the GIL in its matrix products).
 
-Pure policies (:func:`assign_groups`, :func:`reduction_levels`,
-:func:`tree_sum`, :func:`row_blocks`) are plain functions tested without a
-cluster.
+The pure policies (:func:`assign_groups`, :func:`reduction_levels`,
+:func:`tree_sum`, :func:`row_blocks`) live in :mod:`._reduce_policies` and
+are tested without a cluster; the BLAS thread limits in :mod:`._threads`.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import functools
-import math
-import threading
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
 from dasklearn._runtime._partitions import WorkersLost, current_workers, scatter, wait_on_cluster
+from dasklearn._runtime import _reduce_policies
+from dasklearn._runtime._reduce_policies import (
+    OrderedSum,
+    assign_groups,
+    reduction_levels,
+    row_blocks,
+    tree_sum,
+)
+from dasklearn._runtime._threads import limit_worker_blas, one_blas_thread
 
 __all__ = ["DistributedBlocks", "LocalBlocks", "OrderedSum", "WorkersLost", "as_dask_array", "assign_groups",
            "one_blas_thread", "place_blocks", "reduction_levels", "row_blocks", "tree_sum"]
 
-# Partial results are gathered and added here when they weigh at most this
-# much together; otherwise the workers add them first, in runs of
-# SPLIT_EVERY consecutive blocks (a tree), which costs one extra hop.
-SPLIT_EVERY = 8
-GATHER_BYTES = 8 << 20
 # Arguments bigger than this are scattered to the workers once per call
 # instead of being embedded in every task.
 INLINE_BYTES = 1 << 20
-# In-memory (NumPy) input is cut into blocks of about this many bytes of X:
-# a number of blocks that depends on the data only, not on the machine.
-LOCAL_BLOCK_BYTES = 4 << 20
 POLL_SECONDS = 2.0  # how often a wait checks that the cluster still has workers
 WORKER_TIMEOUT = 60.0  # seconds without any worker before a wait gives up
 MAX_RECOVERIES = 5  # re-placements of the blocks within one evaluation
-
-# ------------------------------------------------------------ pure policies
-def assign_groups(locations: Sequence[Sequence[str]], nthreads: dict[str, int]) -> list[tuple[str, list[int]]]:
-    """Split block indices into groups, one per worker thread holding blocks.
-
-    Parameters
-    ----------
-    locations : sequence of sequence of str
-        For each block, the addresses of the workers holding it (empty when
-        no worker holds it right now: it then goes to the least loaded
-        worker of ``nthreads``).
-    nthreads : dict
-        Threads of each worker.
-
-    Returns
-    -------
-    list of (address, block indices)
-        A block held by several workers goes to the least loaded of them;
-        each worker's blocks are dealt round-robin into at most ``nthreads``
-        groups.  Deterministic for given inputs.  (The grouping affects
-        where blocks are evaluated, never the value of a sum: see
-        :func:`tree_sum`.)
-    """
-    by_worker: dict[str, list[int]] = {}
-    for i, where in enumerate(locations):
-        candidates = sorted(where) or sorted(nthreads)
-        if not candidates:
-            raise ValueError(f"block {i} is held by no worker")
-        address = min(candidates, key=lambda a: len(by_worker.get(a, ())))
-        by_worker.setdefault(address, []).append(i)
-    groups = []
-    for address in sorted(by_worker):
-        idx = by_worker[address]
-        k = max(1, min(int(nthreads.get(address, 1)), len(idx)))
-        groups.extend((address, idx[j::k]) for j in range(k))
-    return groups
-
-
-def reduction_levels(n_partials: int, partial_nbytes: int, split_every: int | None = None,
-                     gather_bytes: int | None = None) -> int:
-    """Number of tree levels of worker-side additions before the gather.
-
-    Each level adds runs of ``split_every`` consecutive partial results on
-    the workers.  Levels are added while the remaining partials weigh more
-    than ``gather_bytes`` together (a level costs a network hop; many small
-    partials are cheap to gather: each task sends its blocks' partials in
-    one message).  Defaults: the module's ``SPLIT_EVERY`` and
-    ``GATHER_BYTES``.  Depends on its arguments only, so the shape of the
-    sum (:func:`tree_sum`) is the same wherever it runs.
-    """
-    split_every = SPLIT_EVERY if split_every is None else split_every
-    gather_bytes = GATHER_BYTES if gather_bytes is None else gather_bytes
-    if split_every < 2:
-        raise ValueError(f"split_every must be >= 2, got {split_every}")
-    levels = 0
-    n = n_partials
-    while n > 1 and n * partial_nbytes > gather_bytes:
-        n = math.ceil(n / split_every)
-        levels += 1
-    return levels
-
-
-def tree_sum(values: Sequence, combine: Callable, levels: int = 0, split_every: int | None = None):
-    """The sum of ``values`` (in block order) in the shape this module uses.
-
-    ``levels`` times, runs of ``split_every`` consecutive values are each
-    folded left to right (``combine(combine(v0, v1), v2)...``); then the
-    remaining values are folded left to right.  The shape depends only on
-    ``len(values)``, ``levels`` and ``split_every``; the workers' tree and
-    :class:`OrderedSum` compute exactly the same additions.
-    """
-    split_every = SPLIT_EVERY if split_every is None else split_every
-    values = list(values)
-    for _ in range(levels):
-        values = [functools.reduce(combine, values[i:i + split_every])
-                  for i in range(0, len(values), split_every)]
-    return functools.reduce(combine, values)
-
-
-class OrderedSum:
-    """:func:`tree_sum` fed one value at a time, in block order.
-
-    Holds at most one running sum per level, so a local evaluation need not
-    keep every block's (possibly Hessian-sized) partial result.
-    """
-
-    def __init__(self, combine: Callable, levels: int = 0, split_every: int | None = None):
-        self.combine = combine
-        self.levels = int(levels)
-        self.split_every = SPLIT_EVERY if split_every is None else split_every
-        self._acc = [None] * (self.levels + 1)
-        self._count = [0] * (self.levels + 1)
-
-    def push(self, value, level: int = 0) -> None:
-        acc = self._acc[level]
-        self._acc[level] = value if self._count[level] == 0 else self.combine(acc, value)
-        self._count[level] += 1
-        if level < self.levels and self._count[level] == self.split_every:
-            self._flush(level)
-
-    def _flush(self, level: int) -> None:
-        value = self._acc[level]
-        self._acc[level], self._count[level] = None, 0
-        self.push(value, level + 1)
-
-    def result(self):
-        for level in range(self.levels):
-            if self._count[level]:
-                self._flush(level)
-        if not self._count[self.levels]:
-            raise ValueError("OrderedSum of no values")
-        return self._acc[self.levels]
-
-
-def row_blocks(n_rows: int, row_nbytes: int, block_bytes: int | None = None) -> list[tuple[int, int]]:
-    """``(start, stop)`` of the row blocks of an in-memory array.
-
-    About ``block_bytes`` (default ``LOCAL_BLOCK_BYTES``) per block, sizes
-    differing by at most one row: a pure function of the shape, so a fit
-    on in-memory data gives the same result on any machine.
-    """
-    block_bytes = LOCAL_BLOCK_BYTES if block_bytes is None else block_bytes
-    k = max(1, min(n_rows, math.ceil(n_rows * max(1, row_nbytes) / block_bytes)))
-    edges = [i * n_rows // k for i in range(k + 1)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
-# ------------------------------------------------------------- BLAS threads
-_controller = None
-_controller_lock = threading.Lock()
-_worker_limited = False
-_blas_lock = threading.Lock()
-_blas_users = 0  # threads inside one_blas_thread
-_blas_limiter = None  # the limit the first of them set (restored by the last)
-
-
-def _blas_controller():
-    global _controller
-    with _controller_lock:
-        if _controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            _controller = ThreadpoolController()
-        return _controller
-
-
-def _blas_threads_above_one() -> bool:
-    return any(lc.num_threads != 1 for lc in _blas_controller().select(user_api="blas").lib_controllers)
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Kernels in this process run with one BLAS thread (restored after).
-
-    The limit is process-wide, so concurrent users (fits in several threads)
-    share it: the first one in sets it, the last one out restores the
-    previous thread counts.
-    """
-    global _blas_users, _blas_limiter
-    with _blas_lock:
-        if _blas_users == 0 and _blas_threads_above_one():
-            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0 and _blas_limiter is not None:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
-
-
-def _limit_worker_blas() -> None:
-    """On a worker: BLAS limited to one thread per worker thread, as dask
-    configures spawned workers (``distributed.nanny.pre-spawn-environ``);
-    applied once, and kept, when a worker was started otherwise."""
-    global _worker_limited
-    if not _worker_limited:
-        if _blas_threads_above_one():
-            _blas_controller().limit(limits=1, user_api="blas")
-        _worker_limited = True
-
 
 # ------------------------------------------------------------ task bodies
 def _aligned_arrays(obj):
@@ -314,13 +129,13 @@ def _here() -> str:
 
 def _run_group(kernel, blocks, extras, args):
     """Kernel on each block of one group: ``(worker address, [result per block])``."""
-    _limit_worker_blas()
+    limit_worker_blas()
     return _here(), [_call(kernel, b, e, args) for b, e in zip(blocks, extras)]
 
 
 def _run_block(kernel, block, extra, args):
     """Kernel on one block, as a leaf of a worker-side tree: ``([address], result)``."""
-    _limit_worker_blas()
+    limit_worker_blas()
     return [_here()], _call(kernel, block, extra, args)
 
 
@@ -334,7 +149,7 @@ def _apply(fn, block, *args):
 
 
 def _apply_on_worker(fn, block, *args):
-    _limit_worker_blas()
+    limit_worker_blas()
     return _apply(fn, block, *args)
 
 
@@ -380,7 +195,7 @@ class _Evaluator:
     def map(self, kernel, derived, states, args):
         """``(address, [results of each block] per group)``; ``states``:
         None, or per group the states of its blocks."""
-        _limit_worker_blas()
+        limit_worker_blas()
         states = states or [None] * len(self.groups)
         if self._pool is None:
             return self.address, [self._run(0, kernel, derived, states[0], args)]
@@ -756,8 +571,8 @@ class DistributedBlocks(_Blocks):
             nodes = [self._submit(_run_block, where[i], kernel, self.futures[i], (), args)
                      for i in range(self.n_blocks)]
             for _ in range(levels):
-                nodes = [self.client.submit(_fold_task, combine, *nodes[i:i + SPLIT_EVERY], pure=False)
-                         for i in range(0, len(nodes), SPLIT_EVERY)]
+                nodes = [self.client.submit(_fold_task, combine, *nodes[i:i + _reduce_policies.SPLIT_EVERY], pure=False)
+                         for i in range(0, len(nodes), _reduce_policies.SPLIT_EVERY)]
             out = self._gather(nodes)
         finally:
             for f in scattered:
