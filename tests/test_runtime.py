@@ -91,6 +91,17 @@ def test_run_batched_error_propagates_and_cluster_stays_usable(client):
     assert client.submit(np.add, 1, 2).result() == 3
 
 
+def test_local_slots_count_n_jobs_as_scikit_learn(monkeypatch):
+    import os
+
+    from dasklearn._runtime._backend import local_slots
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [local_slots(n) for n in (None, -1, -2, -8, -20, 1, 3)] == [8, 8, 7, 1, 1, 1, 3]
+    assert local_slots(None, default=1) == 1  # the data-parallel estimators' default
+    assert LocalBackend(-2).n_slots == 7
+
+
 def test_local_backend_resolves_future_arguments():
     backend = LocalBackend(2)
     a = backend.submit(np.add, 1, 2)

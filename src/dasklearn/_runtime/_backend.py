@@ -30,6 +30,18 @@ def _resolve(arg):
     return arg
 
 
+def local_slots(n_jobs: int | None, default: int | None = None) -> int:
+    """Local threads for ``n_jobs``, counted as scikit-learn does (``-1``: all
+    cores, ``-2``: all but one, ...); ``None`` means ``default`` (all cores
+    when that is None too)."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None:
+        n_jobs = cores if default is None else default
+    if n_jobs < 0:
+        return max(1, cores + 1 + n_jobs)
+    return max(1, int(n_jobs))
+
+
 class LocalBackend:
     """Run tasks on local threads; data stays where it is."""
 
@@ -37,11 +49,7 @@ class LocalBackend:
     remote = False  # tasks run in this process: nothing is pickled
 
     def __init__(self, n_jobs: int | None = None):
-        if n_jobs is None or n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        elif n_jobs < -1:
-            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-        self.n_slots = max(1, int(n_jobs))
+        self.n_slots = local_slots(n_jobs)
         self._pool = cf.ThreadPoolExecutor(self.n_slots, thread_name_prefix="dasklearn")
 
     def put(self, obj):

@@ -719,13 +719,9 @@ class LocalModels(_Base):
     remote = False
 
     def __init__(self, n_jobs: int | None = None):
-        import os
+        from dasklearn._runtime._backend import local_slots
 
-        if n_jobs is None or n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        elif n_jobs < -1:
-            n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-        self.n_slots = max(1, int(n_jobs))
+        self.n_slots = local_slots(n_jobs)
         self.token = uuid.uuid4().hex[:10]
         self._pool = cf.ThreadPoolExecutor(self.n_slots, thread_name_prefix="dasklearn-models")
         self._parts: list[list] = []

@@ -195,13 +195,9 @@ def worker_count(n_jobs: int | None = None) -> int:
 
 
 def _local_workers(n_jobs: int | None) -> int:
-    import os
+    from dasklearn._runtime._backend import local_slots
 
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return max(1, int(n_jobs))
+    return local_slots(n_jobs, default=1)
 
 
 def group_blocks(rows: Sequence[int], n_groups: int) -> list[list[int]]:
