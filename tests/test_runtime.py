@@ -102,6 +102,29 @@ def test_local_slots_count_n_jobs_as_scikit_learn(monkeypatch):
     assert LocalBackend(-2).n_slots == 7
 
 
+def _enter_one_blas_thread():
+    from dasklearn._runtime import _threads
+
+    with _threads.one_blas_thread():
+        pass
+
+
+def test_a_forked_child_gets_free_thread_locks():
+    """Nannies fork workers from several threads: a lock another thread holds
+    at the instant of a fork is copied held. The child must not wait on it."""
+    import multiprocessing as mp
+
+    from dasklearn._runtime import _threads
+
+    with _threads._blas_lock:  # held at the fork, as by another thread
+        child = mp.get_context("fork").Process(target=_enter_one_blas_thread)
+        child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+
+
 def test_local_backend_resolves_future_arguments():
     backend = LocalBackend(2)
     a = backend.submit(np.add, 1, 2)

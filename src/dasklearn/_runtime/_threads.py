@@ -11,6 +11,7 @@ the controller their parent built before forking.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 
 _controller = None
@@ -19,6 +20,22 @@ _worker_limited = False
 _blas_lock = threading.Lock()
 _blas_users = 0  # threads inside one_blas_thread
 _blas_limiter = None  # the limit the first of them set (restored by the last)
+
+
+def _fresh_in_child() -> None:
+    """A forked child starts with free locks and no user of the BLAS limit.
+
+    Locks are copied by fork in whatever state they were: nannies fork
+    workers from several threads at once, so one thread's fork can copy a
+    lock another thread holds at that instant, and the child would then
+    wait for it forever (the controller itself is kept: see module doc)."""
+    global _controller_lock, _blas_lock, _blas_users, _blas_limiter
+    _controller_lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_users, _blas_limiter = 0, None
+
+
+os.register_at_fork(after_in_child=_fresh_in_child)
 
 
 def controller():
