@@ -16,9 +16,25 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 
 
+# `python -m dask ...` that first asks Linux to SIGTERM it when the test
+# process dies (PR_SET_PDEATHSIG), so that a killed or timed-out test run
+# leaves no scheduler or worker behind to load the machine.
+_LAUNCH = """
+import ctypes, os, runpy, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+except (OSError, AttributeError):  # not Linux
+    pass
+if os.getppid() != int(os.environ["DASKLEARN_TEST_PARENT"]):
+    sys.exit("the test process is gone")
+sys.argv = ["dask", *sys.argv[1:]]
+runpy.run_module("dask", run_name="__main__", alter_sys=True)
+"""
+
+
 def _dask_cli():
     # the `dask` command of this very interpreter (not whichever is first on PATH)
-    return [sys.executable, "-m", "dask"]
+    return [sys.executable, "-c", _LAUNCH]
 
 
 def make_tls_files(folder: Path) -> dict:
@@ -83,6 +99,7 @@ def cli_cluster(folder: Path, n_workers: int = 2, tls: dict | None = None, timeo
     scheduler_file = folder / "scheduler.json"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
+    env["DASKLEARN_TEST_PARENT"] = str(os.getpid())
     tls_args = [] if tls is None else ["--tls-ca-file", str(tls["ca"]), "--tls-cert", str(tls["cert"]),
                                        "--tls-key", str(tls["key"])]
     protocol = ["--protocol", "tls"] if tls else []
