@@ -38,6 +38,12 @@ def timed(fn, repeat: int = 1):
     return statistics.median(times), result
 
 
+def ratio_line(label: str, ratios: list[float], target: str) -> str:
+    """The median of per-round ratios, with their range."""
+    spread = f"{min(ratios):.3f}-{max(ratios):.3f}" if len(ratios) > 1 else "one round"
+    return f"{label:<44} {statistics.median(ratios):6.3f}x  (rounds: {spread}; target {target})"
+
+
 def table(title: str, rows: list[tuple[str, float | None, str]], baseline: str) -> str:
     """Rows of (name, seconds or None, note); ratios are other / baseline."""
     base = dict((n, s) for n, s, _ in rows)[baseline]

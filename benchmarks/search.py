@@ -24,7 +24,7 @@ import argparse
 import statistics
 
 import numpy as np
-from _common import timed
+from _common import ratio_line, timed
 
 GRID = {"alpha": list(np.logspace(-6, -2, 8)), "penalty": ["l2", "l1"]}
 
@@ -113,13 +113,10 @@ def main():
     elif times["dask-ml"]:
         print(f"{'dask-ml GridSearchCV (dask arrays)':<44} {'failed':>8}  {theirs}")
     print()
-    sk_ratios = [d / s for d, s in zip(times["dasklearn"], times["scikit-learn"])]
-    print(f"dasklearn / scikit-learn: {statistics.median(sk_ratios):.3f}x  "
-          f"(rounds: {', '.join(f'{x:.3f}' for x in sk_ratios)}; target <= 1.0x)")
+    print(ratio_line("dasklearn / scikit-learn:",
+                     [d / s for d, s in zip(times["dasklearn"], times["scikit-learn"])], "<= 1.0x"))
     if dml and len(dml) == len(times["dasklearn"]):
-        d_ratios = [m / d for m, d in zip(dml, times["dasklearn"])]
-        print(f"dask-ml / dasklearn:      {statistics.median(d_ratios):.3f}x  "
-              f"(rounds: {', '.join(f'{x:.3f}' for x in d_ratios)}; target > 1x)")
+        print(ratio_line("dask-ml / dasklearn:", [m / d for m, d in zip(dml, times["dasklearn"])], "> 1x"))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import run_once, script_env
+from _common import ratio_line, run_once, script_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = (ROOT / "examples" / "tutorial.py").read_text()
@@ -85,11 +85,6 @@ def _steps(out: str) -> float:
     return float(re.search(r"^STEPS ([0-9.eE+-]+)$", out, re.M).group(1))
 
 
-def _ratio_line(label: str, ratios: list[float], target: str) -> str:
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
-    return f"{label:<44} {statistics.median(ratios):6.2f}x  (rounds: {spread}; target {target})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
@@ -136,9 +131,9 @@ def main():
     print()
     for kind, data in (("whole program", whole), ("steps", steps)):
         ours = data["dasklearn"]
-        print(_ratio_line(f"dask-ml / dasklearn, {kind}:", [d / o for d, o in zip(data["dask-ml"], ours)],
+        print(ratio_line(f"dask-ml / dasklearn, {kind}:", [d / o for d, o in zip(data["dask-ml"], ours)],
                           ">= 10x"))
-        print(_ratio_line(f"dasklearn / scikit-learn, {kind}:",
+        print(ratio_line(f"dasklearn / scikit-learn, {kind}:",
                           [o / s for o, s in zip(ours, data["scikit-learn"])], "<= 3x"))
 
 

@@ -140,7 +140,9 @@ class DistributedBackend:
             elif o is not None:
                 plain.append(i)
         if plain:
-            futures = self.client.scatter([out[i] for i in plain], hash=False)
+            from dasklearn._runtime._partitions import scatter  # (it imports this module)
+
+            futures = scatter(self.client, [out[i] for i in plain])  # again if a worker leaves
             for i, future in zip(plain, futures):
                 # kept to place it again if the only worker holding it dies
                 self._origin[future.key] = out[i]

@@ -301,7 +301,6 @@ class _ClusterFold:
     def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None):
         self.client = client
         self.step = step
-        self.parts = parts
         self.args = args
         self.monitor = monitor
         self.on_recover = on_recover

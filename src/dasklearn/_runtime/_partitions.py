@@ -191,10 +191,6 @@ def worker_count(n_jobs: int | None = None) -> int:
     client = active_client()
     if client is not None:
         return max(1, len(client.nthreads()))
-    return _local_workers(n_jobs)
-
-
-def _local_workers(n_jobs: int | None) -> int:
     from dasklearn._runtime._backend import local_slots
 
     return local_slots(n_jobs, default=1)

@@ -78,6 +78,7 @@ from typing import Callable
 
 import numpy as np
 
+from dasklearn._runtime._backend import lost_with_worker
 from dasklearn._runtime._partitions import WorkersLost, current_workers, scatter, wait_on_cluster
 from dasklearn._runtime import _reduce_policies
 from dasklearn._runtime._reduce_policies import (
@@ -435,8 +436,6 @@ class DistributedBlocks(_Blocks):
     def _wait(self, futures) -> None:
         """Wait for ``futures``; :class:`_Lost` if one is cancelled, and
         :class:`WorkersLost` (not a hang) when the cluster stays without workers."""
-        from dasklearn._runtime._backend import lost_with_worker
-
         try:
             wait_on_cluster(self.client, futures, timeout=WORKER_TIMEOUT, poll=POLL_SECONDS)
         except WorkersLost:
