@@ -128,7 +128,7 @@ def _softmax(eta):
 
 
 # -------------------------------------------------------- pointwise losses
-def _pointwise(loss: str, y, eta, order: int):
+def _pointwise(loss: str, y, eta, order: int, w=None):
     """(sum of the row losses, first derivative per row, second-order weights).
 
     The first derivative is w.r.t. ``eta`` (shape of ``eta``).  The second
@@ -136,29 +136,39 @@ def _pointwise(loss: str, y, eta, order: int):
     it is the matrix of probabilities from which the Hessian is assembled.
     Only what ``order`` asks for is computed (0: loss, 1: + derivative,
     2: + second order).
+
+    With row weights ``w``, the first item is the weighted sum
+    ``w @ row_losses``; the derivatives are returned unweighted (the callers
+    fold ``w`` into the gradient and the Hessian).
     """
     d1 = d2 = None
     if loss == "squared":
         r = eta - y
-        value = 0.5 * float(r @ r)
+        value = 0.5 * float(r @ r) if w is None else float(w @ (0.5 * r ** 2))
         d1, d2 = r, (np.ones_like(r) if order >= 2 else None)
     elif loss == "logistic":
         e = np.exp(-np.abs(eta))
-        value = float(np.maximum(eta, 0.0).sum() + np.log1p(e).sum() - y @ eta)
+        if w is None:
+            value = float(np.maximum(eta, 0.0).sum() + np.log1p(e).sum() - y @ eta)
+        else:
+            value = float(w @ (np.maximum(eta, 0.0) + np.log1p(e) - y * eta))
         if order >= 1:
             p = np.where(eta >= 0, 1.0, e) / (1.0 + e)
             d1 = p - y
             d2 = p * (1.0 - p) if order >= 2 else None
     elif loss == "poisson":
         mu = np.exp(eta)
-        value = float(mu.sum() - y @ eta)
+        value = float(mu.sum() - y @ eta) if w is None else float(w @ (mu - y * eta))
         d1, d2 = mu - y, (mu if order >= 2 else None)
     elif loss == "multinomial":
         rows = np.arange(len(y))
         m = eta.max(axis=1)
         e = np.exp(eta - m[:, None])
         s = e.sum(axis=1)
-        value = float((m + np.log(s)).sum() - eta[rows, y].sum())
+        if w is None:
+            value = float((m + np.log(s)).sum() - eta[rows, y].sum())
+        else:
+            value = float(w @ (m + np.log(s) - eta[rows, y]))
         if order >= 1:
             e /= s[:, None]  # probabilities
             d2 = e.copy() if order >= 2 else None
@@ -196,16 +206,18 @@ def _weighted_gram(X, w, fit_intercept: bool):
     return H
 
 
-def _hessian(X, d2, spec: LinearSpec):
+def _hessian(X, d2, spec: LinearSpec, w=None):
+    """``[X, 1].T @ diag(d2) @ [X, 1]`` (the softmax blocks for multinomial),
+    each row's share times its weight ``w`` when given."""
     if spec.n_outputs == 1:
-        return _weighted_gram(X, d2, spec.fit_intercept)
+        return _weighted_gram(X, d2 if w is None else w * d2, spec.fit_intercept)
     K, m = spec.n_outputs, spec.n_columns
     P = d2
     H = np.empty((K * m, K * m))
     for k in range(K):
         for j in range(k, K):
-            w = P[:, k] * ((k == j) - P[:, j])
-            B = _weighted_gram(X, w, spec.fit_intercept)
+            c = (P[:, k] if w is None else w * P[:, k]) * ((k == j) - P[:, j])
+            B = _weighted_gram(X, c, spec.fit_intercept)
             H[k * m:(k + 1) * m, j * m:(j + 1) * m] = B
             if j != k:
                 H[j * m:(j + 1) * m, k * m:(k + 1) * m] = B.T
@@ -223,15 +235,21 @@ def _chunk_rows(n_columns: int) -> int:
     return max(256, CHUNK_BYTES // (8 * max(1, n_columns)))
 
 
-def _evaluate_rows(X, y, params, spec: LinearSpec, order: int):
+def _evaluate_rows(X, y, params, spec: LinearSpec, order: int, w=None):
+    """Loss (and gradient, Hessian) summed over the rows, each row's share
+    times its weight ``w`` when given."""
     eta = linear_predictor(X, params, spec)
-    value, d1, d2 = _pointwise(spec.loss, y, eta, order)
+    # weighted rows: ignore overflow (exp of a large eta; such a row may have weight 0)
+    with np.errstate(over=None if w is None else "ignore"):
+        value, d1, d2 = _pointwise(spec.loss, y, eta, order, w)
     if order == 0:
         return (value,)
+    if w is not None:
+        d1 = d1 * (w if d1.ndim == 1 else w[:, None])
     grad = _gradient(X, d1, spec)
     if order == 1:
         return value, grad
-    return value, grad, _hessian(X, d2, spec)
+    return value, grad, _hessian(X, d2, spec, w)
 
 
 def _pointwise_into(loss: str, y, eta, t1, t2, order: int):
@@ -294,7 +312,7 @@ def _evaluate_one_output(X, y, params, spec: LinearSpec, order: int):
     return (value, grad) if order else (value,)
 
 
-def evaluate_block(block, params, spec: LinearSpec, order: int = 1):
+def evaluate_block(block, params, spec: LinearSpec, order: int = 1, w=None):
     """Loss (and gradient, Hessian) of ``params`` summed over the rows of ``block``.
 
     Parameters
@@ -307,6 +325,9 @@ def evaluate_block(block, params, spec: LinearSpec, order: int = 1):
         Loss, number of features and intercept.
     order : {0, 1, 2}, default=1
         0: the loss only; 1: loss and gradient; 2: loss, gradient, Hessian.
+    w : ndarray of shape (n,), optional
+        Row weights: each row's loss (and derivatives) is multiplied by its
+        weight before the sum over the rows.
 
     Returns
     -------
@@ -326,14 +347,15 @@ def evaluate_block(block, params, spec: LinearSpec, order: int = 1):
     """
     X, y = block
     params = np.asarray(params, dtype=np.float64)
-    if spec.n_outputs == 1 and order <= 1:
+    if w is None and spec.n_outputs == 1 and order <= 1:
         return _evaluate_one_output(X, y, params, spec, order)
     step = _chunk_rows(X.shape[1] * spec.n_outputs)
     if len(y) <= step:
-        return _evaluate_rows(X, y, params, spec, order)
+        return _evaluate_rows(X, y, params, spec, order, w)
     total = None
     for start in range(0, len(y), step):
-        part = _evaluate_rows(X[start:start + step], y[start:start + step], params, spec, order)
+        rows = slice(start, start + step)
+        part = _evaluate_rows(X[rows], y[rows], params, spec, order, None if w is None else w[rows])
         total = part if total is None else add(total, part)
     return total
 
