@@ -251,24 +251,26 @@ def test_shared_lineage_warning_names_the_callers_line(client):
 
 # ----------------------------------------------------------- no worker
 def test_no_worker_at_the_start_waits_then_raises(monkeypatch):
-    from dasklearn._runtime import _backend
+    from dasklearn._runtime import _cluster
 
     class NoWorkers(_Members):
-        waited = None
+        asked = 0
 
-        def wait_for_workers(self, n_workers, timeout=None):
-            NoWorkers.waited = timeout
-            raise TimeoutError
+        def nthreads(self):
+            NoWorkers.asked += 1
+            return {}
 
         def submit(self, *args, **kwargs):
             raise AssertionError("submitted although no worker can run it")
 
     members = NoWorkers({})
-    monkeypatch.setattr(_backend, "active_client", lambda: members)
+    monkeypatch.setattr(_cluster, "active_client", lambda: members)
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.3)
+    monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.05)
     X, y = _data(n_blocks=2, rows=100)
-    with pytest.raises(RuntimeError, match="no worker, and none joined within"):
+    with pytest.raises(_cluster.WorkersLost, match="has had no worker for 0.3 s"):
         Incremental(SGDClassifier()).fit(X, y, classes=CLASSES)
-    assert NoWorkers.waited == _blocks.WORKER_TIMEOUT
+    assert NoWorkers.asked > 2  # it waited for a worker, polling
     # a fold started without workers still pins its blocks: choosing a
     # worker is then a loss, which waits for one for WORKER_TIMEOUT at most
     fold = _blocks._ClusterFold(members, lambda s: s, [], (), None, None, pin_blocks=True)

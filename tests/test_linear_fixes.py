@@ -1,5 +1,5 @@
 """Regression tests for review findings on the linear models and the
-runtimes they share (``_reduce``, ``_models``, ``_partitions``)."""
+runtimes they share (``_reduce``, ``_models``, ``_cluster``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn import linear_model as sk
 
-from dasklearn._runtime import _partitions, _reduce, _threads
+from dasklearn._runtime import _cluster, _reduce, _threads
 from dasklearn._runtime._models import DistributedModels, LocalModels, SplitSpec, _Handle, validation_rows
 from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
 
@@ -245,8 +245,8 @@ def test_models_scatter_again_when_a_worker_leaves_during_it(client, monkeypatch
 def test_models_waits_give_up_when_the_cluster_has_no_worker(monkeypatch):
     from dask.distributed import Client, LocalCluster
 
-    monkeypatch.setattr(_partitions, "POLL_SECONDS", 0.1)
-    monkeypatch.setattr(_partitions, "WORKER_TIMEOUT", 0.5)
+    monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.5)
     X = da.from_array(np.zeros((20, 2)), chunks=(10, -1))
     y = da.from_array(np.zeros(20), chunks=10)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc, Client(lc) as c, \
@@ -255,7 +255,7 @@ def test_models_waits_give_up_when_the_cluster_has_no_worker(monkeypatch):
         placing = pool.submit(runtime.place, X, y, SplitSpec(), 0, False)
         with pytest.raises(RuntimeError, match="no worker") as raised:  # not a hang (TimeoutError)
             placing.result(timeout=30)
-        assert isinstance(raised.value, _partitions.WorkersLost)
+        assert isinstance(raised.value, _cluster.WorkersLost)
         handle = _Handle(("m", 0), 0)
         handle.future = c.submit(sum, [1, 2])
         waiting = pool.submit(runtime.wait_any, [handle])
@@ -295,7 +295,7 @@ def test_regroup_waits_for_a_worker_instead_of_failing(client, monkeypatch):
         assert blocks.map_reduce(_sum_xy, combine=lambda a, b: a + b) == pytest.approx(expected)
 
         monkeypatch.setattr(client, "nthreads", lambda: {})
-        monkeypatch.setattr(_reduce, "WORKER_TIMEOUT", 0.2)
+        monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.2)
         with pytest.raises(_reduce.WorkersLost, match="no worker"):
             blocks._regroup()
 

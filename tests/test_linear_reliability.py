@@ -16,7 +16,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from dasklearn._runtime import _reduce, _reduce_policies
+from dasklearn._runtime import _cluster, _reduce, _reduce_policies
 from dasklearn._runtime._reduce import (
     OrderedSum,
     _aligned_arrays,
@@ -152,7 +152,7 @@ def test_cluster_without_workers_raises_instead_of_hanging(monkeypatch):
     from dask.distributed import Client, LocalCluster
 
     monkeypatch.setattr(_reduce, "POLL_SECONDS", 0.1)
-    monkeypatch.setattr(_reduce, "WORKER_TIMEOUT", 0.5)
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.5)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc, Client(lc):
         X, y = _classification()
         with pytest.raises(_reduce.WorkersLost, match="no worker"):

@@ -66,3 +66,96 @@ def test_search_survives_worker_kill(client, tmp_path, search_cls):
         np.testing.assert_array_equal(disturbed.cv_results_[key], reference.cv_results_[key], err_msg=key)
     assert disturbed.best_params_ == reference.best_params_
     client.wait_for_workers(2, timeout=60)
+
+
+# ------------------------------------------------ a cluster without workers
+def _fit_in_thread(search, X, y):
+    """``search.fit(X, y)`` on a thread: a hang fails the test (result timeout), not the run."""
+    import concurrent.futures as cf
+
+    pool = cf.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(search.fit, X, y).result(timeout=120)
+    finally:
+        pool.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("dask_input", [False, True])
+def test_search_on_a_cluster_without_workers_raises_instead_of_hanging(monkeypatch, dask_input):
+    import dask.array as da
+    from dask.distributed import Client, LocalCluster
+
+    from dasklearn._runtime import _cluster
+
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.5)
+    monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.1)
+    X, y = make_classification(n_samples=60, random_state=0)
+    if dask_input:  # computed on the cluster: the gather used to wait for ever
+        X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc, Client(lc):
+        search = GridSearchCV(LoggedSGD(), {"alpha": [1e-4, 1e-3]}, cv=2)
+        with pytest.raises(_cluster.WorkersLost, match="has had no worker for 0.5 s. Start workers"):
+            _fit_in_thread(search, X, y)
+
+
+def test_search_whose_workers_all_leave_raises_instead_of_hanging(monkeypatch, tmp_path):
+    """Every worker leaves mid-search: the search gives up after WORKER_TIMEOUT
+    with WorkersLost; the Client stays usable and runs once workers are back."""
+    import dask.array as da
+
+    from dasklearn._runtime import _backend, _cluster
+
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 1.0)
+    monkeypatch.setattr(_backend.DistributedBackend, "POLL_SECONDS", 0.2)
+    X, y = make_classification(n_samples=60, random_state=0)
+    X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
+    log = tmp_path / "fits.log"
+    search = GridSearchCV(LoggedSGD(log=str(log), delay=0.5), {"alpha": list(np.geomspace(1e-5, 1e-1, 20))}, cv=2)
+    from conftest import private_client
+
+    with private_client(n_workers=1) as c:
+        def scale_down_after_first_fit():
+            deadline = time.time() + 60
+            while not (log.exists() and log.read_text()) and time.time() < deadline:
+                time.sleep(0.05)
+            c.cluster.scale(0)
+
+        threading.Thread(target=scale_down_after_first_fit, daemon=True).start()
+        with pytest.raises(_cluster.WorkersLost, match="no worker"):
+            _fit_in_thread(search, X, y)
+        assert 0 < len(log.read_text().splitlines()) < 40  # it stopped part-way
+        c.cluster.scale(1)
+        c.wait_for_workers(1, timeout=60)
+        assert c.submit(sum, [1, 2]).result(timeout=60) == 3
+
+
+def test_worker_timeout_comes_from_dask_config():
+    import dask
+
+    from dasklearn._runtime import _cluster
+
+    assert _cluster.worker_timeout() == _cluster.WORKER_TIMEOUT
+    with dask.config.set({"dasklearn.worker-timeout": "2.5"}):
+        assert _cluster.worker_timeout() == 2.5
+    with dask.config.set({"dasklearn.worker-timeout": "inf"}):
+        assert _cluster.worker_timeout() == float("inf")
+    for bad in (0, -1, "soon"):
+        with dask.config.set({"dasklearn.worker-timeout": bad}):
+            with pytest.raises(ValueError, match="positive number of seconds.*got"):
+                _cluster.worker_timeout()
+
+
+def test_a_configured_worker_timeout_is_the_one_waited(monkeypatch):
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    from dasklearn._runtime import _cluster
+
+    monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.05)
+    X, y = make_classification(n_samples=60, random_state=0)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc, Client(lc), \
+            dask.config.set({"dasklearn.worker-timeout": 0.4}):
+        start = time.monotonic()
+        with pytest.raises(_cluster.WorkersLost, match="no worker for 0.4 s.*'dasklearn.worker-timeout'"):
+            _fit_in_thread(GridSearchCV(LoggedSGD(), {"alpha": [1e-4, 1e-3]}, cv=2), X, y)
+        assert time.monotonic() - start < 30

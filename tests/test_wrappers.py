@@ -377,7 +377,7 @@ def test_lost_worker_is_a_loss_to_recover_from_not_a_wait():
     members = Members()
     fold = _ClusterFold(members, lambda s: s, [], (), None, None, pin_blocks=True)
     assert fold.window == 4
-    fold.alive = {0: _Block([], "tcp://a")}
+    fold.alive = {0: _Block(None, "tcp://a")}
     members.workers = {"tcp://a": 1, "tcp://c": 1}  # b left holding nothing, c joined
     fold._check()
     assert set(fold.alive_on) == {"tcp://a", "tcp://c"} and fold.window == 4

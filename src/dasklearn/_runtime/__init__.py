@@ -3,13 +3,13 @@
 from dasklearn._runtime._backend import (
     DistributedBackend,
     LocalBackend,
-    active_client,
     call,
     connect,
     get_backend,
     run_batched,
 )
 from dasklearn._runtime._batching import BatchPolicy
+from dasklearn._runtime._cluster import active_client
 from dasklearn._runtime._compute import runs_in_one_task
 from dasklearn._runtime._progress import Progress
 

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import sys
 from typing import Any, Callable
+
+from dasklearn._runtime._cluster import (
+    active_client,
+    current_workers,
+    lost_with_worker,
+    scatter,
+    wait_on_cluster,
+)
 
 
 def _is_dask_collection(obj) -> bool:
@@ -112,9 +119,13 @@ class DistributedBackend:
 
     remote = True  # tasks and their arguments are pickled to worker processes
 
+    #: seconds between two checks that the cluster still has a worker, while
+    #: nothing finishes (search tasks are batched to run for about a second)
+    POLL_SECONDS = 1.0
+
     def __init__(self, client):
         self.client = client
-        nthreads = client.nthreads()
+        nthreads = current_workers(client)  # none: wait for one (WorkersLost after a while), not for ever
         self.n_slots = max(1, sum(nthreads.values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
         # what we scattered, by key: if the workers holding it die, it can be
@@ -140,8 +151,6 @@ class DistributedBackend:
             elif o is not None:
                 plain.append(i)
         if plain:
-            from dasklearn._runtime._partitions import scatter  # (it imports this module)
-
             futures = scatter(self.client, [out[i] for i in plain])  # again if a worker leaves
             for i, future in zip(plain, futures):
                 # kept to place it again if the only worker holding it dies
@@ -167,6 +176,7 @@ class DistributedBackend:
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
         futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
+        self._wait_all(futures)
         values = self.client.gather(futures)
         out = list(objs)
         for i, v in zip(lazy, values):
@@ -179,29 +189,42 @@ class DistributedBackend:
         return self.client.submit(fn, *args, pure=False, priority=priority)
 
     def wait_any(self, futures):
+        """The futures that are done, once one is (:class:`WorkersLost` when
+        the cluster has had no worker for ``dasklearn.worker-timeout`` seconds)."""
         from concurrent.futures import CancelledError
-
-        from distributed import wait
 
         futures = list(futures)
         try:
-            return wait(futures, return_when="FIRST_COMPLETED").done
+            wait_on_cluster(self.client, futures, return_when="FIRST_COMPLETED", poll=self.POLL_SECONDS)
         except CancelledError:  # lost dependencies: done too, result() raises
             return {f for f in futures if f.status == "cancelled"}
+        return {f for f in futures if f.done()}
+
+    def _wait_all(self, futures) -> None:
+        """Until ``futures`` are done, as :meth:`wait_any` (never for ever)."""
+        from concurrent.futures import CancelledError
+
+        try:
+            wait_on_cluster(self.client, futures, poll=self.POLL_SECONDS)
+        except CancelledError:
+            pass  # result() / gather raise it, as lost data
 
     def result(self, future):
+        self._wait_all([future])
         return future.result()
 
     def fetch(self, handle):
-        return handle.result() if hasattr(handle, "result") else handle
+        return self.result(handle) if hasattr(handle, "result") else handle
 
     def fetch_all(self, handles) -> list:
         """Values of the futures among ``handles`` (others as they are), in
         one round trip."""
         handles = list(handles)
         remote = [i for i, h in enumerate(handles) if hasattr(h, "result")]
+        futures = [handles[i] for i in remote]
+        self._wait_all(futures)
         out = list(handles)
-        for i, value in zip(remote, self.client.gather([handles[i] for i in remote]) if remote else []):
+        for i, value in zip(remote, self.client.gather(futures) if futures else []):
             out[i] = value
         return out
 
@@ -237,41 +260,6 @@ class DistributedBackend:
         """Release the handles placed again by :meth:`refresh`."""
         self.release(list(self._replaced.values()))
         self._replaced.clear()
-
-
-def lost_with_worker(x, *, recomputable: bool = False) -> bool:
-    """Whether ``x`` -- a future, or the exception raised by waiting on one --
-    says that data died with a worker. The one test of this, for the runtime.
-
-    True for a CancelledError: the scheduler cancels a task whose inputs are
-    gone for good ("lost dependencies"); and for a future it so cancelled (or
-    that erred with a CancelledError). With ``recomputable=True``, also for a
-    future whose value died with its worker and that the scheduler has yet
-    to compute again (status "lost"): a loss for callers whose tasks are
-    strictly pinned (only the dead worker could run them again) or that
-    place data again rather than wait.
-    """
-    from concurrent.futures import CancelledError
-
-    if isinstance(x, BaseException):
-        return isinstance(x, CancelledError)
-    status = getattr(x, "status", None)
-    if status == "cancelled" or (recomputable and status == "lost"):
-        return True
-    return status == "error" and isinstance(x.exception(), CancelledError)
-
-
-def active_client():
-    """The default dask.distributed Client, or None when there is none."""
-    if "distributed" not in sys.modules:
-        return None  # distributed never imported: no client can exist
-    from distributed import default_client
-
-    try:
-        client = default_client()
-    except ValueError:
-        return None
-    return client if client.status == "running" else None
 
 
 def get_backend(n_jobs: int | None = None):

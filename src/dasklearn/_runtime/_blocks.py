@@ -85,11 +85,11 @@ the same final state, bit for bit.
   wait forever; this check is what turns that into a loss, within about a
   second of the scheduler noticing. An error raised by a step or a block
   task is not a loss: it propagates. A fold that starts on a cluster without
-  workers waits for one (up to ``WORKER_TIMEOUT``), then raises.
+  workers waits for one (up to ``dasklearn.worker-timeout`` seconds), then raises.
 * Recovery. The in-flight window is released (blocks and steps: the
   scheduler forgets them; a fetch of a finished state on a live worker may
   complete first, for up to ``FINISH_FETCH_SECONDS``), the fold waits for at
-  least one worker (up to ``WORKER_TIMEOUT``), and resumes at step ``j + 1``
+  least one worker (up to ``dasklearn.worker-timeout`` seconds), and resumes at step ``j + 1``
   from the state kept here, under fresh keys. Lost blocks are recomputed
   from the dask graph (in-memory input, e.g. a numpy array wrapped by
   ``da.from_array``, is embedded in that graph and is placed again from this
@@ -118,14 +118,14 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Callable, Sequence
 
-from dasklearn._runtime._backend import lost_with_worker
+from dasklearn._runtime import _cluster
+from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker
 
 __all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
 
 POLL_SECONDS = 0.5  # how often the fold checks that its workers are still there
 STEP_PRIORITY = 1  # above every block's tasks (priority -position <= 0)
 FINISH_FETCH_SECONDS = 5.0  # on a loss, how long a fetch of a finished state may complete
-WORKER_TIMEOUT = 60.0  # on a loss, how long to wait for a worker when none is left
 MAX_STALLED_RECOVERIES = 5  # recoveries in a row that keep no new state: then give up
 
 logger = logging.getLogger("dasklearn")
@@ -272,13 +272,13 @@ def _pick_worker(alive_on: dict, capacity: dict, last_used: dict) -> str | None:
 
 
 class _Block:
-    """One submitted block: the future of its parts (a list of one, empty
-    once its step is submitted) and its worker (None: not known yet)."""
+    """One submitted block: the future of its parts (None once its step is
+    submitted) and its worker (None: not known yet)."""
 
-    __slots__ = ("futures", "worker")
+    __slots__ = ("future", "worker")
 
-    def __init__(self, futures, worker):
-        self.futures = futures
+    def __init__(self, future, worker):
+        self.future = future
         self.worker = worker
 
 
@@ -310,7 +310,7 @@ class _ClusterFold:
         self._last_used: dict[str, int] = {}
         self._add_workers(dict(client.nthreads()))
         # kept for the whole fit even if no worker is there yet: choosing a
-        # worker then is a loss, which waits for one (up to WORKER_TIMEOUT)
+        # worker then is a loss, which waits for one (up to dasklearn.worker-timeout seconds)
         self.pin_blocks = pin_blocks
         self.graphs = _BlockGraphs(parts)
         self.token = uuid.uuid4().hex[:12]
@@ -371,28 +371,27 @@ class _ClusterFold:
             parts = self.client.get(graph, keys, sync=False, priority=-position)
             future = self.client.submit(_pack, *parts, key=key, pure=False, priority=-position)
             _release(parts)  # after the submission that depends on them
-            return _Block([future], None)
+            return _Block(future, None)
         self.alive_on[worker] += 1
         future = self.client.submit(_compute_block, _Culled(graph, keys), key=key, pure=False,
                                     priority=-position, workers=[worker], allow_other_workers=False)
-        return _Block([future], worker)
+        return _Block(future, worker)
 
     def _holder(self, block: _Block) -> str | None:
         """The worker holding ``block`` once it is computed (None: not yet)."""
         if block.worker is not None:
             return block.worker
-        _check_futures(block.futures)
-        if not all(f.status == "finished" for f in block.futures):
+        _check_futures([block.future])
+        if block.future.status != "finished":
             return None
-        who = self.client.who_has(block.futures[:1])
-        holders = list(who.get(block.futures[0].key, ()))
+        holders = list(self.client.who_has([block.future]).get(block.future.key, ()))
         block.worker = holders[0] if holders else ""
         return block.worker
 
     def _submit_step(self, state, block: _Block, worker: str, position: int):
         kw = dict(workers=[worker], allow_other_workers=False) if worker else {}
         return self.client.submit(
-            _run_step, self.step, state, block.futures[0], self.args, pure=False,
+            _run_step, self.step, state, block.future, self.args, pure=False,
             priority=STEP_PRIORITY, key=f"dasklearn-{self.name}-{self.token}-{position}", **kw,
         )
 
@@ -434,7 +433,7 @@ class _ClusterFold:
 
     def _held_futures(self) -> list:
         """Every future the fold holds, once each."""
-        out = [f for blk in self.alive.values() for f in blk.futures]
+        out = [blk.future for blk in self.alive.values() if blk.future is not None]
         out += [f for f, _ in self.steps.values()]
         if self.done is not None:
             out.append(self.done[1])
@@ -483,15 +482,15 @@ class _ClusterFold:
                     break
                 state = self._submit_step(state, block, worker, next_step)
                 self.steps[next_step] = (state, worker)
-                _release(block.futures)  # the scheduler frees it once its step has run
-                block.futures = []
+                _release([block.future])  # the scheduler frees it once its step has run
+                block.future = None
                 next_step += 1
             self._harvest()
             if time.monotonic() >= self._next_check:
                 self._check()
             watch = [f for f, _ in self.steps.values()]
             if next_step < next_block and self.alive[next_step].worker is None:
-                watch += self.alive[next_step].futures
+                watch.append(self.alive[next_step].future)
             try:
                 if watch:
                     wait(watch, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
@@ -548,13 +547,12 @@ class _ClusterFold:
         try:
             # nothing submitted from now on shares a key with what was released
             # (fresh token): no stale task or notice on the scheduler can touch it
-            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-        except TimeoutError:
-            raise RuntimeError(
+            present = dict(current_workers(self.client))
+        except WorkersLost:
+            raise WorkersLost(
                 f"Lost the model being trained ({lost}) and no worker was available within "
-                f"{WORKER_TIMEOUT:g} s to continue. Start workers and fit again."
+                f"{_cluster.worker_timeout():g} s to continue. Start workers and fit again."
             ) from lost
-        present = dict(self.client.nthreads())
         self._drop_workers(set(self.capacity) - set(present))
         self._add_workers(present)
         for w in self.alive_on:
@@ -647,7 +645,7 @@ def fold_blocks(
     state : object
         The state after the last step, in this process.
     """
-    from dasklearn._runtime._backend import active_client
+    from dasklearn._runtime._cluster import active_client
     from dasklearn._runtime._compute import _Graph, _holds_futures, runs_in_one_task
 
     parts = [whole_rows(p) for p in parts]
@@ -657,14 +655,7 @@ def fold_blocks(
         return _fold_here(step, copy.deepcopy(state), parts, order, args, monitor)
     if not order:
         return copy.deepcopy(state)
-    if not client.nthreads():  # no task of ours would ever run: wait for a worker, not for ever
-        try:
-            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-        except TimeoutError:
-            raise RuntimeError(
-                f"The Client's cluster has no worker, and none joined within {WORKER_TIMEOUT:g} "
-                "s. Start workers (or scale the cluster) and fit again."
-            ) from None
+    current_workers(client)  # none: no task of ours would ever run; wait for one, not for ever
     holds_futures = _holds_futures(parts)
     if not holds_futures and runs_in_one_task(parts):
         future = client.submit(_fold_in_task, step, state, _Graph(parts), order, args,

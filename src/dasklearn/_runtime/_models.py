@@ -54,9 +54,9 @@ copy of its input state, seeded splits), so the recovered search returns
 exactly the results of an undisturbed one. A task that keeps failing this way
 (more than ``max_resubmits`` times) raises; any other error raises at once.
 Scatters are tried again when a worker leaves during them, and every wait
-gives up with :class:`~dasklearn._runtime._partitions.WorkersLost` when the
-cluster has had no worker for ``WORKER_TIMEOUT`` seconds (the helpers shared
-with the other runtimes, in :mod:`dasklearn._runtime._partitions`).
+gives up with :class:`~dasklearn._runtime._cluster.WorkersLost` when the
+cluster has had no worker for ``dasklearn.worker-timeout`` seconds (the waits
+shared by every runtime, in :mod:`dasklearn._runtime._cluster`).
 
 Without a Client, :class:`LocalModels` runs the same task bodies on a pool
 of local threads; results are identical (every decision depends only on the
@@ -77,8 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasklearn._runtime._backend import lost_with_worker
-from dasklearn._runtime._partitions import scatter, wait_on_cluster
+from dasklearn._runtime._cluster import lost_with_worker, scatter, wait_on_cluster
 
 # ----------------------------------------------------------------- split spec
 
@@ -577,8 +576,8 @@ class DistributedModels(_Base):
     def wait_any(self, handles) -> list:
         """Handles whose score is ready (or failed for a reason other than lost data).
 
-        Raises :class:`~dasklearn._runtime._partitions.WorkersLost` when the
-        cluster has had no worker for ``WORKER_TIMEOUT`` seconds (as every
+        Raises :class:`~dasklearn._runtime._cluster.WorkersLost` when the
+        cluster has had no worker for ``dasklearn.worker-timeout`` seconds (as every
         wait here).
         """
         from concurrent.futures import CancelledError
@@ -825,7 +824,7 @@ class LocalModels(_Base):
 
 def model_runtime(n_jobs: int | None = None):
     """:class:`DistributedModels` on the active Client, else :class:`LocalModels`."""
-    from dasklearn._runtime._backend import active_client
+    from dasklearn._runtime._cluster import active_client
 
     client = active_client()
     return DistributedModels(client) if client is not None else LocalModels(n_jobs)

@@ -39,10 +39,9 @@ Worker loss
     worker) whole groups are moved once to even them out, before the next
     call (never while its tasks run).
 
-    A cluster left without any worker for ``WORKER_TIMEOUT`` seconds raises
-    :class:`WorkersLost`. The waits and the scatter with retries here
-    (:func:`wait_on_cluster`, :func:`current_workers`, :func:`scatter`) are
-    shared with the other runtimes (``_reduce``, ``_models``).
+    A cluster left without any worker for ``dasklearn.worker-timeout`` seconds raises
+    :class:`WorkersLost` (the waits of :mod:`._cluster`, shared by every
+    runtime).
 
     Tasks are restricted to their group's worker *loosely*
     (``allow_other_workers=True``): the scheduler runs them there whenever
@@ -57,137 +56,21 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import copy
-import time
 import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from dasklearn._runtime._backend import lost_with_worker
+from dasklearn._runtime._cluster import active_client, current_workers, lost_with_worker, scatter
 
-__all__ = ["Held", "Partitions", "WorkersLost", "assign_groups", "current_workers", "group_blocks",
-           "place_blocks", "scatter", "wait_on_cluster", "worker_count"]
+__all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
 
 POLL_SECONDS = 0.25  # how often a wait checks that its workers still exist
 MAX_RECOVERIES = 10  # worker losses survived by one call (then: RuntimeError)
-WORKER_TIMEOUT = 60.0  # seconds to wait for a worker when none is left
-
-
-# ------------------------------------------------- waits on the cluster
-# Shared by the runtimes of the data-parallel fits, the linear models
-# (``_reduce``) and the adaptive searches (``_models``): no wait on a cluster
-# hangs when every worker is gone.
-class WorkersLost(RuntimeError):
-    """The cluster lost its workers (or the data they held) for good."""
-
-
-def _no_worker_error(timeout: float) -> WorkersLost:
-    return WorkersLost(f"The cluster has had no worker for {timeout:g} s. Restart the workers and "
-                       "run again.")
-
-
-def current_workers(client, *, timeout: float | None = None, poll: float | None = None) -> dict[str, int]:
-    """``client.nthreads()`` once the cluster has a worker.
-
-    Parameters
-    ----------
-    client : distributed.Client
-    timeout : float, default=None
-        Seconds to wait for a worker when there is none (None:
-        ``WORKER_TIMEOUT``).
-    poll : float, default=None
-        Seconds between checks (None: ``POLL_SECONDS``).
-
-    Returns
-    -------
-    dict of str to int
-        The threads of each worker.
-
-    Raises
-    ------
-    WorkersLost
-        When no worker joined within ``timeout``.
-    """
-    timeout = WORKER_TIMEOUT if timeout is None else timeout
-    deadline = time.monotonic() + timeout
-    while True:
-        nthreads = client.nthreads()
-        if nthreads:
-            return nthreads
-        if time.monotonic() > deadline:
-            raise _no_worker_error(timeout)
-        time.sleep(POLL_SECONDS if poll is None else poll)
-
-
-def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", timeout: float | None = None,
-                    poll: float | None = None) -> None:
-    """``distributed.wait(futures)`` on ``client``, without hanging on a cluster left without workers.
-
-    Waits in loops of ``poll`` seconds that check the cluster still has a
-    worker (a task waits forever for one otherwise).
-
-    Parameters
-    ----------
-    client : distributed.Client
-        The client of ``futures`` (not necessarily the default one).
-    futures : list of distributed.Future
-    return_when : {'ALL_COMPLETED', 'FIRST_COMPLETED'}, default='ALL_COMPLETED'
-    timeout, poll : float, default=None
-        As in :func:`current_workers`.
-
-    Raises
-    ------
-    WorkersLost
-        When the cluster has had no worker for ``timeout`` seconds.
-    concurrent.futures.CancelledError
-        When a future is cancelled (as ``distributed.wait``).
-    """
-    from distributed import wait
-
-    timeout = WORKER_TIMEOUT if timeout is None else timeout
-    alone_since = None
-    while True:
-        try:
-            with client.as_current():
-                wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
-            return
-        except TimeoutError:
-            if client.nthreads():
-                alone_since = None
-                continue
-            alone_since = alone_since or time.monotonic()
-            if time.monotonic() - alone_since > timeout:
-                raise _no_worker_error(timeout) from None
-
-
-def scatter(client, values: list, *, broadcast: bool = False) -> list:
-    """``client.scatter(values, hash=False)``, tried again when a worker leaves during it.
-
-    Parameters
-    ----------
-    client : distributed.Client
-    values : list
-        Each item becomes one future (a list, so that no container is split).
-    broadcast : bool, default=False
-        Place a copy on every worker.
-
-    Returns
-    -------
-    list of distributed.Future
-    """
-    for attempt in range(MAX_RECOVERIES + 1):
-        try:
-            return client.scatter(list(values), broadcast=broadcast, hash=False)
-        except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
-            if attempt == MAX_RECOVERIES:
-                raise
-            current_workers(client)
 
 
 # ------------------------------------------------------------ pure policies
 def worker_count(n_jobs: int | None = None) -> int:
     """Workers that would take part: the active cluster's, else ``n_jobs`` (1 if None)."""
-    from dasklearn._runtime._backend import active_client
-
     client = active_client()
     if client is not None:
         return max(1, len(client.nthreads()))
@@ -466,7 +349,7 @@ class _DistributedPartitions(Partitions):
 
     # ---------------------------------------------------------- membership
     def _alive(self) -> list[str]:
-        """The workers there are now (waits up to WORKER_TIMEOUT for one: :class:`WorkersLost`)."""
+        """The workers there are now (waits up to dasklearn.worker-timeout seconds for one: :class:`WorkersLost`)."""
         return sorted(current_workers(self.client))
 
     def _parts_ok(self, g: int) -> bool:
@@ -754,7 +637,6 @@ def place_blocks(arrays: Sequence, prepare: Callable, prepare_args: tuple = (),
         Each group's parts on one worker of the active Client (round robin
         by address), else here, one thread per group.
     """
-    from dasklearn._runtime._backend import active_client
 
     rows = _block_rows(arrays)
     if n_groups is None:

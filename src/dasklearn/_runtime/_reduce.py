@@ -51,11 +51,11 @@ Worker loss
     blocks now live.  If a block cannot be recomputed (its future is
     cancelled: "lost dependencies"), all blocks are placed again from the
     original dask collections, the transforms replayed, and the evaluation
-    run again (up to ``MAX_RECOVERIES`` times per evaluation).  Waits are
+    run again (up to ``MAX_REPLACEMENTS`` times per evaluation).  Waits are
     loops of ``POLL_SECONDS`` that check the cluster still has workers, so a
-    cluster left without any for ``WORKER_TIMEOUT`` seconds raises
-    :class:`WorkersLost` instead of hanging (the waits and scatters shared
-    with the other runtimes, in :mod:`dasklearn._runtime._partitions`).
+    cluster left without any for ``dasklearn.worker-timeout`` seconds (dask
+    config, default 60) raises :class:`WorkersLost` instead of hanging (the
+    waits and scatters shared by every runtime, in :mod:`._cluster`).
     Per-block states of stateful maps (ADMM) are not kept on the workers:
     each task returns them, the caller holds them and sends them with the
     next call, so nothing of them is lost with a worker;
@@ -78,8 +78,7 @@ from typing import Callable
 
 import numpy as np
 
-from dasklearn._runtime._backend import lost_with_worker
-from dasklearn._runtime._partitions import WorkersLost, current_workers, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker, scatter, wait_on_cluster
 from dasklearn._runtime import _reduce_policies
 from dasklearn._runtime._reduce_policies import (
     OrderedSum,
@@ -97,8 +96,7 @@ __all__ = ["DistributedBlocks", "LocalBlocks", "OrderedSum", "WorkersLost", "as_
 # instead of being embedded in every task.
 INLINE_BYTES = 1 << 20
 POLL_SECONDS = 2.0  # how often a wait checks that the cluster still has workers
-WORKER_TIMEOUT = 60.0  # seconds without any worker before a wait gives up
-MAX_RECOVERIES = 5  # re-placements of the blocks within one evaluation
+MAX_REPLACEMENTS = 5  # re-placements of the blocks within one evaluation
 
 # ------------------------------------------------------------ task bodies
 def _aligned_arrays(obj):
@@ -437,7 +435,7 @@ class DistributedBlocks(_Blocks):
         """Wait for ``futures``; :class:`_Lost` if one is cancelled, and
         :class:`WorkersLost` (not a hang) when the cluster stays without workers."""
         try:
-            wait_on_cluster(self.client, futures, timeout=WORKER_TIMEOUT, poll=POLL_SECONDS)
+            wait_on_cluster(self.client, futures, poll=POLL_SECONDS)
         except WorkersLost:
             raise
         except Exception as exc:
@@ -446,8 +444,8 @@ class DistributedBlocks(_Blocks):
             raise
 
     def _workers(self) -> dict[str, int]:
-        """The threads of each worker, once there is one (:class:`WorkersLost` after ``WORKER_TIMEOUT``)."""
-        return current_workers(self.client, timeout=WORKER_TIMEOUT, poll=POLL_SECONDS)
+        """The threads of each worker, once there is one (else :class:`WorkersLost`)."""
+        return current_workers(self.client, poll=POLL_SECONDS)
 
     def _gather(self, futures) -> list:
         self._wait(futures)
@@ -455,13 +453,13 @@ class DistributedBlocks(_Blocks):
 
     def _recovering(self, attempt: Callable):
         """``attempt()``, run again on fresh placements while blocks are lost for good."""
-        for n in range(MAX_RECOVERIES + 1):
+        for n in range(MAX_REPLACEMENTS + 1):
             try:
                 if n:
                     self._replace()
                 return attempt()
             except _LOST as exc:
-                if n == MAX_RECOVERIES:
+                if n == MAX_REPLACEMENTS:
                     raise WorkersLost(
                         f"The blocks were lost with their workers {n + 1} times in one evaluation. "
                         "Check the workers' logs (memory limits?) and fit again."
@@ -692,7 +690,7 @@ def place_blocks(X, y, n_threads: int | None = None, sample_weight=None):
     """
     from dask import is_dask_collection
 
-    from dasklearn._runtime._backend import active_client
+    from dasklearn._runtime._cluster import active_client
 
     arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
     if not any(is_dask_collection(a) for a in arrays):

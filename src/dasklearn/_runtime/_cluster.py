@@ -1,0 +1,196 @@
+"""The cluster seen from the client: which one, its workers, and waits that never hang.
+
+Every runtime of dasklearn (the searches' backend, data-parallel groups,
+linear-model blocks, adaptive searches' models, Incremental's block folds)
+waits on a ``dask.distributed`` cluster. A task waits forever for a worker
+when the cluster has none, so no wait here is a bare ``distributed.wait``:
+each is a loop of short waits that checks the cluster still has a worker,
+and a cluster left without any for ``worker_timeout()`` seconds raises
+:class:`WorkersLost`, a ``RuntimeError`` that says what to do.
+
+That limit is the dask config value ``dasklearn.worker-timeout`` (seconds,
+default ``WORKER_TIMEOUT``; ``inf`` waits for ever): raise it for clusters
+whose workers take long to arrive, e.g. from a batch queue.
+
+The poll interval is the caller's: a runtime that must notice a lost worker
+quickly polls often, one whose tasks run for seconds polls rarely. Only a
+poll in which nothing finished costs a round trip to the scheduler.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "current_workers", "lost_with_worker",
+           "scatter", "wait_on_cluster", "worker_timeout"]
+
+WORKER_TIMEOUT = 60.0  # default seconds without any worker before a wait gives up
+POLL_SECONDS = 0.25  # default seconds between two checks of the cluster's workers
+SCATTER_ATTEMPTS = 11  # a scatter survives this many workers leaving during it, less one
+
+
+class WorkersLost(RuntimeError):
+    """The cluster lost its workers (or the data they held) for good."""
+
+
+def worker_timeout() -> float:
+    """Seconds a wait tolerates a cluster without workers: the dask config
+    value ``dasklearn.worker-timeout``, else ``WORKER_TIMEOUT``."""
+    import dask
+
+    value = dask.config.get("dasklearn.worker-timeout", None)
+    if value is None:
+        return WORKER_TIMEOUT
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"dask config 'dasklearn.worker-timeout' must be a positive number of seconds "
+                         f"(or inf), got {dask.config.get('dasklearn.worker-timeout')!r}.")
+    return value
+
+
+def active_client():
+    """The default dask.distributed Client, or None when there is none."""
+    if "distributed" not in sys.modules:
+        return None  # distributed never imported: no client can exist
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:
+        return None
+    return client if client.status == "running" else None
+
+
+def lost_with_worker(x, *, recomputable: bool = False) -> bool:
+    """Whether ``x`` -- a future, or the exception raised by waiting on one --
+    says that data died with a worker. The one test of this, for the runtime.
+
+    True for a CancelledError: the scheduler cancels a task whose inputs are
+    gone for good ("lost dependencies"); and for a future it so cancelled (or
+    that erred with a CancelledError). With ``recomputable=True``, also for a
+    future whose value died with its worker and that the scheduler has yet
+    to compute again (status "lost"): a loss for callers whose tasks are
+    strictly pinned (only the dead worker could run them again) or that
+    place data again rather than wait.
+    """
+    from concurrent.futures import CancelledError
+
+    if isinstance(x, BaseException):
+        return isinstance(x, CancelledError)
+    status = getattr(x, "status", None)
+    if status == "cancelled" or (recomputable and status == "lost"):
+        return True
+    return status == "error" and isinstance(x.exception(), CancelledError)
+
+
+def _no_worker_error(timeout: float) -> WorkersLost:
+    return WorkersLost(f"The cluster has had no worker for {timeout:g} s. Start workers (or scale "
+                       "the cluster) and run again; to wait longer for workers, set the dask config "
+                       "value 'dasklearn.worker-timeout' (seconds).")
+
+
+def current_workers(client, *, timeout: float | None = None, poll: float | None = None) -> dict[str, int]:
+    """``client.nthreads()`` once the cluster has a worker.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    timeout : float, default=None
+        Seconds to wait for a worker when there is none (None:
+        :func:`worker_timeout`).
+    poll : float, default=None
+        Seconds between checks (None: ``POLL_SECONDS``).
+
+    Returns
+    -------
+    dict of str to int
+        The threads of each worker.
+
+    Raises
+    ------
+    WorkersLost
+        When no worker joined within ``timeout``.
+    """
+    timeout = worker_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        nthreads = client.nthreads()
+        if nthreads:
+            return nthreads
+        if time.monotonic() > deadline:
+            raise _no_worker_error(timeout)
+        time.sleep(POLL_SECONDS if poll is None else poll)
+
+
+def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", timeout: float | None = None,
+                    poll: float | None = None) -> None:
+    """``distributed.wait(futures)`` on ``client``, without hanging on a cluster left without workers.
+
+    Waits in loops of ``poll`` seconds; after a loop in which the wait did
+    not end, checks that the cluster still has a worker.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client of ``futures`` (not necessarily the default one).
+    futures : list of distributed.Future
+    return_when : {'ALL_COMPLETED', 'FIRST_COMPLETED'}, default='ALL_COMPLETED'
+    timeout, poll : float, default=None
+        As in :func:`current_workers`.
+
+    Raises
+    ------
+    WorkersLost
+        When the cluster has had no worker for ``timeout`` seconds.
+    concurrent.futures.CancelledError
+        When a future is cancelled (as ``distributed.wait``).
+    """
+    from distributed import wait
+
+    timeout = worker_timeout() if timeout is None else timeout
+    alone_since = None
+    while True:
+        try:
+            with client.as_current():
+                wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
+            return
+        except TimeoutError:
+            if client.nthreads():
+                alone_since = None
+                continue
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since > timeout:
+                raise _no_worker_error(timeout) from None
+
+
+def scatter(client, values: list, *, broadcast: bool = False) -> list:
+    """``client.scatter(values, hash=False)``, tried again when a worker leaves during it.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    values : list
+        Each item becomes one future (a list, so that no container is split).
+    broadcast : bool, default=False
+        Place a copy on every worker.
+
+    Returns
+    -------
+    list of distributed.Future
+
+    Raises
+    ------
+    WorkersLost
+        When the cluster has no worker and none joins within :func:`worker_timeout`.
+    """
+    for attempt in range(SCATTER_ATTEMPTS):
+        current_workers(client)  # scattering to a cluster without workers waits forever
+        try:
+            return client.scatter(list(values), broadcast=broadcast, hash=False)
+        except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
+            if attempt == SCATTER_ATTEMPTS - 1:
+                raise
