@@ -105,6 +105,23 @@ def test_empty_blocks_are_skipped(with_client, request):
         assert inc.n_blocks_ == 4
 
 
+@pytest.mark.parametrize("with_client", [False, True])
+def test_only_empty_blocks_raise_like_scikit_learn(with_client, request):
+    """No sample at all: a ValueError, not an unfitted estimator_ (scikit-learn
+    rejects 0 samples); a fitted model given only empty blocks keeps what it learned."""
+    if with_client:
+        request.getfixturevalue("client")
+    X, y = _data(n_blocks=3, rows=100)
+    none = da.arange(X.shape[0], chunks=X.chunks[0]) < 0
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(ValueError, match="Every one of the 3 row blocks of X was empty"):
+            getattr(Incremental(SGDClassifier(random_state=0)), method)(X[none], y[none], classes=CLASSES)
+    inc = Incremental(SGDClassifier(random_state=0)).partial_fit(X, y, classes=CLASSES)
+    before = inc.estimator_.coef_.copy()
+    inc.partial_fit(X[none], y[none])
+    np.testing.assert_array_equal(inc.estimator_.coef_, before)
+
+
 # ------------------------------------------------------ scalar fit params
 def test_scalar_sample_weight_is_passed_to_every_call():
     X, y = _data(n_blocks=3, rows=1_000)

@@ -85,6 +85,21 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
     return model
 
 
+def _check_learned(model, n_blocks: int) -> None:
+    """A ValueError, as scikit-learn's for 0 samples, when every block was
+    empty and the model had learned nothing before (it is still unfitted)."""
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise ValueError(
+            f"Every one of the {n_blocks} row blocks of X was empty, so the estimator saw no "
+            "sample (scikit-learn requires at least 1). Expected X with at least one row; check "
+            "the filter or query that produced X (e.g. X.shape[0] after X.compute_chunk_sizes())."
+        ) from None
+
+
 def _block_order(n_blocks: int, epoch: int, shuffle: bool, seed: int | None) -> np.ndarray:
     """Pure policy: the block indices of pass ``epoch``.
 
@@ -594,6 +609,7 @@ class Incremental(ParallelPostFit):
         recoveries: list = []
         model = fold_blocks(step, model, parts, order,
                             on_recover=lambda position, reason: recoveries.append(position))
+        _check_learned(model, n_blocks)
         self.n_blocks_ = n_blocks
         self.n_recoveries_ = len(recoveries)
         self._record_fitted(model)
