@@ -87,9 +87,12 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
 
 def _check_learned(model, n_blocks: int) -> None:
     """A ValueError, as scikit-learn's for 0 samples, when every block was
-    empty and the model had learned nothing before (it is still unfitted)."""
+    empty and the model had learned nothing before (it is still unfitted).
+    A model without ``fit`` (only ``partial_fit``) cannot be checked so."""
     from sklearn.exceptions import NotFittedError
 
+    if not hasattr(model, "fit"):
+        return
     try:
         check_is_fitted(model)
     except NotFittedError:
