@@ -113,6 +113,7 @@ def test_hyperband_small_discrete_space_metadata_matches_the_fit(small):
         warnings.simplefilter("always")
         search.fit(X, y)
     assert len(_space_warnings(record)) == 1, [str(w.message) for w in record]
+    assert _space_warnings(record)[0].filename == __file__  # at the user's line
     message = str(_space_warnings(record)[0].message)
     assert "2 distinct candidate" in message and "9, 5, 3" in message
     assert not [w for w in record if "total space of parameters" in str(w.message)]  # not sklearn's too
@@ -130,12 +131,13 @@ def test_successive_halving_and_incremental_small_discrete_space(small):
                                      {"n_models": 1, "partial_fit_calls": 9}]
     with pytest.warns(UserWarning, match=r"3 distinct candidate\(s\).*the 9 candidates asked for") as record:
         sha.fit(X, y)
-    assert len(_space_warnings(record)) == 1
+    assert len(_space_warnings(record)) == 1 and _space_warnings(record)[0].filename == __file__
     assert sha.metadata_ == {"n_models": 3, "max_iter": 9, "partial_fit_calls": 15}
     assert {k: sha.metadata[k] for k in sha.metadata_} == sha.metadata_
     with pytest.warns(UserWarning, match="3 distinct candidate") as record:
         inc = IncrementalSearchCV(SGD, space, n_initial_parameters=5, max_iter=2, n_jobs=1).fit(X, y)
     assert len(_space_warnings(record)) == 1 and len(inc.cv_results_["params"]) == 3
+    assert _space_warnings(record)[0].filename == __file__
 
 
 # --------------------------------------------------- 5. metadata errors

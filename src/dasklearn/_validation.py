@@ -14,6 +14,21 @@ import numbers
 import numpy as np
 
 
+def user_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` made by the caller of this
+    function, pointing at the first frame outside dasklearn (the user's line)."""
+    import inspect
+    import os
+
+    import dasklearn
+
+    root = os.path.dirname(os.path.abspath(dasklearn.__file__)) + os.sep
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _first_consumer(estimator):
     """The estimator that first sees X (a Pipeline's first step), or None
     when that is a column-wise meta-transformer whose needs we can't tell."""

@@ -119,6 +119,7 @@ from concurrent.futures import CancelledError
 from typing import Callable, Sequence
 
 from dasklearn._runtime import _cluster
+from dasklearn._validation import user_stacklevel
 from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker
 
 __all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
@@ -692,21 +693,6 @@ def _shared_lineage(block: dict, whole: dict) -> str | None:
                  if len(seen) > 2 and 2 * len(seen) > whole.get(name, 0)), None)
 
 
-def _user_stacklevel() -> int:
-    """``stacklevel`` for a ``warnings.warn`` made by the caller of this
-    function, pointing at the first frame outside dasklearn (the user's line)."""
-    import inspect
-    import os
-
-    import dasklearn
-
-    root = os.path.dirname(os.path.abspath(dasklearn.__file__)) + os.sep
-    frame, level = inspect.currentframe().f_back, 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _warn_if_blocks_share_work(graphs: _BlockGraphs, b: int) -> None:
     """Each block's lineage runs in its own task (see "Fresh keys"): say so
     when that lineage reads many other blocks, which is then repeated for
@@ -724,6 +710,6 @@ def _warn_if_blocks_share_work(graphs: _BlockGraphs, b: int) -> None:
                 "by all blocks, such as a global mean): it will be computed again for every "
                 "block. Persist the input first (X = X.persist()), or compute such statistics "
                 "up front, e.g. mean = X.mean(0).compute(); X = X - mean.",
-                PerformanceWarning, stacklevel=_user_stacklevel(),
+                PerformanceWarning, stacklevel=user_stacklevel(),
             )
             return

@@ -283,8 +283,7 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
         brackets = pol.hyperband_brackets(self.max_iter, self.aggressiveness)
         self._brackets = {b.bracket: b for b in brackets}
         self._seeds = self._bracket_seeds(brackets, rng)
-        warn_small_space(self, [b.n_models for b in brackets], stacklevel=4)  # the caller of fit
-        size = space_size(self.parameters)
+        size = warn_small_space(self, [b.n_models for b in brackets])
         tracks = []
         for b in brackets:
             n = b.n_models if size is None else min(b.n_models, size)

@@ -122,7 +122,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         n = self.n_initial_parameters
         if n == "grid":
             return list(ParameterGrid(expand_param_grid(self.parameters)))
-        warn_small_space(self, [n], stacklevel=5)  # the caller of fit
+        warn_small_space(self, [n])
         return list(ParameterSampler(self.parameters, self._n_candidates(), random_state=rng))
 
     def _n_candidates(self) -> int:
@@ -564,12 +564,13 @@ def space_size(parameters) -> int | None:
     return len(ParameterGrid(parameters))
 
 
-def warn_small_space(owner, asked, stacklevel) -> None:
-    """Warn once if ``owner.parameters`` has fewer candidates than the largest
-    number ``asked`` for (one per bracket for Hyperband)."""
+def warn_small_space(owner, asked) -> int | None:
+    """Warn once (at the user's line) if ``owner.parameters`` has fewer
+    candidates than the largest number ``asked`` for (one per bracket for
+    Hyperband); returns :func:`space_size` of ``owner.parameters``."""
     size = space_size(owner.parameters)
     if size is None or size >= max(asked):
-        return
+        return size
     wanted = (f"the {asked[0]} candidates asked for" if len(asked) == 1
               else f"the {', '.join(map(str, asked))} candidates its brackets ask for")
     warnings.warn(
@@ -577,8 +578,9 @@ def warn_small_space(owner, asked, stacklevel) -> None:
         f"distribution), fewer than {wanted}; at most {size} are trained per "
         f"{'bracket' if len(asked) > 1 else 'search'} (metadata counts the same). Add values, or "
         "a scipy.stats distribution, to try more.",
-        UserWarning, stacklevel=stacklevel,
+        UserWarning, stacklevel=_validation.user_stacklevel(),
     )
+    return size
 
 
 def _accepts(method, name) -> bool:
