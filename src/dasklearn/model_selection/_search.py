@@ -42,7 +42,7 @@ from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
 from dasklearn.model_selection._params import store_init_args
-from dasklearn.model_selection._results import build_cv_results, scorer_names
+from dasklearn.model_selection._results import _rank, build_cv_results, scorer_names
 
 
 def _n_samples(X) -> int:
@@ -361,7 +361,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         elif refit is False and multimetric:
             return  # as scikit-learn: no single metric to pick a best candidate by
         else:
-            metric = refit if multimetric else "score"
+            metric = _refit_metric(refit, multimetric)
             self.best_index_ = int(results[f"rank_test_{metric}"].argmin())
             self.best_score_ = float(results[f"mean_test_{metric}"][self.best_index_])
         self.best_params_ = results["params"][self.best_index_]
@@ -488,6 +488,11 @@ class RandomizedSearchCV(BaseSearchCV):
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
 
 
+def _refit_metric(refit, multimetric: bool) -> str:
+    """The ``cv_results_`` metric a ``refit=True`` / metric-name search ranks by."""
+    return refit if multimetric else "score"
+
+
 class _EarlyRefit:
     """Refit the likely best candidate while the last split's fits still run.
 
@@ -509,7 +514,7 @@ class _EarlyRefit:
 
     def __init__(self, search, backend, candidates, n_splits, names, multimetric, data):
         refit = search.refit
-        metric = (refit if multimetric else "score") if names is not None else None
+        metric = _refit_metric(refit, multimetric) if names is not None else None
         self._on = (backend.remote and backend.n_slots > 1 and n_splits > 1 and metric is not None
                     and (refit is True or isinstance(refit, str)))
         self._search, self._backend, self._data = search, backend, data
@@ -529,9 +534,8 @@ class _EarlyRefit:
                 self._scores[c].append(rec["test"][self._metric])
         mean_fit = self._fit_seconds / max(1, sum(self._done))
         if min(self._done) >= self._n_splits - 1 and mean_fit >= self.MIN_FIT_SECONDS:
-            means = [np.mean(v) if v else -np.inf for v in self._scores]
-            means = [-np.inf if np.isnan(m) else m for m in means]
-            leader = int(np.argmax(means))  # first of equals, as rank_test_ argmin
+            means = np.array([np.mean(v) if v else np.nan for v in self._scores])
+            leader = int(_rank(means).argmin())  # as _select_best would pick on these splits
             X_h, y_h, fit_params = self._data
             self._started = (leader, self._backend.submit(
                 _fit.fit_final, self._search.estimator, self._candidates[leader], X_h, y_h, fit_params,
