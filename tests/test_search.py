@@ -368,3 +368,82 @@ def test_fold_cache_reuses_slices_and_never_serves_other_data():
 
     gc.collect()
     assert _fit.FOLDS._entry is None
+
+
+# ----------------------------------------------------------- early refit
+class _SlowRidge(Ridge):
+    """Ridge whose fits take long enough for the early refit to start."""
+
+    def __init__(self, alpha=1.0, delay=0.0):
+        super().__init__(alpha=alpha)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        import time
+
+        time.sleep(self.delay)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_early_refit_is_used_and_equals_the_plain_refit(client, monkeypatch):
+    """With fits long enough, the leader is refitted while the last split
+    runs; its model is the one a refit after the search gives (scikit-learn's)."""
+    from dasklearn.model_selection import _search
+
+    X, y = make_regression(n_samples=300, n_features=5, noise=1.0, random_state=0)
+    grid = {"alpha": [1e-3, 1e3, 1e4]}  # the smallest alpha leads on every split
+    taken = []
+    real = _search._EarlyRefit.result_for
+
+    def spy(self, best):
+        out = real(self, best)
+        taken.append((self._started[0] if self._started else None, best, out is not None))
+        return out
+
+    monkeypatch.setattr(_search._EarlyRefit, "result_for", spy)
+    ours = GridSearchCV(_SlowRidge(delay=0.25), grid, cv=3).fit(X, y)
+    assert taken == [(0, 0, True)]  # started for candidate 0, the best, and used
+    ref = sk.GridSearchCV(Ridge(), grid, cv=3).fit(X, y)
+    assert ours.best_index_ == ref.best_index_ == 0
+    np.testing.assert_array_equal(ours.best_estimator_.coef_, ref.best_estimator_.coef_)
+
+
+def test_early_refit_of_a_candidate_that_is_not_the_best_is_cancelled(client):
+    """The leader on the splits done can lose on the last one: its refit is
+    cancelled and the best is refitted as usual (result_for gives None)."""
+    from dasklearn._runtime import get_backend
+    from dasklearn.model_selection._search import _EarlyRefit
+
+    X, y = make_regression(n_samples=60, n_features=3, random_state=0)
+    candidates = [{"alpha": 1.0, "delay": 5.0}, {"alpha": 2.0, "delay": 0.0}]
+    backend = get_backend()
+    placed = []
+    try:
+        X_h, y_h = placed = backend.materialize(X, y)
+        search = GridSearchCV(_SlowRidge(), {"alpha": [1.0, 2.0]})
+        early = _EarlyRefit(search, backend, candidates, 3, ["score"], False, (X_h, y_h, {}))
+
+        def record(score):
+            return {"fit_time": 1.0, "test": {"score": score}}
+
+        # two of three splits each: candidate 0 leads, so its refit starts
+        early.observe([(0, 0, record(0.9)), (1, 0, record(0.5)), (0, 1, record(0.9)), (1, 1, record(0.5))])
+        assert early._started is not None and early._started[0] == 0
+        future = early._started[1]
+        assert early.result_for(1) is None  # candidate 1 won on the last split
+        import time
+
+        deadline = time.monotonic() + 10
+        while future.status != "cancelled" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert future.status == "cancelled"
+        # and the leader's own refit is the one a plain refit gives
+        again = _EarlyRefit(search, backend, [{"alpha": 1.0}, {"alpha": 2.0}], 3, ["score"], False,
+                            (X_h, y_h, {}))
+        again.observe([(c, s, record(0.9 - 0.4 * c)) for s in range(2) for c in range(2)])
+        model, seconds = again.result_for(0)
+        np.testing.assert_array_equal(model.coef_, Ridge(alpha=1.0).fit(X, y).coef_)
+        assert seconds >= 0
+    finally:
+        backend.release(placed)
+        backend.close()
