@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from dask.array import PerformanceWarning
 from numpy.testing import assert_array_equal
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import SGDClassifier
 
 from dasklearn._runtime import _blocks
@@ -120,6 +120,28 @@ def test_only_empty_blocks_raise_like_scikit_learn(with_client, request):
     before = inc.estimator_.coef_.copy()
     inc.partial_fit(X[none], y[none])
     np.testing.assert_array_equal(inc.estimator_.coef_, before)
+
+
+class _RowCounter(BaseEstimator):
+    """Keeps its state without a trailing underscore (check_is_fitted cannot see it)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def fit(self, X, y=None):
+        return self.partial_fit(X, y)
+
+    def partial_fit(self, X, y=None):
+        self.n += len(X)
+        return self
+
+
+def test_an_estimator_check_is_fitted_cannot_judge_is_trained_normally(client):
+    """Whether any row was seen is counted, not guessed from attribute names."""
+    X = da.ones((100, 2), chunks=50)
+    assert Incremental(_RowCounter(), shuffle_blocks=False).fit(X).estimator_.n == 100
+    with pytest.raises(ValueError, match="Every one of the 2 row blocks"):
+        Incremental(_RowCounter()).fit(X[da.arange(100, chunks=50) < 0])
 
 
 # ------------------------------------------------------ scalar fit params

@@ -139,7 +139,10 @@ def test_worker_timeout_comes_from_dask_config():
         assert _cluster.worker_timeout() == 2.5
     with dask.config.set({"dasklearn.worker-timeout": "inf"}):
         assert _cluster.worker_timeout() == float("inf")
-    for bad in (0, -1, "soon"):
+    for duration, seconds in (("5 minutes", 300.0), ("90s", 90.0)):  # dask's durations
+        with dask.config.set({"dasklearn.worker-timeout": duration}):
+            assert _cluster.worker_timeout() == seconds
+    for bad in (0, -1, "soon", True):
         with dask.config.set({"dasklearn.worker-timeout": bad}):
             with pytest.raises(ValueError, match="positive number of seconds.*got"):
                 _cluster.worker_timeout()
@@ -159,3 +162,22 @@ def test_a_configured_worker_timeout_is_the_one_waited(monkeypatch):
         with pytest.raises(_cluster.WorkersLost, match="no worker for 0.4 s.*'dasklearn.worker-timeout'"):
             _fit_in_thread(GridSearchCV(LoggedSGD(), {"alpha": [1e-4, 1e-3]}, cv=2), X, y)
         assert time.monotonic() - start < 30
+
+
+def test_search_on_an_adaptive_cluster_at_zero_workers_scales_it_up():
+    """Nothing waits for a worker before submitting: the waiting tasks make an
+    adaptive cluster at zero start one, and the search runs."""
+    import dask
+    import dask.array as da
+    from dask.distributed import Client, LocalCluster
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = make_classification(n_samples=60, random_state=0)
+    X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
+        n_workers=0, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    ) as lc, Client(lc) as c:
+        lc.adapt(minimum=0, maximum=1, interval="200ms")
+        est = SGDClassifier(max_iter=5, tol=None, random_state=0)
+        search = _fit_in_thread(GridSearchCV(est, {"alpha": [1e-4, 1e-3]}, cv=2), X, y)
+        assert len(search.cv_results_["params"]) == 2 and len(c.nthreads()) == 1

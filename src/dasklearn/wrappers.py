@@ -85,22 +85,20 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
     return model
 
 
-def _check_learned(model, n_blocks: int) -> None:
-    """A ValueError, as scikit-learn's for 0 samples, when every block was
-    empty and the model had learned nothing before (it is still unfitted).
-    A model without ``fit`` (only ``partial_fit``) cannot be checked so."""
-    from sklearn.exceptions import NotFittedError
+def _partial_fit_block_counting(state, X, *rest, **kwargs):
+    """``(model, rows seen)`` after :func:`_partial_fit_block` on one block."""
+    model, seen = state
+    return _partial_fit_block(model, X, *rest, **kwargs), seen + _n_rows(X)
 
-    if not hasattr(model, "fit"):
-        return
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        raise ValueError(
-            f"Every one of the {n_blocks} row blocks of X was empty, so the estimator saw no "
-            "sample (scikit-learn requires at least 1). Expected X with at least one row; check "
-            "the filter or query that produced X (e.g. X.shape[0] after X.compute_chunk_sizes())."
-        ) from None
+
+def _no_rows_error(n_blocks: int) -> ValueError:
+    """As scikit-learn's for 0 samples, when every block was empty and the
+    model had learned nothing before."""
+    return ValueError(
+        f"Every one of the {n_blocks} row blocks of X was empty, so the estimator saw no "
+        "sample (scikit-learn requires at least 1). Expected X with at least one row; check "
+        "the filter or query that produced X (e.g. X.shape[0] after X.compute_chunk_sizes())."
+    )
 
 
 def _block_order(n_blocks: int, epoch: int, shuffle: bool, seed: int | None) -> np.ndarray:
@@ -554,7 +552,7 @@ class Incremental(ParallelPostFit):
         self._check_params()
         seed = self._seed() if self.shuffle_blocks else None
         return self._train(clone(self.estimator), X, y, fit_kwargs, self.epochs,
-                           self.shuffle_blocks, seed, classes_from_y=True)
+                           self.shuffle_blocks, seed, classes_from_y=True, fresh=True)
 
     def partial_fit(self, X, y=None, **fit_kwargs):
         """One more pass over ``X``, in block order, continuing from the
@@ -576,10 +574,13 @@ class Incremental(ParallelPostFit):
             The updated wrapper.
         """
         self._check_params()
-        model = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
-        return self._train(model, X, y, fit_kwargs, 1, False, None, classes_from_y=False)
+        fresh = not hasattr(self, "estimator_")
+        model = clone(self.estimator) if fresh else self.estimator_
+        return self._train(model, X, y, fit_kwargs, 1, False, None, classes_from_y=False, fresh=fresh)
 
-    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed, classes_from_y):
+    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed, classes_from_y, fresh):
+        """``partial_fit`` ``model`` on every block of X, ``epochs`` times;
+        ``fresh``: it has learned nothing yet (then all-empty X is an error)."""
         if not _blockwise.is_dask(X):
             # in memory already: one block, fitted here
             y, *values = _compute(y, *fit_kwargs.values())
@@ -607,12 +608,13 @@ class Incremental(ParallelPostFit):
         parts = [X] + ([y] if y is not None else []) + blocked
         n_blocks = n_row_blocks(X)
         order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in range(epochs)])
-        step = functools.partial(_partial_fit_block, has_y=y is not None, block_kw=block_kw,
+        step = functools.partial(_partial_fit_block_counting, has_y=y is not None, block_kw=block_kw,
                                  static_kw=static_kw)
         recoveries: list = []
-        model = fold_blocks(step, model, parts, order,
-                            on_recover=lambda position, reason: recoveries.append(position))
-        _check_learned(model, n_blocks)
+        model, seen = fold_blocks(step, (model, 0), parts, order,
+                                  on_recover=lambda position, reason: recoveries.append(position))
+        if fresh and not seen:
+            raise _no_rows_error(n_blocks)
         self.n_blocks_ = n_blocks
         self.n_recoveries_ = len(recoveries)
         self._record_fitted(model)

@@ -14,13 +14,7 @@ import concurrent.futures as cf
 import os
 from typing import Any, Callable
 
-from dasklearn._runtime._cluster import (
-    active_client,
-    current_workers,
-    lost_with_worker,
-    scatter,
-    wait_on_cluster,
-)
+from dasklearn._runtime._cluster import active_client, lost_with_worker, scatter, wait_on_cluster
 
 
 def _is_dask_collection(obj) -> bool:
@@ -125,7 +119,9 @@ class DistributedBackend:
 
     def __init__(self, client):
         self.client = client
-        nthreads = current_workers(client)  # none: wait for one (WorkersLost after a while), not for ever
+        # no waiting for a worker here: an adaptive cluster at zero starts one
+        # only for waiting tasks (and every wait below gives up on an empty cluster)
+        nthreads = client.nthreads()
         self.n_slots = max(1, sum(nthreads.values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
         # what we scattered, by key: if the workers holding it die, it can be

@@ -8,13 +8,18 @@ each is a loop of short waits that checks the cluster still has a worker,
 and a cluster left without any for ``worker_timeout()`` seconds raises
 :class:`WorkersLost`, a ``RuntimeError`` that says what to do.
 
-That limit is the dask config value ``dasklearn.worker-timeout`` (seconds,
-default ``WORKER_TIMEOUT``; ``inf`` waits for ever): raise it for clusters
-whose workers take long to arrive, e.g. from a batch queue.
+That limit is the dask config value ``dasklearn.worker-timeout`` (seconds or
+a dask duration such as ``"5 minutes"``; unset or None: ``WORKER_TIMEOUT``;
+``inf`` waits for ever): raise it for clusters whose workers take long to
+arrive, e.g. from a batch queue.
 
 The poll interval is the caller's: a runtime that must notice a lost worker
 quickly polls often, one whose tasks run for seconds polls rarely. Only a
-poll in which nothing finished costs a round trip to the scheduler.
+poll in which nothing finished costs a round trip to the scheduler (and one
+check of the workers before each scatter, which cannot wait for a worker).
+
+Nothing waits for workers *before* submitting work: an adaptive cluster
+scaled to zero starts workers only when tasks are waiting.
 """
 
 from __future__ import annotations
@@ -38,17 +43,23 @@ def worker_timeout() -> float:
     """Seconds a wait tolerates a cluster without workers: the dask config
     value ``dasklearn.worker-timeout``, else ``WORKER_TIMEOUT``."""
     import dask
+    from dask.utils import parse_timedelta
 
-    value = dask.config.get("dasklearn.worker-timeout", None)
-    if value is None:
+    given = dask.config.get("dasklearn.worker-timeout", None)
+    if given is None:
         return WORKER_TIMEOUT
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = float("nan")
+    if not isinstance(given, bool):
+        try:
+            value = float(given)
+        except (TypeError, ValueError):
+            try:
+                value = float(parse_timedelta(given, default="s"))
+            except (TypeError, ValueError, KeyError):
+                pass
     if not value > 0:
-        raise ValueError(f"dask config 'dasklearn.worker-timeout' must be a positive number of seconds "
-                         f"(or inf), got {dask.config.get('dasklearn.worker-timeout')!r}.")
+        raise ValueError(f"dask config 'dasklearn.worker-timeout' must be a positive number of seconds, "
+                         f"a duration such as '5 minutes', or inf; got {given!r}.")
     return value
 
 
@@ -155,7 +166,7 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     alone_since = None
     while True:
         try:
-            with client.as_current():
+            with _as_default(client):
                 wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
             return
         except TimeoutError:
@@ -165,6 +176,21 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
             alone_since = alone_since or time.monotonic()
             if time.monotonic() - alone_since > timeout:
                 raise _no_worker_error(timeout) from None
+
+
+def _as_default(client):
+    """``distributed.wait`` uses the default client: make it ``client``, if
+    it is not already (``as_current`` also sets dask's global scheduler)."""
+    import contextlib
+
+    from distributed import default_client
+
+    try:
+        if default_client() is client:
+            return contextlib.nullcontext()
+    except ValueError:
+        pass
+    return client.as_current()
 
 
 def scatter(client, values: list, *, broadcast: bool = False) -> list:

@@ -39,9 +39,9 @@ Worker loss
     worker) whole groups are moved once to even them out, before the next
     call (never while its tasks run).
 
-    A cluster left without any worker for ``dasklearn.worker-timeout`` seconds raises
-    :class:`WorkersLost` (the waits of :mod:`._cluster`, shared by every
-    runtime).
+    A cluster left without any worker for ``dasklearn.worker-timeout``
+    seconds raises :class:`~dasklearn._runtime._cluster.WorkersLost` (the
+    waits of :mod:`._cluster`, shared by every runtime).
 
     Tasks are restricted to their group's worker *loosely*
     (``allow_other_workers=True``): the scheduler runs them there whenever
@@ -349,7 +349,7 @@ class _DistributedPartitions(Partitions):
 
     # ---------------------------------------------------------- membership
     def _alive(self) -> list[str]:
-        """The workers there are now (waits up to dasklearn.worker-timeout seconds for one: :class:`WorkersLost`)."""
+        """The workers there are now (waits for one, see :func:`._cluster.current_workers`)."""
         return sorted(current_workers(self.client))
 
     def _parts_ok(self, g: int) -> bool:
@@ -637,7 +637,6 @@ def place_blocks(arrays: Sequence, prepare: Callable, prepare_args: tuple = (),
         Each group's parts on one worker of the active Client (round robin
         by address), else here, one thread per group.
     """
-
     rows = _block_rows(arrays)
     if n_groups is None:
         n_groups = worker_count(n_jobs)
