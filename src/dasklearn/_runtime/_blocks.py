@@ -119,6 +119,7 @@ from concurrent.futures import CancelledError
 from typing import Callable, Sequence
 
 from dasklearn._runtime import _cluster
+from dasklearn._runtime._compute import flat_keys
 from dasklearn._validation import user_stacklevel
 from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker
 
@@ -170,7 +171,6 @@ class _BlockGraphs:
 
     def __init__(self, parts):
         import dask
-        from dask.core import flatten
 
         self.graphs: list[dict] = []
         self.keys: list[list] = []
@@ -179,7 +179,7 @@ class _BlockGraphs:
             if not _is_array(p):
                 with dask.config.set({"optimization.tune.active": False}):
                     p = p.optimize(fuse=False)
-            keys = list(flatten(p.__dask_keys__()))
+            keys = flat_keys(p.__dask_keys__())
             if len(keys) != n:
                 raise ValueError(f"a collection of {n} row blocks has {len(keys)} chunks; "
                                  "expected one per row block (use whole_rows).")
