@@ -79,6 +79,7 @@ class DelegateMixin:
         tags.regressor_tags = sub.regressor_tags
         tags.transformer_tags = sub.transformer_tags
         tags.target_tags.required = sub.target_tags.required
+        tags.target_tags.multi_output = sub.target_tags.multi_output
         tags.input_tags.pairwise = sub.input_tags.pairwise
         tags.input_tags.sparse = sub.input_tags.sparse
         tags.input_tags.allow_nan = sub.input_tags.allow_nan

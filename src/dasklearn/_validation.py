@@ -60,8 +60,8 @@ def finite_report(X) -> tuple[int, int]:
     """(number of NaN, number of +-inf) in the numeric part of X (pure kernel)."""
     import scipy.sparse as sp
 
-    if sp.issparse(X):
-        values = X.data
+    if sp.issparse(X):  # the stored values (csr, csc, coo, bsr keep them flat)
+        values = X.data if X.format in ("csr", "csc", "coo", "bsr") else X.tocoo().data
     elif hasattr(X, "select_dtypes"):
         values = X.select_dtypes("number").to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -107,8 +107,19 @@ def check_numeric(estimator, X, name: str = "X") -> None:
                 f"with OneHotEncoder for those columns."
             )
     elif hasattr(X, "dtype") and X.dtype.kind in "OUSM":
+        reason = ""
+        if X.dtype.kind == "O":
+            from dask import is_dask_collection
+
+            if is_dask_collection(X):
+                return  # its values are on the cluster: the estimator judges them there
+            try:
+                np.asarray(X, dtype=np.float64)
+                return  # numbers held as Python objects are numbers (as scikit-learn converts them)
+            except (TypeError, ValueError) as exc:
+                reason = f" ({exc})"
         raise TypeError(
-            f"{name} has dtype {X.dtype}, but {type(estimator).__name__} needs numbers. "
+            f"{name} has dtype {X.dtype}{reason}, but {type(estimator).__name__} needs numbers. "
             f"Convert it (X.astype(float)) or encode the text/categorical columns first."
         )
 

@@ -33,6 +33,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.pipeline import Pipeline
+from sklearn.utils import indexable
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
@@ -180,6 +181,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         candidates = self._candidates()
         check_param_names(self.estimator, candidates)
         scorer, names, multimetric = self._scorers()
+        # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
+        # array-likes without len -> arrays); dask collections are left as they are
+        X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
         _validation.check_numeric(self.estimator, X)

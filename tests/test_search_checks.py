@@ -1,0 +1,56 @@
+"""scikit-learn's shared estimator checks on the searches and wrappers
+(without a Client: local threads), and the input kinds they taught us to
+accept on a cluster too (sparse in any format, numbers held as objects)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.stats import loguniform
+from sklearn import model_selection as sk
+from sklearn.datasets import make_classification
+from sklearn.linear_model import Ridge, SGDClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from dasklearn.wrappers import Incremental, ParallelPostFit
+
+ESTIMATORS = [
+    GridSearchCV(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-3]}, cv=2),
+    RandomizedSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e1)}, n_iter=3, cv=2, random_state=0),
+    ParallelPostFit(SGDClassifier(random_state=0)),
+    Incremental(SGDClassifier(random_state=0)),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # non-finite scores of tiny folds
+        check(estimator)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil", "dok"])
+def test_sparse_input_in_any_format_on_the_cluster(client, fmt):
+    X, y = make_classification(n_samples=120, n_features=8, random_state=0)
+    X[np.abs(X) < 0.5] = 0
+    grid = {"alpha": [1e-4, 1e-2]}
+    est = SGDClassifier(max_iter=20, tol=None, random_state=0)
+    ours = GridSearchCV(est, grid, cv=3).fit(sp.csr_array(X).asformat(fmt), y)
+    ref = sk.GridSearchCV(est, grid, cv=3).fit(sp.csr_array(X), y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+
+
+def test_numbers_held_as_objects_are_numbers_and_other_objects_are_refused(client):
+    X, y = make_classification(n_samples=90, n_features=5, random_state=0)
+    est = SGDClassifier(max_iter=20, tol=None, random_state=0)
+    ours = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=3).fit(X.astype(object), y)
+    ref = sk.GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=3).fit(X, y)
+    np.testing.assert_array_equal(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"])
+    bad = X.astype(object)
+    bad[0, 0] = {"not": "a number"}
+    with pytest.raises(TypeError, match=r"X has dtype object \(float\(\) argument must be a string or a "
+                                        r"(real )?number, not 'dict'\).*Convert it"):
+        GridSearchCV(est, {"alpha": [1e-4]}, cv=3).fit(bad, y)
