@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from dasklearn import _validation
 from dasklearn._delegation import DelegateMixin
 from dasklearn._kernels.merge import (
     AVERAGED_FAMILIES,
@@ -448,6 +449,10 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         name = type(self).__name__
         import dask.array as da
 
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None. Pass the "
+                             "targets, one per row of X.")
+        _validation.reject_sparse(name, X)
         X, y = _as_array(X, "X"), _as_array(y, "y")
         if X.ndim != 2:
             raise ValueError(f"{name}: X must be 2-D (n_samples, n_features), got shape {X.shape}.")
@@ -631,4 +636,5 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()  # the inner estimator's kind (DelegateMixin)
         tags.target_tags.required = True
+        tags.input_tags.sparse = False  # X is split into dense blocks
         return tags

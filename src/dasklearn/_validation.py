@@ -124,6 +124,26 @@ def check_numeric(estimator, X, name: str = "X") -> None:
         )
 
 
+def reject_sparse(owner: str, X, name: str = "X") -> None:
+    """A TypeError for scipy.sparse input, for estimators that split X into dense blocks."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise TypeError(
+            f"{owner} does not support sparse input: {name} is a scipy.sparse {X.format} matrix, "
+            f"but it is split into dense blocks. Pass {name}.toarray() if it fits in memory, or a "
+            "dense dask array."
+        )
+
+
+def check_n_features(X, name: str = "X") -> None:
+    if len(X.shape) == 2 and X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is "
+            f"required. Pass {name} with at least one column."
+        )
+
+
 def check_n_samples(n_samples: int, name: str = "X") -> None:
     if n_samples == 0:
         raise ValueError(
@@ -139,6 +159,8 @@ def check_targets(estimator, y) -> None:
     if y is None:
         return
     values = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if values.size == 0:
+        return  # no samples: check_n_samples says so
     if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
         raise ValueError(
             f"y contains {int((~np.isfinite(values)).sum())} NaN or infinite value(s); targets "

@@ -26,6 +26,7 @@ def check_data(estimator, X, y):
     """
     import dask
 
+    _validation.reject_sparse("The adaptive searches", X)
     _validation.check_numeric(estimator, X)
     if not dask.is_dask_collection(X):
         _validation.raise_for_nonfinite(estimator, _validation.finite_report(X))
@@ -49,6 +50,8 @@ def check_data(estimator, X, y):
             "ddf.to_dask_array(lengths=True)."
         )
     n = int(X.shape[0])
+    _validation.check_n_samples(n)
+    _validation.check_n_features(X)
     if y is not None:
         if dask.is_dask_collection(y):
             if not dask.is_dask_collection(X):

@@ -548,6 +548,11 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def _check_fitted(self):
         check_is_fitted(self, "best_estimator_")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # the inner estimator's kind (DelegateMixin)
+        tags.input_tags.sparse = False  # X is split into dense blocks
+        return tags
+
     def score(self, X, y=None):
         """Score of the best estimator on (X, y) with the search's scorer."""
         self._check_fitted()
