@@ -195,8 +195,11 @@ class _LinearModel(BaseEstimator):
 
     def _check_weight_values(self, finite, w_min, total):
         if not (finite and w_min >= 0 and total > 0):
+            zero = finite and w_min >= 0  # all weights zero
             raise ValueError(f"{type(self).__name__}: sample_weight must be finite and non-negative with a "
-                             f"positive sum, got min={w_min}, sum={total}. Check the weights.")
+                             f"positive sum, got min={w_min}, sum={total}"
+                             f"{' (every weight is zero)' if zero else ''}. "
+                             f"{'Give some rows a non-zero weight.' if zero else 'Check the weights.'}")
 
     def _check_weights(self, sample_weight, n_rows, solver):
         """None (no weights, or equal ones), or the weights as a 1-D array
@@ -207,10 +210,14 @@ class _LinearModel(BaseEstimator):
         if solver == "admm":
             raise ValueError(f"{name}: solver='admm' does not support sample_weight. Use another solver, "
                              "e.g. solver='auto'.")
-        if not _is_dask(sample_weight) and np.ndim(sample_weight) == 0:
-            self._check_weight_values(_is_real(sample_weight) and math.isfinite(sample_weight),
-                                      sample_weight, sample_weight)
-            return None  # equal weights: the loss is divided by their sum
+        if not _is_dask(sample_weight):
+            # as an ndarray first: array-likes may implement __array__ but refuse
+            # NumPy functions (__array_function__)
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.ndim == 0:
+                value = sample_weight.item()
+                self._check_weight_values(_is_real(value) and math.isfinite(value), value, value)
+                return None  # equal weights: the loss is divided by their sum
         w = as_dask_array(sample_weight)
         if not _is_dask(w):
             w = check_array(w, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
@@ -316,6 +323,13 @@ class _LinearModel(BaseEstimator):
         arrays) of ``X``, once X's features are checked against fit's: in
         memory, or block by block for dask input (a lazy dask array)."""
         check_is_fitted(self)
+        shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
+        if len(shape) != 2:
+            raise ValueError(
+                f"{type(self).__name__}: X must be 2-dimensional (n_samples, n_features), got "
+                f"shape {shape}. Reshape your data either using array.reshape(-1, 1) if your data "
+                "has a single feature or array.reshape(1, -1) if it contains a single sample."
+            )
         self._check_features(X, reset=False)
         if _is_dask(X):
             from dasklearn._blockwise import apply_method

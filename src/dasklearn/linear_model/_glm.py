@@ -187,13 +187,15 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         kind = type_of_target(classes)
         if kind not in ("binary", "multiclass"):
             raise ValueError(
-                f"LogisticRegression: y must hold class labels, got {kind!r} values "
-                f"(e.g. {classes[:5]!r}). Encode the classes as integers or strings."
+                f"LogisticRegression: Unknown label type {kind!r}: y must hold class labels, got "
+                f"{kind!r} values (e.g. {classes[:5]!r}). Pass the classes as integers or strings "
+                "(y.astype(int) converts integers stored as objects; fit a regressor to "
+                "continuous targets)."
             )
         if len(classes) < 2:
             raise ValueError(
-                f"LogisticRegression: y must contain at least 2 classes, got {len(classes)} "
-                f"({classes!r}). Check the labels."
+                f"LogisticRegression: y must contain at least 2 classes, got 1 class "
+                f"({classes!r}). Check the labels, or pass rows of more than one class."
             )
         if len(classes) == 2:
             return "logistic", 1, classes
@@ -474,6 +476,11 @@ class PoissonRegression(_Regressor):
         self.alpha = alpha
         super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
                          max_iter=max_iter, tol=tol)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True  # counts (as scikit-learn's PoissonRegressor)
+        return tags
 
     def _check_summary(self, s):
         super()._check_summary(s)

@@ -135,6 +135,25 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 MAX_REFINEMENTS = 3  # passes of iterative refinement after the normal-equations solve
 
 
+def _lstsq(A, b, cond):
+    """:func:`scipy.linalg.lstsq` of ``A x = b``, singular values below
+    ``cond`` times the largest counting as zero.
+
+    A nonsingular ``A`` is solved by scipy's default driver (gelsd); a
+    singular one again by a full SVD (gelss, as :func:`numpy.linalg.lstsq`):
+    gelsd's small singular values of a singular Gram matrix are not accurate
+    enough for the cutoff (it may keep a direction that is zero up to
+    rounding), which gives a solution far from the least-norm one -- e.g.
+    different for repeated rows and for the equivalent integer sample weights.
+    """
+    from scipy.linalg import lstsq
+
+    x, _, rank, _ = lstsq(A, b, cond=cond)
+    if rank < len(A):
+        x = lstsq(A, b, cond=cond, lapack_driver="gelss")[0]
+    return x
+
+
 def _normal_solve(H, r, intercept):
     """Minimum-norm solution ``d`` of the normal equations ``H d = r``.
 
@@ -143,17 +162,15 @@ def _normal_solve(H, r, intercept):
     scikit-learn centres ``X`` before its least-squares solve, so with
     collinear columns the norm minimised is that of the coefficients, as
     there.  Singular values of the (complement) matrix below ``len(H) * eps``
-    times the largest count as zero (:func:`scipy.linalg.lstsq`).
+    times the largest count as zero (:func:`_lstsq`).
     """
-    from scipy.linalg import lstsq
-
     cond = len(H) * _EPS
     if intercept is None:
-        return lstsq(H, r, cond=cond)[0]
+        return _lstsq(H, r, cond)
     rest = np.arange(len(H)) != intercept
     h, c = H[intercept, intercept], H[rest, intercept]
     d = np.empty_like(r)
-    d[rest] = lstsq(H[np.ix_(rest, rest)] - np.outer(c, c / h), r[rest] - c * (r[intercept] / h), cond=cond)[0]
+    d[rest] = _lstsq(H[np.ix_(rest, rest)] - np.outer(c, c / h), r[rest] - c * (r[intercept] / h), cond)
     d[intercept] = (r[intercept] - c @ d[rest]) / h
     return d
 

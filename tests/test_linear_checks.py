@@ -1,0 +1,81 @@
+"""scikit-learn's shared estimator checks on the linear models, and weighted
+least squares against scikit-learn's (the check
+``check_sample_weight_equivalence_on_dense_data`` found it off on
+rank-deficient problems)."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn import linear_model as sk
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
+
+# Checks that still fail, per estimator class name, each with its reason.
+# None do at present: add an entry only for a check that cannot be fixed.
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(
+    [LinearRegression(), LogisticRegression(), PoissonRegression()],
+    expected_failed_checks=_expected_failed_checks,
+    xfail_strict=True,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _weighted_problem(n_samples, n_features, seed):
+    """Integer targets and weights (some zero) on uniform features, as in
+    scikit-learn's sample-weight check; more features than rows makes the
+    least-squares problem rank-deficient (a least-norm solution)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n_samples, n_features))
+    y = rng.integers(0, 3, size=n_samples).astype(np.float64) + X @ rng.normal(size=n_features)
+    w = rng.integers(0, 5, size=n_samples).astype(np.float64)
+    return X, y, w
+
+
+@pytest.mark.parametrize("shape", [(200, 5), (15, 30), (40, 40)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_linear_regression_equals_scikit_learn(shape, fit_intercept, seed):
+    X, y, w = _weighted_problem(*shape, seed)
+    ref = sk.LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=w)
+    ours = LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    # integer weights are repeated rows
+    rep = LinearRegression(fit_intercept=fit_intercept).fit(X.repeat(w.astype(int), axis=0),
+                                                            y.repeat(w.astype(int)))
+    np.testing.assert_allclose(rep.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(rep.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+
+
+def test_weighted_linear_regression_on_dask_blocks_equals_scikit_learn():
+    X, y, w = _weighted_problem(15, 30, 0)
+    ref = sk.LinearRegression().fit(X, y, sample_weight=w)
+    ours = LinearRegression().fit(da.from_array(X, chunks=(5, 30)), da.from_array(y, chunks=5),
+                                  sample_weight=da.from_array(w, chunks=5))
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+
+
+def test_messages_say_what_was_expected_and_received():
+    X, y, _ = _weighted_problem(20, 3, 0)
+    reg = LinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match=r"2-dimensional.*got shape \(3,\).*Reshape your data"):
+        reg.predict(X[0])
+    with pytest.raises(ValueError, match=r"sum=0\.0 \(every weight is zero\).*non-zero weight"):
+        LinearRegression().fit(X, y, sample_weight=np.zeros(20))
+    labels = (y > y.mean()).astype(int)
+    with pytest.raises(ValueError, match=r"Unknown label type 'unknown'.*y\.astype\(int\)"):
+        LogisticRegression().fit(X, labels.astype(object))
+    with pytest.raises(ValueError, match=r"at least 2 classes, got 1 class"):
+        LogisticRegression().fit(X, np.ones(20, dtype=int))
