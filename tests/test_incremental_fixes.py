@@ -116,6 +116,9 @@ def test_only_empty_blocks_raise_like_scikit_learn(with_client, request):
     for method in ("fit", "partial_fit"):
         with pytest.raises(ValueError, match="Every one of the 3 row blocks of X was empty"):
             getattr(Incremental(SGDClassifier(random_state=0)), method)(X[none], y[none], classes=CLASSES)
+        # block sizes known to be zero: said before any work
+        with pytest.raises(ValueError, match="row blocks of X was empty"):
+            getattr(Incremental(SGDClassifier(random_state=0)), method)(X[:0], y[:0], classes=CLASSES)
     inc = Incremental(SGDClassifier(random_state=0)).partial_fit(X, y, classes=CLASSES)
     before = inc.estimator_.coef_.copy()
     inc.partial_fit(X[none], y[none])
@@ -289,6 +292,23 @@ def test_shared_lineage_warning_names_the_callers_line(client):
 
 
 # ----------------------------------------------------------- no worker
+def test_small_data_on_a_cluster_without_workers_raise_instead_of_hanging(monkeypatch):
+    """Small input runs in one task, submitted before any wait (an adaptive
+    cluster would start a worker for it); an empty cluster is a WorkersLost."""
+    from dask.distributed import Client, LocalCluster
+
+    from dasklearn._runtime import _cluster
+
+    monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.3)
+    monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.05)
+    X, y = _data(n_blocks=2, rows=100)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as lc, Client(lc), \
+            cf.ThreadPoolExecutor(1) as pool:
+        fitting = pool.submit(Incremental(SGDClassifier()).fit, X, y, classes=CLASSES)
+        with pytest.raises(_cluster.WorkersLost, match="no worker"):
+            fitting.result(timeout=60)
+
+
 def test_no_worker_at_the_start_waits_then_raises(monkeypatch):
     from dasklearn._runtime import _cluster
 
@@ -306,7 +326,7 @@ def test_no_worker_at_the_start_waits_then_raises(monkeypatch):
     monkeypatch.setattr(_cluster, "active_client", lambda: members)
     monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.3)
     monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.05)
-    X, y = _data(n_blocks=2, rows=100)
+    X, y = _data(n_blocks=2, rows=30_000)  # blocks of over 1 MB: pinned to workers, one by one
     with pytest.raises(_cluster.WorkersLost, match="has had no worker for 0.3 s"):
         Incremental(SGDClassifier()).fit(X, y, classes=CLASSES)
     assert NoWorkers.asked > 2  # it waited for a worker, polling

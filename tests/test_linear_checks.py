@@ -13,20 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
 
-# Checks that still fail, per estimator class name, each with its reason.
-# None do at present: add an entry only for a check that cannot be fixed.
-EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
-
-
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
-
-
-@parametrize_with_checks(
-    [LinearRegression(), LogisticRegression(), PoissonRegression()],
-    expected_failed_checks=_expected_failed_checks,
-    xfail_strict=True,
-)
+@parametrize_with_checks([LinearRegression(), LogisticRegression(), PoissonRegression()])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -85,10 +85,11 @@ def test_search_on_a_cluster_without_workers_raises_instead_of_hanging(monkeypat
     import dask.array as da
     from dask.distributed import Client, LocalCluster
 
-    from dasklearn._runtime import _cluster
+    from dasklearn._runtime import _backend, _cluster
 
     monkeypatch.setattr(_cluster, "WORKER_TIMEOUT", 0.5)
     monkeypatch.setattr(_cluster, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(_backend.DistributedBackend, "POLL_SECONDS", 0.1)
     X, y = make_classification(n_samples=60, random_state=0)
     if dask_input:  # computed on the cluster: the gather used to wait for ever
         X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)

@@ -90,11 +90,13 @@ def raise_for_nonfinite(estimator, report: tuple[int, int], name: str = "X") -> 
         )
 
 
-def check_numeric(estimator, X, name: str = "X") -> None:
-    """Reject string / object columns unless the first consumer takes them."""
+def check_numeric(estimator, X, name: str = "X"):
+    """``X``, after rejecting string / object columns unless the first
+    consumer takes them; an in-memory object array of numbers comes back as
+    float64 (converted once here, as each fit would convert it)."""
     tags = _input_tags(estimator)
     if tags is None or tags.string or tags.categorical:
-        return
+        return X
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -112,16 +114,16 @@ def check_numeric(estimator, X, name: str = "X") -> None:
             from dask import is_dask_collection
 
             if is_dask_collection(X):
-                return  # its values are on the cluster: the estimator judges them there
+                return X  # its values are on the cluster: the estimator judges them there
             try:
-                np.asarray(X, dtype=np.float64)
-                return  # numbers held as Python objects are numbers (as scikit-learn converts them)
+                return np.asarray(X, dtype=np.float64)  # numbers held as Python objects are numbers
             except (TypeError, ValueError) as exc:
                 reason = f" ({exc})"
         raise TypeError(
             f"{name} has dtype {X.dtype}{reason}, but {type(estimator).__name__} needs numbers. "
             f"Convert it (X.astype(float)) or encode the text/categorical columns first."
         )
+    return X
 
 
 def reject_sparse(owner: str, X, name: str = "X") -> None:

@@ -91,6 +91,15 @@ def _partial_fit_block_counting(state, X, *rest, **kwargs):
     return _partial_fit_block(model, X, *rest, **kwargs), seen + _n_rows(X)
 
 
+def _known_rows(X) -> int | None:
+    """Rows of a dask array whose block sizes are known, else None (unknown
+    sizes, or a dask DataFrame: its rows are counted while fitting)."""
+    chunks = getattr(X, "chunks", None)
+    if chunks is None or any(np.isnan(c) for c in chunks[0]):
+        return None
+    return int(sum(chunks[0]))
+
+
 def _no_rows_error(n_blocks: int) -> ValueError:
     """As scikit-learn's for 0 samples, when every block was empty and the
     model had learned nothing before."""
@@ -607,6 +616,9 @@ class Incremental(ParallelPostFit):
         blocked = [self._split_like(X, fit_kwargs[k], k) for k in block_kw]
         parts = [X] + ([y] if y is not None else []) + blocked
         n_blocks = n_row_blocks(X)
+        known_rows = _known_rows(X)
+        if fresh and known_rows == 0:  # known before any work (else counted while fitting)
+            raise _no_rows_error(n_blocks)
         order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in range(epochs)])
         step = functools.partial(_partial_fit_block_counting, has_y=y is not None, block_kw=block_kw,
                                  static_kw=static_kw)

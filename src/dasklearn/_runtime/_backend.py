@@ -206,7 +206,8 @@ class DistributedBackend:
             pass  # result() / gather raise it, as lost data
 
     def result(self, future):
-        self._wait_all([future])
+        if not future.done():  # (wait_any's futures are)
+            self._wait_all([future])
         return future.result()
 
     def fetch(self, handle):

@@ -121,7 +121,7 @@ from typing import Callable, Sequence
 from dasklearn._runtime import _cluster
 from dasklearn._runtime._compute import flat_keys
 from dasklearn._validation import user_stacklevel
-from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker
+from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker, wait_on_cluster
 
 __all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
 
@@ -656,15 +656,17 @@ def fold_blocks(
         return _fold_here(step, copy.deepcopy(state), parts, order, args, monitor)
     if not order:
         return copy.deepcopy(state)
-    current_workers(client)  # none: no task of ours would ever run; wait for one, not for ever
     holds_futures = _holds_futures(parts)
     if not holds_futures and runs_in_one_task(parts):
         future = client.submit(_fold_in_task, step, state, _Graph(parts), order, args,
                                pure=False, key=f"dasklearn-fold-{uuid.uuid4().hex}")
         try:
+            wait_on_cluster(client, [future])  # an empty cluster: WorkersLost, not a hang
             return future.result()
         finally:
             _release([future])  # also on error: a traceback must not keep the task
+    # blocks are pinned to workers: wait for one (not for ever) before choosing
+    current_workers(client)
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
                         on_recover=on_recover)
     if not holds_futures:

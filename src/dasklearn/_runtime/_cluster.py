@@ -16,10 +16,12 @@ arrive, e.g. from a batch queue.
 The poll interval is the caller's: a runtime that must notice a lost worker
 quickly polls often, one whose tasks run for seconds polls rarely. Only a
 poll in which nothing finished costs a round trip to the scheduler (and one
-check of the workers before each scatter, which cannot wait for a worker).
+check of the workers before each scatter: scattering needs a worker).
 
-Nothing waits for workers *before* submitting work: an adaptive cluster
-scaled to zero starts workers only when tasks are waiting.
+The searches submit their tasks before waiting for workers, so an adaptive
+cluster scaled to zero (which starts workers only for waiting tasks) runs a
+search on dask input; in-memory input is scattered first, which needs a
+worker already.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "current_workers", "lost_with_worker",
-           "scatter", "wait_on_cluster", "worker_timeout"]
+__all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "as_default", "current_workers",
+           "lost_with_worker", "scatter", "wait_on_cluster", "worker_timeout"]
 
 WORKER_TIMEOUT = 60.0  # default seconds without any worker before a wait gives up
 POLL_SECONDS = 0.25  # default seconds between two checks of the cluster's workers
@@ -166,7 +168,7 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     alone_since = None
     while True:
         try:
-            with _as_default(client):
+            with as_default(client):
                 wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
             return
         except TimeoutError:
@@ -178,7 +180,7 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
                 raise _no_worker_error(timeout) from None
 
 
-def _as_default(client):
+def as_default(client):
     """``distributed.wait`` uses the default client: make it ``client``, if
     it is not already (``as_current`` also sets dask's global scheduler)."""
     import contextlib

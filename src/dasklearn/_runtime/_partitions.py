@@ -60,7 +60,7 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from dasklearn._runtime._cluster import active_client, current_workers, lost_with_worker, scatter
+from dasklearn._runtime._cluster import active_client, as_default, current_workers, lost_with_worker, scatter
 
 __all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
 
@@ -370,7 +370,7 @@ class _DistributedPartitions(Partitions):
         while True:
             flat = [f for fs in pending.values() for f in fs]
             try:
-                with self.client.as_current():
+                with as_default(self.client):
                     wait(flat, timeout=POLL_SECONDS)
             except (TimeoutError, CancelledError):
                 pass  # the states are read below

@@ -187,8 +187,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         kind = type_of_target(classes)
         if kind not in ("binary", "multiclass"):
             raise ValueError(
-                f"LogisticRegression: Unknown label type {kind!r}: y must hold class labels, got "
-                f"{kind!r} values (e.g. {classes[:5]!r}). Pass the classes as integers or strings "
+                f"LogisticRegression: Unknown label type {kind!r}: y must hold class labels "
+                f"(e.g. got {classes[:5]!r}). Pass the classes as integers or strings "
                 "(y.astype(int) converts integers stored as objects; fit a regressor to "
                 "continuous targets)."
             )

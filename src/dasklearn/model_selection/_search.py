@@ -186,7 +186,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
-        _validation.check_numeric(self.estimator, X)
+        X = _validation.check_numeric(self.estimator, X)
         if not _blockwise.is_dask(X):
             _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))
         if y is not None and _n_samples(y) != n_samples:
