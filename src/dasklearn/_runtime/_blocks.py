@@ -299,7 +299,7 @@ def _check_futures(futures) -> None:
 
 
 class _ClusterFold:
-    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None):
+    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None):
         self.client = client
         self.step = step
         self.args = args
@@ -309,7 +309,7 @@ class _ClusterFold:
         self.capacity: dict[str, int] = {}  # worker -> most blocks alive there (threads + 1)
         self.alive_on: dict[str, int] = {}  # worker -> blocks alive there
         self._last_used: dict[str, int] = {}
-        self._add_workers(dict(client.nthreads()))
+        self._add_workers(dict(client.nthreads() if workers is None else workers))
         # kept for the whole fit even if no worker is there yet: choosing a
         # worker then is a loss, which waits for one (up to dasklearn.worker-timeout seconds)
         self.pin_blocks = pin_blocks
@@ -666,9 +666,9 @@ def fold_blocks(
         finally:
             _release([future])  # also on error: a traceback must not keep the task
     # blocks are pinned to workers: wait for one (not for ever) before choosing
-    current_workers(client)
+    workers = current_workers(client)
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
-                        on_recover=on_recover)
+                        on_recover=on_recover, workers=workers)
     if not holds_futures:
         _warn_if_blocks_share_work(fold.graphs, order[0])
     return fold.run(state, order)

@@ -216,7 +216,7 @@ def scatter(client, values: list, *, broadcast: bool = False) -> list:
         When the cluster has no worker and none joins within :func:`worker_timeout`.
     """
     for attempt in range(SCATTER_ATTEMPTS):
-        current_workers(client)  # scattering to a cluster without workers waits forever
+        current_workers(client)  # a scatter needs a worker: wait for one (not for ever)
         try:
             return client.scatter(list(values), broadcast=broadcast, hash=False)
         except (OSError, KeyError, TimeoutError):  # a worker left during the scatter

@@ -60,11 +60,17 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from dasklearn._runtime._cluster import active_client, as_default, current_workers, lost_with_worker, scatter
+from dasklearn._runtime._cluster import (
+    POLL_SECONDS,
+    active_client,
+    as_default,
+    current_workers,
+    lost_with_worker,
+    scatter,
+)
 
 __all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
 
-POLL_SECONDS = 0.25  # how often a wait checks that its workers still exist
 MAX_RECOVERIES = 10  # worker losses survived by one call (then: RuntimeError)
 
 

@@ -79,6 +79,7 @@ from typing import Callable
 import numpy as np
 
 from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._compute import flat_keys
 from dasklearn._runtime import _reduce_policies
 from dasklearn._runtime._reduce_policies import (
     OrderedSum,
@@ -362,7 +363,7 @@ class DistributedBlocks(_Blocks):
         persisted = self.client.persist(list(self._source))
         by_key = {f.key: f for a in persisted for f in futures_of(a)}
         rows = [tuple(by_key[k] for k in keys)
-                for *keys, n in zip(*map(_flat_keys, persisted), self._source[0].chunks[0]) if n]
+                for *keys, n in zip(*(flat_keys(a.__dask_keys__()) for a in persisted), self._source[0].chunks[0]) if n]
         x_futures = [row[0] for row in rows]
         self._wait(x_futures)
         errors = [f for f in x_futures if f.status == "error"]
@@ -648,20 +649,6 @@ def _aligned(X, *others):
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return (X, *(a if a.chunks[0] == X.chunks[0] else a.rechunk({0: X.chunks[0]}) for a in others))
-
-
-def _flat_keys(arr) -> list:
-    out = []
-
-    def walk(k):
-        if isinstance(k, list):
-            for x in k:
-                walk(x)
-        else:
-            out.append(k)
-
-    walk(arr.__dask_keys__())
-    return out
 
 
 def place_blocks(X, y, n_threads: int | None = None, sample_weight=None):

@@ -403,11 +403,12 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             track.alive, track.policy, max_iter=track.max_iter, patience=self._patience(),
             tol=self.tol, max_per_round=track.cap, key=key,
         )
-        assert instructions, (
-            f"{type(self).__name__}: the policy dropped every model "
-            f"({'the search' if track.name is None else f'bracket {track.name}'}); "
-            "a policy must keep at least one model (0 more calls ends the search)."
-        )
+        if not instructions:  # a bug in a policy, not in the user's input
+            raise RuntimeError(
+                f"{type(self).__name__}: the policy dropped every model "
+                f"({'the search' if track.name is None else f'bracket {track.name}'}); "
+                "a policy must keep at least one model (0 more calls ends the search)."
+            )
         dropped = [m for m in track.alive if m not in instructions]
         ctx.drop(dropped)
         for m in dropped:
