@@ -14,7 +14,7 @@ import concurrent.futures as cf
 import os
 from typing import Any, Callable
 
-from dasklearn._runtime._cluster import active_client, lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import active_client, gather, lost_with_worker, scatter, wait_on_cluster
 
 
 def _is_dask_collection(obj) -> bool:
@@ -172,8 +172,7 @@ class DistributedBackend:
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
         futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
-        self._wait_all(futures)
-        values = self.client.gather(futures)
+        values = gather(self.client, futures, poll=self.POLL_SECONDS)
         out = list(objs)
         for i, v in zip(lazy, values):
             out[i] = v
@@ -196,19 +195,10 @@ class DistributedBackend:
             return {f for f in futures if f.status == "cancelled"}
         return {f for f in futures if f.done()}
 
-    def _wait_all(self, futures) -> None:
-        """Until ``futures`` are done, as :meth:`wait_any` (never for ever)."""
-        from concurrent.futures import CancelledError
-
-        try:
-            wait_on_cluster(self.client, futures, poll=self.POLL_SECONDS)
-        except CancelledError:
-            pass  # result() / gather raise it, as lost data
-
     def result(self, future):
-        if not future.done():  # (wait_any's futures are)
-            self._wait_all([future])
-        return future.result()
+        if future.done():  # (wait_any's futures are)
+            return future.result()
+        return gather(self.client, [future], poll=self.POLL_SECONDS)[0]
 
     def fetch(self, handle):
         return self.result(handle) if hasattr(handle, "result") else handle
@@ -218,10 +208,8 @@ class DistributedBackend:
         one round trip."""
         handles = list(handles)
         remote = [i for i, h in enumerate(handles) if hasattr(h, "result")]
-        futures = [handles[i] for i in remote]
-        self._wait_all(futures)
         out = list(handles)
-        for i, value in zip(remote, self.client.gather(futures) if futures else []):
+        for i, value in zip(remote, gather(self.client, [handles[i] for i in remote], poll=self.POLL_SECONDS)):
             out[i] = value
         return out
 

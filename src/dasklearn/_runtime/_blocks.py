@@ -121,7 +121,7 @@ from typing import Callable, Sequence
 from dasklearn._runtime import _cluster
 from dasklearn._runtime._compute import flat_keys
 from dasklearn._validation import user_stacklevel
-from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker, wait_on_cluster
+from dasklearn._runtime._cluster import WorkersLost, current_workers, gather, lost_with_worker
 
 __all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
 
@@ -661,8 +661,7 @@ def fold_blocks(
         future = client.submit(_fold_in_task, step, state, _Graph(parts), order, args,
                                pure=False, key=f"dasklearn-fold-{uuid.uuid4().hex}")
         try:
-            wait_on_cluster(client, [future])  # an empty cluster: WorkersLost, not a hang
-            return future.result()
+            return gather(client, [future])[0]  # an empty cluster: WorkersLost, not a hang
         finally:
             _release([future])  # also on error: a traceback must not keep the task
     # blocks are pinned to workers: wait for one (not for ever) before choosing

@@ -29,7 +29,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "as_default", "current_workers",
+__all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "as_default", "current_workers", "gather",
            "lost_with_worker", "scatter", "wait_on_cluster", "worker_timeout"]
 
 WORKER_TIMEOUT = 60.0  # default seconds without any worker before a wait gives up
@@ -178,6 +178,23 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
             alone_since = alone_since or time.monotonic()
             if time.monotonic() - alone_since > timeout:
                 raise _no_worker_error(timeout) from None
+
+
+def gather(client, futures, *, poll: float | None = None) -> list:
+    """``client.gather(futures)`` after :func:`wait_on_cluster`: the values,
+    never a wait for ever on an empty cluster. A future cancelled because
+    its data died with a worker raises (a CancelledError) from the gather,
+    with its key, as ``client.gather`` does."""
+    from concurrent.futures import CancelledError
+
+    futures = list(futures)
+    if not futures:
+        return []
+    try:
+        wait_on_cluster(client, futures, poll=poll)
+    except CancelledError:
+        pass  # raised below by the gather itself
+    return client.gather(futures)
 
 
 def as_default(client):

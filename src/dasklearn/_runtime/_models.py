@@ -77,7 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dasklearn._runtime._cluster import lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import gather, lost_with_worker, scatter, wait_on_cluster
 
 # ----------------------------------------------------------------- split spec
 
@@ -603,8 +603,7 @@ class DistributedModels(_Base):
 
         while True:
             try:
-                wait_on_cluster(self.client, [handle.future])
-                return handle.future.result()
+                return gather(self.client, [handle.future])[0]
             except CancelledError:
                 self._recover(handle)
 
@@ -614,8 +613,7 @@ class DistributedModels(_Base):
 
         handles = list(handles)
         try:
-            wait_on_cluster(self.client, [h.future for h in handles])
-            pairs = self.client.gather([h.future for h in handles])
+            pairs = gather(self.client, [h.future for h in handles])
         except CancelledError:  # data lost after the score finished
             pairs = [self._result(h) for h in handles]
         values = []
@@ -648,9 +646,7 @@ class DistributedModels(_Base):
             return self._scored[model_key]
         for attempt in range(self.max_resubmits + 1):
             try:
-                head = self._head(model_key)
-                wait_on_cluster(self.client, [head])
-                return head.result()
+                return gather(self.client, [self._head(model_key)])[0]
             except CancelledError:
                 if attempt == self.max_resubmits:
                     raise
