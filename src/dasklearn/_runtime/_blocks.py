@@ -118,10 +118,9 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Callable, Sequence
 
-from dasklearn._runtime import _cluster
+from dasklearn._runtime._cluster import WorkersLost, current_workers, gather, lost_with_worker, worker_timeout
 from dasklearn._runtime._compute import flat_keys
 from dasklearn._validation import user_stacklevel
-from dasklearn._runtime._cluster import WorkersLost, current_workers, gather, lost_with_worker
 
 __all__ = ["fold_blocks", "n_row_blocks", "whole_rows"]
 
@@ -552,7 +551,7 @@ class _ClusterFold:
         except WorkersLost:
             raise WorkersLost(
                 f"Lost the model being trained ({lost}) and no worker was available within "
-                f"{_cluster.worker_timeout():g} s to continue. Start workers and fit again."
+                f"{worker_timeout():g} s to continue. Start workers and fit again."
             ) from lost
         self._drop_workers(set(self.capacity) - set(present))
         self._add_workers(present)

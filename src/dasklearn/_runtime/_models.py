@@ -120,19 +120,17 @@ class SplitSpec:
         return 1 if self.kind == "holdout" else int(fold)
 
 
-def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int,
-              n_val: int | None = None) -> list[np.ndarray]:
+def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int, n_val: int | None) -> list[np.ndarray]:
     """Row positions of each part of one block, each part in random order.
 
-    ``n_val`` is the block's validation rows (holdout; from
-    :func:`validation_rows`; None: the share of a block that is the whole
-    data set). Depends only on ``(seed, block, n_rows, n_val)`` (and the
-    labels when stratifying), never on where or when it runs.
+    ``n_val`` is the block's validation rows for a hold-out split (from
+    :func:`validation_rows`, at most ``n_rows``; None for k-fold). Depends
+    only on ``(seed, block, n_rows, n_val)`` (and the labels when
+    stratifying), never on where or when it runs.
     """
     rng = np.random.default_rng([seed, block])
     perm = rng.permutation(n_rows)
     if spec.kind == "holdout":
-        n_val = validation_rows(spec, [n_rows])[0] if n_val is None else min(int(n_val), n_rows)
         return [perm[n_val:], perm[:n_val]]
     k = spec.n_folds
     fold_of = np.empty(n_rows, dtype=np.int64)
@@ -177,7 +175,7 @@ def validation_rows(spec: SplitSpec, rows) -> list:
 # ------------------------------------------------------ task bodies (workers)
 
 
-def split_block(X, y, block: int, seed: int, spec: SplitSpec, n_val: int | None = None) -> list:
+def split_block(X, y, block: int, seed: int, spec: SplitSpec, n_val: int | None) -> list:
     """One block's parts ``[(X_part, y_part), ...]`` (arrays; see :func:`part_rows`)."""
     X = np.asarray(X)
     y = None if y is None else np.asarray(y)
@@ -413,8 +411,7 @@ class DistributedModels(_Base):
                                         key=f"dasklearn-describe-{self.token}/{b}{self._suffix()}")
                      for b, s in zip(blocks, splits)]
         self._parts = [self._part_futures(b, s) for b, s in zip(blocks, splits)]
-        wait_on_cluster(self.client, described)
-        info = self.client.gather(described)
+        info = gather(self.client, described)
         for f in [*splits, *described]:
             f.release()
         # where each block's parts are (all parts of a block are on one worker)
