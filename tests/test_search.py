@@ -447,3 +447,20 @@ def test_early_refit_of_a_candidate_that_is_not_the_best_is_cancelled(client):
     finally:
         backend.release(placed)
         backend.close()
+
+
+def test_persisted_fine_grained_input_is_used_where_it_is(client):
+    """Small-block dask input is normally generated inside one task; once
+    persisted, its blocks live on the workers and are gathered, not rebuilt."""
+    from dasklearn._runtime._compute import _holds_futures, runs_in_one_task
+    from dasklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=600, n_features=5, chunks=50, random_state=0)
+    assert runs_in_one_task([X, y]) and not _holds_futures([X, y])
+    Xp, yp = client.persist([X, y])
+    assert _holds_futures([Xp, yp])
+    grid = {"alpha": [1e-4, 1e-2]}
+    est = SGDClassifier(max_iter=5, tol=None, random_state=0)
+    lazy = GridSearchCV(est, grid, cv=3).fit(X, y)
+    persisted = GridSearchCV(est, grid, cv=3).fit(Xp, yp)
+    np.testing.assert_array_equal(lazy.cv_results_["mean_test_score"], persisted.cv_results_["mean_test_score"])

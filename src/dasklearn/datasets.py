@@ -17,9 +17,10 @@ Design
   of ``SeedSequence(seed).spawn``.  The numbers depend only on
   ``(random_state, chunks)``, not on the scheduler or the number of workers,
   and a block can be computed without the others.
-* The graph is one Blockwise layer fed by block-id and chunk-shape
-  dependencies: no per-block Python objects, built in milliseconds even for
-  ``n_samples=10**9``.
+* The graph is one Blockwise layer (``dask.array.map_blocks`` with no input
+  array, each task told its ``block_id``; the row counts travel with the
+  model under its one key): no per-block Python objects, built in
+  milliseconds even for ``n_samples=10**9``.
 * A block's ``X`` and ``y`` are drawn by one task into a packed float64 array
   ``[X | y]``, of which ``X`` and ``y`` are blockwise slices: computing both
   generates each block once (computing one alone generates the whole block).
@@ -34,9 +35,8 @@ import reprlib
 
 import dask
 import numpy as np
-from dask.array.blockwise import blockwise
+import dask.array as da
 from dask.base import tokenize
-from dask.layers import ArrayBlockIdDep, ArrayChunkShapeDep
 
 __all__ = ["make_blobs", "make_classification", "make_counts", "make_regression"]
 
@@ -113,12 +113,17 @@ def _seed(random_state):
 
 
 # -------------------------------------------------------- block machinery
-def _run_block(block_id, shape, *, gen, seed, params):
-    """Task body: draw block ``block_id[0]`` (``shape[0]`` rows) with its own rng."""
+def _run_block(gen, seed, model, block_id=None):
+    """Task body: draw row block ``i = block_id[0]`` with its own rng.
+
+    ``model`` is ``(params, rows)``: the generator's global parameters and
+    the number of rows of every block, held under one key of the graph.
+    """
+    params, rows = model
     index = block_id[0]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
-    out = gen(rng, shape[0], index, params)
-    assert out.shape == tuple(shape), (out.shape, shape)
+    out = gen(rng, int(rows[index]), index, params)
+    assert out.shape[0] == rows[index], (out.shape, rows[index])
     return out
 
 
@@ -135,18 +140,18 @@ def _generate(fname, gen, params, rows, n_features, n_y, seed, y_dtype):
     """Build ``X, y`` whose row block ``i`` is ``gen(rng_i, n_i, i, params)``.
 
     ``gen`` returns the packed float64 block ``[X | y]`` (``n_features + n_y``
-    columns).  The graph is one Blockwise layer fed by block-id and chunk-shape
-    dependencies (O(1) in the number of blocks), one key holding ``params``,
-    and two Blockwise slices for ``X`` and ``y``.
+    columns).  The graph is one Blockwise layer of ``_run_block`` tasks (O(1)
+    in the number of blocks: each task is told its ``block_id``), one key
+    holding ``params`` and the block row counts, and two Blockwise slices for
+    ``X`` and ``y``.
     """
-    full = (rows, (n_features + n_y,))
-    ptoken = tokenize(params)
-    pkey = dask.delayed(params, name=f"{fname}-params-{ptoken}", traverse=False)
-    token = tokenize(fname, seed, rows, ptoken)
-    packed = blockwise(
-        _run_block, "ij", ArrayBlockIdDep(full), "ij", ArrayChunkShapeDep(full), "ij",
+    model = (params, np.asarray(rows, dtype=np.int64))
+    mtoken = tokenize(model)
+    mkey = dask.delayed(model, name=f"{fname}-params-{mtoken}", traverse=False)
+    token = tokenize(fname, seed, mtoken)
+    packed = da.map_blocks(
+        _run_block, gen, seed, mkey, chunks=(rows, (n_features + n_y,)),
         name=f"{fname}-{token}", dtype=np.float64, meta=np.empty((0, 0)),
-        concatenate=True, align_arrays=False, gen=gen, seed=seed, params=pkey,
     )
     X = packed.map_blocks(
         _take_x, n_features, chunks=(rows, (n_features,)), dtype=np.float64,

@@ -77,11 +77,10 @@ def compute_in_task(graph: _Graph):
 def _holds_futures(collections) -> bool:
     """Persisted collections point at data already on workers: not movable.
 
-    Only materialised (non-Blockwise) layers can hold futures; lazy Blockwise
-    layers are skipped, so this never expands a large graph on the client.
+    Only materialised layers (``persist`` makes one) can hold futures; lazy
+    layers (Blockwise) are skipped, so this never expands a large graph on
+    the client.
     """
-    from dask.blockwise import Blockwise
-
     try:
         from distributed import Future
     except ImportError:  # pragma: no cover
@@ -90,7 +89,7 @@ def _holds_futures(collections) -> bool:
         graph = c.__dask_graph__()
         layers = graph.layers.values() if hasattr(graph, "layers") else [graph]
         for layer in layers:
-            if isinstance(layer, Blockwise):
+            if hasattr(layer, "is_materialized") and not layer.is_materialized():
                 continue
             mapping = getattr(layer, "mapping", layer)
             if any(isinstance(v, Future) for v in mapping.values()):
