@@ -204,3 +204,21 @@ def test_second_forked_cluster_in_one_process_takes_large_data(tmp_path):
                           env={k: v for k, v in __import__("os").environ.items() if not k.startswith("DASK_")})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["0", "3300000.0", "1", "3300000.0"]
+
+
+def test_as_dask_array_gives_frames_known_chunks_and_leaves_the_rest():
+    import dask.array as da
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from dasklearn._runtime._reduce import as_dask_array
+
+    df = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0) ** 2})
+    ddf = dd.from_pandas(df, npartitions=3)
+    X = as_dask_array(ddf)
+    assert isinstance(X, da.Array) and X.chunks == ((4, 3, 3), (2,))
+    np.testing.assert_array_equal(X.compute(), df.to_numpy())
+    y = as_dask_array(ddf["a"])
+    assert isinstance(y, da.Array) and y.chunks == ((4, 3, 3),)
+    arr, mem = da.ones((6, 2), chunks=3), np.ones(3)
+    assert as_dask_array(arr) is arr and as_dask_array(mem) is mem and as_dask_array(None) is None

@@ -178,9 +178,9 @@ def _is_dask(obj) -> bool:
 def _as_array(data, name):
     """A dask array from a dask array, dask DataFrame/Series or in-memory array."""
     if _is_dask(data):
-        if hasattr(data, "to_dask_array"):  # dask DataFrame / Series (one pass for lengths)
-            return data.to_dask_array(lengths=True)
-        return data
+        from dasklearn._runtime._reduce import as_dask_array
+
+        return as_dask_array(data)  # dask DataFrame / Series: one pass for the lengths
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()
     arr = np.asarray(data)

@@ -636,7 +636,12 @@ class _PerBlock(list):
 # ---------------------------------------------------------------- placement
 def as_dask_array(obj):
     """A dask DataFrame or Series as a dask array with known chunk sizes;
-    anything else as it is."""
+    anything else as it is.
+
+    Every estimator converts dask frames here (one pass over the data for
+    the lengths): the runtimes place and split blocks by their rows, which
+    must be known.
+    """
     from dask import is_dask_collection
 
     if is_dask_collection(obj) and hasattr(obj, "to_dask_array"):

@@ -13,6 +13,7 @@ import numpy as np
 
 from dasklearn import _validation
 from dasklearn._runtime._models import allocate_rows
+from dasklearn._runtime._reduce import as_dask_array
 from dasklearn.model_selection._checkpoint import decode_state
 from dasklearn.model_selection._policies import CALLS
 
@@ -32,10 +33,7 @@ def check_data(estimator, X, y):
         _validation.raise_for_nonfinite(estimator, _validation.finite_report(X))
     if y is not None and not dask.is_dask_collection(y):
         _validation.check_targets(estimator, y)
-    if dask.is_dask_collection(X) and not hasattr(X, "chunks"):  # dask DataFrame / Series
-        X = X.to_dask_array(lengths=True)
-    if dask.is_dask_collection(y) and not hasattr(y, "chunks"):
-        y = y.to_dask_array(lengths=True)
+    X, y = as_dask_array(X), as_dask_array(y)  # dask DataFrame / Series: arrays with known chunks
     if not dask.is_dask_collection(X):
         X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     if X.ndim != 2:
