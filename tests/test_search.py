@@ -274,9 +274,15 @@ def test_refit_false_and_callable(client, clf_data):
     grid = {"C": [0.1, 1.0, 10.0]}
     s = GridSearchCV(LogisticRegression(), grid, cv=3, refit=False).fit(X, y)
     assert not hasattr(s, "best_estimator_") and s.best_index_ == s.cv_results_["rank_test_score"].argmin()
-    with pytest.raises(AttributeError, match="refit=False"):
+    # as in scikit-learn: no delegated method nor n_features_in_ without a refit
+    assert not hasattr(s, "predict") and not hasattr(s, "n_features_in_")
+    with pytest.raises(AttributeError, match="has no attribute 'predict'") as info:
         s.predict(X)
+    assert "refit=False" in str(info.value.__cause__)
+    ref = sk.GridSearchCV(LogisticRegression(), grid, cv=3, refit=False).fit(X, y)
+    assert hasattr(ref, "predict") is hasattr(s, "predict") and hasattr(ref, "n_features_in_") is False
     s = GridSearchCV(LogisticRegression(), grid, cv=3, refit=lambda r: 2).fit(X, y)
+    assert s.n_features_in_ == s.best_estimator_.n_features_in_ == X.shape[1]
     assert s.best_params_ == {"C": 10.0} and not hasattr(s, "best_score_")
 
 

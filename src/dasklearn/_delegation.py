@@ -12,9 +12,11 @@ _METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function"
 
 
 def _has(method):
-    """``available_if`` check: the fitted (else the unfitted) estimator has ``method``."""
+    """``available_if`` check: the fitted (else the unfitted) estimator has
+    ``method``, and the meta-estimator offers it (``_check_available``)."""
 
     def check(self):
+        self._check_available(method)
         getattr(getattr(self, self._fitted_attr, self.estimator), method)
         return True
 
@@ -63,6 +65,9 @@ class DelegateMixin:
     """
 
     _fitted_attr = "estimator_"
+
+    def _check_available(self, method):
+        """Raise AttributeError when this meta-estimator never offers ``method``."""
 
     def _fitted(self, method):
         from sklearn.utils.validation import check_is_fitted

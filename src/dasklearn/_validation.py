@@ -45,15 +45,19 @@ def _first_consumer(estimator):
 
 
 def _input_tags(estimator):
+    """Input tags of the first consumer of X; None (no opinion) when that
+    does not validate its input (e.g. a FunctionTransformer that may clean
+    it) or has no tags."""
     from sklearn.utils import get_tags
 
     consumer = _first_consumer(estimator)
     if consumer is None:
         return None
     try:
-        return get_tags(consumer).input_tags
+        tags = get_tags(consumer)
     except Exception:  # a non-sklearn estimator without tags: no opinion
         return None
+    return None if tags.no_validation else tags.input_tags
 
 
 def finite_report(X) -> tuple[int, int]:
@@ -75,14 +79,17 @@ def finite_report(X) -> tuple[int, int]:
 def raise_for_nonfinite(estimator, report: tuple[int, int], name: str = "X") -> None:
     n_nan, n_inf = report
     tags = _input_tags(estimator)
-    allow_nan = tags is not None and tags.allow_nan
+    if tags is None or tags.allow_nan:
+        # no opinion, or NaN taken: such estimators may take +-inf too (the
+        # HistGradientBoosting* do), which the tags cannot tell
+        return
     if n_inf:
         raise ValueError(
             f"{name} contains {n_inf} infinite value(s); {type(estimator).__name__} needs "
             f"finite input. Replace them (e.g. X[~np.isfinite(X)] = np.nan, then impute) "
             f"before fitting."
         )
-    if n_nan and not allow_nan and tags is not None:
+    if n_nan:
         raise ValueError(
             f"{name} contains {n_nan} NaN value(s), which {type(estimator).__name__} does not "
             f"accept. Impute them (e.g. a Pipeline starting with sklearn.impute.SimpleImputer) "

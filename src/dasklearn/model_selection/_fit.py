@@ -8,6 +8,7 @@ of its items of that split.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import traceback
@@ -22,6 +23,71 @@ from sklearn.base import clone
 class FitOptions:
     error_score: object
     return_train_score: bool
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a fitted candidate is scored, as scikit-learn's search scores it.
+
+    ``combined`` is the one callable scikit-learn's search would call: the
+    scorer of a name (or of the estimator's ``score``), the user's callable,
+    or for several metrics the multi-metric scorer, which shares predictions
+    between its scorers and gives each the sample weights if it takes them.
+    ``metrics`` (multi-metric only) maps each name to its own scorer: when
+    ``combined`` raises, each metric is scored alone, so only the failing ones
+    get ``error_score``. ``own`` names the user's plain callables (among
+    ``"combined"`` and the metric names).
+    """
+
+    combined: object
+    metrics: dict | None = None
+    own: frozenset = frozenset()
+
+
+def _call_scorer(scorer, est, X, y, sample_weight, own: bool):
+    """``scorer(est, X, y)``; with the fold's sample weights if it takes them.
+
+    As scikit-learn (without metadata routing): the user's plain callable
+    gets ``sample_weight`` when its signature names it; a scikit-learn scorer
+    gets it unless what it calls (the metric, the estimator's ``score``) does
+    not take it, and then scores unweighted.
+    """
+    args = (est, X) if y is None else (est, X, y)
+    if sample_weight is None:
+        return scorer(*args)
+    if own:
+        try:
+            takes = "sample_weight" in inspect.signature(scorer).parameters
+        except (TypeError, ValueError):  # no signature to read
+            takes = False
+        return scorer(*args, sample_weight=sample_weight) if takes else scorer(*args)
+    try:
+        return scorer(*args, sample_weight=sample_weight)
+    except TypeError as exc:
+        if "sample_weight" not in str(exc):
+            raise
+        return scorer(*args)
+
+
+def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
+    """(scores by name, or None if the one scorer failed; the failures' messages;
+    whether the scorer returned a dict)."""
+    try:
+        value = _call_scorer(scoring.combined, est, X, y, sample_weight, "combined" in scoring.own)
+        return _as_score_dict(value), [], isinstance(value, dict)
+    except Exception:
+        if isinstance(error_score, str):  # 'raise'
+            raise
+        if scoring.metrics is None:
+            return None, [traceback.format_exc()], False
+    scores, errors = {}, []
+    for name, scorer in scoring.metrics.items():
+        try:
+            scores[name] = float(_call_scorer(scorer, est, X, y, sample_weight, name in scoring.own))
+        except Exception:
+            scores[name] = float(error_score)
+            errors.append(f"{name}: {traceback.format_exc()}")
+    return scores, errors, True
 
 
 def take_rows(data, idx):
@@ -46,40 +112,58 @@ def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
     return out
 
 
+def score_weights(fit_params: dict, train, test) -> tuple:
+    """(train, test) rows of the ``sample_weight`` fit parameter, which the
+    scorers get too (as in scikit-learn's search); (None, None) without it."""
+    weights = fit_params.get("sample_weight")
+    if weights is None:
+        return None, None
+    weights = np.asarray(weights)
+    return take_rows(weights, train), take_rows(weights, test)
+
+
 def _as_score_dict(value) -> dict:
     if isinstance(value, dict):
         return {k: float(v) for k, v in value.items()}
     return {"score": float(value)}
 
 
-def _fit_score_one(template, params, fold, scorer, opts: FitOptions):
-    X_train, y_train, X_test, y_test, fit_params = fold
+def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
+    """Fit one candidate on one fold and score it, as scikit-learn's search
+    does: a failing fit gets ``error_score`` for every metric (``error``), a
+    failing scorer only for its metrics (``score_errors``)."""
+    X_train, y_train, X_test, y_test, fit_params, (w_train, w_test) = fold
     start = time.perf_counter()
-    fit_time = score_time = 0.0
     try:
         est = clone(template).set_params(**clone(params, safe=False))
-        est.fit(X_train, y_train, **fit_params)
-        fit_time = time.perf_counter() - start
-        test = _as_score_dict(scorer(est, X_test, y_test))
-        score_time = time.perf_counter() - start - fit_time
-        train = _as_score_dict(scorer(est, X_train, y_train)) if opts.return_train_score else None
-        error = None
+        est.fit(X_train, y_train, **fit_params)  # y=None too: scikit-learn's fit(X, y=None) convention
     except Exception:
         if isinstance(opts.error_score, str):  # 'raise'
             raise
-        if not fit_time:
-            fit_time = time.perf_counter() - start
-        test = train = None
-        error = traceback.format_exc()
-    record = {
+        return _record(time.perf_counter() - start, 0.0, None, None, traceback.format_exc(), [], y_test), \
+            time.perf_counter() - start
+    fit_time = time.perf_counter() - start
+    test, errors, as_dict = _score(est, X_test, y_test, scoring, w_test, opts.error_score)
+    score_time = time.perf_counter() - start - fit_time
+    train = None
+    if opts.return_train_score:
+        train, train_errors, _ = _score(est, X_train, y_train, scoring, w_train, opts.error_score)
+        errors += train_errors
+    record = _record(fit_time, score_time, test, train, None, errors, y_test)
+    record["scores_as_dict"] = as_dict
+    return record, time.perf_counter() - start
+
+
+def _record(fit_time, score_time, test, train, error, score_errors, y_test):
+    return {
         "fit_time": fit_time,
         "score_time": score_time,
         "test": test,
         "train": train,
         "error": error,
+        "score_errors": score_errors,
         "n_test_samples": len(y_test) if y_test is not None else None,
     }
-    return record, time.perf_counter() - start
 
 
 class _FoldCache:
@@ -114,7 +198,7 @@ class _FoldCache:
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
-                split_fit_params(fit_params, n, train))
+                split_fit_params(fit_params, n, train), score_weights(fit_params, train, test))
         if fit_params:  # sliced per fold and sent with each task: not cached
             return fold
         try:
@@ -139,20 +223,34 @@ def fit_and_score_batch(batch, template, X, y, splits, fit_params, scorer, opts)
             for _, split_idx, params in batch]
 
 
-def fit_prefix(prefix, X, y, split, fit_params):
-    """Fit the fixed leading steps of a pipeline on one split's training fold
-    and return the transformed fold (data for the remaining steps)."""
+def fit_prefix(prefix, X, y, split, error_score):
+    """Fit the fixed leading steps of a pipeline on one split's training fold;
+    the fold transformed for the remaining steps, ``(fold, True)``.
+
+    If the leading steps fail (fitting, or transforming the test fold) and
+    ``error_score`` is a number, the untransformed fold comes back,
+    ``(fold, False)``: each candidate then fits the whole pipeline on it, so
+    it fails (or scores) exactly as in scikit-learn's search.
+    """
     train, test = split
-    X_train, y_train = take_rows(X, train), take_rows(y, train)
-    est = clone(prefix)
-    Xt_train = est.fit_transform(X_train, y_train, **fit_params)
-    Xt_test = est.transform(take_rows(X, test))
-    return (Xt_train, y_train, Xt_test, take_rows(y, test), {})
+    X_train, y_train, X_test, y_test = take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test)
+    try:
+        est = clone(prefix)
+        Xt_train = est.fit_transform(X_train, y_train)
+        Xt_test = est.transform(X_test)
+    except Exception:
+        if isinstance(error_score, str):  # 'raise'
+            raise
+        return (X_train, y_train, X_test, y_test, {}, (None, None)), False
+    return (Xt_train, y_train, Xt_test, y_test, {}, (None, None)), True
 
 
-def fit_and_score_prefolded(batch, template, folds, scorer, opts):
-    """Like fit_and_score_batch, on folds already transformed by a prefix."""
-    return [_fit_score_one(template, params, folds[s], scorer, opts) for _, s, params in batch]
+def fit_and_score_prefolded(batch, tail, whole, folds, scoring, opts):
+    """Like fit_and_score_batch, on folds made by :func:`fit_prefix`: the
+    pipeline's ``tail`` on transformed folds, the ``whole`` pipeline on a fold
+    whose leading steps failed."""
+    return [_fit_score_one(tail if folds[s][1] else whole, params, folds[s][0], scoring, opts)
+            for _, s, params in batch]
 
 
 def fit_final(template, params, X, y, fit_params):

@@ -50,11 +50,14 @@ def _store(results, key, array, splits=False, rank=False):
         results[f"rank_{key}"] = _rank(means)
 
 
-def scorer_names(records) -> list[str]:
+def scorer_names(records) -> tuple[list[str], bool]:
+    """(metric names, multimetric) of a callable scorer, from the records it
+    scored: multi-metric when it returned a dict, as in scikit-learn. When it
+    never scored, one metric ``score``."""
     for r in records:
         if r["test"] is not None:
-            return list(r["test"])
-    return []
+            return list(r["test"]), bool(r.get("scores_as_dict", len(r["test"]) > 1 or "score" not in r["test"]))
+    return ["score"], False
 
 
 def build_cv_results(candidates, n_splits, records, names, error_score, return_train_score):

@@ -31,7 +31,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.model_selection import (GroupKFold, KFold, ParameterGrid, ParameterSampler, StratifiedGroupKFold,
+                                     StratifiedKFold, check_cv)
 from sklearn.pipeline import Pipeline
 from sklearn.utils import indexable
 from sklearn.utils.validation import check_is_fitted
@@ -44,6 +45,9 @@ from dasklearn.model_selection._candidates import check_param_names, expand_para
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
 from dasklearn.model_selection._params import store_init_args
 from dasklearn.model_selection._results import _rank, build_cv_results, scorer_names
+
+
+_K_FOLD = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)  # n_splits folds of the samples
 
 
 def _n_samples(X) -> int:
@@ -121,7 +125,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
 
     def _scorers(self):
-        """(scorer callable, names or None when not known before scoring, multimetric)"""
+        """(Scoring for the workers, ``scorer_``, metric names or None when not
+        known before scoring (a callable), multimetric)"""
         scoring = self.scoring
         if isinstance(scoring, (list, tuple, set)):
             if len(scoring) == 0 or not all(isinstance(s, str) for s in scoring):
@@ -131,30 +136,47 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             if len(set(scoring)) != len(scoring):
                 raise ValueError(f"scoring has duplicate names: {scoring!r}.")
-            names, multimetric = list(scoring), True
+            named, multimetric = {name: name for name in scoring}, True
         elif isinstance(scoring, Mapping):
             if not scoring:
                 raise ValueError("scoring given as a dict must not be empty.")
-            names, multimetric = list(scoring), True
+            named, multimetric = dict(scoring), True
         else:
-            names, multimetric = (None if callable(scoring) else ["score"]), False
+            named, multimetric = None, False
         try:
-            scorer = check_scoring(self.estimator, scoring=scoring)
+            combined = check_scoring(self.estimator, scoring=scoring)
+            metrics = ({name: check_scoring(self.estimator, scoring=s) for name, s in named.items()}
+                       if multimetric else None)
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"Invalid scoring={scoring!r}: {exc} Use a name from "
                 "sklearn.metrics.get_scorer_names(), a callable (estimator, X, y) -> "
                 "float or dict, or a list / dict of those."
             ) from exc
+        names = list(named) if multimetric else (None if callable(scoring) else ["score"])
         if multimetric:
-            refit = self.refit
-            if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in names)):
-                raise ValueError(
-                    f"With multi-metric scoring {names}, refit must be one of those "
-                    f"names (the metric that picks the best candidate), False, or a "
-                    f"callable; got refit={refit!r}."
-                )
-        return scorer, names, multimetric
+            self._check_refit_metric(names)
+        # scikit-learn keeps the scorers by name for several metrics, else the one scorer
+        own = ({name for name, s in named.items() if callable(s)} if multimetric
+               else {"combined"} if callable(scoring) else set())
+        return (_fit.Scoring(combined, metrics, frozenset(own)), (metrics if multimetric else combined),
+                names, multimetric)
+
+    def _check_refit_metric(self, names):
+        refit = self.refit
+        if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in names)):
+            raise ValueError(
+                f"With multi-metric scoring {names}, refit must be one of those "
+                f"names (the metric that picks the best candidate), False, or a "
+                f"callable; got refit={refit!r}."
+            )
+
+    def _uses_own_scorer(self) -> bool:
+        """Is any scorer the user's callable (it may look at the whole pipeline)?"""
+        scoring = self.scoring
+        if isinstance(scoring, Mapping):
+            return any(callable(v) for v in scoring.values())
+        return callable(scoring)
 
     # -- fit -----------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
@@ -180,7 +202,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_params()
         candidates = self._candidates()
         check_param_names(self.estimator, candidates)
-        scorer, names, multimetric = self._scorers()
+        scoring, scorer_, names, multimetric = self._scorers()
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
@@ -194,16 +216,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
                 f"{_n_samples(y)}. Pass a y with one value per row of X."
             )
-        n_splits_wanted = getattr(self.cv, "n_splits", self.cv if isinstance(self.cv, numbers.Integral) else None)
-        if isinstance(n_splits_wanted, numbers.Integral) and n_splits_wanted > n_samples:
+        # K folds need K samples (a ShuffleSplit may draw more splits than samples)
+        n_splits_wanted = (self.cv if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool)
+                           else self.cv.n_splits if isinstance(self.cv, _K_FOLD) else None)
+        if n_splits_wanted is not None and n_splits_wanted > n_samples:
             raise ValueError(
                 f"cv={self.cv!r} asks for {n_splits_wanted} splits but there are only "
                 f"{n_samples} samples. Use fewer folds (cv <= {n_samples})."
             )
         fit_params = {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}
 
-        if not _blockwise.is_dask(y):
-            _validation.check_targets(self.estimator, y)
         backend = get_backend(self.n_jobs)
         if backend.remote:
             _validation.check_picklable(self.estimator)
@@ -220,8 +242,6 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             placed.append(report_h)
             y_fetched, report = backend.fetch_all([y_h if _blockwise.is_dask(y) else None, report_h])
             y_local = _local_copy(y_fetched) if _blockwise.is_dask(y) else _local_copy(y)
-            if _blockwise.is_dask(y):
-                _validation.check_targets(self.estimator, y_local)
             if report is not None:
                 _validation.raise_for_nonfinite(self.estimator, report)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
@@ -230,18 +250,19 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_splits_ = len(splits)
             ckpt = self._open_checkpoint(candidates, splits, X, y, fit_params)
             early = _EarlyRefit(self, backend, candidates, len(splits), names, multimetric, (X_h, y_h, fit_params))
-            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt,
+            records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scoring, fit_params, ckpt,
                                      early)
-            if names is None:  # a callable scorer: known once it has scored
-                names = scorer_names(records)
-                multimetric = names != ["score"]
+            if names is None:  # a callable scorer: its names are known once it has scored
+                names, multimetric = scorer_names(records)
+                if multimetric:  # it returned a dict: refit must name one of its metrics
+                    self._check_refit_metric(names)
             results = build_cv_results(
                 candidates, len(splits), records, names, self.error_score, self.return_train_score
             )
             self._warn_non_finite(results, names)
             self.cv_results_ = results
             self.multimetric_ = multimetric
-            self.scorer_ = scorer
+            self.scorer_ = scorer_
             self._select_best(results, names, multimetric)
             if self.refit:
                 model, seconds = early.result_for(self.best_index_) or call(
@@ -250,8 +271,6 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 self.refit_time_ = seconds
                 if hasattr(model, "feature_names_in_"):
                     self.feature_names_in_ = model.feature_names_in_
-            if hasattr(X, "shape") and len(X.shape) == 2:
-                self.n_features_in_ = int(X.shape[1])
         finally:
             placed += early.handles() if early is not None else []  # also when the search failed
             backend.release([h for h in placed if h is not None])
@@ -267,7 +286,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return Checkpoint(self.checkpoint, fingerprint(
             type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
 
-    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scorer, fit_params, ckpt=None,
+    def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scoring, fit_params, ckpt=None,
                   early=None):
         """Every (candidate, split) fit on the backend; records in cv_results_ order.
 
@@ -294,18 +313,22 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if early is not None:
             early.observe([(c, s, records[c * n_splits + s]) for c in range(len(candidates))
                            for s in range(n_splits) if records[c * n_splits + s] is not None])
-        prefix_len = 0 if fit_params else _prefix_length(self.estimator, candidates)
+        # the leading steps are fitted once per split unless a fit parameter
+        # or the user's own scorer needs the whole pipeline in each fit
+        prefix_len = (0 if fit_params or self._uses_own_scorer()
+                      else _prefix_length(self.estimator, candidates))
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
-            scorer_h, tail_h = backend.put_all([scorer, Pipeline(self.estimator.steps[prefix_len:])])
-            folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, {}) for sp in splits]
-            placed += [scorer_h, tail_h, *folds]
-            kernel, shared = _fit.fit_and_score_prefolded, (tail_h, folds, scorer_h, opts)
+            scoring_h, tail_h, whole_h = backend.put_all(
+                [scoring, Pipeline(self.estimator.steps[prefix_len:]), self.estimator])
+            folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, self.error_score) for sp in splits]
+            placed += [scoring_h, tail_h, whole_h, *folds]
+            kernel, shared = _fit.fit_and_score_prefolded, (tail_h, whole_h, folds, scoring_h, opts)
         else:
-            scorer_h, splits_h, est_h = backend.put_all([scorer, splits, self.estimator])
-            placed += [scorer_h, splits_h, est_h]
+            scoring_h, splits_h, est_h = backend.put_all([scoring, splits, self.estimator])
+            placed += [scoring_h, splits_h, est_h]
             kernel = _fit.fit_and_score_batch
-            shared = (est_h, X_h, y_h, splits_h, fit_params, scorer_h, opts)
+            shared = (est_h, X_h, y_h, splits_h, fit_params, scoring_h, opts)
         def on_results(idx, recs):
             progress.advance(len(idx))
             if early is not None:
@@ -323,26 +346,32 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return records
 
     def _record_errors(self, candidates, records):
-        failed = [(i, r["error"]) for i, r in enumerate(records) if r["error"]]
-        if not failed:
-            return
+        """Warn about failed fits (FitFailedWarning) and failed scorers
+        (UserWarning) by candidate; raise if every fit failed."""
         n_splits = self.n_splits_
-        if len(failed) == len(records):
+        failed = [(i, r["error"]) for i, r in enumerate(records) if r["error"]]
+        if failed and len(failed) == len(records):
             raise ValueError(
                 f"All the {len(records)} fits failed; the search cannot choose a "
                 f"candidate. Check the estimator and parameters. First error:\n{failed[0][1]}"
             )
-        cands = sorted({i // n_splits for i, _ in failed})
-        shown = "; ".join(f"candidate {c} {candidates[c]}" for c in cands[:5])
-        more = f" and {len(cands) - 5} more" if len(cands) > 5 else ""
-        last_line = failed[0][1].strip().splitlines()[-1]
-        warnings.warn(
-            f"{len(failed)} of {len(records)} fits failed and got error_score="
-            f"{self.error_score!r}: {shown}{more}. First error: {last_line}. The full "
-            "messages are in cv_results_['fit_error'].",
-            FitFailedWarning,
-            stacklevel=3,
-        )
+        scoring_failed = [(i, r["score_errors"][0]) for i, r in enumerate(records) if r.get("score_errors")]
+        for bad, what, category in ((failed, "fits failed", FitFailedWarning),
+                                    (scoring_failed, "fits could not be scored", UserWarning)):
+            if not bad:
+                continue
+            cands = sorted({i // n_splits for i, _ in bad})
+            shown = "; ".join(f"candidate {c} {candidates[c]}" for c in cands[:5])
+            more = f" and {len(cands) - 5} more" if len(cands) > 5 else ""
+            last_line = bad[0][1].strip().splitlines()[-1]
+            where = ("The full messages are in cv_results_['fit_error']." if category is FitFailedWarning
+                     else "Those scores are error_score.")
+            warnings.warn(
+                f"{len(bad)} of {len(records)} {what} and got error_score={self.error_score!r}: "
+                f"{shown}{more}. First error: {last_line}. {where}",
+                category,
+                stacklevel=3,
+            )
 
     @staticmethod
     def _warn_non_finite(results, names):
@@ -377,6 +406,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_refit(method)
         return self.best_estimator_
 
+    def _check_available(self, method):
+        if not self.refit:  # no best_estimator_ to delegate to (hasattr is False, as in scikit-learn)
+            self._check_refit(method)
+
+    @property
+    def n_features_in_(self):
+        """Number of features the best estimator was fitted on (after refit)."""
+        self._check_refit("n_features_in_")
+        return self.best_estimator_.n_features_in_
+
     def _check_refit(self, method):
         if not self.refit:
             raise AttributeError(
@@ -391,11 +430,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         and y come to the client."""
         self._check_refit("score")
         scorer = self.scorer_
-        if self.multimetric_:
-            if not isinstance(self.refit, str):
-                raise ValueError("score needs refit set to a metric name when scoring is multi-metric.")
-            scorer = check_scoring(self.estimator, scoring={self.refit: self.scoring[self.refit]}
-                                   if isinstance(self.scoring, Mapping) else self.refit)
+        if self.multimetric_ and not isinstance(self.refit, str):
+            raise ValueError("score needs refit set to a metric name when scoring is multi-metric.")
+        if isinstance(scorer, dict):  # several metrics by name: the refit one
+            scorer = scorer[self.refit]
         result = _blockwise.score(scorer, self.best_estimator_, X, y, **params)
         return result[self.refit] if isinstance(result, dict) else result
 

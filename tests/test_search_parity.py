@@ -1,0 +1,168 @@
+"""Edge cases where the search must behave as scikit-learn's does: sample
+weights reaching the scorers, scorers that fail, pipelines whose shared
+leading steps fail or that a custom scorer inspects, splitters, inputs only
+the estimator can judge, and the attributes of multi-metric searches.
+
+Each test runs scikit-learn's search on the same data, candidates and splits
+on the shared LocalCluster and compares."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import model_selection as sk
+from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from dasklearn.model_selection import GridSearchCV
+
+X, Y = make_classification(n_samples=90, n_features=4, n_informative=3, n_redundant=0, random_state=0)
+W = np.random.default_rng(0).uniform(0.1, 3.0, size=len(Y))
+GRID = {"C": [0.01, 1.0]}
+CV = list(sk.StratifiedKFold(3).split(X, Y))
+
+
+def _both(estimator, grid, X_, y_, **kw):
+    """(dasklearn's fitted search, scikit-learn's), same arguments, no warnings shown."""
+    fit_kw = kw.pop("fit_kw", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = GridSearchCV(estimator, grid, **kw).fit(X_, y_, **fit_kw)
+        ref = sk.GridSearchCV(estimator, grid, **kw).fit(X_, y_, **fit_kw)
+    return ours, ref
+
+
+def _same(ours, ref, *metrics):
+    for name in metrics or ("score",):
+        for key in (f"mean_test_{name}", f"split0_test_{name}", f"rank_test_{name}"):
+            np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12,
+                                       err_msg=key)
+
+
+def weighted_accuracy(est, X_, y_, sample_weight=None):
+    return accuracy_score(y_, est.predict(X_), sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("scoring", [None, "accuracy", weighted_accuracy, ["accuracy", "f1"]],
+                         ids=["estimator score", "name", "callable", "multimetric"])
+def test_sample_weight_reaches_the_scorers(client, scoring):
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=scoring, return_train_score=True,
+                      refit="accuracy" if isinstance(scoring, list) else True, fit_kw={"sample_weight": W})
+    names = scoring if isinstance(scoring, list) else ["score"]
+    _same(ours, ref, *names)
+    for name in names:
+        np.testing.assert_allclose(ours.cv_results_[f"mean_train_{name}"], ref.cv_results_[f"mean_train_{name}"],
+                                   rtol=0, atol=1e-12)
+    unweighted = GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=scoring,
+                              refit="accuracy" if isinstance(scoring, list) else True).fit(X, Y)
+    assert not np.allclose(unweighted.cv_results_[f"mean_test_{names[0]}"],
+                           ours.cv_results_[f"mean_test_{names[0]}"])  # the weights matter here
+
+
+def test_custom_scorer_sees_the_whole_pipeline(client):
+    """The shared leading steps are fitted once per split, but a custom scorer
+    still gets the whole pipeline and the raw test fold."""
+    pipe = Pipeline([("sc", StandardScaler()), ("clf", LogisticRegression())])
+
+    def scorer(est, X_, y_):
+        return len(est.steps) * 1000 + X_.shape[1] + est.named_steps["sc"].mean_[0]
+
+    ours, ref = _both(pipe, {"clf__C": [0.1, 1.0]}, X, Y, cv=CV, scoring=scorer)
+    _same(ours, ref)
+
+
+def test_failing_shared_step_gets_error_score(client):
+    """A OneHotEncoder meeting an unseen category in a test fold: scikit-learn
+    scores that split error_score and warns; it does not stop the search."""
+    Xc = np.array([["a"], ["b"]] * 15 + [["z"]], dtype=object)
+    yc = np.r_[np.tile([0, 1], 15), 0]
+    pipe = Pipeline([("ohe", OneHotEncoder()), ("clf", LogisticRegression())])
+    with pytest.warns(UserWarning, match="could not be scored"):
+        GridSearchCV(pipe, {"clf__C": [0.1, 1.0]}, cv=3).fit(Xc, yc)
+    ours, ref = _both(pipe, {"clf__C": [0.1, 1.0]}, Xc, yc, cv=3)
+    _same(ours, ref)
+    assert np.isnan(ours.cv_results_["split2_test_score"]).all()
+    with pytest.raises(ValueError, match="unknown categor"):
+        GridSearchCV(pipe, {"clf__C": [0.1, 1.0]}, cv=3, error_score="raise").fit(Xc, yc)
+
+
+def test_failing_scorer_is_not_a_failed_fit(client):
+    def bad(est, X_, y_):
+        if est.C < 1:
+            raise RuntimeError("no score for small C")
+        return -1.0
+
+    scoring = {"acc": "accuracy", "bad": bad}
+    with pytest.warns(UserWarning, match="could not be scored") as record:
+        GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=scoring, refit="acc").fit(X, Y)
+    assert not [w for w in record if issubclass(w.category, FitFailedWarning)]
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=scoring, refit="acc")
+    _same(ours, ref, "acc", "bad")
+    assert "fit_error" not in ours.cv_results_
+    # a single metric that cannot score at all (f1 of string labels): nan, no error
+    labels = np.where(Y == 1, "yes", "no")
+    ours, ref = _both(LogisticRegression(), GRID, X, labels, cv=CV, scoring="f1")
+    _same(ours, ref)
+    assert np.isnan(ours.cv_results_["mean_test_score"]).all() and ours.best_index_ == ref.best_index_
+
+
+def test_shuffle_split_may_draw_more_splits_than_samples(client):
+    cv = sk.ShuffleSplit(100, test_size=0.2, random_state=0)
+    ours, ref = _both(LogisticRegression(), {"C": [1.0]}, X[:60], Y[:60], cv=cv)
+    assert ours.n_splits_ == ref.n_splits_ == 100
+    _same(ours, ref)
+
+
+@pytest.mark.parametrize("case", ["nan cleaned by the first step", "inf taken by the estimator",
+                                  "one class taken by the estimator"])
+def test_inputs_only_the_estimator_can_judge(client, case):
+    if case == "nan cleaned by the first step":
+        Xn = X.copy()
+        Xn[::7, 1] = np.nan
+        est, X_, y_ = Pipeline([("f", FunctionTransformer(np.nan_to_num)), ("clf", LogisticRegression())]), Xn, Y
+        grid = {"clf__C": [0.1, 1.0]}
+    elif case == "inf taken by the estimator":
+        Xi = X.copy()
+        Xi[::9, 0] = np.inf
+        est, X_, y_, grid = HistGradientBoostingClassifier(max_iter=5), Xi, Y, {"max_depth": [2, 3]}
+    else:
+        est, X_, y_, grid = DummyClassifier(), X, np.zeros(len(Y), int), {"strategy": ["prior", "most_frequent"]}
+    ours, ref = _both(est, grid, X_, y_, cv=3)
+    _same(ours, ref)
+    assert ours.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
+
+
+def test_multimetric_scorer_is_a_dict_by_name(client):
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=["accuracy", "f1"], refit="f1")
+    assert isinstance(ours.scorer_, dict) and list(ours.scorer_) == list(ref.scorer_) == ["accuracy", "f1"]
+    assert ours.scorer_["f1"](ours.best_estimator_, X, Y) == ref.scorer_["f1"](ref.best_estimator_, X, Y)
+    assert ours.score(X, Y) == pytest.approx(ref.score(X, Y), abs=1e-12)
+
+
+def _dict_scorer(est, X_, y_):
+    return {"acc": accuracy_score(y_, est.predict(X_)), "neg": -accuracy_score(y_, est.predict(X_))}
+
+
+def _score_dict(est, X_, y_):
+    return {"score": accuracy_score(y_, est.predict(X_))}
+
+
+def test_callable_scorer_returning_a_dict(client):
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=_dict_scorer, refit="acc")
+    _same(ours, ref, "acc", "neg")
+    assert ours.multimetric_ and ref.multimetric_
+    assert ours.score(X, Y) == pytest.approx(ref.score(X, Y), abs=1e-12)
+    for refit in (True, "nope"):  # refit must name one of its metrics, as in scikit-learn
+        with pytest.raises(ValueError, match="refit"):
+            GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=_dict_scorer, refit=refit).fit(X, Y)
+        with pytest.raises(ValueError, match="refit"):
+            sk.GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=_dict_scorer, refit=refit).fit(X, Y)
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=_score_dict, refit=False)
+    assert ours.multimetric_ is ref.multimetric_ is True
+    _same(ours, ref)
