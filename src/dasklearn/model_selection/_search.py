@@ -171,13 +171,6 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"callable; got refit={refit!r}."
             )
 
-    def _uses_own_scorer(self) -> bool:
-        """Is any scorer the user's callable (it may look at the whole pipeline)?"""
-        scoring = self.scoring
-        if isinstance(scoring, Mapping):
-            return any(callable(v) for v in scoring.values())
-        return callable(scoring)
-
     # -- fit -----------------------------------------------------------------
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run fit with all sets of parameters.
@@ -315,7 +308,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                            for s in range(n_splits) if records[c * n_splits + s] is not None])
         # the leading steps are fitted once per split unless a fit parameter
         # or the user's own scorer needs the whole pipeline in each fit
-        prefix_len = (0 if fit_params or self._uses_own_scorer()
+        prefix_len = (0 if fit_params or scoring.own
                       else _prefix_length(self.estimator, candidates))
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
