@@ -16,7 +16,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, check_scoring, get_scorer, make_scorer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
@@ -49,8 +49,14 @@ def weighted_accuracy(est, X_, y_, sample_weight=None):
     return accuracy_score(y_, est.predict(X_), sample_weight=sample_weight)
 
 
-@pytest.mark.parametrize("scoring", [None, "accuracy", weighted_accuracy, ["accuracy", "f1"]],
-                         ids=["estimator score", "name", "callable", "multimetric"])
+def unweighted_rate(y_true, y_pred):  # a metric without sample_weight
+    return float((y_true == y_pred).mean())
+
+
+@pytest.mark.parametrize("scoring", [None, "accuracy", weighted_accuracy, ["accuracy", "f1"],
+                                     check_scoring(LogisticRegression()), get_scorer("balanced_accuracy")],
+                         ids=["estimator score", "name", "callable", "multimetric", "scorer object of score",
+                              "scorer object"])
 def test_sample_weight_reaches_the_scorers(client, scoring):
     ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=scoring, return_train_score=True,
                       refit="accuracy" if isinstance(scoring, list) else True, fit_kw={"sample_weight": W})
@@ -65,15 +71,49 @@ def test_sample_weight_reaches_the_scorers(client, scoring):
                            ours.cv_results_[f"mean_test_{names[0]}"])  # the weights matter here
 
 
-def test_custom_scorer_sees_the_whole_pipeline(client):
+@pytest.mark.parametrize("scoring", [make_scorer(unweighted_rate), "adjusted_rand_score",
+                                     {"m": make_scorer(unweighted_rate), "acc": "accuracy"}],
+                         ids=["make_scorer", "name", "multimetric"])
+def test_scorer_without_sample_weight_scores_unweighted_and_says_so(client, scoring):
+    refit = "acc" if isinstance(scoring, dict) else True
+    with pytest.warns(UserWarning, match="does not support sample_weight"):
+        GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=scoring, refit=refit).fit(X, Y, sample_weight=W)
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=scoring, refit=refit,
+                      fit_kw={"sample_weight": W})
+    _same(ours, ref, *(scoring if isinstance(scoring, dict) else ["score"]))
+    assert np.isfinite(ours.cv_results_["mean_test_" + ("m" if isinstance(scoring, dict) else "score")]).all()
+
+
+def test_scorer_returning_no_number_is_an_error(client):
+    def forgot_return(est, X_, y_):
+        accuracy_score(y_, est.predict(X_))
+
+    for error_score in (np.nan, "raise"):
+        with pytest.raises(ValueError, match="scoring must return a number, got None"):
+            GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=forgot_return, error_score=error_score).fit(X, Y)
+        with pytest.raises(ValueError, match="scoring must return a number, got None"):
+            sk.GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring=forgot_return,
+                            error_score=error_score).fit(X, Y)
+
+
+class StepCounter:
+    """A scorer object (not a function) that looks at the pipeline it scores."""
+
+    def __call__(self, est, X_, y_):
+        return len(est.steps) * 1000 + X_.shape[1]
+
+
+@pytest.mark.parametrize("scorer", ["function", "object"])
+def test_custom_scorer_sees_the_whole_pipeline(client, scorer):
     """The shared leading steps are fitted once per split, but a custom scorer
     still gets the whole pipeline and the raw test fold."""
     pipe = Pipeline([("sc", StandardScaler()), ("clf", LogisticRegression())])
 
-    def scorer(est, X_, y_):
+    def function(est, X_, y_):
         return len(est.steps) * 1000 + X_.shape[1] + est.named_steps["sc"].mean_[0]
 
-    ours, ref = _both(pipe, {"clf__C": [0.1, 1.0]}, X, Y, cv=CV, scoring=scorer)
+    ours, ref = _both(pipe, {"clf__C": [0.1, 1.0]}, X, Y, cv=CV,
+                      scoring=function if scorer == "function" else StepCounter())
     _same(ours, ref)
 
 

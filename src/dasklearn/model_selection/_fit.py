@@ -9,6 +9,7 @@ of its items of that split.
 from __future__ import annotations
 
 import inspect
+import numbers
 import threading
 import time
 import traceback
@@ -35,59 +36,87 @@ class Scoring:
     between its scorers and gives each the sample weights if it takes them.
     ``metrics`` (multi-metric only) maps each name to its own scorer: when
     ``combined`` raises, each metric is scored alone, so only the failing ones
-    get ``error_score``. ``own`` names the user's plain callables (among
-    ``"combined"`` and the metric names).
+    get ``error_score``. ``own`` names the user's plain functions (among
+    ``"combined"`` and the metric names). ``by_name``: every scorer was given
+    by name (or is the estimator's ``score``), so it only calls the
+    estimator's prediction methods.
     """
 
     combined: object
     metrics: dict | None = None
     own: frozenset = frozenset()
+    by_name: bool = True
 
 
 def _call_scorer(scorer, est, X, y, sample_weight, own: bool):
-    """``scorer(est, X, y)``; with the fold's sample weights if it takes them.
+    """(``scorer(est, X, y)``, whether the fold's sample weights were used).
 
-    As scikit-learn (without metadata routing): the user's plain callable
-    gets ``sample_weight`` when its signature names it; a scikit-learn scorer
-    gets it unless what it calls (the metric, the estimator's ``score``) does
-    not take it, and then scores unweighted.
+    As scikit-learn (without metadata routing): the user's plain function
+    gets ``sample_weight`` when its signature names it; a scorer object gets
+    it unless what it calls (the metric, the estimator's ``score``) does not
+    take it, and then scores unweighted.
     """
     args = (est, X) if y is None else (est, X, y)
     if sample_weight is None:
-        return scorer(*args)
+        return scorer(*args), True
     if own:
         try:
             takes = "sample_weight" in inspect.signature(scorer).parameters
         except (TypeError, ValueError):  # no signature to read
             takes = False
-        return scorer(*args, sample_weight=sample_weight) if takes else scorer(*args)
+        return (scorer(*args, sample_weight=sample_weight), True) if takes else (scorer(*args), False)
     try:
-        return scorer(*args, sample_weight=sample_weight)
+        return scorer(*args, sample_weight=sample_weight), True
     except TypeError as exc:
         if "sample_weight" not in str(exc):
             raise
-        return scorer(*args)
+        return scorer(*args), False
+
+
+def _number(value, name):
+    """A score as a float; anything else is the scorer's bug, raised as
+    scikit-learn raises it (whatever ``error_score``)."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise ValueError(f"scoring must return a number, got {value!r} ({type(value)}) instead. (scorer={name})")
+    return float(value)
 
 
 def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
-    """(scores by name, or None if the one scorer failed; the failures' messages;
-    whether the scorer returned a dict)."""
-    try:
-        value = _call_scorer(scoring.combined, est, X, y, sample_weight, "combined" in scoring.own)
-        return _as_score_dict(value), [], isinstance(value, dict)
-    except Exception:
-        if isinstance(error_score, str):  # 'raise'
-            raise
-        if scoring.metrics is None:
-            return None, [traceback.format_exc()], False
-    scores, errors = {}, []
+    """Score a fitted candidate: (scores by name, or None if the one scorer
+    failed; the failures' messages; whether the scorer returned a dict;
+    whether the sample weights were dropped by a scorer that does not take
+    them)."""
+    # with sample weights, several metrics are scored one by one, to learn
+    # which of them take the weights (and say so of those that do not)
+    if scoring.metrics is None or sample_weight is None:
+        try:
+            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight, "combined" in scoring.own)
+        except Exception:
+            if isinstance(error_score, str):  # 'raise'
+                raise
+            if scoring.metrics is None:
+                return None, [traceback.format_exc()], False, False
+        else:
+            if isinstance(value, dict):
+                return {k: _number(v, k) for k, v in value.items()}, [], True, not weighted
+            return {"score": _number(value, scoring.combined)}, [], False, not weighted
+    scores, errors, dropped = {}, [], False
     for name, scorer in scoring.metrics.items():
         try:
-            scores[name] = float(_call_scorer(scorer, est, X, y, sample_weight, name in scoring.own))
+            value, weighted = _call_scorer(scorer, est, X, y, sample_weight, name in scoring.own)
         except Exception:
+            if isinstance(error_score, str):  # 'raise'
+                raise
             scores[name] = float(error_score)
             errors.append(f"{name}: {traceback.format_exc()}")
-    return scores, errors, True
+        else:
+            scores[name], dropped = _number(value, name), dropped or not weighted
+    return scores, errors, True, dropped
 
 
 def take_rows(data, idx):
@@ -122,12 +151,6 @@ def score_weights(fit_params: dict, train, test) -> tuple:
     return take_rows(weights, train), take_rows(weights, test)
 
 
-def _as_score_dict(value) -> dict:
-    if isinstance(value, dict):
-        return {k: float(v) for k, v in value.items()}
-    return {"score": float(value)}
-
-
 def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
     """Fit one candidate on one fold and score it, as scikit-learn's search
     does: a failing fit gets ``error_score`` for every metric (``error``), a
@@ -143,14 +166,15 @@ def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
         return _record(time.perf_counter() - start, 0.0, None, None, traceback.format_exc(), [], y_test), \
             time.perf_counter() - start
     fit_time = time.perf_counter() - start
-    test, errors, as_dict = _score(est, X_test, y_test, scoring, w_test, opts.error_score)
+    test, errors, as_dict, dropped = _score(est, X_test, y_test, scoring, w_test, opts.error_score)
     score_time = time.perf_counter() - start - fit_time
     train = None
     if opts.return_train_score:
-        train, train_errors, _ = _score(est, X_train, y_train, scoring, w_train, opts.error_score)
+        train, train_errors, _, _ = _score(est, X_train, y_train, scoring, w_train, opts.error_score)
         errors += train_errors
     record = _record(fit_time, score_time, test, train, None, errors, y_test)
     record["scores_as_dict"] = as_dict
+    record["weights_dropped"] = dropped
     return record, time.perf_counter() - start
 
 

@@ -23,6 +23,7 @@ steps fitted per candidate.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -48,6 +49,12 @@ from dasklearn.model_selection._results import _rank, build_cv_results, scorer_n
 
 
 _K_FOLD = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)  # n_splits folds of the samples
+
+
+def _plain_function(scoring) -> bool:
+    """The user's own function (not a scorer object): it gets sample weights
+    only if its signature names them, as in scikit-learn."""
+    return inspect.isfunction(scoring) or inspect.ismethod(scoring)
 
 
 def _n_samples(X) -> int:
@@ -157,9 +164,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if multimetric:
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
-        own = ({name for name, s in named.items() if callable(s)} if multimetric
-               else {"combined"} if callable(scoring) else set())
-        return (_fit.Scoring(combined, metrics, frozenset(own)), (metrics if multimetric else combined),
+        own = ({name for name, s in named.items() if _plain_function(s)} if multimetric
+               else {"combined"} if _plain_function(scoring) else set())
+        by_name = all(isinstance(s, str) for s in named.values()) if multimetric else not callable(scoring)
+        return (_fit.Scoring(combined, metrics, frozenset(own), by_name), (metrics if multimetric else combined),
                 names, multimetric)
 
     def _check_refit_metric(self, names):
@@ -307,8 +315,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             early.observe([(c, s, records[c * n_splits + s]) for c in range(len(candidates))
                            for s in range(n_splits) if records[c * n_splits + s] is not None])
         # the leading steps are fitted once per split unless a fit parameter
-        # or the user's own scorer needs the whole pipeline in each fit
-        prefix_len = (0 if fit_params or scoring.own
+        # or a scorer of the user's (it may look at the pipeline) needs the
+        # whole pipeline in each fit
+        prefix_len = (0 if fit_params or not scoring.by_name
                       else _prefix_length(self.estimator, candidates))
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
@@ -347,6 +356,14 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"All the {len(records)} fits failed; the search cannot choose a "
                 f"candidate. Check the estimator and parameters. First error:\n{failed[0][1]}"
+            )
+        if any(r.get("weights_dropped") for r in records):
+            warnings.warn(
+                f"The scoring {self.scoring!r} does not support sample_weight, which may lead to "
+                f"statistically incorrect results when fitting {type(self).__name__} with "
+                "sample_weight: those scores are unweighted.",
+                UserWarning,
+                stacklevel=3,
             )
         scoring_failed = [(i, r["score_errors"][0]) for i, r in enumerate(records) if r.get("score_errors")]
         for bad, what, category in ((failed, "fits failed", FitFailedWarning),
