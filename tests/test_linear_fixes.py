@@ -14,7 +14,8 @@ import pytest
 from sklearn import linear_model as sk
 
 from dasklearn._runtime import _cluster, _reduce, _threads
-from dasklearn._runtime._models import DistributedModels, LocalModels, SplitSpec, _Handle, validation_rows
+from dasklearn._runtime._model_kernels import SplitSpec, validation_rows
+from dasklearn._runtime._models import DistributedModels, LocalModels, _Handle
 from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
 
 

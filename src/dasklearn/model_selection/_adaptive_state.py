@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from dasklearn import _validation
-from dasklearn._runtime._models import allocate_rows
+from dasklearn._runtime._model_kernels import allocate_rows
 from dasklearn._runtime._reduce import as_dask_array
 from dasklearn.model_selection._checkpoint import decode_state
 from dasklearn.model_selection._policies import CALLS

@@ -71,7 +71,8 @@ from sklearn.utils.validation import check_is_fitted
 from dasklearn import _blockwise, _validation
 from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress
-from dasklearn._runtime._models import SplitSpec, model_runtime
+from dasklearn._runtime._model_kernels import SplitSpec
+from dasklearn._runtime._models import model_runtime
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data

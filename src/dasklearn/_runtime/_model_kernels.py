@@ -1,0 +1,277 @@
+"""Block kernels of the adaptive searches: pure, no dask.
+
+The functions here are what the model runtimes (:mod:`dasklearn._runtime._models`)
+run, either as dask tasks on the workers that hold the data or, without a
+Client, on local threads; plus the small plain-data objects the client keeps
+about the placed data. Nothing here imports dask or talks to a cluster: a
+task body is plain NumPy / scikit-learn, a function of its arguments only.
+
+Parts
+-----
+Each input block (a dask chunk, or the whole array for in-memory input) is
+split into row parts (:class:`SplitSpec`, :func:`split_block`):
+``[train, validation]`` for a hold-out split, or ``k`` fold parts for
+cross-validation. A part is a pair ``(X, y)`` of arrays. The split depends
+only on the seed, the block's index and its rows (and the labels when
+stratifying), never on where or when it runs. :func:`describe_parts` gives
+the counts the client needs (:class:`Layout`).
+
+Models
+------
+A model's state is ``(estimator, fit_seconds, resource)``.
+:func:`partial_fit_steps` applies ``partial_fit`` calls on some blocks'
+training parts to a *copy* of its input state (the input is the value of
+another task), :func:`fit_rows` fits a fresh model on the first rows of each
+block, and :func:`score_and_keep` returns a small score dict with the scored
+state. Every body is deterministic, which is what lets the runtime rebuild
+lost work by running the same tasks again.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+# ----------------------------------------------------------------- split spec
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How each block's rows are divided into parts.
+
+    ``kind='holdout'``: part 0 is training, part 1 validation:
+    ``ceil(test_size * n_samples)`` rows in all, as scikit-learn's
+    ``train_test_split``, dealt to the blocks in proportion to their rows
+    (:func:`validation_rows`). ``kind='kfold'``: rows
+    are dealt to ``n_folds`` parts (class by class when ``stratify``); fold
+    ``f`` validates on part ``f`` and trains on the others. The fold ``"all"``
+    trains on every part (refitting the best candidate after a cross-validated
+    search).
+    """
+
+    kind: str = "holdout"
+    test_size: float = 0.15
+    n_folds: int = 1
+    stratify: bool = False
+
+    @property
+    def n_parts(self) -> int:
+        return 2 if self.kind == "holdout" else self.n_folds
+
+    @property
+    def folds(self) -> list:
+        return [0] if self.kind == "holdout" else list(range(self.n_folds))
+
+    def train_parts(self, fold) -> list[int]:
+        if fold == "all":
+            return list(range(self.n_parts))
+        if self.kind == "holdout":
+            return [0]
+        return [j for j in range(self.n_folds) if j != fold]
+
+    def val_part(self, fold) -> int:
+        return 1 if self.kind == "holdout" else int(fold)
+
+
+def part_rows(n_rows: int, y, spec: SplitSpec, seed: int, block: int, n_val: int | None) -> list[np.ndarray]:
+    """Row positions of each part of one block, each part in random order.
+
+    ``n_val`` is the block's validation rows for a hold-out split (from
+    :func:`validation_rows`, at most ``n_rows``; None for k-fold). Depends
+    only on ``(seed, block, n_rows, n_val)`` (and the labels when
+    stratifying), never on where or when it runs.
+    """
+    rng = np.random.default_rng([seed, block])
+    perm = rng.permutation(n_rows)
+    if spec.kind == "holdout":
+        return [perm[n_val:], perm[:n_val]]
+    k = spec.n_folds
+    fold_of = np.empty(n_rows, dtype=np.int64)
+    if spec.stratify and y is not None and n_rows:
+        # deal each class round-robin over the folds, starting at a random fold
+        by_class = perm[np.argsort(np.asarray(y)[perm], kind="stable")]
+        fold_of[by_class] = (np.arange(n_rows) + rng.integers(k)) % k
+    else:
+        fold_of[perm] = np.arange(n_rows) % k
+    ordered = fold_of[perm]
+    return [perm[ordered == j] for j in range(k)]
+
+
+def allocate_rows(total: int, capacities) -> list[int]:
+    """Split ``total`` rows over blocks in proportion to ``capacities``
+    (largest remainder, never above a capacity); sums to ``min(total, sum)``."""
+    caps = np.asarray(capacities, dtype=np.int64)
+    cap_sum = int(caps.sum())
+    total = min(int(total), cap_sum)
+    if cap_sum == 0:
+        return [0] * len(caps)
+    base = caps * total // cap_sum
+    remainder = caps * total % cap_sum
+    extra = total - int(base.sum())
+    base[np.argsort(-remainder, kind="stable")[:extra]] += 1
+    return [int(b) for b in base]
+
+
+def validation_rows(spec: SplitSpec, rows) -> list:
+    """Validation rows of each block of a hold-out split (None per block for k-fold).
+
+    ``ceil(test_size * sum(rows))`` in all, dealt in proportion to the
+    blocks' rows (:func:`allocate_rows`): the validation share is the same
+    for small blocks as for large ones.
+    """
+    rows = [int(r) for r in rows]
+    if spec.kind != "holdout":
+        return [None] * len(rows)
+    return allocate_rows(math.ceil(spec.test_size * sum(rows)), rows)
+
+
+# ------------------------------------------------------ task bodies (workers)
+
+
+def split_block(X, y, block: int, seed: int, spec: SplitSpec, n_val: int | None) -> list:
+    """One block's parts ``[(X_part, y_part), ...]`` (arrays; see :func:`part_rows`)."""
+    X = np.asarray(X)
+    y = None if y is None else np.asarray(y)
+    return [(X[idx], None if y is None else y[idx]) for idx in part_rows(len(X), y, spec, seed, block, n_val)]
+
+
+def _getitem(obj, i):
+    """Part ``i`` of a split block (a task: each part is a future of its own)."""
+    return obj[i]
+
+
+def _nonfinite(a) -> tuple[int, int]:
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc":
+        return 0, 0
+    return int(np.isnan(a).sum()), int(np.isinf(a).sum())
+
+
+def describe_parts(parts: list, labels: bool) -> dict:
+    """What the client needs to know about one block's parts: row counts,
+    distinct labels (when ``labels``), and NaN / inf counts of X and y."""
+    ys = [p[1] for p in parts if p[1] is not None and len(p[1])]
+    x_bad = [_nonfinite(p[0]) for p in parts]
+    return {
+        "sizes": [len(p[0]) for p in parts],
+        "classes": np.unique(np.concatenate(ys)) if labels and ys else None,
+        "x_nonfinite": (sum(n for n, _ in x_bad), sum(i for _, i in x_bad)),
+        "y_nonfinite": sum(sum(_nonfinite(y)) for y in ys),
+    }
+
+
+def concat_parts(parts: list):
+    """``(X, y)`` of several parts, concatenated (a view-free copy)."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    X = np.concatenate([p[0] for p in parts])
+    y = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
+    return X, y
+
+
+def _new_model(template, params):
+    from sklearn.base import clone
+
+    return clone(template).set_params(**clone(params, safe=False))
+
+
+def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
+    """``partial_fit`` calls on ``blocks`` (each a list of parts), in order.
+
+    ``state`` None creates the model from ``template`` and ``params``.
+    Returns the new state ``(model, fit seconds, calls)``; the input state is
+    never changed (it is the value of another task).
+    """
+    start = time.perf_counter()
+    if state is None:
+        model, seconds, calls = _new_model(template, params), 0.0, 0
+    else:
+        model, seconds, calls = state
+        model = copy.deepcopy(model)
+    for parts in blocks:
+        X, y = concat_parts(parts)
+        if len(X):
+            model.partial_fit(X, y, **fit_params)
+        calls += 1
+    return model, seconds + time.perf_counter() - start, calls
+
+
+def fit_rows(template, params, block_parts, counts, fit_params):
+    """A fresh model fitted on the first ``counts[b]`` training rows of each block."""
+    start = time.perf_counter()
+    Xs, ys = [], []
+    for parts, n in zip(block_parts, counts):
+        for X, y in parts:
+            if n <= 0:
+                break
+            Xs.append(X[:n])
+            ys.append(None if y is None else y[:n])
+            n -= len(Xs[-1])
+    X = np.concatenate(Xs)
+    y = None if ys[0] is None else np.concatenate(ys)
+    model = _new_model(template, params)
+    model.fit(X, y, **fit_params)
+    return model, time.perf_counter() - start, int(len(X))
+
+
+def score_state(state, val, scorer) -> dict:
+    """Score one model on its validation data: one small dict comes back."""
+    model, fit_seconds, resource = state
+    X, y = val
+    start = time.perf_counter()
+    value = scorer(model, X, y)
+    return {
+        "score": float(value),
+        "score_time": time.perf_counter() - start,
+        "fit_seconds": fit_seconds,
+        "resource": resource,
+    }
+
+
+def score_and_keep(state, val, scorer) -> tuple[dict, tuple]:
+    """:func:`score_state` and the scored state itself (kept by the client)."""
+    return score_state(state, val, scorer), state
+
+
+# ----------------------------------------------------------- client-side data
+
+
+@dataclass
+class Layout:
+    """What the client knows about the placed data (counts only)."""
+
+    sizes: np.ndarray  # (n_blocks, n_parts) row counts
+    classes: np.ndarray | None
+    x_nonfinite: tuple = (0, 0)  # NaN and inf values in X
+    y_nonfinite: int = 0  # NaN or inf values in y
+
+    def train_rows(self, spec: SplitSpec, fold) -> np.ndarray:
+        """Training rows of each block in ``fold``."""
+        return self.sizes[:, spec.train_parts(fold)].sum(axis=1)
+
+
+def _layout(info) -> Layout:
+    """The :class:`Layout` of all blocks from their :func:`describe_parts`."""
+    labels = [d["classes"] for d in info if d["classes"] is not None]
+    return Layout(
+        sizes=np.array([d["sizes"] for d in info], dtype=np.int64),
+        classes=np.unique(np.concatenate(labels)) if labels else None,
+        x_nonfinite=(sum(d["x_nonfinite"][0] for d in info), sum(d["x_nonfinite"][1] for d in info)),
+        y_nonfinite=sum(d["y_nonfinite"] for d in info),
+    )
+
+
+def _runs(blocks, where) -> list[list[int]]:
+    """Split ``blocks`` into maximal runs of consecutive blocks on the same worker."""
+    runs: list[list[int]] = []
+    for b in blocks:
+        if runs and where[b] and where[b] == where[runs[-1][-1]]:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return runs
