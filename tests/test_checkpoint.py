@@ -110,6 +110,21 @@ def test_checkpoint_of_another_search_is_refused(client, data, tmp_path):
         _search(log, tmp_path / "junk").fit(X, y)
 
 
+def test_checkpoint_of_another_dasklearn_version_is_refused(client, data, tmp_path):
+    """Records of an older format (version 1 scored without the sample
+    weights) must not be mixed into this version's results."""
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    _search(log, ckpt).fit(X, y)
+    lines = ckpt.read_bytes().split(b"\n")
+    header = json.loads(lines[0])
+    assert header["version"] == 2
+    header["version"] = 1
+    ckpt.write_bytes(b"\n".join([json.dumps(header).encode()] + lines[1:]))
+    with pytest.raises(ValueError, match="another version of dasklearn"):
+        _search(log, ckpt).fit(X, y)
+
+
 def test_randomized_search_resumes(client, data, tmp_path):
     from scipy.stats import loguniform
 

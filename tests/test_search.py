@@ -458,6 +458,8 @@ def test_early_refit_of_a_candidate_that_is_not_the_best_is_cancelled(client):
 def test_persisted_fine_grained_input_is_used_where_it_is(client):
     """Small-block dask input is normally generated inside one task; once
     persisted, its blocks live on the workers and are gathered, not rebuilt."""
+    from dask.distributed import get_task_stream
+
     from dasklearn._runtime._compute import _holds_futures, runs_in_one_task
     from dasklearn.datasets import make_classification
 
@@ -467,6 +469,14 @@ def test_persisted_fine_grained_input_is_used_where_it_is(client):
     assert _holds_futures([Xp, yp])
     grid = {"alpha": [1e-4, 1e-2]}
     est = SGDClassifier(max_iter=5, tol=None, random_state=0)
-    lazy = GridSearchCV(est, grid, cv=3).fit(X, y)
-    persisted = GridSearchCV(est, grid, cv=3).fit(Xp, yp)
+    with get_task_stream() as lazy_tasks:
+        lazy = GridSearchCV(est, grid, cv=3).fit(X, y)
+    with get_task_stream() as persisted_tasks:
+        persisted = GridSearchCV(est, grid, cv=3).fit(Xp, yp)
     np.testing.assert_array_equal(lazy.cv_results_["mean_test_score"], persisted.cv_results_["mean_test_score"])
+
+    def ran(stream, name):
+        return any(name in str(t["key"]) for t in stream.data)
+
+    assert ran(lazy_tasks, "compute_in_task")  # generated in one task
+    assert not ran(persisted_tasks, "compute_in_task") and not ran(persisted_tasks, "make_classification")

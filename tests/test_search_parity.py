@@ -178,6 +178,28 @@ def test_inputs_only_the_estimator_can_judge(client, case):
     assert ours.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
 
 
+def test_one_class_for_a_classifier_that_needs_two(client):
+    """Every fit fails with the estimator's own message, as in scikit-learn."""
+    from sklearn.linear_model import SGDClassifier
+
+    for search in (GridSearchCV, sk.GridSearchCV):
+        with pytest.raises(ValueError, match=r"All the 6 fits failed(.|\n)*classes has to be greater than one"):
+            search(SGDClassifier(), {"alpha": [1e-4, 1e-3]}, cv=3).fit(X, np.zeros(len(Y), int))
+
+
+def test_scalar_sample_weight_and_boolean_scores(client):
+    """A number as sample_weight is passed as it is (not sliced); a scorer
+    may return a bool (a number to scikit-learn)."""
+    def above_half(est, X_, y_):
+        return bool(accuracy_score(y_, est.predict(X_)) > 0.5)
+
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, fit_kw={"sample_weight": 2.0})
+    _same(ours, ref)
+    ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=above_half)
+    _same(ours, ref)
+    assert (ours.cv_results_["mean_test_score"] == 1.0).all()
+
+
 def test_multimetric_scorer_is_a_dict_by_name(client):
     ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=["accuracy", "f1"], refit="f1")
     assert isinstance(ours.scorer_, dict) and list(ours.scorer_) == list(ref.scorer_) == ["accuracy", "f1"]

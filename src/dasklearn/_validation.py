@@ -162,7 +162,11 @@ def check_n_samples(n_samples: int, name: str = "X") -> None:
 
 
 def check_targets(estimator, y) -> None:
-    """Classification targets need two classes; all targets must be finite."""
+    """Classification targets need two classes; all targets must be finite.
+
+    The adaptive searches' up-front check (their partial_fit estimators all
+    need it). GridSearchCV / RandomizedSearchCV leave y to the estimator, as
+    scikit-learn's searches do: a DummyClassifier takes one class."""
     from sklearn.base import is_classifier
 
     if y is None:

@@ -638,9 +638,10 @@ def as_dask_array(obj):
     """A dask DataFrame or Series as a dask array with known chunk sizes;
     anything else as it is.
 
-    Every estimator converts dask frames here (one pass over the data for
-    the lengths): the runtimes place and split blocks by their rows, which
-    must be known.
+    The estimators that place row blocks (linear models, Incremental,
+    DataParallel, the adaptive searches) convert dask frames here (one pass
+    over the data for the lengths): their runtimes place and split blocks by
+    their rows, which must be known.
     """
     from dask import is_dask_collection
 

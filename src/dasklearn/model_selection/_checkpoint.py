@@ -28,7 +28,9 @@ import pickle
 import zlib
 
 _FORMAT = "dasklearn-search-checkpoint"
-_VERSION = 1
+# 2: a search's records score with the sample weights and keep scorer
+# failures apart from fit failures; version-1 records cannot be mixed in
+_VERSION = 2
 
 
 def fingerprint(*parts) -> str:
@@ -94,6 +96,13 @@ class Checkpoint:
                 raise ValueError(
                     f"checkpoint={self.path!r} is not a dasklearn checkpoint file. Pass a new "
                     "path (the file is created) or remove that file."
+                )
+            if header.get("version") != _VERSION:
+                raise ValueError(
+                    f"checkpoint={self.path!r} was written by another version of dasklearn "
+                    f"(checkpoint format {header.get('version')!r}, this one reads {_VERSION}), "
+                    "whose results may differ from this version's. Pass a new checkpoint path, "
+                    "or delete the file to start over."
                 )
             if header.get("fingerprint") != self.fingerprint or header.get("kind") != self.kind:
                 raise ValueError(

@@ -36,8 +36,8 @@ class Scoring:
     between its scorers and gives each the sample weights if it takes them.
     ``metrics`` (multi-metric only) maps each name to its own scorer: when
     ``combined`` raises, each metric is scored alone, so only the failing ones
-    get ``error_score``. ``own`` names the user's plain functions (among
-    ``"combined"`` and the metric names). ``by_name``: every scorer was given
+    get ``error_score``. ``own``: the user's own callables, by metric name
+    (``"score"`` for a single scorer), judged by their signature. ``by_name``: every scorer was given
     by name (or is the estimator's ``score``), so it only calls the
     estimator's prediction methods.
     """
@@ -51,10 +51,11 @@ class Scoring:
 def _call_scorer(scorer, est, X, y, sample_weight, own: bool):
     """(``scorer(est, X, y)``, whether the fold's sample weights were used).
 
-    As scikit-learn (without metadata routing): the user's plain function
-    gets ``sample_weight`` when its signature names it; a scorer object gets
-    it unless what it calls (the metric, the estimator's ``score``) does not
-    take it, and then scores unweighted.
+    As scikit-learn (without metadata routing): the user's own callable gets
+    ``sample_weight`` when its signature names it; a scikit-learn scorer
+    gets it unless what it calls (the metric, the estimator's ``score``) does
+    not take it, and then scores unweighted. (scikit-learn reads the metric's
+    signature through a private method; here the call says so.)
     """
     args = (est, X) if y is None else (est, X, y)
     if sample_weight is None:
@@ -68,7 +69,7 @@ def _call_scorer(scorer, est, X, y, sample_weight, own: bool):
     try:
         return scorer(*args, sample_weight=sample_weight), True
     except TypeError as exc:
-        if "sample_weight" not in str(exc):
+        if "unexpected keyword argument 'sample_weight'" not in str(exc):
             raise
         return scorer(*args), False
 
@@ -81,7 +82,7 @@ def _number(value, name):
             value = value.item()
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+    if not isinstance(value, numbers.Number):
         raise ValueError(f"scoring must return a number, got {value!r} ({type(value)}) instead. (scorer={name})")
     return float(value)
 
@@ -89,23 +90,23 @@ def _number(value, name):
 def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
-    whether the sample weights were dropped by a scorer that does not take
-    them)."""
+    the metrics whose scorer does not take the sample weights)."""
     # with sample weights, several metrics are scored one by one, to learn
     # which of them take the weights (and say so of those that do not)
     if scoring.metrics is None or sample_weight is None:
         try:
-            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight, "combined" in scoring.own)
+            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight, "score" in scoring.own)
         except Exception:
             if isinstance(error_score, str):  # 'raise'
                 raise
             if scoring.metrics is None:
-                return None, [traceback.format_exc()], False, False
+                return None, [traceback.format_exc()], False, []
         else:
+            dropped = [] if weighted else ["score"]
             if isinstance(value, dict):
-                return {k: _number(v, k) for k, v in value.items()}, [], True, not weighted
-            return {"score": _number(value, scoring.combined)}, [], False, not weighted
-    scores, errors, dropped = {}, [], False
+                return {k: _number(v, k) for k, v in value.items()}, [], True, dropped
+            return {"score": _number(value, scoring.combined)}, [], False, dropped
+    scores, errors, dropped = {}, [], []
     for name, scorer in scoring.metrics.items():
         try:
             value, weighted = _call_scorer(scorer, est, X, y, sample_weight, name in scoring.own)
@@ -115,7 +116,9 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
             scores[name] = float(error_score)
             errors.append(f"{name}: {traceback.format_exc()}")
         else:
-            scores[name], dropped = _number(value, name), dropped or not weighted
+            scores[name] = _number(value, name)
+            if not weighted:
+                dropped.append(name)
     return scores, errors, True, dropped
 
 
@@ -141,14 +144,15 @@ def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
     return out
 
 
-def score_weights(fit_params: dict, train, test) -> tuple:
+def score_weights(fit_params: dict, n_samples: int, train, test) -> tuple:
     """(train, test) rows of the ``sample_weight`` fit parameter, which the
-    scorers get too (as in scikit-learn's search); (None, None) without it."""
+    scorers get too (as in scikit-learn's search); a weight that is not one
+    per sample (a number) is passed as it is, as to fit; (None, None) without it."""
     weights = fit_params.get("sample_weight")
     if weights is None:
         return None, None
-    weights = np.asarray(weights)
-    return take_rows(weights, train), take_rows(weights, test)
+    return (split_fit_params({"w": weights}, n_samples, train)["w"],
+            split_fit_params({"w": weights}, n_samples, test)["w"])
 
 
 def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
@@ -222,7 +226,7 @@ class _FoldCache:
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
-                split_fit_params(fit_params, n, train), score_weights(fit_params, train, test))
+                split_fit_params(fit_params, n, train), score_weights(fit_params, n, train, test))
         if fit_params:  # sliced per fold and sent with each task: not cached
             return fold
         try:
@@ -241,9 +245,9 @@ class _FoldCache:
 FOLDS = _FoldCache()
 
 
-def fit_and_score_batch(batch, template, X, y, splits, fit_params, scorer, opts):
+def fit_and_score_batch(batch, template, X, y, splits, fit_params, scoring, opts):
     """Fit and score every item of ``batch`` on folds sliced from X, y."""
-    return [_fit_score_one(template, params, FOLDS.get(X, y, splits, fit_params, split_idx), scorer, opts)
+    return [_fit_score_one(template, params, FOLDS.get(X, y, splits, fit_params, split_idx), scoring, opts)
             for _, split_idx, params in batch]
 
 

@@ -18,12 +18,13 @@ local threads (``n_jobs`` of them).
 
 A :class:`~sklearn.pipeline.Pipeline` whose leading steps are not touched by
 any candidate has those steps fitted once per split, and only the remaining
-steps fitted per candidate.
+steps fitted per candidate -- unless there are fit parameters or a scorer not
+given by name (it may look at the whole pipeline); on a split where those
+steps fail, each candidate fits the whole pipeline, as scikit-learn would.
 """
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -51,10 +52,10 @@ from dasklearn.model_selection._results import _rank, build_cv_results, scorer_n
 _K_FOLD = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)  # n_splits folds of the samples
 
 
-def _plain_function(scoring) -> bool:
-    """The user's own function (not a scorer object): it gets sample weights
-    only if its signature names them, as in scikit-learn."""
-    return inspect.isfunction(scoring) or inspect.ismethod(scoring)
+def _users_callable(scoring) -> bool:
+    """A callable of the user's own (not a scikit-learn scorer): as in
+    scikit-learn, it gets sample weights only if its signature names them."""
+    return callable(scoring) and not type(scoring).__module__.startswith("sklearn.")
 
 
 def _n_samples(X) -> int:
@@ -164,8 +165,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if multimetric:
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
-        own = ({name for name, s in named.items() if _plain_function(s)} if multimetric
-               else {"combined"} if _plain_function(scoring) else set())
+        own = ({name for name, s in named.items() if _users_callable(s)} if multimetric
+               else {"score"} if _users_callable(scoring) else set())
         by_name = all(isinstance(s, str) for s in named.values()) if multimetric else not callable(scoring)
         return (_fit.Scoring(combined, metrics, frozenset(own), by_name), (metrics if multimetric else combined),
                 names, multimetric)
@@ -194,7 +195,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             Group labels for group-aware splitters.
         **fit_params : dict
             Passed to the estimator's fit; sample-aligned arrays are sliced
-            to each training fold.
+            to each training fold. ``sample_weight`` also reaches the scorers
+            that take it (test and train folds), as in scikit-learn.
 
         Returns
         -------
@@ -357,13 +359,17 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"All the {len(records)} fits failed; the search cannot choose a "
                 f"candidate. Check the estimator and parameters. First error:\n{failed[0][1]}"
             )
-        if any(r.get("weights_dropped") for r in records):
+        dropped = sorted({name for r in records for name in r.get("weights_dropped") or ()})
+        for name in dropped:
+            several = isinstance(self.scoring, (list, tuple, set, Mapping))
+            scorer = self.scoring[name] if isinstance(self.scoring, Mapping) else name if several else self.scoring
             warnings.warn(
-                f"The scoring {self.scoring!r} does not support sample_weight, which may lead to "
+                f"The scoring {f'{name}=' if several else ''}{scorer!r} does not support sample_weight, "
+                "which may lead to "
                 f"statistically incorrect results when fitting {type(self).__name__} with "
-                "sample_weight: those scores are unweighted.",
+                "sample_weight: its scores are unweighted.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=_validation.user_stacklevel(),
             )
         scoring_failed = [(i, r["score_errors"][0]) for i, r in enumerate(records) if r.get("score_errors")]
         for bad, what, category in ((failed, "fits failed", FitFailedWarning),
@@ -380,7 +386,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{len(bad)} of {len(records)} {what} and got error_score={self.error_score!r}: "
                 f"{shown}{more}. First error: {last_line}. {where}",
                 category,
-                stacklevel=3,
+                stacklevel=_validation.user_stacklevel(),
             )
 
     @staticmethod
@@ -389,7 +395,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             means = results[f"mean_test_{name}"]
             if np.any(~np.isfinite(means)):
                 warnings.warn(
-                    f"One or more of the test scores are non-finite: {means}", UserWarning, stacklevel=3
+                    f"One or more of the test scores are non-finite: {means}", UserWarning,
+                    stacklevel=_validation.user_stacklevel()
                 )
 
     def _select_best(self, results, names, multimetric):
@@ -484,6 +491,8 @@ class GridSearchCV(BaseSearchCV):
     error_score : 'raise' or float, default=np.nan
         Score given to a failed fit; its error message is kept in
         ``cv_results_['fit_error']`` and a FitFailedWarning names the candidate.
+        A scorer failing on a fitted candidate gives it to its own metric
+        only, with a UserWarning. 'raise' raises the original exception.
     return_train_score : bool, default=False
         Also score each fit on its training fold.
     n_grid_points : int, default=5
