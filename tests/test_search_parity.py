@@ -71,9 +71,14 @@ def test_sample_weight_reaches_the_scorers(client, scoring):
                            ours.cv_results_[f"mean_test_{names[0]}"])  # the weights matter here
 
 
+class DerivedScorer(type(make_scorer(unweighted_rate))):
+    """A scorer class of another library, derived from scikit-learn's."""
+
+
 @pytest.mark.parametrize("scoring", [make_scorer(unweighted_rate), "adjusted_rand_score",
-                                     {"m": make_scorer(unweighted_rate), "acc": "accuracy"}],
-                         ids=["make_scorer", "name", "multimetric"])
+                                     {"m": make_scorer(unweighted_rate), "acc": "accuracy"},
+                                     DerivedScorer(unweighted_rate, 1, {}, "predict")],
+                         ids=["make_scorer", "name", "multimetric", "derived scorer class"])
 def test_scorer_without_sample_weight_scores_unweighted_and_says_so(client, scoring):
     refit = "acc" if isinstance(scoring, dict) else True
     with pytest.warns(UserWarning, match="does not support sample_weight"):

@@ -53,9 +53,10 @@ _K_FOLD = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)  # n_splits
 
 
 def _users_callable(scoring) -> bool:
-    """A callable of the user's own (not a scikit-learn scorer): as in
-    scikit-learn, it gets sample weights only if its signature names them."""
-    return callable(scoring) and not type(scoring).__module__.startswith("sklearn.")
+    """A callable of the user's own (not a scikit-learn scorer, nor a class
+    derived from one): as in scikit-learn, it gets sample weights only if its
+    signature names them."""
+    return callable(scoring) and not any(cls.__module__.startswith("sklearn.") for cls in type(scoring).__mro__)
 
 
 def _n_samples(X) -> int:
