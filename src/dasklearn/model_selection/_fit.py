@@ -8,13 +8,12 @@ of its items of that split.
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import threading
 import time
 import traceback
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
@@ -36,36 +35,34 @@ class Scoring:
     between its scorers and gives each the sample weights if it takes them.
     ``metrics`` (multi-metric only) maps each name to its own scorer: when
     ``combined`` raises, each metric is scored alone, so only the failing ones
-    get ``error_score``. ``own``: the user's own callables, by metric name
-    (``"score"`` for a single scorer), judged by their signature. ``by_name``: every scorer was given
-    by name (or is the estimator's ``score``), so it only calls the
-    estimator's prediction methods.
+    get ``error_score``. ``takes_weights`` maps the names of the user's own
+    callables (``"score"`` for a single scorer) to whether their signature
+    names ``sample_weight``. ``by_name``: every scorer was given by name (or
+    is the estimator's ``score``), so it only calls the estimator's
+    prediction methods.
     """
 
     combined: object
     metrics: dict | None = None
-    own: frozenset = frozenset()
+    takes_weights: dict = field(default_factory=dict)
     by_name: bool = True
 
 
-def _call_scorer(scorer, est, X, y, sample_weight, own: bool):
+def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
     """(``scorer(est, X, y)``, whether the fold's sample weights were used).
 
     As scikit-learn (without metadata routing): the user's own callable gets
-    ``sample_weight`` when its signature names it; a scikit-learn scorer
-    gets it unless what it calls (the metric, the estimator's ``score``) does
-    not take it, and then scores unweighted. (scikit-learn reads the metric's
-    signature through a private method; here the call says so.)
+    ``sample_weight`` when its signature names it (``takes``, read once on
+    the client); a scikit-learn scorer (``takes`` None) gets it unless what
+    it calls (the metric, the estimator's ``score``) does not take it, and
+    then scores unweighted. (scikit-learn reads the metric's signature
+    through a private method; here the call says so.)
     """
     args = (est, X) if y is None else (est, X, y)
-    if sample_weight is None:
-        return scorer(*args), True
-    if own:
-        try:
-            takes = "sample_weight" in inspect.signature(scorer).parameters
-        except (TypeError, ValueError):  # no signature to read
-            takes = False
-        return (scorer(*args, sample_weight=sample_weight), True) if takes else (scorer(*args), False)
+    if sample_weight is None or takes is False:
+        return scorer(*args), sample_weight is None
+    if takes:
+        return scorer(*args, sample_weight=sample_weight), True
     try:
         return scorer(*args, sample_weight=sample_weight), True
     except TypeError as exc:
@@ -95,7 +92,8 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
     # which of them take the weights (and say so of those that do not)
     if scoring.metrics is None or sample_weight is None:
         try:
-            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight, "score" in scoring.own)
+            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight,
+                                           scoring.takes_weights.get("score"))
         except Exception:
             if isinstance(error_score, str):  # 'raise'
                 raise
@@ -109,7 +107,7 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
     scores, errors, dropped = {}, [], []
     for name, scorer in scoring.metrics.items():
         try:
-            value, weighted = _call_scorer(scorer, est, X, y, sample_weight, name in scoring.own)
+            value, weighted = _call_scorer(scorer, est, X, y, sample_weight, scoring.takes_weights.get(name))
         except Exception:
             if isinstance(error_score, str):  # 'raise'
                 raise
@@ -167,7 +165,7 @@ def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
     except Exception:
         if isinstance(opts.error_score, str):  # 'raise'
             raise
-        return _record(time.perf_counter() - start, 0.0, None, None, traceback.format_exc(), [], y_test), \
+        return _record(time.perf_counter() - start, 0.0, None, None, y_test, error=traceback.format_exc()), \
             time.perf_counter() - start
     fit_time = time.perf_counter() - start
     test, errors, as_dict, dropped = _score(est, X_test, y_test, scoring, w_test, opts.error_score)
@@ -176,20 +174,24 @@ def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
     if opts.return_train_score:
         train, train_errors, _, _ = _score(est, X_train, y_train, scoring, w_train, opts.error_score)
         errors += train_errors
-    record = _record(fit_time, score_time, test, train, None, errors, y_test)
-    record["scores_as_dict"] = as_dict
-    record["weights_dropped"] = dropped
-    return record, time.perf_counter() - start
+    return (_record(fit_time, score_time, test, train, y_test, score_errors=errors, scores_as_dict=as_dict,
+                    weights_dropped=dropped), time.perf_counter() - start)
 
 
-def _record(fit_time, score_time, test, train, error, score_errors, y_test):
+def _record(fit_time, score_time, test, train, y_test, *, error=None, score_errors=(), scores_as_dict=False,
+            weights_dropped=()):
+    """One (candidate, split)'s result: ``error`` is a failed fit's
+    traceback; ``score_errors`` failed scorers' ones; ``scores_as_dict``: the
+    scorer returned a dict; ``weights_dropped``: the metrics scored unweighted."""
     return {
         "fit_time": fit_time,
         "score_time": score_time,
         "test": test,
         "train": train,
         "error": error,
-        "score_errors": score_errors,
+        "score_errors": list(score_errors),
+        "scores_as_dict": scores_as_dict,
+        "weights_dropped": list(weights_dropped),
         "n_test_samples": len(y_test) if y_test is not None else None,
     }
 

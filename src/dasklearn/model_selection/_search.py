@@ -25,6 +25,7 @@ steps fail, each candidate fits the whole pipeline, as scikit-learn would.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -57,6 +58,14 @@ def _users_callable(scoring) -> bool:
     derived from one): as in scikit-learn, it gets sample weights only if its
     signature names them."""
     return callable(scoring) and not any(cls.__module__.startswith("sklearn.") for cls in type(scoring).__mro__)
+
+
+def _takes_weights(scorer) -> bool:
+    """Does the user's callable name ``sample_weight`` (scikit-learn's rule)?"""
+    try:
+        return "sample_weight" in inspect.signature(scorer).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
 
 
 def _n_samples(X) -> int:
@@ -166,10 +175,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if multimetric:
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
-        own = ({name for name, s in named.items() if _users_callable(s)} if multimetric
-               else {"score"} if _users_callable(scoring) else set())
-        by_name = all(isinstance(s, str) for s in named.values()) if multimetric else not callable(scoring)
-        return (_fit.Scoring(combined, metrics, frozenset(own), by_name), (metrics if multimetric else combined),
+        given = named if multimetric else {"score": scoring}
+        takes_weights = {name: _takes_weights(s) for name, s in given.items() if _users_callable(s)}
+        by_name = all(s is None or isinstance(s, str) for s in given.values())
+        return (_fit.Scoring(combined, metrics, takes_weights, by_name), (metrics if multimetric else combined),
                 names, multimetric)
 
     def _check_refit_metric(self, names):
