@@ -213,7 +213,7 @@ def test_invalid_data_fails_before_any_work(client, no_placement):
     X, y = _classification(n=2_000)
     with pytest.raises(ValueError, match="classes is for classifiers"):
         DataParallel(SGDRegressor()).fit(X, y, classes=[0, 1])
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match="X must be 2-dimensional"):
         DataParallel(SGDClassifier()).fit(X[:, 0], y)
     with pytest.raises(ValueError, match="different numbers of rows"):
         DataParallel(SGDClassifier()).fit(X, y[:100])

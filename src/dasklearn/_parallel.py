@@ -454,8 +454,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                              "targets, one per row of X.")
         _validation.reject_sparse(name, X)
         X, y = _as_array(X, "X"), _as_array(y, "y")
-        if X.ndim != 2:
-            raise ValueError(f"{name}: X must be 2-D (n_samples, n_features), got shape {X.shape}.")
+        _validation.check_2d(X.shape, name)
         if y.ndim not in (1, 2):
             raise ValueError(f"{name}: y must be 1-D (or 2-D for multi-output), got shape {y.shape}.")
         if not isinstance(X, da.Array):

@@ -145,6 +145,16 @@ def reject_sparse(owner: str, X, name: str = "X") -> None:
         )
 
 
+def check_2d(shape, owner: str, name: str = "X") -> None:
+    """``name`` (of ``shape``) must be a 2-D (n_samples, n_features) table."""
+    if len(shape) != 2:
+        raise ValueError(
+            f"{owner}: {name} must be 2-dimensional (n_samples, n_features), got shape {tuple(shape)}. "
+            f"Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            f"or array.reshape(1, -1) if it contains a single sample."
+        )
+
+
 def check_n_features(X, name: str = "X") -> None:
     if len(X.shape) == 2 and X.shape[1] == 0:
         raise ValueError(

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
 
+from dasklearn import _validation
 from dasklearn._kernels.linear import (
     LinearSpec,
     combine_summaries,
@@ -148,11 +149,7 @@ class _LinearModel(BaseEstimator):
         if _is_dask(X) or _is_dask(y):
             X, y = as_dask_array(X), as_dask_array(y)
             X_shape, y_shape = np.shape(X), np.shape(y)
-            if len(X_shape) != 2:
-                raise ValueError(
-                    f"{name}: X must be 2-dimensional (n_samples, n_features), got shape "
-                    f"{X_shape}. Reshape it, e.g. X.reshape(-1, 1) for a single feature."
-                )
+            _validation.check_2d(X_shape, name)
             if len(y_shape) != 1:
                 raise ValueError(
                     f"{name}: y must be 1-dimensional (n_samples,), got shape {y_shape}. "
@@ -323,13 +320,7 @@ class _LinearModel(BaseEstimator):
         arrays) of ``X``, once X's features are checked against fit's: in
         memory, or block by block for dask input (a lazy dask array)."""
         check_is_fitted(self)
-        shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
-        if len(shape) != 2:
-            raise ValueError(
-                f"{type(self).__name__}: X must be 2-dimensional (n_samples, n_features), got "
-                f"shape {shape}. Reshape your data either using array.reshape(-1, 1) if your data "
-                "has a single feature or array.reshape(1, -1) if it contains a single sample."
-            )
+        _validation.check_2d(X.shape if hasattr(X, "shape") else np.asarray(X).shape, type(self).__name__)
         self._check_features(X, reset=False)
         if _is_dask(X):
             from dasklearn._blockwise import apply_method

@@ -36,11 +36,7 @@ def check_data(estimator, X, y):
     X, y = as_dask_array(X), as_dask_array(y)  # dask DataFrame / Series: arrays with known chunks
     if not dask.is_dask_collection(X):
         X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be 2-dimensional (n_samples, n_features); got shape {X.shape}. "
-            "Reshape a single feature with X.reshape(-1, 1)."
-        )
+    _validation.check_2d(X.shape, type(estimator).__name__)
     if dask.is_dask_collection(X) and any(math.isnan(c) for c in X.chunks[0]):
         raise ValueError(
             "X is a dask array with unknown chunk sizes; the search needs the rows of "

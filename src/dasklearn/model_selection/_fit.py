@@ -2,8 +2,9 @@
 
 A batch is a list of ``(candidate_index, split_index, params)`` items. The
 training data arrive as task arguments (placed once per search, fetched once
-per worker); a batch slices each split's folds once and reuses them for all
-of its items of that split.
+per worker); a worker slices each split's folds once and reuses them for all
+its items of that split (with fit parameters, which travel with each task,
+each item slices its own).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ class Scoring:
     ``combined`` is the one callable scikit-learn's search would call: the
     scorer of a name (or of the estimator's ``score``), the user's callable,
     or for several metrics the multi-metric scorer, which shares predictions
-    between its scorers and gives each the sample weights if it takes them.
-    ``metrics`` (multi-metric only) maps each name to its own scorer: when
-    ``combined`` raises, each metric is scored alone, so only the failing ones
-    get ``error_score``. ``takes_weights`` maps the names of the user's own
+    between its scorers. ``metrics`` (multi-metric only) maps each name to
+    its own scorer: when ``combined`` raises, or when there are sample
+    weights (to learn which metrics take them), each metric is scored alone,
+    so only the failing ones get ``error_score``. ``takes_weights`` maps the names of the user's own
     callables (``"score"`` for a single scorer) to whether their signature
     names ``sample_weight``. ``by_name``: every scorer was given by name (or
     is the estimator's ``score``), so it only calls the estimator's
@@ -142,15 +143,15 @@ def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
     return out
 
 
-def score_weights(fit_params: dict, n_samples: int, train, test) -> tuple:
+def score_weights(fit_params: dict, train_params: dict, n_samples: int, test) -> tuple:
     """(train, test) rows of the ``sample_weight`` fit parameter, which the
-    scorers get too (as in scikit-learn's search); a weight that is not one
-    per sample (a number) is passed as it is, as to fit; (None, None) without it."""
-    weights = fit_params.get("sample_weight")
-    if weights is None:
+    scorers get too (as in scikit-learn's search): the training rows are those
+    already sliced for fit (``train_params``); a weight that is not one per
+    sample (a number) is passed as it is; (None, None) without it."""
+    if fit_params.get("sample_weight") is None:
         return None, None
-    return (split_fit_params({"w": weights}, n_samples, train)["w"],
-            split_fit_params({"w": weights}, n_samples, test)["w"])
+    test_params = split_fit_params({"sample_weight": fit_params["sample_weight"]}, n_samples, test)
+    return train_params["sample_weight"], test_params["sample_weight"]
 
 
 def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
@@ -227,8 +228,9 @@ class _FoldCache:
                 return e["fold"]
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
+        train_params = split_fit_params(fit_params, n, train)
         fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
-                split_fit_params(fit_params, n, train), score_weights(fit_params, n, train, test))
+                train_params, score_weights(fit_params, train_params, n, test))
         if fit_params:  # sliced per fold and sent with each task: not cached
             return fold
         try:

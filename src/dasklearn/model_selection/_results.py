@@ -56,7 +56,7 @@ def scorer_names(records) -> tuple[list[str], bool]:
     never scored, one metric ``score``."""
     for r in records:
         if r["test"] is not None:
-            return list(r["test"]), bool(r.get("scores_as_dict", len(r["test"]) > 1 or "score" not in r["test"]))
+            return list(r["test"]), r["scores_as_dict"]
     return ["score"], False
 
 

@@ -162,9 +162,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             named, multimetric = None, False
         try:
-            combined = check_scoring(self.estimator, scoring=scoring)
             metrics = ({name: check_scoring(self.estimator, scoring=s) for name, s in named.items()}
                        if multimetric else None)
+            combined = check_scoring(self.estimator, scoring=metrics if multimetric else scoring)
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 f"Invalid scoring={scoring!r}: {exc} Use a name from "
@@ -369,9 +369,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"All the {len(records)} fits failed; the search cannot choose a "
                 f"candidate. Check the estimator and parameters. First error:\n{failed[0][1]}"
             )
-        dropped = sorted({name for r in records for name in r.get("weights_dropped") or ()})
-        for name in dropped:
-            several = isinstance(self.scoring, (list, tuple, set, Mapping))
+        several = isinstance(self.scoring, (list, tuple, set, Mapping))
+        for name in sorted({name for r in records for name in r["weights_dropped"]}):
             scorer = self.scoring[name] if isinstance(self.scoring, Mapping) else name if several else self.scoring
             warnings.warn(
                 f"The scoring {f'{name}=' if several else ''}{scorer!r} does not support sample_weight, "
@@ -381,7 +380,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=_validation.user_stacklevel(),
             )
-        scoring_failed = [(i, r["score_errors"][0]) for i, r in enumerate(records) if r.get("score_errors")]
+        scoring_failed = [(i, r["score_errors"][0]) for i, r in enumerate(records) if r["score_errors"]]
         for bad, what, category in ((failed, "fits failed", FitFailedWarning),
                                     (scoring_failed, "fits could not be scored", UserWarning)):
             if not bad:
@@ -512,8 +511,9 @@ class GridSearchCV(BaseSearchCV):
         (appended and fsynced; a crash mid-write loses at most that line).
         Running the same search (same arguments and data) with the same
         file resumes it: recorded fits are not run again, and cv_results_
-        equals an uninterrupted run. A file written by a different search is
-        refused with a ValueError.
+        equals an uninterrupted run. A file written by a different search,
+        or in another checkpoint format (an older dasklearn), is refused
+        with a ValueError.
 
     Attributes
     ----------
