@@ -363,12 +363,18 @@ def test_fold_cache_reuses_slices_and_never_serves_other_data():
     X = np.arange(40.0).reshape(20, 2)
     y = np.arange(20) % 2
     splits = list(sk.KFold(2).split(X))
+    params = {}  # placed once per search: the same object in every task
     _fit.FOLDS.clear()
-    first = _fit.FOLDS.get(X, y, splits, {}, 0)
-    assert _fit.FOLDS.get(X, y, splits, {}, 0) is first  # same split: the same slices
-    assert _fit.FOLDS.get(X, y, splits, {}, 1)[0] is not first[0]  # another split: new slices
+    first = _fit.FOLDS.get(X, y, splits, params, 0)
+    assert _fit.FOLDS.get(X, y, splits, params, 0) is first  # same split: the same slices
+    assert _fit.FOLDS.get(X, y, splits, params, 1)[0] is not first[0]  # another split: new slices
+    weighted = {"sample_weight": np.arange(20.0)}  # other fit parameters: their own slices
+    fold = _fit.FOLDS.get(X, y, splits, weighted, 1)
+    np.testing.assert_array_equal(fold[4]["sample_weight"], weighted["sample_weight"][splits[1][0]])
+    np.testing.assert_array_equal(fold[5][1], weighted["sample_weight"][splits[1][1]])
+    assert _fit.FOLDS.get(X, y, splits, weighted, 1) is fold
     X2 = X + 100  # other data, possibly at a reused address: never a stale hit
-    np.testing.assert_array_equal(_fit.FOLDS.get(X2, y, splits, {}, 1)[0], X2[splits[1][0]])
+    np.testing.assert_array_equal(_fit.FOLDS.get(X2, y, splits, params, 1)[0], X2[splits[1][0]])
     del X2  # freeing X drops its fold
     import gc
 

@@ -2,9 +2,8 @@
 
 A batch is a list of ``(candidate_index, split_index, params)`` items. The
 training data arrive as task arguments (placed once per search, fetched once
-per worker); a worker slices each split's folds once and reuses them for all
-its items of that split (with fit parameters, which travel with each task,
-each item slices its own).
+per worker, fit parameters included); a worker slices each split's folds
+once and reuses them for all its items of that split.
 """
 
 from __future__ import annotations
@@ -204,10 +203,10 @@ class _FoldCache:
     use the same split: slicing X[train] (a copy as large as the fold) once
     per split and worker, not once per task, saves that copy on every fit.
     The entry is keyed by a weak reference to the placed X (so a later,
-    different X at the same address can never hit), the placed y and splits
-    objects themselves (held, so their ids cannot be reused), and the split
-    index; searches with fit_params are not cached. One entry: memory is one
-    fold per worker process, dropped when X is freed.
+    different X at the same address can never hit), the placed y, splits and
+    fit parameters themselves (held, so their ids cannot be reused), and the
+    split index. One entry: memory is one fold per worker process, dropped
+    when X is freed.
     """
 
     def __init__(self):
@@ -223,7 +222,7 @@ class _FoldCache:
     def get(self, X, y, splits, fit_params, split_idx):
         with self._lock:
             e = self._entry
-            if (e is not None and not fit_params and e["X"]() is X and e["y"] is y
+            if (e is not None and e["X"]() is X and e["y"] is y and e["fit_params"] is fit_params
                     and e["splits"] is splits and e["split"] == split_idx):
                 return e["fold"]
         train, test = splits[split_idx]
@@ -231,14 +230,13 @@ class _FoldCache:
         train_params = split_fit_params(fit_params, n, train)
         fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
                 train_params, score_weights(fit_params, train_params, n, test))
-        if fit_params:  # sliced per fold and sent with each task: not cached
-            return fold
         try:
             x_ref = weakref.ref(X, self._forget)
         except TypeError:  # not weak-referenceable (a list): don't cache
             return fold
         with self._lock:
-            self._entry = {"X": x_ref, "y": y, "splits": splits, "split": split_idx, "fold": fold}
+            self._entry = {"X": x_ref, "y": y, "fit_params": fit_params, "splits": splits, "split": split_idx,
+                           "fold": fold}
         return fold
 
     def clear(self):

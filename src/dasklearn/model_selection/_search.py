@@ -339,10 +339,11 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             placed += [scoring_h, tail_h, whole_h, *folds]
             kernel, shared = _fit.fit_and_score_prefolded, (tail_h, whole_h, folds, scoring_h, opts)
         else:
-            scoring_h, splits_h, est_h = backend.put_all([scoring, splits, self.estimator])
-            placed += [scoring_h, splits_h, est_h]
+            # fit parameters (sample weights, say) are placed once, as the data are
+            scoring_h, splits_h, est_h, params_h = backend.put_all([scoring, splits, self.estimator, fit_params])
+            placed += [scoring_h, splits_h, est_h, params_h]
             kernel = _fit.fit_and_score_batch
-            shared = (est_h, X_h, y_h, splits_h, fit_params, scoring_h, opts)
+            shared = (est_h, X_h, y_h, splits_h, params_h, scoring_h, opts)
         def on_results(idx, recs):
             progress.advance(len(idx))
             if early is not None:
