@@ -233,3 +233,18 @@ def test_callable_scorer_returning_a_dict(client):
     ours, ref = _both(LogisticRegression(), GRID, X, Y, cv=CV, scoring=_score_dict, refit=False)
     assert ours.multimetric_ is ref.multimetric_ is True
     _same(ours, ref)
+
+
+class ScalesItsWeights(LogisticRegression):
+    """Changes its sample_weight in place (bad manners, but scikit-learn's
+    search gives every fit its own slice, so no other fit sees it)."""
+
+    def fit(self, X_, y_, sample_weight=None):
+        sample_weight *= 4.0
+        return super().fit(X_, y_, sample_weight=sample_weight)
+
+
+def test_each_fit_gets_its_own_fit_parameters(client):
+    ours, ref = _both(ScalesItsWeights(), {"C": [0.01, 0.1, 1.0, 10.0]}, X, Y, cv=CV,
+                      fit_kw={"sample_weight": W * 0.01})
+    _same(ours, ref)

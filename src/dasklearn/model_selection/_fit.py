@@ -158,6 +158,9 @@ def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
     does: a failing fit gets ``error_score`` for every metric (``error``), a
     failing scorer only for its metrics (``score_errors``)."""
     X_train, y_train, X_test, y_test, fit_params, (w_train, w_test) = fold
+    # the fold is shared by the worker's fits; each fit gets its own fit
+    # parameter arrays (small), as in scikit-learn, should it change them
+    fit_params = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in fit_params.items()}
     start = time.perf_counter()
     try:
         est = clone(template).set_params(**clone(params, safe=False))
