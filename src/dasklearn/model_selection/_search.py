@@ -361,8 +361,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return records
 
     def _record_errors(self, candidates, records):
-        """Warn about failed fits (FitFailedWarning) and failed scorers
-        (UserWarning) by candidate; raise if every fit failed."""
+        """Warn about failed fits (FitFailedWarning), scorers that could not
+        take the sample weights and failed scorers (UserWarning); raise if
+        every fit failed."""
         n_splits = self.n_splits_
         failed = [(i, r["error"]) for i, r in enumerate(records) if r["error"]]
         if failed and len(failed) == len(records):
@@ -375,9 +376,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             scorer = self.scoring[name] if isinstance(self.scoring, Mapping) else name if several else self.scoring
             warnings.warn(
                 f"The scoring {f'{name}=' if several else ''}{scorer!r} does not support sample_weight, "
-                "which may lead to "
-                f"statistically incorrect results when fitting {type(self).__name__} with "
-                "sample_weight: its scores are unweighted.",
+                f"which may lead to statistically incorrect results when fitting {type(self).__name__} "
+                "with sample_weight: its scores are unweighted.",
                 UserWarning,
                 stacklevel=_validation.user_stacklevel(),
             )
