@@ -197,6 +197,18 @@ def test_verbose_reports_brackets_models_left_and_best_score(small, capsys):
     assert "best score so far" in err and "finished" in err
 
 
+def test_scorer_returning_no_number_is_an_error(small):
+    """As in GridSearchCV (and scikit-learn's searches): a scorer that forgets
+    to return its score is the user's bug, said plainly."""
+    def forgot_return(est, X_, y_):
+        est.score(X_, y_)
+
+    X, y = small
+    with pytest.raises(ValueError, match="scoring must return a number, got None"):
+        IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=2, max_iter=2, scoring=forgot_return,
+                            random_state=0).fit(X, y)
+
+
 def test_reproducible_and_accepts_pandas_and_regressors(small):
     X, y = small
     a = SuccessiveHalvingSearchCV(SGD, PARAMS, n_initial_parameters=4, max_iter=4, random_state=3).fit(X, y)

@@ -214,6 +214,12 @@ def test_complete_checkpoint_repeats_no_call(client, tmp_path, memory_data):
     assert _n_calls(log) == 0
     assert_same_search(again, full)
     assert len(_records(ckpt)) == len(records)  # nothing new to record
+    # the adaptive records did not change with checkpoint format 2: a file
+    # written as format 1 resumes too (a search's format-1 file is refused)
+    lines = ckpt.read_text().splitlines(keepends=True)
+    ckpt.write_text(json.dumps({**header, "version": 1}) + "\n" + "".join(lines[1:]))
+    assert_same_search(_hyperband(log, ckpt, cv=2).fit(X, y), full)
+    assert _n_calls(log) == 0
 
 
 @pytest.mark.parametrize("where", ["client", "local"])

@@ -29,6 +29,19 @@ def user_stacklevel() -> int:
     return level
 
 
+def score_number(value, name) -> float:
+    """A scorer's result as a float; anything else is the scorer's bug,
+    raised as scikit-learn's search raises it (whatever ``error_score``)."""
+    if hasattr(value, "item"):
+        try:
+            value = value.item()
+        except ValueError:
+            pass
+    if not isinstance(value, numbers.Number):
+        raise ValueError(f"scoring must return a number, got {value!r} ({type(value)}) instead. (scorer={name})")
+    return float(value)
+
+
 def _first_consumer(estimator):
     """The estimator that first sees X (a Pipeline's first step), or None
     when that is a column-wise meta-transformer whose needs we can't tell."""

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dasklearn._validation import score_number
+
 # ----------------------------------------------------------------- split spec
 
 
@@ -226,7 +228,7 @@ def score_state(state, val, scorer) -> dict:
     start = time.perf_counter()
     value = scorer(model, X, y)
     return {
-        "score": float(value),
+        "score": score_number(value, scorer),
         "score_time": time.perf_counter() - start,
         "fit_seconds": fit_seconds,
         "resource": resource,

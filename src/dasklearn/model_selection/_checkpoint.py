@@ -28,9 +28,11 @@ import pickle
 import zlib
 
 _FORMAT = "dasklearn-search-checkpoint"
-# 2: a search's records score with the sample weights and keep scorer
-# failures apart from fit failures; version-1 records cannot be mixed in
-_VERSION = 2
+_VERSION = 2  # written
+# the versions each kind reads: from version 2 a search's records score with
+# the sample weights and keep scorer failures apart from fit failures, so its
+# version-1 records cannot be mixed in; the adaptive kind did not change
+_READS = {"search": (2,), "adaptive": (1, 2)}
 
 
 def fingerprint(*parts) -> str:
@@ -97,10 +99,11 @@ class Checkpoint:
                     f"checkpoint={self.path!r} is not a dasklearn checkpoint file. Pass a new "
                     "path (the file is created) or remove that file."
                 )
-            if header.get("version") != _VERSION:
+            if header.get("version") not in _READS.get(self.kind, (_VERSION,)):
                 raise ValueError(
                     f"checkpoint={self.path!r} was written by another version of dasklearn "
-                    f"(checkpoint format {header.get('version')!r}, this one reads {_VERSION}), "
+                    f"(checkpoint format {header.get('version')!r}, this one reads "
+                    f"{' or '.join(map(str, _READS.get(self.kind, (_VERSION,))))}), "
                     "whose results may differ from this version's. Pass a new checkpoint path, "
                     "or delete the file to start over."
                 )

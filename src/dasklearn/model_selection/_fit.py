@@ -8,7 +8,6 @@ once and reuses them for all its items of that split.
 
 from __future__ import annotations
 
-import numbers
 import threading
 import time
 import traceback
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
+
+from dasklearn._validation import score_number
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,6 @@ def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
         return scorer(*args), False
 
 
-def _number(value, name):
-    """A score as a float; anything else is the scorer's bug, raised as
-    scikit-learn raises it (whatever ``error_score``)."""
-    if hasattr(value, "item"):
-        try:
-            value = value.item()
-        except ValueError:
-            pass
-    if not isinstance(value, numbers.Number):
-        raise ValueError(f"scoring must return a number, got {value!r} ({type(value)}) instead. (scorer={name})")
-    return float(value)
-
-
 def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
@@ -102,8 +90,8 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
         else:
             dropped = [] if weighted else ["score"]
             if isinstance(value, dict):
-                return {k: _number(v, k) for k, v in value.items()}, [], True, dropped
-            return {"score": _number(value, scoring.combined)}, [], False, dropped
+                return {k: score_number(v, k) for k, v in value.items()}, [], True, dropped
+            return {"score": score_number(value, scoring.combined)}, [], False, dropped
     scores, errors, dropped = {}, [], []
     for name, scorer in scoring.metrics.items():
         try:
@@ -114,7 +102,7 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
             scores[name] = float(error_score)
             errors.append(f"{name}: {traceback.format_exc()}")
         else:
-            scores[name] = _number(value, name)
+            scores[name] = score_number(value, name)
             if not weighted:
                 dropped.append(name)
     return scores, errors, True, dropped
