@@ -141,7 +141,7 @@ def split_block(X, y, block: int, seed: int, spec: SplitSpec, n_val: int | None)
     return [(X[idx], None if y is None else y[idx]) for idx in part_rows(len(X), y, spec, seed, block, n_val)]
 
 
-def _getitem(obj, i):
+def take_part(obj, i):
     """Part ``i`` of a split block (a task: each part is a future of its own)."""
     return obj[i]
 
@@ -257,7 +257,7 @@ class Layout:
         return self.sizes[:, spec.train_parts(fold)].sum(axis=1)
 
 
-def _layout(info) -> Layout:
+def layout_of(info) -> Layout:
     """The :class:`Layout` of all blocks from their :func:`describe_parts`."""
     labels = [d["classes"] for d in info if d["classes"] is not None]
     return Layout(
@@ -268,7 +268,7 @@ def _layout(info) -> Layout:
     )
 
 
-def _runs(blocks, where) -> list[list[int]]:
+def worker_runs(blocks, where) -> list[list[int]]:
     """Split ``blocks`` into maximal runs of consecutive blocks on the same worker."""
     runs: list[list[int]] = []
     for b in blocks:

@@ -81,16 +81,16 @@ from dasklearn._runtime._cluster import gather, lost_with_worker, scatter, wait_
 from dasklearn._runtime._model_kernels import (
     Layout,
     SplitSpec,
-    _getitem,
-    _layout,
-    _runs,
     concat_parts,
     describe_parts,
     fit_rows,
+    layout_of,
     partial_fit_steps,
     score_and_keep,
     split_block,
+    take_part,
     validation_rows,
+    worker_runs,
 )
 
 # ------------------------------------------------------------------- runtimes
@@ -204,7 +204,7 @@ class DistributedModels(_Base):
                                    self._seed, self.spec, self._n_val[0], key=f"{name}/0{self._suffix()}")]
 
     def _part_futures(self, b, split) -> list:
-        return [self.client.submit(_getitem, split, j, key=f"dasklearn-part-{self.token}/{b}/{j}{self._suffix()}")
+        return [self.client.submit(take_part, split, j, key=f"dasklearn-part-{self.token}/{b}/{j}{self._suffix()}")
                 for j in range(self.spec.n_parts)]
 
     def _place_all(self, labels: bool) -> Layout:
@@ -220,7 +220,7 @@ class DistributedModels(_Base):
         # where each block's parts are (all parts of a block are on one worker)
         who = self.client.who_has([parts[0] for parts in self._parts])
         self._where = [tuple(sorted(who.get(parts[0].key, ()))) for parts in self._parts]
-        return _layout(info)
+        return layout_of(info)
 
     def _release_parts(self) -> None:
         for parts in self._parts:
@@ -273,7 +273,7 @@ class DistributedModels(_Base):
                 fit_rows, self._shared["estimator"], params, block_parts, counts, self._shared["fit_params"],
                 key=self._key("model", model_key, f"rows{sum(counts)}{self._suffix()}"))
         _, params, blocks, done = op
-        for run in _runs(blocks, self._where):
+        for run in worker_runs(blocks, self._where):
             done += len(run)
             args = ([[self._parts[b][j] for j in train] for b in run], self._shared["fit_params"])
             if state is None:
@@ -514,7 +514,7 @@ class LocalModels(_Base):
         else:
             splits = [split_block(X, y, 0, seed, spec, n_val[0])]
         self._parts = [list(s) for s in splits]
-        return _layout([describe_parts(s, labels) for s in splits])
+        return layout_of([describe_parts(s, labels) for s in splits])
 
     def share(self, name: str, obj) -> None:
         self._shared[name] = obj
