@@ -15,10 +15,11 @@ from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, check_scoring, get_scorer, make_scorer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
 from dasklearn.model_selection import GridSearchCV
 
@@ -248,3 +249,60 @@ def test_each_fit_gets_its_own_fit_parameters(client):
     ours, ref = _both(ScalesItsWeights(), {"C": [0.01, 0.1, 1.0, 10.0]}, X, Y, cv=CV,
                       fit_kw={"sample_weight": W * 0.01})
     _same(ours, ref)
+
+
+class InPlaceCentering(BaseEstimator, RegressorMixin):
+    """Writes into the X it is given, in fit and in predict, unless ``copy``
+    (against scikit-learn's conventions, but users' estimators do)."""
+
+    def __init__(self, alpha=1.0, copy=False):
+        self.alpha = alpha
+        self.copy = copy
+
+    def fit(self, X_, y_):
+        X_ = X_.copy() if self.copy else X_
+        self.mean_ = X_.mean(axis=0)
+        X_ -= self.mean_
+        self.coef_ = np.linalg.solve(X_.T @ X_ + self.alpha * np.eye(X_.shape[1]), X_.T @ (y_ - y_.mean()))
+        self.intercept_ = y_.mean()
+        return self
+
+    def predict(self, X_):
+        X_ = X_.copy() if self.copy else X_
+        X_ -= self.mean_
+        return X_ @ self.coef_ + self.intercept_
+
+
+@pytest.mark.parametrize("writer, copier, grid", [
+    (Ridge(copy_X=False), Ridge(), {"alpha": [1.0, 1.0, 1.0]}),
+    (InPlaceCentering(), InPlaceCentering(copy=True), {"alpha": [1.0, 1.0, 2.0]}),
+    (Pipeline([("scale", MinMaxScaler()), ("ridge", Ridge(copy_X=False))]),
+     Pipeline([("scale", MinMaxScaler()), ("ridge", Ridge())]), {"ridge__alpha": [1.0, 1.0, 1.0]}),
+    (Pipeline([("scale", MinMaxScaler()), ("center", InPlaceCentering())]),
+     Pipeline([("scale", MinMaxScaler()), ("center", InPlaceCentering(copy=True))]), {"center__alpha": [1.0, 1.0, 2.0]}),
+], ids=["copy_X=False", "writes into X", "pipeline copy_X=False", "pipeline writes into X"])
+@pytest.mark.parametrize("where", ["client", "threads"])
+def test_estimator_writing_into_its_input_does_not_change_other_fits(request, writer, copier, grid, where):
+    """Each fit, test score and train score sees its fold as sliced, even
+    when an earlier fit on the same worker wrote into its own (a worker's
+    folds are shared by its fits, read-only), and the refit leaves the data
+    alone. Test scores equal scikit-learn's search of the same estimator.
+    Train scores equal those of the estimator that copies first: scikit-learn
+    scores the training fold as the fit left it, so an estimator that writes
+    into it scores what it wrote."""
+    if where == "client":
+        request.getfixturevalue("client")
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(5.0, 1.0, size=(150, 3))  # not centred: centring in place changes it
+    y_ = X_ @ np.array([1.0, 2.0, -1.0]) + 3.0 + 0.1 * rng.normal(size=150)
+    before = X_.copy()
+    kw = dict(cv=3, return_train_score=True, n_jobs=2 if where == "threads" else None)
+    ours = GridSearchCV(writer, grid, **kw).fit(X_, y_)
+    np.testing.assert_array_equal(X_, before)
+    ref = sk.GridSearchCV(writer, grid, **kw).fit(X_.copy(), y_)
+    clean = sk.GridSearchCV(copier, grid, **kw).fit(X_, y_)
+    for key, other in [("mean_test_score", ref), ("split0_test_score", ref), ("rank_test_score", ref),
+                       ("mean_test_score", clean), ("mean_train_score", clean), ("split2_train_score", clean)]:
+        np.testing.assert_allclose(ours.cv_results_[key], other.cv_results_[key], rtol=0, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(ours.best_estimator_.predict(X_.copy()), ref.best_estimator_.predict(X_.copy()),
+                               rtol=0, atol=1e-12)

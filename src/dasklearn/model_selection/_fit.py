@@ -13,6 +13,7 @@ import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone
@@ -72,18 +73,20 @@ def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
         return scorer(*args), False
 
 
-def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
+def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool = False):
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
-    the metrics whose scorer does not take the sample weights)."""
+    the metrics whose scorer does not take the sample weights). ``shared``:
+    X and y are a shared read-only fold, and writing into them is re-raised
+    (the fit is then run again on a private copy)."""
     # with sample weights, several metrics are scored one by one, to learn
     # which of them take the weights (and say so of those that do not)
     if scoring.metrics is None or sample_weight is None:
         try:
             value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight,
                                            scoring.takes_weights.get("score"))
-        except Exception:
-            if isinstance(error_score, str):  # 'raise'
+        except Exception as exc:
+            if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
                 raise
             if scoring.metrics is None:
                 return None, [traceback.format_exc()], False, []
@@ -96,8 +99,8 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score):
     for name, scorer in scoring.metrics.items():
         try:
             value, weighted = _call_scorer(scorer, est, X, y, sample_weight, scoring.takes_weights.get(name))
-        except Exception:
-            if isinstance(error_score, str):  # 'raise'
+        except Exception as exc:
+            if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
                 raise
             scores[name] = float(error_score)
             errors.append(f"{name}: {traceback.format_exc()}")
@@ -117,6 +120,50 @@ def take_rows(data, idx):
     if hasattr(data, "shape"):
         return data[idx]
     return [data[i] for i in idx]
+
+
+def _arrays_of(data) -> list:
+    """The numpy arrays holding ``data``'s values (a scipy.sparse matrix's three)."""
+    if isinstance(data, np.ndarray):
+        return [data]
+    if all(isinstance(getattr(data, a, None), np.ndarray) for a in ("data", "indices", "indptr")):
+        return [data.data, data.indices, data.indptr]
+    return []
+
+
+def read_only(*parts) -> tuple:
+    """``parts`` with their numpy arrays made read-only, in place.
+
+    A fold on a worker is shared by every fit of its split (scikit-learn gives
+    each fit a fresh slice): an estimator that writes into its input (say
+    ``copy_X=False``) must not change what the next fit sees. scikit-learn's
+    own estimators copy read-only input before writing; anything else that
+    writes fails with numpy's "read-only" ValueError and is run again on a
+    private copy (:func:`_fit_score_one`).
+    """
+    for part in parts:
+        for a in _arrays_of(part):
+            a.flags.writeable = False
+    return parts
+
+
+def _read_only_view(data):
+    """A read-only view of a numpy array (others as they are): the refit may
+    run on the worker's placed data while fits still slice folds from it."""
+    if isinstance(data, np.ndarray):
+        data = data.view()
+        data.flags.writeable = False
+    return data
+
+
+def _writes_its_input(exc: BaseException) -> bool:
+    """Did a fit or scorer fail because it wrote into read-only input?"""
+    return isinstance(exc, ValueError) and "read-only" in str(exc)
+
+
+def _private_copy(data):
+    """A writable copy of fold data that has read-only arrays, else ``data``."""
+    return data.copy() if _arrays_of(data) else data
 
 
 def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
@@ -141,31 +188,64 @@ def score_weights(fit_params: dict, train_params: dict, n_samples: int, test) ->
     return train_params["sample_weight"], test_params["sample_weight"]
 
 
-def _fit_score_one(template, params, fold, scoring: Scoring, opts: FitOptions):
+class Fold(NamedTuple):
+    """One split's data as the fits of a worker share them (read-only, see
+    :func:`read_only`). ``X_scored``: the training rows as the train scores
+    see them, when not ``X_train`` (a pipeline's leading steps'
+    ``transform``, which may differ from their ``fit_transform``)."""
+
+    X_train: object
+    y_train: object
+    X_test: object
+    y_test: object
+    fit_params: dict
+    weights: tuple  # (train, test) sample weights of the scorers, or (None, None)
+    X_scored: object = None
+
+
+def _fit_score_one(template, params, fold: Fold, scoring: Scoring, opts: FitOptions):
     """Fit one candidate on one fold and score it, as scikit-learn's search
     does: a failing fit gets ``error_score`` for every metric (``error``), a
-    failing scorer only for its metrics (``score_errors``)."""
-    X_train, y_train, X_test, y_test, fit_params, (w_train, w_test) = fold
-    # the fold is shared by the worker's fits; each fit gets its own fit
-    # parameter arrays (small), as in scikit-learn, should it change them
-    fit_params = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in fit_params.items()}
+    failing scorer only for its metrics (``score_errors``).
+
+    The fold's arrays are shared and read-only. A fit or scorer that writes
+    into them runs again with a private copy for each use (fit, test score,
+    train score), as scikit-learn slices a fresh fold for each fit.
+    """
+    try:
+        return _fit_score_attempt(template, params, fold, scoring, opts, shared=True)
+    except ValueError as exc:
+        if not _writes_its_input(exc):
+            raise
+    return _fit_score_attempt(template, params, fold, scoring, opts, shared=False)
+
+
+def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: FitOptions, shared: bool):
+    use = (lambda data: data) if shared else _private_copy
+    w_train, w_test = fold.weights
+    # each fit gets its own fit parameter arrays (small), as in scikit-learn,
+    # should it change them
+    fit_params = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in fold.fit_params.items()}
     start = time.perf_counter()
     try:
         est = clone(template).set_params(**clone(params, safe=False))
-        est.fit(X_train, y_train, **fit_params)  # y=None too: scikit-learn's fit(X, y=None) convention
-    except Exception:
-        if isinstance(opts.error_score, str):  # 'raise'
+        est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
+    except Exception as exc:
+        if isinstance(opts.error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
             raise
-        return _record(time.perf_counter() - start, 0.0, None, None, y_test, error=traceback.format_exc()), \
+        return _record(time.perf_counter() - start, 0.0, None, None, fold.y_test, error=traceback.format_exc()), \
             time.perf_counter() - start
     fit_time = time.perf_counter() - start
-    test, errors, as_dict, dropped = _score(est, X_test, y_test, scoring, w_test, opts.error_score)
+    test, errors, as_dict, dropped = _score(est, use(fold.X_test), use(fold.y_test), scoring, w_test,
+                                            opts.error_score, shared)
     score_time = time.perf_counter() - start - fit_time
     train = None
     if opts.return_train_score:
-        train, train_errors, _, _ = _score(est, X_train, y_train, scoring, w_train, opts.error_score)
+        X_scored = fold.X_train if fold.X_scored is None else fold.X_scored
+        train, train_errors, _, _ = _score(est, use(X_scored), use(fold.y_train), scoring, w_train,
+                                           opts.error_score, shared)
         errors += train_errors
-    return (_record(fit_time, score_time, test, train, y_test, score_errors=errors, scores_as_dict=as_dict,
+    return (_record(fit_time, score_time, test, train, fold.y_test, score_errors=errors, scores_as_dict=as_dict,
                     weights_dropped=dropped), time.perf_counter() - start)
 
 
@@ -219,8 +299,8 @@ class _FoldCache:
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         train_params = split_fit_params(fit_params, n, train)
-        fold = (take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test),
-                train_params, score_weights(fit_params, train_params, n, test))
+        fold = Fold(*read_only(take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test)),
+                    train_params, score_weights(fit_params, train_params, n, test))
         try:
             x_ref = weakref.ref(X, self._forget)
         except TypeError:  # not weak-referenceable (a list): don't cache
@@ -244,9 +324,12 @@ def fit_and_score_batch(batch, template, X, y, splits, fit_params, scoring, opts
             for _, split_idx, params in batch]
 
 
-def fit_prefix(prefix, X, y, split, error_score):
+def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
     """Fit the fixed leading steps of a pipeline on one split's training fold;
-    the fold transformed for the remaining steps, ``(fold, True)``.
+    the :class:`Fold` transformed for the remaining steps, ``(fold, True)``.
+    With ``train_scores``, the fold also holds the training rows as the
+    fitted steps ``transform`` them, which the train scores see (as
+    scikit-learn's, through the whole pipeline's prediction).
 
     If the leading steps fail (fitting, or transforming the test fold) and
     ``error_score`` is a number, the untransformed fold comes back,
@@ -259,27 +342,47 @@ def fit_prefix(prefix, X, y, split, error_score):
         est = clone(prefix)
         Xt_train = est.fit_transform(X_train, y_train)
         Xt_test = est.transform(X_test)
+        Xt_scored = est.transform(X_train) if train_scores else None
     except Exception:
         if isinstance(error_score, str):  # 'raise'
             raise
-        return (X_train, y_train, X_test, y_test, {}, (None, None)), False
-    return (Xt_train, y_train, Xt_test, y_test, {}, (None, None)), True
+        return Fold(*read_only(X_train, y_train, X_test, y_test), {}, (None, None)), False
+    read_only(Xt_scored)
+    return Fold(*read_only(Xt_train, y_train, Xt_test, y_test), {}, (None, None), Xt_scored), True
 
 
 def fit_and_score_prefolded(batch, tail, whole, folds, scoring, opts):
     """Like fit_and_score_batch, on folds made by :func:`fit_prefix`: the
     pipeline's ``tail`` on transformed folds, the ``whole`` pipeline on a fold
     whose leading steps failed."""
-    return [_fit_score_one(tail if folds[s][1] else whole, params, folds[s][0], scoring, opts)
+    # a fold that came from another worker is this worker's copy, shared by its tasks
+    return [_fit_score_one(tail if folds[s][1] else whole, params, _shared(folds[s][0]), scoring, opts)
             for _, s, params in batch]
 
 
+def _shared(fold: Fold) -> Fold:
+    read_only(fold.X_train, fold.y_train, fold.X_test, fold.y_test, fold.X_scored)
+    return fold
+
+
 def fit_final(template, params, X, y, fit_params):
-    """Refit the best candidate on all the data; returns (model, seconds)."""
+    """Refit the best candidate on all the data; returns (model, seconds).
+
+    X and y are given read-only: the refit may run while fits of the last
+    split still slice their folds from the same placed data."""
     start = time.perf_counter()
+    try:
+        return _refit(template, params, _read_only_view(X), _read_only_view(y), fit_params), \
+            time.perf_counter() - start
+    except ValueError as exc:
+        if not _writes_its_input(exc):
+            raise
+    start = time.perf_counter()  # it writes into X: on a private copy
+    return _refit(template, params, _private_copy(X), _private_copy(y), fit_params), time.perf_counter() - start
+
+
+def _refit(template, params, X, y, fit_params):
     est = clone(template).set_params(**clone(params, safe=False))
     if y is None:
-        est.fit(X, **fit_params)
-    else:
-        est.fit(X, y, **fit_params)
-    return est, time.perf_counter() - start
+        return est.fit(X, **fit_params)
+    return est.fit(X, y, **fit_params)

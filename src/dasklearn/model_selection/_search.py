@@ -335,7 +335,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             prefix = Pipeline(self.estimator.steps[:prefix_len])
             scoring_h, tail_h, whole_h = backend.put_all(
                 [scoring, Pipeline(self.estimator.steps[prefix_len:]), self.estimator])
-            folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, self.error_score) for sp in splits]
+            folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, self.error_score,
+                                    self.return_train_score) for sp in splits]
             placed += [scoring_h, tail_h, whole_h, *folds]
             kernel, shared = _fit.fit_and_score_prefolded, (tail_h, whole_h, folds, scoring_h, opts)
         else:
