@@ -306,3 +306,21 @@ def test_estimator_writing_into_its_input_does_not_change_other_fits(request, wr
         np.testing.assert_allclose(ours.cv_results_[key], other.cv_results_[key], rtol=0, atol=1e-12, err_msg=key)
     np.testing.assert_allclose(ours.best_estimator_.predict(X_.copy()), ref.best_estimator_.predict(X_.copy()),
                                rtol=0, atol=1e-12)
+
+
+def test_no_splits_or_no_candidates_is_an_error(client):
+    """scikit-learn: "No fits were performed"; not an all-NaN result."""
+    used = sk.KFold(3).split(X)
+    list(used)  # a generator a first fit used up
+    for cv, grid in [([], GRID), (used, GRID), (CV, [])]:
+        for search in (GridSearchCV, sk.GridSearchCV):
+            with pytest.raises(ValueError, match="No fits were performed"):
+                search(LogisticRegression(), grid, cv=cv).fit(X, Y)
+
+
+def test_y_with_unknown_chunk_sizes_is_named(client):
+    import dask.array as da
+
+    y_unknown = da.from_array(Y, chunks=30)[da.from_array(np.ones(len(Y), dtype=bool), chunks=30)]
+    with pytest.raises(ValueError, match=r"y is a dask array with unknown chunk sizes.*y\.compute_chunk_sizes"):
+        GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X, y_unknown)

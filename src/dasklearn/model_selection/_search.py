@@ -68,15 +68,15 @@ def _takes_weights(scorer) -> bool:
         return False
 
 
-def _n_samples(X) -> int:
+def _n_samples(X, name: str = "X") -> int:
     if hasattr(X, "shape") and len(X.shape) and not _blockwise.is_dask(X):
         return int(X.shape[0])
     if _blockwise.is_dask(X):
         if hasattr(X, "chunks") and X.shape and np.isnan(X.shape[0]):
             raise ValueError(
-                "X is a dask array with unknown chunk sizes (shape "
+                f"{name} is a dask array with unknown chunk sizes (shape "
                 f"{X.shape}); the search needs the number of samples to make the "
-                "splits. Call X.compute_chunk_sizes() first, or build it with "
+                f"splits. Call {name}.compute_chunk_sizes() first, or build it with "
                 "ddf.to_dask_array(lengths=True)."
             )
         if hasattr(X, "chunks"):
@@ -214,6 +214,11 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_params()
         candidates = self._candidates()
+        if not candidates:
+            raise ValueError(
+                "No fits were performed: there are no candidates (the parameter grid or "
+                "distributions are empty). Pass at least one candidate, e.g. param_grid={}."
+            )
         check_param_names(self.estimator, candidates)
         scoring, scorer_, names, multimetric = self._scorers()
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
@@ -224,10 +229,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X = _validation.check_numeric(self.estimator, X)
         if not _blockwise.is_dask(X):
             _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))
-        if y is not None and _n_samples(y) != n_samples:
+        if y is not None and _n_samples(y, "y") != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
-                f"{_n_samples(y)}. Pass a y with one value per row of X."
+                f"{_n_samples(y, 'y')}. Pass a y with one value per row of X."
             )
         # K folds need K samples (a ShuffleSplit may draw more splits than samples)
         n_splits_wanted = (self.cv if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool)
@@ -260,6 +265,12 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
+            if not splits:
+                raise ValueError(
+                    f"No fits were performed: cv={self.cv!r} gave no splits. Was the CV iterator "
+                    "empty (a generator can be used only once)? Pass a splitter such as KFold(3), "
+                    "or a list of (train, test) index pairs."
+                )
             self.n_splits_ = len(splits)
             ckpt = self._open_checkpoint(candidates, splits, X, y, fit_params)
             early = _EarlyRefit(self, backend, candidates, len(splits), names, multimetric, (X_h, y_h, fit_params))
