@@ -480,3 +480,59 @@ def test_scikit_learn_estimator_checks(wrapper):
 
     failed = [r for r in check_estimator(wrapper, on_fail=None) if r["status"] == "failed"]
     assert not failed, [(r["check_name"], str(r["exception"])[:200]) for r in failed]
+
+
+# ------------------------------------------- blockwise methods: odd inputs
+def _text_and_labels():
+    rng = np.random.RandomState(0)
+    words = ["good", "bad", "great", "awful", "fine", "meh"]
+    docs = [" ".join(rng.choice(words, 5)) for _ in range(90)]
+    labels = np.array([sum(w in ("good", "great", "fine") for w in d.split()) >= 3 for d in docs]).astype(int)
+    return docs, labels
+
+
+def test_blockwise_methods_on_empty_blocks_strings_and_categories(client):
+    """Filtered data leave blocks with no rows; string and category columns,
+    text and encoders fitted on values other than zero cannot take a made-up
+    row of zeros: every method still gives what the estimator gives in memory."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.randn(100), "b": rng.randn(100)})
+    y = (frame.a + frame.b > 0).astype(int).to_numpy()
+    model = ParallelPostFit(LogisticRegression()).fit(frame, y)
+    ddf = dd.from_pandas(frame, npartitions=4)
+    kept = ddf.map_partitions(lambda part: part[part.index >= 50])  # two partitions left with no rows
+    X = da.from_array(frame.to_numpy(), chunks=25)
+    X_kept = X[da.from_array(np.arange(100) >= 50, chunks=25)].compute_chunk_sizes()
+    assert 0 in X_kept.chunks[0]
+    for method in ("predict", "predict_proba", "decision_function"):
+        want = getattr(model.estimator_, method)(frame[50:])
+        assert_allclose(np.asarray(getattr(model, method)(kept).compute()), want)
+        assert_allclose(getattr(model, method)(X_kept).compute(), want)
+
+    # codes 1..3: a zero is a category the encoder never saw; log(0) is -inf
+    codes = rng.randint(1, 4, size=(90, 1)).astype(float)
+    labels = (codes[:, 0] > 1.5).astype(int)
+    for steps in ([OneHotEncoder(), LogisticRegression()], [FunctionTransformer(np.log), LogisticRegression()]):
+        model = ParallelPostFit(make_pipeline(*steps)).fit(codes, labels)
+        assert_array_equal(model.predict(da.from_array(codes, chunks=30)).compute(),
+                           model.estimator_.predict(codes))
+
+    # text: a dask Series and a 1-D dask array of strings
+    docs, labels = _text_and_labels()
+    model = ParallelPostFit(make_pipeline(TfidfVectorizer(), LogisticRegression())).fit(docs, labels)
+    for X_text in (dd.from_pandas(pd.Series(docs), npartitions=3),
+                   da.from_array(np.array(docs, dtype=object), chunks=30)):
+        assert_array_equal(np.asarray(model.predict(X_text).compute()), model.estimator_.predict(docs))
+        assert_allclose(np.asarray(model.predict_proba(X_text).compute()), model.estimator_.predict_proba(docs))
+
+    # string and category columns
+    cat = pd.DataFrame({"c": pd.Categorical(rng.choice(["x", "y", "z"], 90)),
+                        "s": pd.array(rng.choice(["p", "q"], 90), dtype="string")})
+    labels = (cat.c == "x").to_numpy().astype(int)
+    model = ParallelPostFit(make_pipeline(OneHotEncoder(), LogisticRegression())).fit(cat, labels)
+    got = model.predict_proba(dd.from_pandas(cat, npartitions=3)).compute()
+    assert_allclose(np.asarray(got), model.estimator_.predict_proba(cat))

@@ -32,27 +32,75 @@ def _compute(coll):
         backend.close()
 
 
-def _probe(est, method, X):
-    """Output (ndim, n_columns, dtype) of ``est.method`` on one zero row."""
-    row = np.zeros((1, X.shape[1]), dtype=X.dtype) if X.ndim == 2 else np.zeros(1, X.dtype)
-    out = np.asarray(getattr(est, method)(row))
-    return out.ndim, (out.shape[1] if out.ndim == 2 else None), out.dtype
+def _numeric(dtypes) -> bool:
+    """Are these numpy numbers (or bools)? Pandas' extension dtypes
+    (category, string, nullable integers) are not numpy dtypes."""
+    return all(isinstance(t, np.dtype) and (np.issubdtype(t, np.number) or t == bool) for t in dtypes)
 
 
-def _call(block, est, method):
-    return getattr(est, method)(block)
+def _zero_row(X):
+    """One row of zeros shaped like X's rows, or None when zeros are no
+    valid value of some column (strings, categories, objects)."""
+    import dask.array as da
 
-
-def _call_frame(part, est, method, columns):
+    if isinstance(X, da.Array):
+        if not _numeric([X.dtype]):
+            return None
+        return np.zeros((1, X.shape[1]), dtype=X.dtype) if X.ndim == 2 else np.zeros(1, X.dtype)
     import pandas as pd
 
+    dtypes = dict(X.dtypes.items()) if hasattr(X.dtypes, "items") else None
+    if dtypes is None or not _numeric(list(dtypes.values())):
+        return None
+    return pd.DataFrame({c: np.zeros(1, dtype=t) for c, t in dtypes.items()})
+
+
+def _first_row(X):
+    """X's first row, computed (only when no zero row will do)."""
+    import dask.array as da
+
+    if isinstance(X, da.Array):
+        if not np.isnan(X.shape[0]):
+            return _compute(X[:1])
+        for i in range(X.numblocks[0]):  # unknown chunk sizes: the first non-empty block
+            block = _compute(X.blocks[i])
+            if len(block):
+                return block[:1]
+        return _compute(X.blocks[0])
+    return _compute(X.head(1, npartitions=-1, compute=False))
+
+
+def _sample_output(est, method, X):
+    """``est.method`` on one row like X's, to learn its output's shape and
+    dtype: a row of zeros when the estimator takes it (nothing computed),
+    else X's own first row (a fitted encoder may refuse the zeros, a text
+    pipeline needs text)."""
+    row = _zero_row(X)
+    if row is not None:
+        try:
+            return np.asarray(getattr(est, method)(row))
+        except Exception:
+            pass
+    return np.asarray(getattr(est, method)(_first_row(X)))
+
+
+def _call(block, est, method, empty):
+    # a block with no rows (a filtered array) gives no rows: estimators refuse 0 samples
+    return empty if block.shape[0] == 0 else getattr(est, method)(block)
+
+
+def _call_frame(part, est, method, meta):
+    import pandas as pd
+
+    if len(part) == 0:
+        return meta.set_axis(part.index[:0])
     out = getattr(est, method)(part)
     if isinstance(out, (pd.DataFrame, pd.Series)):
         out = out.to_numpy()
     out = np.asarray(out)
     if out.ndim == 1:
         return pd.Series(out, index=part.index)
-    return pd.DataFrame(out, index=part.index, columns=columns)
+    return pd.DataFrame(out, index=part.index, columns=meta.columns)
 
 
 def apply_method(est, method: str, X):
@@ -64,26 +112,25 @@ def apply_method(est, method: str, X):
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        ndim, ncols, dtype = _probe(est, method, X)
-        meta = np.empty((0,) * ndim, dtype=dtype)
-        if ndim == 1:
-            return X.map_blocks(_call, est_key, method, drop_axis=1 if X.ndim == 2 else None,
-                                dtype=dtype, meta=meta)
-        return X.map_blocks(_call, est_key, method, chunks=(X.chunks[0], (ncols,)),
-                            dtype=dtype, meta=meta)
-    # dask DataFrame: probe on one zero row with the frame's own dtypes
+        out = _sample_output(est, method, X)
+        meta = np.empty((0,) * out.ndim, dtype=out.dtype)
+        empty = np.empty((0,) + out.shape[1:], dtype=out.dtype)
+        if out.ndim == 1:
+            return X.map_blocks(_call, est_key, method, empty, drop_axis=1 if X.ndim == 2 else None,
+                                dtype=out.dtype, meta=meta)
+        return X.map_blocks(_call, est_key, method, empty, chunks=(X.chunks[0], (out.shape[1],)),
+                            new_axis=1 if X.ndim == 1 else None, dtype=out.dtype, meta=meta)
+    # dask DataFrame or Series
     import pandas as pd
 
-    row = pd.DataFrame({c: np.zeros(1, dtype=t) for c, t in X.dtypes.items()})
-    out = np.asarray(getattr(est, method)(row))
+    out = _sample_output(est, method, X)
     if out.ndim == 1:
         meta = pd.Series(np.empty(0, dtype=out.dtype))
-        columns = None
     else:
         columns = list(getattr(est, "classes_", range(out.shape[1]))) if method.startswith("predict_") \
             else [f"{method}{i}" for i in range(out.shape[1])]
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
-    return X.map_partitions(_call_frame, est_key, method, columns, meta=meta)
+    return X.map_partitions(_call_frame, est_key, method, meta, meta=meta)
 
 
 class _BlockwiseResponses:
