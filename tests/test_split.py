@@ -195,6 +195,20 @@ def test_dask_dataframe_and_series_aligned(shuffle):
     assert len(Xte) == sum(math.ceil(0.3 * n) for n in lengths)
 
 
+def test_dask_dataframes_whose_partitions_do_not_align_are_refused():
+    """Frames alone have unknown partition lengths: each partition is
+    checked against the first frame's when computed (scikit-learn:
+    inconsistent numbers of samples), never split out of step."""
+    df, ddf, ds = make_frames()
+    shifted = ds.repartition(divisions=[ds.divisions[0], ds.divisions[0] + 10, *ds.divisions[2:]])
+    assert shifted.npartitions == ddf.npartitions
+    for y in (shifted, dd.from_pandas(df["v"].iloc[:-5], npartitions=ddf.npartitions)):
+        parts = train_test_split(ddf, y, random_state=0)
+        with pytest.raises(ValueError, match=r"Partition \d+ of arrays\[1\] has \d+ rows but partition "
+                                             r"\d+ of arrays\[0\] has \d+.*repartition"):
+            compute_sync(*parts)
+
+
 def test_dask_dataframe_with_dask_array_and_int_size():
     df, ddf, _ = make_frames()
     X = ddf.to_dask_array(lengths=True)
@@ -282,6 +296,8 @@ def test_bad_dask_inputs():
         train_test_split(X, random_state=-1)
     with pytest.raises(ValueError, match="At least one array"):
         train_test_split()
+    with pytest.raises(ValueError, match="0-d dask array"):
+        train_test_split(da.from_array(np.float64(1.0)))
 
 
 @pytest.mark.parametrize(

@@ -167,10 +167,21 @@ def _take_block(x, table, seed, shuffle, part, block_id=None):
 
 
 def _take_partition(
-    df, table, test_size, train_size, seed, shuffle, part, name, partition_info=None
+    df, ref, table, test_size, train_size, seed, shuffle, part, name, ref_name, partition_info=None
 ):
-    """Train or test rows of one DataFrame partition (``table``: see _split_dask)."""
+    """Train or test rows of one DataFrame partition (``table``: see _split_dask).
+
+    ``ref``: the same partition of the first DataFrame split with this one,
+    when lengths are not known up front, to check that their rows align.
+    """
     i, n = partition_info["number"], len(df)
+    if ref is not None and len(ref) != n:
+        raise ValueError(
+            f"Partition {i} of {name} has {n} rows but partition {i} of {ref_name} has "
+            f"{len(ref)}; inputs split together must have the same rows in each partition. "
+            f"Repartition them alike, e.g. `y = y.repartition(divisions=X.divisions)` "
+            "(known divisions), or split one DataFrame holding both and select the columns after."
+        )
     if table is None:  # lengths unknown up front: fractions applied per partition
         (n_train,), (n_test,) = _block_counts([n], test_size, train_size)
     elif n != table[i, 0]:
@@ -189,6 +200,12 @@ def _check_dask_inputs(arrays):
     for a in arrays:
         if not (isinstance(a, da.Array) or _is_dask_frame(a)):
             raise TypeError(f"Expected dask Arrays, DataFrames or Series; got {type(a)}.")
+    for k, a in enumerate(arrays):
+        if isinstance(a, da.Array) and a.ndim == 0:
+            raise ValueError(
+                f"arrays[{k}] is a 0-d dask array (a single value); train_test_split splits rows. "
+                "Pass arrays with one row per sample."
+            )
     nblocks = [a.numblocks[0] if isinstance(a, da.Array) else a.npartitions for a in arrays]
     if len(set(nblocks)) > 1:
         raise ValueError(
@@ -229,6 +246,10 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
         # every block task (which reads its own row): the graph stays O(1)
         table_key = dask.delayed(table, name=f"train-test-split-table-{dask.base.tokenize(table)}",
                                  traverse=False)
+    # without a dask array, partition lengths are unknown: each partition of
+    # the other DataFrames is checked against the first one's (at compute time)
+    frames = [k for k, a in enumerate(arrays) if not isinstance(a, da.Array)]
+    ref_k = frames[0] if frames and table is None else None
     out = []
     for k, a in enumerate(arrays):
         for part in (0, 1):
@@ -242,10 +263,11 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
                     meta=da.utils.meta_from_array(a), name=name,
                 ))
             else:
+                ref = arrays[ref_k] if ref_k is not None and k != ref_k else None
                 out.append(a.map_partitions(
-                    _take_partition, table=table, test_size=test_size,
-                    train_size=train_size, part=part, name=f"arrays[{k}]", **kwargs,
-                    meta=a, clear_divisions=bool(shuffle),
+                    _take_partition, ref, table=table, test_size=test_size,
+                    train_size=train_size, part=part, name=f"arrays[{k}]", ref_name=f"arrays[{ref_k}]",
+                    **kwargs, meta=a, clear_divisions=bool(shuffle),
                 ))
     return out
 
