@@ -324,3 +324,22 @@ def test_y_with_unknown_chunk_sizes_is_named(client):
     y_unknown = da.from_array(Y, chunks=30)[da.from_array(np.ones(len(Y), dtype=bool), chunks=30)]
     with pytest.raises(ValueError, match=r"y is a dask array with unknown chunk sizes.*y\.compute_chunk_sizes"):
         GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X, y_unknown)
+
+
+def test_string_and_category_columns_reach_estimators_that_take_them(client):
+    """The up-front "non-numeric columns" error is for a predictor seeing
+    strings; an imputer or encoder first, or category columns for a model
+    that takes them, fit as in scikit-learn."""
+    import pandas as pd
+    from sklearn.impute import SimpleImputer
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"color": rng.choice(["red", "green", "blue", None], 90).astype(object),
+                          "size": rng.choice(["S", "M", "L"], 90).astype(object)})
+    labels = ((frame.color == "red") | (frame["size"] == "L")).astype(int).to_numpy()
+    encoded = Pipeline([("impute", SimpleImputer(strategy="most_frequent")), ("onehot", OneHotEncoder()),
+                        ("model", LogisticRegression())])
+    _same(*_both(encoded, {"model__C": [0.1, 1.0]}, frame, labels, cv=3))
+    categories = frame.fillna("none").astype("category")
+    _same(*_both(HistGradientBoostingClassifier(max_iter=5), {"learning_rate": [0.1, 0.3]}, categories, labels,
+                 cv=3))

@@ -111,16 +111,24 @@ def raise_for_nonfinite(estimator, report: tuple[int, int], name: str = "X") -> 
 
 
 def check_numeric(estimator, X, name: str = "X"):
-    """``X``, after rejecting string / object columns unless the first
-    consumer takes them; an in-memory object array of numbers comes back as
-    float64 (converted once here, as each fit would convert it)."""
+    """``X``, after rejecting string / object columns when the estimator
+    that first sees them is a predictor (a classifier or regressor, say)
+    whose tags do not take strings; an in-memory object array of numbers
+    comes back as float64 (converted once here, as each fit would convert it).
+
+    A transformer first (an imputer or encoder, whose tags seldom say that it
+    takes strings) and category columns (which some predictors take, e.g.
+    HistGradientBoosting) are left to the estimator, as scikit-learn leaves
+    them: its fits fail with the estimator's own message if it cannot."""
     tags = _input_tags(estimator)
-    if tags is None or tags.string or tags.categorical:
+    if tags is None or tags.string or tags.categorical or hasattr(_first_consumer(estimator), "transform"):
         return X
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        import pandas as pd
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-        bad = [c for c, t in X.dtypes.items() if not (is_numeric_dtype(t) or is_bool_dtype(t))]
+        bad = [c for c, t in X.dtypes.items()
+               if not (is_numeric_dtype(t) or is_bool_dtype(t) or isinstance(t, pd.CategoricalDtype))]
         if bad:
             raise TypeError(
                 f"{name} has non-numeric columns {bad[:5]} (dtypes "
