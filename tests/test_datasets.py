@@ -209,6 +209,14 @@ def test_blobs_near_centers():
     np.testing.assert_allclose(Xc[yc == 3].std(axis=0), 0.2, rtol=0.15)
 
 
+def test_blobs_center_box_given_max_first_is_the_same_interval():
+    """scikit-learn draws centers in (1, 0) as in (0, 1)."""
+    _, _, a = make_blobs(100, 2, centers=5, center_box=(1.0, 0.0), return_centers=True, random_state=0)
+    _, _, b = make_blobs(100, 2, centers=5, center_box=(0.0, 1.0), return_centers=True, random_state=0)
+    np.testing.assert_array_equal(a, b)
+    assert np.all((a >= 0) & (a <= 1))
+
+
 def test_blobs_given_centers_and_counts():
     centers = np.array([[0.0, 0.0], [10.0, 10.0]])
     X, y, c = make_blobs([300, 100], centers=centers, chunks=400, return_centers=True,

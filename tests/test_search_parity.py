@@ -343,3 +343,13 @@ def test_string_and_category_columns_reach_estimators_that_take_them(client):
     categories = frame.fillna("none").astype("category")
     _same(*_both(HistGradientBoostingClassifier(max_iter=5), {"learning_rate": [0.1, 0.3]}, categories, labels,
                  cv=3))
+
+
+def test_boolean_mask_splits_on_list_input(client):
+    """scikit-learn's splits may be boolean masks; list input is indexed by them too."""
+    masks = []
+    for train, test in CV:
+        a, b = np.zeros(len(Y), bool), np.zeros(len(Y), bool)
+        a[train], b[test] = True, True
+        masks.append((a, b))
+    _same(*_both(LogisticRegression(), GRID, X.tolist(), Y.tolist(), cv=masks))

@@ -536,3 +536,15 @@ def test_blockwise_methods_on_empty_blocks_strings_and_categories(client):
     model = ParallelPostFit(make_pipeline(OneHotEncoder(), LogisticRegression())).fit(cat, labels)
     got = model.predict_proba(dd.from_pandas(cat, npartitions=3)).compute()
     assert_allclose(np.asarray(got), model.estimator_.predict_proba(cat))
+
+
+def test_transform_of_a_dask_dataframe_names_its_columns_as_the_transformer_does(client):
+    from sklearn.decomposition import PCA
+
+    frame = pd.DataFrame(np.random.RandomState(0).randn(60, 3), columns=["a", "b", "c"])
+    ddf = dd.from_pandas(frame, npartitions=3)
+    for est, names in [(StandardScaler(), ["a", "b", "c"]), (PCA(n_components=2), ["pca0", "pca1"])]:
+        model = ParallelPostFit(est).fit(frame)
+        got = model.transform(ddf)
+        assert list(got.columns) == names
+        assert_allclose(got.compute().to_numpy(), model.estimator_.transform(frame))

@@ -103,6 +103,22 @@ def _call_frame(part, est, method, meta):
     return pd.DataFrame(out, index=part.index, columns=meta.columns)
 
 
+def _output_columns(est, method: str, n: int) -> list:
+    """Column names of a 2-D output on a DataFrame: the classes for
+    probabilities, the estimator's output feature names for ``transform``
+    (as ``set_output(transform="pandas")`` names them), else ``method0``..."""
+    if method.startswith("predict_") and len(getattr(est, "classes_", ())) == n:
+        return list(est.classes_)
+    if method == "transform" and hasattr(est, "get_feature_names_out"):
+        try:
+            names = [str(c) for c in est.get_feature_names_out()]
+        except Exception:  # some transformers cannot name their output
+            names = []
+        if len(names) == n:
+            return names
+    return [f"{method}{i}" for i in range(n)]
+
+
 def apply_method(est, method: str, X):
     """``est.method(X)`` computed blockwise on a dask array or DataFrame."""
     import dask
@@ -127,8 +143,7 @@ def apply_method(est, method: str, X):
     if out.ndim == 1:
         meta = pd.Series(np.empty(0, dtype=out.dtype))
     else:
-        columns = list(getattr(est, "classes_", range(out.shape[1]))) if method.startswith("predict_") \
-            else [f"{method}{i}" for i in range(out.shape[1])]
+        columns = _output_columns(est, method, out.shape[1])
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
     return X.map_partitions(_call_frame, est_key, method, meta, meta=meta)
 

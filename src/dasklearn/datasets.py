@@ -551,7 +551,8 @@ def make_blobs(
         raise ValueError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
     seed = _seed(random_state)
     if not isinstance(centers, np.ndarray):
-        centers = _init_rng(seed).uniform(box[0], box[1], size=(n_centers, n_features))
+        # a box given as (max, min) is the same interval, as scikit-learn draws it
+        centers = _init_rng(seed).uniform(box.min(), box.max(), size=(n_centers, n_features))
     params = dict(
         centers=centers, std=np.broadcast_to(std.ravel(), (n_centers,)).copy(), shuffle=shuffle,
         proportions=np.ones(n_centers) if per_center is None else per_center.astype(float),

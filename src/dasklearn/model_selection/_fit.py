@@ -119,6 +119,9 @@ def take_rows(data, idx):
         return data.iloc[idx]
     if hasattr(data, "shape"):
         return data[idx]
+    idx = np.asarray(idx)
+    if idx.dtype == bool:  # a mask, as scikit-learn's splits may be
+        idx = np.flatnonzero(idx)
     return [data[i] for i in idx]
 
 
