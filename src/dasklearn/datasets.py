@@ -55,12 +55,20 @@ def _check_int(name, value, low, hint):
     return int(value)
 
 
-def _check_real(name, value, low=None, high=None, hint=""):
+def _check_real(name, value, low=None, high=None, hint="", positive=False):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or (low is not None and value < low) or (high is not None and value > high):
-        bounds = "" if low is None else f" >= {low}" if high is None else f" in [{low}, {high}]"
+    if not ok or (low is not None and value < low) or (high is not None and value > high) \
+            or (positive and value <= 0):
+        bounds = (" > 0" if positive else "" if low is None else f" >= {low}" if high is None
+                  else f" in [{low}, {high}]")
         raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}. {hint}")
     return float(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}. Pass {name}=True or {name}=False.")
+    return bool(value)
 
 
 def _check_vector(name, value, n):
@@ -322,7 +330,12 @@ def make_classification(
             f"{n_clusters} > 2**{ni}. Use n_informative >= "
             f"{int(np.ceil(np.log2(n_clusters)))} or fewer classes or clusters per class."
         )
-    w = np.ones(n_classes) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    w = np.ones(n_classes) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1:
+        raise ValueError(
+            f"weights must be a 1-D list of proportions, one per class, got {reprlib.repr(weights)}. "
+            "Pass e.g. weights=[0.9, 0.1] for two classes."
+        )
     if len(w) == n_classes - 1:
         w = np.append(w, 1.0 - w.sum())
     if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
@@ -332,9 +345,13 @@ def make_classification(
             "Pass e.g. weights=[0.9, 0.1] for two classes."
         )
     flip_y = _check_real("flip_y", flip_y, 0.0, 1.0, "It is a fraction of labels.")
-    class_sep = _check_real("class_sep", class_sep, 0.0, hint="Pass e.g. class_sep=1.0.")
+    class_sep = _check_real("class_sep", class_sep, hint="Pass e.g. class_sep=1.0.", positive=True)
     shift = None if shift is None else _check_vector("shift", shift, nf)
+    if isinstance(scale, numbers.Real):
+        _check_real("scale", scale, hint="It multiplies the features: pass e.g. scale=1.0.", positive=True)
     scale = None if scale is None else _check_vector("scale", scale, nf)
+    shuffle = _check_bool("shuffle", shuffle)
+    hypercube = _check_bool("hypercube", hypercube)
     seed = _seed(random_state)
     rng = _init_rng(seed)  # global model, drawn in scikit-learn's order
     centroids = _hypercube(n_clusters, ni, rng) * (2 * class_sep) - class_sep
@@ -431,10 +448,11 @@ def make_regression(
     nt = _check_int("n_targets", n_targets, 1, "Pass e.g. n_targets=1.")
     bias = _check_real("bias", bias, hint="Pass e.g. bias=0.0.")
     noise = _check_real("noise", noise, 0.0, hint="It is a standard deviation.")
+    tail_strength = _check_real("tail_strength", tail_strength, 0.0, 1.0, "Pass e.g. 0.5.")
+    shuffle = _check_bool("shuffle", shuffle)
     if effective_rank is not None:
         effective_rank = _check_int("effective_rank", effective_rank, 1,
                                     "Pass None for well-conditioned N(0, 1) features.")
-        tail_strength = _check_real("tail_strength", tail_strength, 0.0, 1.0, "Pass e.g. 0.5.")
     seed = _seed(random_state)
     rng = _init_rng(seed)
     s = V = None
