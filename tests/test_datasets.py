@@ -210,7 +210,7 @@ def test_blobs_near_centers():
 
 
 def test_blobs_center_box_given_max_first_is_the_same_interval():
-    """scikit-learn draws centers in (1, 0) as in (0, 1)."""
+    """scikit-learn accepts a box given as (max, min): the same interval."""
     _, _, a = make_blobs(100, 2, centers=5, center_box=(1.0, 0.0), return_centers=True, random_state=0)
     _, _, b = make_blobs(100, 2, centers=5, center_box=(0.0, 1.0), return_centers=True, random_state=0)
     np.testing.assert_array_equal(a, b)

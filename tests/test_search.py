@@ -367,14 +367,15 @@ def test_fold_cache_reuses_slices_and_never_serves_other_data():
     _fit.FOLDS.clear()
     first = _fit.FOLDS.get(X, y, splits, params, 0)
     assert _fit.FOLDS.get(X, y, splits, params, 0) is first  # same split: the same slices
-    assert _fit.FOLDS.get(X, y, splits, params, 1)[0] is not first[0]  # another split: new slices
+    assert _fit.FOLDS.get(X, y, splits, params, 1).X_train is not first.X_train  # another split: new slices
     weighted = {"sample_weight": np.arange(20.0)}  # other fit parameters: their own slices
     fold = _fit.FOLDS.get(X, y, splits, weighted, 1)
-    np.testing.assert_array_equal(fold[4]["sample_weight"], weighted["sample_weight"][splits[1][0]])
-    np.testing.assert_array_equal(fold[5][1], weighted["sample_weight"][splits[1][1]])
+    np.testing.assert_array_equal(fold.fit_params["sample_weight"], weighted["sample_weight"][splits[1][0]])
+    np.testing.assert_array_equal(fold.weights[1], weighted["sample_weight"][splits[1][1]])
+    assert not fold.X_train.flags.writeable and not fold.X_test.flags.writeable  # shared by the fits
     assert _fit.FOLDS.get(X, y, splits, weighted, 1) is fold
     X2 = X + 100  # other data, possibly at a reused address: never a stale hit
-    np.testing.assert_array_equal(_fit.FOLDS.get(X2, y, splits, params, 1)[0], X2[splits[1][0]])
+    np.testing.assert_array_equal(_fit.FOLDS.get(X2, y, splits, params, 1).X_train, X2[splits[1][0]])
     del X2  # freeing X drops its fold
     import gc
 

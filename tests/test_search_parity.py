@@ -353,3 +353,59 @@ def test_boolean_mask_splits_on_list_input(client):
         a[train], b[test] = True, True
         masks.append((a, b))
     _same(*_both(LogisticRegression(), GRID, X.tolist(), Y.tolist(), cv=masks))
+
+
+class NeedsWritable(BaseEstimator, RegressorMixin):
+    """Refuses read-only input as compiled code does (numba's TypingError
+    says "Cannot modify readonly array"; not a ValueError)."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def fit(self, X_, y_):
+        if not X_.flags.writeable:
+            raise TypeError("Cannot modify readonly array of type array(float64, 2d, C)")
+        self.coef_ = np.linalg.solve(X_.T @ X_ + self.alpha * np.eye(X_.shape[1]), X_.T @ y_)
+        return self
+
+    def predict(self, X_):
+        return X_ @ self.coef_
+
+
+def test_fits_that_cannot_take_shared_folds_match_scikit_learn(client):
+    """Steps with copy=False under prefix reuse (with train scores), pandas
+    folds written in place, sparse folds for KMeans' Cython, an estimator
+    refusing read-only arrays with its own error: all as scikit-learn."""
+    import pandas as pd
+    import scipy.sparse as sp
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(5.0, 2.0, size=(120, 3))
+    y_ = X_ @ np.array([1.0, 2.0, -1.0]) + 0.1 * rng.normal(size=120)
+    kw = dict(cv=3, return_train_score=True)
+    scaled = Pipeline([("scale", StandardScaler(copy=False)), ("ridge", Ridge())])
+    ours, ref = _both(scaled, {"ridge__alpha": [0.1, 1.0]}, X_, y_, **kw)
+    for key in ("mean_test_score", "mean_train_score"):
+        np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12)
+
+    def double_a_in_place(frame):
+        frame["a"] *= 2.0
+        return frame
+
+    frame = pd.DataFrame(X_, columns=["a", "b", "c"])
+    writer = Pipeline([("double", FunctionTransformer(double_a_in_place)), ("ridge", Ridge())])
+    ours, ref = _both(writer, {"ridge__alpha": [1.0, 1.0, 1.0]}, frame, y_, cv=3, return_train_score=True)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ours.cv_results_["mean_test_score"][0])
+
+    sparse = sp.csr_matrix(np.where(X_ > 5.0, X_, 0.0))
+    ours, ref = _both(KMeans(n_init=1, random_state=0), {"n_clusters": [2, 3]}, sparse, None, cv=3)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=1e-10)
+
+    ours, ref = _both(NeedsWritable(), {"alpha": [0.1, 1.0]}, X_, y_, **kw)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+    for key in ("mean_test_score", "mean_train_score"):
+        np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12)

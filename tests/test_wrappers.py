@@ -548,3 +548,12 @@ def test_transform_of_a_dask_dataframe_names_its_columns_as_the_transformer_does
         got = model.transform(ddf)
         assert list(got.columns) == names
         assert_allclose(got.compute().to_numpy(), model.estimator_.transform(frame))
+
+
+def test_sparse_output_on_dask_input_is_a_clear_error(client):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs, _ = _text_and_labels()
+    model = ParallelPostFit(TfidfVectorizer()).fit(docs)
+    with pytest.raises(TypeError, match=r"TfidfVectorizer\.transform returns a sparse matrix.*dense"):
+        model.transform(dd.from_pandas(pd.Series(docs), npartitions=3))

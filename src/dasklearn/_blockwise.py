@@ -67,7 +67,11 @@ def _first_row(X):
             if len(block):
                 return block[:1]
         return _compute(X.blocks[0])
-    return _compute(X.head(1, npartitions=-1, compute=False))
+    for i in range(X.npartitions):  # one partition at a time: usually only the first is read
+        part = _compute(X.partitions[i])
+        if len(part):
+            return part.iloc[:1]
+    return part
 
 
 def _sample_output(est, method, X):
@@ -76,12 +80,21 @@ def _sample_output(est, method, X):
     else X's own first row (a fitted encoder may refuse the zeros, a text
     pipeline needs text)."""
     row = _zero_row(X)
+    out = None
     if row is not None:
         try:
-            return np.asarray(getattr(est, method)(row))
+            out = getattr(est, method)(row)
         except Exception:
             pass
-    return np.asarray(getattr(est, method)(_first_row(X)))
+    if out is None:
+        out = getattr(est, method)(_first_row(X))
+    if hasattr(out, "tocsr") or hasattr(out, "todense"):
+        raise TypeError(
+            f"{type(est).__name__}.{method} returns a sparse matrix ({type(out).__name__}), but on "
+            f"dask input dasklearn builds dense dask arrays block by block. Add a step that "
+            f"makes it dense, or call {method} on the computed input."
+        )
+    return np.asarray(out)
 
 
 def _call(block, est, method, empty):

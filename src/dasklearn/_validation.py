@@ -112,14 +112,15 @@ def raise_for_nonfinite(estimator, report: tuple[int, int], name: str = "X") -> 
 
 def check_numeric(estimator, X, name: str = "X"):
     """``X``, after rejecting string / object columns when the estimator
-    that first sees them is a predictor (a classifier or regressor, say)
-    whose tags do not take strings; an in-memory object array of numbers
-    comes back as float64 (converted once here, as each fit would convert it).
+    that first sees them has no ``transform`` (a classifier or regressor,
+    say) and its tags do not take strings; then an in-memory object array of
+    numbers comes back as float64 (converted once here, as each fit would
+    convert it).
 
-    A transformer first (an imputer or encoder, whose tags seldom say that it
-    takes strings) and category columns (which some predictors take, e.g.
-    HistGradientBoosting) are left to the estimator, as scikit-learn leaves
-    them: its fits fail with the estimator's own message if it cannot."""
+    A first step with ``transform`` (an imputer or encoder, whose tags seldom
+    say that it takes strings; also KMeans) and category columns (which some
+    predictors take, e.g. HistGradientBoosting) are left to the estimator, as
+    scikit-learn leaves them: its fits fail with its own message if it cannot."""
     tags = _input_tags(estimator)
     if tags is None or tags.string or tags.categorical or hasattr(_first_consumer(estimator), "transform"):
         return X

@@ -8,12 +8,12 @@ once and reuses them for all its items of that split.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
 import weakref
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone
@@ -125,48 +125,67 @@ def take_rows(data, idx):
     return [data[i] for i in idx]
 
 
-def _arrays_of(data) -> list:
-    """The numpy arrays holding ``data``'s values (a scipy.sparse matrix's three)."""
-    if isinstance(data, np.ndarray):
-        return [data]
-    if all(isinstance(getattr(data, a, None), np.ndarray) for a in ("data", "indices", "indptr")):
-        return [data.data, data.indices, data.indptr]
-    return []
-
-
 def read_only(*parts) -> tuple:
     """``parts`` with their numpy arrays made read-only, in place.
 
     A fold on a worker is shared by every fit of its split (scikit-learn gives
-    each fit a fresh slice): an estimator that writes into its input (say
-    ``copy_X=False``) must not change what the next fit sees. scikit-learn's
-    own estimators copy read-only input before writing; anything else that
-    writes fails with numpy's "read-only" ValueError and is run again on a
-    private copy (:func:`_fit_score_one`).
+    each fit a fresh slice): an estimator that writes into its input must not
+    change what the next fit sees. scikit-learn's estimators copy read-only
+    numpy input before writing (``copy_X=False``, say); anything that fails
+    on it instead runs again on private copies (:func:`_fit_score_one`).
+    Other kinds of data get their own copy for each use (:func:`_for_use`).
     """
     for part in parts:
-        for a in _arrays_of(part):
-            a.flags.writeable = False
+        if isinstance(part, np.ndarray):
+            part.flags.writeable = False
     return parts
 
 
-def _read_only_view(data):
-    """A read-only view of a numpy array (others as they are): the refit may
-    run on the worker's placed data while fits still slice folds from it."""
+def _pandas_copies_on_write() -> bool:
+    import pandas as pd
+
+    return int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+
+
+def _for_use(data, private: bool):
+    """Fold data as one fit or scorer gets it: a numpy array shared
+    (read-only) unless ``private``; a scipy.sparse matrix copied (some of
+    scikit-learn's Cython cannot read read-only sparse arrays, and the
+    copy costs what scikit-learn's slicing costs); a pandas object as a
+    copy-on-write copy (no data copied until written); others as they are."""
     if isinstance(data, np.ndarray):
-        data = data.view()
-        data.flags.writeable = False
+        return data.copy() if private else data
+    if all(isinstance(getattr(data, a, None), np.ndarray) for a in ("data", "indices", "indptr")):
+        return data.copy()
+    if hasattr(data, "iloc") and hasattr(data, "copy"):
+        return data.copy(deep=not _pandas_copies_on_write())
     return data
 
 
+def _read_only_view(data):
+    """The placed data as the refit gets them: a read-only view of a numpy
+    array (others as :func:`_for_use` gives them), since the refit may run
+    while fits still slice folds from the same data."""
+    if isinstance(data, np.ndarray):
+        data = data.view()
+        data.flags.writeable = False
+        return data
+    return _for_use(data, private=False)
+
+
+_READ_ONLY = re.compile(r"read-?\s?only", re.IGNORECASE)
+
+
 def _writes_its_input(exc: BaseException) -> bool:
-    """Did a fit or scorer fail because it wrote into read-only input?"""
-    return isinstance(exc, ValueError) and "read-only" in str(exc)
-
-
-def _private_copy(data):
-    """A writable copy of fold data that has read-only arrays, else ``data``."""
-    return data.copy() if _arrays_of(data) else data
+    """Did a fit or scorer fail on read-only input? numpy, Cython and numba
+    all say "read-only" / "readonly" (in the error or what caused it)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if _READ_ONLY.search(str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
@@ -191,11 +210,14 @@ def score_weights(fit_params: dict, train_params: dict, n_samples: int, test) ->
     return train_params["sample_weight"], test_params["sample_weight"]
 
 
-class Fold(NamedTuple):
-    """One split's data as the fits of a worker share them (read-only, see
-    :func:`read_only`). ``X_scored``: the training rows as the train scores
-    see them, when not ``X_train`` (a pipeline's leading steps'
-    ``transform``, which may differ from their ``fit_transform``)."""
+@dataclass
+class Fold:
+    """One split's data as the fits of a worker share them (numpy arrays
+    read-only, see :func:`read_only`). ``X_scored``: the training rows as the
+    train scores see them, when not ``X_train`` (a pipeline's leading steps'
+    ``transform``, which may differ from their ``fit_transform``).
+    ``private``: a fit on this fold failed on read-only input, so the later
+    fits of this worker get private copies straight away."""
 
     X_train: object
     y_train: object
@@ -204,6 +226,7 @@ class Fold(NamedTuple):
     fit_params: dict
     weights: tuple  # (train, test) sample weights of the scorers, or (None, None)
     X_scored: object = None
+    private: bool = False
 
 
 def _fit_score_one(template, params, fold: Fold, scoring: Scoring, opts: FitOptions):
@@ -211,20 +234,25 @@ def _fit_score_one(template, params, fold: Fold, scoring: Scoring, opts: FitOpti
     does: a failing fit gets ``error_score`` for every metric (``error``), a
     failing scorer only for its metrics (``score_errors``).
 
-    The fold's arrays are shared and read-only. A fit or scorer that writes
-    into them runs again with a private copy for each use (fit, test score,
-    train score), as scikit-learn slices a fresh fold for each fit.
+    The fold's numpy arrays are shared and read-only. A fit or scorer that
+    fails on them (it writes into its input, or its compiled code cannot read
+    read-only arrays) runs again with a private copy for each use (fit, test
+    score, train score), as scikit-learn slices a fresh fold for each fit.
     """
-    try:
-        return _fit_score_attempt(template, params, fold, scoring, opts, shared=True)
-    except ValueError as exc:
-        if not _writes_its_input(exc):
-            raise
-    return _fit_score_attempt(template, params, fold, scoring, opts, shared=False)
+    if not fold.private:
+        try:
+            return _fit_score_attempt(template, params, fold, scoring, opts, private=False)
+        except Exception as exc:
+            if not _writes_its_input(exc):
+                raise
+            fold.private = True
+    return _fit_score_attempt(template, params, fold, scoring, opts, private=True)
 
 
-def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: FitOptions, shared: bool):
-    use = (lambda data: data) if shared else _private_copy
+def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: FitOptions, private: bool):
+    def use(data):
+        return _for_use(data, private)
+
     w_train, w_test = fold.weights
     # each fit gets its own fit parameter arrays (small), as in scikit-learn,
     # should it change them
@@ -234,19 +262,19 @@ def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: Fit
         est = clone(template).set_params(**clone(params, safe=False))
         est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
     except Exception as exc:
-        if isinstance(opts.error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
+        if isinstance(opts.error_score, str) or (not private and _writes_its_input(exc)):  # 'raise', or retry
             raise
         return _record(time.perf_counter() - start, 0.0, None, None, fold.y_test, error=traceback.format_exc()), \
             time.perf_counter() - start
     fit_time = time.perf_counter() - start
     test, errors, as_dict, dropped = _score(est, use(fold.X_test), use(fold.y_test), scoring, w_test,
-                                            opts.error_score, shared)
+                                            opts.error_score, shared=not private)
     score_time = time.perf_counter() - start - fit_time
     train = None
     if opts.return_train_score:
         X_scored = fold.X_train if fold.X_scored is None else fold.X_scored
         train, train_errors, _, _ = _score(est, use(X_scored), use(fold.y_train), scoring, w_train,
-                                           opts.error_score, shared)
+                                           opts.error_score, shared=not private)
         errors += train_errors
     return (_record(fit_time, score_time, test, train, fold.y_test, score_errors=errors, scores_as_dict=as_dict,
                     weights_dropped=dropped), time.perf_counter() - start)
@@ -345,7 +373,9 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
         est = clone(prefix)
         Xt_train = est.fit_transform(X_train, y_train)
         Xt_test = est.transform(X_test)
-        Xt_scored = est.transform(X_train) if train_scores else None
+        # on a copy: a step with copy=False may have written into X_train (scikit-learn's
+        # train score then transforms it again), and must not write into Xt_train
+        Xt_scored = est.transform(_for_use(X_train, private=True)) if train_scores else None
     except Exception:
         if isinstance(error_score, str):  # 'raise'
             raise
@@ -377,11 +407,12 @@ def fit_final(template, params, X, y, fit_params):
     try:
         return _refit(template, params, _read_only_view(X), _read_only_view(y), fit_params), \
             time.perf_counter() - start
-    except ValueError as exc:
+    except Exception as exc:
         if not _writes_its_input(exc):
             raise
-    start = time.perf_counter()  # it writes into X: on a private copy
-    return _refit(template, params, _private_copy(X), _private_copy(y), fit_params), time.perf_counter() - start
+    start = time.perf_counter()  # it cannot take read-only input: on a private copy
+    return (_refit(template, params, _for_use(X, private=True), _for_use(y, private=True), fit_params),
+            time.perf_counter() - start)
 
 
 def _refit(template, params, X, y, fit_params):

@@ -171,8 +171,9 @@ def _take_partition(
 ):
     """Train or test rows of one DataFrame partition (``table``: see _split_dask).
 
-    ``ref``: the same partition of the first DataFrame split with this one,
-    when lengths are not known up front, to check that their rows align.
+    ``ref``: the index of the same partition of the first DataFrame split
+    with this one, when lengths are not known up front, to check that their
+    rows align.
     """
     i, n = partition_info["number"], len(df)
     if ref is not None and len(ref) != n:
@@ -263,7 +264,8 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
                     meta=da.utils.meta_from_array(a), name=name,
                 ))
             else:
-                ref = arrays[ref_k] if ref_k is not None and k != ref_k else None
+                # only the index of the first frame's partition is moved (for its length)
+                ref = arrays[ref_k].index if ref_k is not None and k != ref_k else None
                 out.append(a.map_partitions(
                     _take_partition, ref, table=table, test_size=test_size,
                     train_size=train_size, part=part, name=f"arrays[{k}]", ref_name=f"arrays[{ref_k}]",
