@@ -67,11 +67,12 @@ def _first_row(X):
             if len(block):
                 return block[:1]
         return _compute(X.blocks[0])
+    part = None
     for i in range(X.npartitions):  # one partition at a time: usually only the first is read
         part = _compute(X.partitions[i])
         if len(part):
             return part.iloc[:1]
-    return part
+    return part  # no rows at all: the estimator says what it makes of that
 
 
 def _sample_output(est, method, X):

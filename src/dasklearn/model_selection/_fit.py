@@ -77,8 +77,8 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
     the metrics whose scorer does not take the sample weights). ``shared``:
-    X and y are a shared read-only fold, and writing into them is re-raised
-    (the fit is then run again on a private copy)."""
+    X and y are a shared read-only fold, and a failure on read-only input is
+    re-raised (the fit then runs again on private copies)."""
     # with sample weights, several metrics are scored one by one, to learn
     # which of them take the weights (and say so of those that do not)
     if scoring.metrics is None or sample_weight is None:
@@ -379,21 +379,22 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
     except Exception:
         if isinstance(error_score, str):  # 'raise'
             raise
-        return Fold(*read_only(X_train, y_train, X_test, y_test), {}, (None, None)), False
-    read_only(Xt_scored)
-    return Fold(*read_only(Xt_train, y_train, Xt_test, y_test), {}, (None, None), Xt_scored), True
+        return Fold(X_train, y_train, X_test, y_test, {}, (None, None)), False
+    # made read-only where the fits use it (fit_and_score_prefolded)
+    return Fold(Xt_train, y_train, Xt_test, y_test, {}, (None, None), Xt_scored), True
 
 
 def fit_and_score_prefolded(batch, tail, whole, folds, scoring, opts):
     """Like fit_and_score_batch, on folds made by :func:`fit_prefix`: the
     pipeline's ``tail`` on transformed folds, the ``whole`` pipeline on a fold
     whose leading steps failed."""
-    # a fold that came from another worker is this worker's copy, shared by its tasks
+    # each fold (this worker's copy of a task's result) is shared by the worker's tasks
     return [_fit_score_one(tail if folds[s][1] else whole, params, _shared(folds[s][0]), scoring, opts)
             for _, s, params in batch]
 
 
 def _shared(fold: Fold) -> Fold:
+    """``fold`` with its numpy arrays read-only (see :func:`read_only`)."""
     read_only(fold.X_train, fold.y_train, fold.X_test, fold.y_test, fold.X_scored)
     return fold
 
