@@ -219,6 +219,10 @@ def test_reproducible_and_accepts_pandas_and_regressors(small):
     reg = IncrementalSearchCV(SGDRegressor(tol=None, random_state=0), {"alpha": [1e-4, 1e-2]},
                               n_initial_parameters="grid", max_iter=2, scoring="r2").fit(X, y.astype(float))
     assert len(reg.cv_results_["params"]) == 2 and np.isfinite(reg.best_score_)
+    # the same search object refitted with a regressor has no classes left from the classifier
+    a.set_params(estimator=SGDRegressor(tol=None, random_state=0), parameters={"alpha": loguniform(1e-4, 1e-1)},
+                 scoring="r2").fit(X, y.astype(float))
+    assert not hasattr(a, "classes_")
 
 
 @pytest.mark.parametrize(

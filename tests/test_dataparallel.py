@@ -268,3 +268,25 @@ def test_virtual_workers_without_client():
     model = DataParallel(SGDClassifier(random_state=0), n_jobs=2, max_rounds=2, random_state=0).fit(Xn, yn)
     assert model.partitions_ == {"local-0": [0], "local-1": [1]}
     assert isinstance(model.predict(Xn), np.ndarray) and model.score(Xn, yn) > 0.6
+
+
+def test_dataframe_column_names_are_kept_and_checked(client):
+    """As scikit-learn: fitted on a DataFrame, other columns (or their order)
+    are an error, not silently wrong predictions."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    X, y = make_classification(n_samples=400, n_features=4, chunks=100, random_state=0)
+    frame = pd.DataFrame(X.compute(), columns=["a", "b", "c", "d"])
+    labels = y.compute()
+    for X_fit in (frame, dd.from_pandas(frame, npartitions=4)):
+        model = DataParallel(GaussianNB()).fit(X_fit, labels if isinstance(X_fit, pd.DataFrame) else
+                                               dd.from_pandas(pd.Series(labels), npartitions=4))
+        assert list(model.feature_names_in_) == ["a", "b", "c", "d"]
+        assert_array_equal(model.predict(frame), model.estimator_.predict(frame.to_numpy()))
+        with pytest.raises(ValueError, match="feature names should match"):
+            model.predict(frame[["d", "c", "b", "a"]])
+        with pytest.raises(ValueError, match="feature names should match"):
+            model.predict(dd.from_pandas(frame[["d", "c", "b", "a"]], npartitions=2))
+    model.fit(frame.to_numpy(), labels)  # a refit on arrays forgets them
+    assert not hasattr(model, "feature_names_in_") and not hasattr(model.estimator_, "feature_names_in_")

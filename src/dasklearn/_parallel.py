@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dasklearn import _validation
 from dasklearn._delegation import DelegateMixin
@@ -280,6 +280,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Class labels (classifiers only).
     n_features_in_ : int
         Number of features of ``X``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` (a pandas or dask DataFrame with string column
+        names); the merged ``estimator_`` has them too.
 
     See Also
     --------
@@ -490,7 +493,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             Training data. A dask array is used block by block where its
             blocks are; an in-memory array is split into one block per worker.
             dask DataFrames are converted with ``to_dask_array(lengths=True)``
-            (one pass to find the partition lengths; feature names are not kept).
+            (one pass to find the partition lengths). A DataFrame's column
+            names are kept: predicting on other columns is an error.
         y : dask array of shape (n_samples,) or (n_samples, n_outputs), or array-like
             Targets, with the same row blocks as ``X`` (rechunked otherwise).
         classes : array-like or None, default=None
@@ -505,6 +509,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         from dasklearn._runtime._partitions import place_blocks, worker_count
 
         family = self._check_params()
+        # X's number and names of features, as scikit-learn records them
+        validate_data(self, _validation.feature_view(X), reset=True, skip_check_array=True)
         # the number of groups is fixed for the whole fit: the model depends on it
         n_groups = worker_count(self.n_jobs)
         X, y, classes = self._check_data(X, y, classes, n_groups)
@@ -532,6 +538,10 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         finally:
             parts.close()
         self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            # the blocks were fitted as arrays: the merged model checks the
+            # names of what it predicts on, as if fitted on the DataFrame
+            self.estimator_.feature_names_in_ = self.feature_names_in_
         return self
 
     def _rounds(self, parts, family, template, scorer, classes, max_rounds):

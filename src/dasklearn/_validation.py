@@ -42,6 +42,19 @@ def score_number(value, name) -> float:
     return float(value)
 
 
+def feature_view(X):
+    """What scikit-learn's feature checks (``validate_data``) read of ``X``:
+    a dask DataFrame's columns as an empty pandas DataFrame (its data stay
+    where they are); any other ``X`` as it is."""
+    from dask import is_dask_collection
+
+    if is_dask_collection(X) and hasattr(X, "columns"):
+        import pandas as pd
+
+        return pd.DataFrame(columns=X.columns)
+    return X
+
+
 def _first_consumer(estimator):
     """The estimator that first sees X (a Pipeline's first step), or None
     when that is a column-wise meta-transformer whose needs we can't tell."""

@@ -40,17 +40,6 @@ def _is_dask(obj) -> bool:
     return is_dask_collection(obj)
 
 
-def _feature_view(X):
-    """What scikit-learn's feature checks (``validate_data``) read of ``X``:
-    a dask DataFrame's columns as an empty pandas DataFrame (its data stay
-    where they are); any other ``X`` as it is."""
-    if _is_dask(X) and hasattr(X, "columns"):
-        import pandas as pd
-
-        return pd.DataFrame(columns=X.columns)
-    return X
-
-
 def _is_real(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
@@ -142,7 +131,7 @@ class _LinearModel(BaseEstimator):
         """Record (``reset``) or check X's number and names of features, as
         scikit-learn does (an error for other names, a warning for names
         given only at fit or only here)."""
-        validate_data(self, _feature_view(X), reset=reset, skip_check_array=True)
+        validate_data(self, _validation.feature_view(X), reset=reset, skip_check_array=True)
 
     def _check_data(self, X, y):
         name = type(self).__name__

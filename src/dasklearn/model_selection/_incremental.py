@@ -322,6 +322,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_features_in_ = int(X.shape[1])
             if hasattr(self.best_estimator_, "classes_"):
                 self.classes_ = self.best_estimator_.classes_
+            elif "classes_" in self.__dict__:  # from an earlier fit of a classifier
+                del self.classes_
         finally:
             runtime.close()
         return self
