@@ -89,7 +89,9 @@ def _sample_output(est, method, X):
             pass
     if out is None:
         out = getattr(est, method)(_first_row(X))
-    if hasattr(out, "tocsr") or hasattr(out, "todense"):
+    import scipy.sparse as sp
+
+    if sp.issparse(out):
         raise TypeError(
             f"{type(est).__name__}.{method} returns a sparse matrix ({type(out).__name__}), but on "
             f"dask input dasklearn builds dense dask arrays block by block. Add a step that "

@@ -537,8 +537,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_recoveries_ = parts.n_recoveries
         finally:
             parts.close()
-        self.n_features_in_ = int(X.shape[1])
-        if hasattr(self, "feature_names_in_"):
+        if hasattr(self, "feature_names_in_"):  # recorded with n_features_in_ by validate_data
             # the blocks were fitted as arrays: the merged model checks the
             # names of what it predicts on, as if fitted on the DataFrame
             self.estimator_.feature_names_in_ = self.feature_names_in_
@@ -599,7 +598,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     parts.release(old)
                 score = None
                 if val_groups:
-                    score = float(scorer(_RemoteResponses(model, respond), _NoX(), y_val))
+                    score = _validation.score_number(scorer(_RemoteResponses(model, respond), _NoX(), y_val), scorer)
                 self.history_.append({"round": r, "score": score, "param_change": change,
                                       "n_samples": int(sum(n_train[g] for g in active) * epochs),
                                       "time": time.perf_counter() - start})

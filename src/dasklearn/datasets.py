@@ -370,7 +370,7 @@ def make_classification(
         n_features=nf, n_informative=ni, n_redundant=nr, n_repeated=nrep, n_classes=n_classes,
         cluster_p=(w / w.sum())[np.arange(n_clusters) % n_classes], centroids=centroids,
         A=A, B=B, repeat_idx=repeat_idx, flip_y=flip_y, shift=shift, scale=scale,
-        shuffle=bool(shuffle), perm=perm,
+        shuffle=shuffle, perm=perm,
     )
     X, y = _generate("make_classification", _classification_block, params, rows, nf, 1,
                      seed, np.int64)
@@ -567,6 +567,7 @@ def make_blobs(
     box = np.asarray(center_box, dtype=np.float64)
     if box.shape != (2,) or not np.all(np.isfinite(box)):
         raise ValueError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
+    shuffle = _check_bool("shuffle", shuffle)
     seed = _seed(random_state)
     if not isinstance(centers, np.ndarray):
         # a box given as (max, min) is the same interval, as scikit-learn draws it

@@ -8,6 +8,7 @@ once and reuses them for all its items of that split.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from dasklearn._validation import score_number
@@ -141,10 +143,19 @@ def read_only(*parts) -> tuple:
     return parts
 
 
-def _pandas_copies_on_write() -> bool:
+@functools.cache
+def _pandas_major() -> int:
     import pandas as pd
 
-    return int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+    return int(pd.__version__.split(".")[0])
+
+
+def _pandas_copies_on_write() -> bool:
+    if _pandas_major() >= 3:
+        return True
+    import pandas as pd
+
+    return pd.options.mode.copy_on_write is True
 
 
 def _for_use(data, private: bool):
@@ -155,7 +166,7 @@ def _for_use(data, private: bool):
     copy-on-write copy (no data copied until written); others as they are."""
     if isinstance(data, np.ndarray):
         return data.copy() if private else data
-    if all(isinstance(getattr(data, a, None), np.ndarray) for a in ("data", "indices", "indptr")):
+    if sp.issparse(data):
         return data.copy()
     if hasattr(data, "iloc") and hasattr(data, "copy"):
         return data.copy(deep=not _pandas_copies_on_write())
@@ -376,6 +387,9 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
         # on a copy: a step with copy=False may have written into X_train (scikit-learn's
         # train score then transforms it again), and must not write into Xt_train
         Xt_scored = est.transform(_for_use(X_train, private=True)) if train_scores else None
+        if isinstance(Xt_scored, np.ndarray) and isinstance(Xt_train, np.ndarray) \
+                and np.array_equal(Xt_scored, Xt_train):
+            Xt_scored = None  # most steps transform as they fit_transform: not placed twice
     except Exception:
         if isinstance(error_score, str):  # 'raise'
             raise
