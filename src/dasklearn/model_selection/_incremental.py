@@ -320,10 +320,6 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_splits_ = len(spec.folds)
             self.multimetric_ = False
             self.n_features_in_ = int(X.shape[1])
-            if hasattr(self.best_estimator_, "classes_"):
-                self.classes_ = self.best_estimator_.classes_
-            elif "classes_" in self.__dict__:  # from an earlier fit of a classifier
-                del self.classes_
         finally:
             runtime.close()
         return self
@@ -556,6 +552,12 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()  # the inner estimator's kind (DelegateMixin)
         tags.input_tags.sparse = False  # X is split into dense blocks
         return tags
+
+    @property
+    def classes_(self):
+        """Class labels of the best estimator (classifiers only)."""
+        self._check_fitted()
+        return self.best_estimator_.classes_
 
     def score(self, X, y=None):
         """Score of the best estimator on (X, y) with the search's scorer."""
