@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 
 import dask
 import dask.array as da
@@ -536,6 +537,27 @@ def test_blockwise_methods_on_empty_blocks_strings_and_categories(client):
     model = ParallelPostFit(make_pipeline(OneHotEncoder(), LogisticRegression())).fit(cat, labels)
     got = model.predict_proba(dd.from_pandas(cat, npartitions=3)).compute()
     assert_allclose(np.asarray(got), model.estimator_.predict_proba(cat))
+
+
+def test_the_output_probe_shows_only_the_warnings_of_the_users_data(client):
+    """The blockwise output probe tries a made-up row of zeros: its warnings
+    (log(0)) are not the user's and are not shown. The warnings of the
+    user's own data are, as scikit-learn shows them in memory."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    codes = np.random.RandomState(0).randint(1, 4, size=(90, 1)).astype(float)
+    labels = (codes[:, 0] > 1.5).astype(int)
+    model = ParallelPostFit(make_pipeline(FunctionTransformer(np.log), LogisticRegression())).fit(codes, labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = model.predict(da.from_array(codes, chunks=30))
+    assert [str(w.message) for w in caught] == []
+    assert_array_equal(got.compute(), model.estimator_.predict(codes))
+
+    model = ParallelPostFit(LogisticRegression()).fit(pd.DataFrame(codes, columns=["c"]), labels)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(da.from_array(codes, chunks=30))
 
 
 def test_transform_of_a_dask_dataframe_names_its_columns_as_the_transformer_does(client):

@@ -77,16 +77,25 @@ def _first_row(X):
 
 def _sample_output(est, method, X):
     """``est.method`` on one row like X's, to learn its output's shape and
-    dtype: a row of zeros when the estimator takes it (nothing computed),
-    else X's own first row (a fitted encoder may refuse the zeros, a text
-    pipeline needs text)."""
+    dtype: a row of zeros when the estimator takes it silently (nothing
+    computed), else X's own first row (a fitted encoder may refuse the
+    zeros, a text pipeline needs text). Warnings about the made-up zeros
+    (``log(0)``) are not the user's: the zeros are dropped for X's first
+    row, whose warnings are (a model fitted with column names warns on a
+    dask array, as scikit-learn does in memory)."""
+    import warnings
+
     row = _zero_row(X)
     out = None
     if row is not None:
-        try:
-            out = getattr(est, method)(row)
-        except Exception:
-            pass
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                out = getattr(est, method)(row)
+            except Exception:
+                pass
+        if caught:
+            out = None
     if out is None:
         out = getattr(est, method)(_first_row(X))
     import scipy.sparse as sp
