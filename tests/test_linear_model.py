@@ -100,8 +100,11 @@ def _reference(problem, penalty):
             l1_ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": 0.5, None: 0.0}[penalty]
             C = np.inf if penalty is None else C_TEST
             solver = "saga" if l1_ratio > 0 else "lbfgs"
+            # before 1.8, scikit-learn reads l1_ratio only with penalty="elasticnet"
+            old_api = sk.LogisticRegression().penalty != "deprecated"
+            kw = {"penalty": "elasticnet"} if old_api and l1_ratio > 0 else {}
             return sk.LogisticRegression(C=C, l1_ratio=l1_ratio, solver=solver, tol=1e-12,
-                                         max_iter=100_000).fit(X, y)
+                                         max_iter=100_000, **kw).fit(X, y)
         if problem == "linear":
             alpha = 0.05
             if penalty is None:
