@@ -199,6 +199,19 @@ def _writes_its_input(exc: BaseException) -> bool:
     return False
 
 
+def _shared_then_private(attempt, private: bool = False):
+    """``attempt(private=False)``, on the shared read-only data; when that
+    fails on read-only input (or ``private`` says it would),
+    ``attempt(private=True)``, on private copies."""
+    if not private:
+        try:
+            return attempt(False)
+        except Exception as exc:
+            if not _writes_its_input(exc):
+                raise
+    return attempt(True)
+
+
 def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
     """Slice sample-aligned fit parameters (length n_samples) to ``idx``."""
     out = {}
@@ -250,14 +263,12 @@ def _fit_score_one(template, params, fold: Fold, scoring: Scoring, opts: FitOpti
     read-only arrays) runs again with a private copy for each use (fit, test
     score, train score), as scikit-learn slices a fresh fold for each fit.
     """
-    if not fold.private:
-        try:
-            return _fit_score_attempt(template, params, fold, scoring, opts, private=False)
-        except Exception as exc:
-            if not _writes_its_input(exc):
-                raise
+    def attempt(private: bool):
+        if private:  # this worker's later fits of the fold go private at once
             fold.private = True
-    return _fit_score_attempt(template, params, fold, scoring, opts, private=True)
+        return _fit_score_attempt(template, params, fold, scoring, opts, private)
+
+    return _shared_then_private(attempt, fold.private)
 
 
 def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: FitOptions, private: bool):
@@ -418,16 +429,13 @@ def fit_final(template, params, X, y, fit_params):
 
     X and y are given read-only: the refit may run while fits of the last
     split still slice their folds from the same placed data."""
-    start = time.perf_counter()
-    try:
-        return _refit(template, params, _read_only_view(X), _read_only_view(y), fit_params), \
-            time.perf_counter() - start
-    except Exception as exc:
-        if not _writes_its_input(exc):
-            raise
-    start = time.perf_counter()  # it cannot take read-only input: on a private copy
-    return (_refit(template, params, _for_use(X, private=True), _for_use(y, private=True), fit_params),
-            time.perf_counter() - start)
+    def attempt(private: bool):
+        start = time.perf_counter()
+        X_, y_ = (_for_use(X, private=True), _for_use(y, private=True)) if private else \
+            (_read_only_view(X), _read_only_view(y))
+        return _refit(template, params, X_, y_, fit_params), time.perf_counter() - start
+
+    return _shared_then_private(attempt)
 
 
 def _refit(template, params, X, y, fit_params):
