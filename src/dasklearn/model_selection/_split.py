@@ -5,6 +5,12 @@ block (or partition) ``i`` picks its rows with ``np.random.default_rng([seed,
 i])`` from its row counts only, never from the data, so every input passed
 together gets the same selection and stays row-aligned, without any global
 shuffle and without gathering data on the client.
+
+The counts per block: with known block sizes (a dask array among the inputs)
+the totals are scikit-learn's, spread over the blocks (``shuffle=False``: the
+same rows as scikit-learn); DataFrames alone (lengths unknown) round each
+partition's share with a low-discrepancy offset, so the totals track the
+fractions within a few rows (see ``train_test_split`` Notes).
 """
 
 from __future__ import annotations
@@ -50,9 +56,8 @@ def _validate_sizes(test_size, train_size, n_samples):
     """Check sizes as scikit-learn does (``n_samples`` None: unknown, no ints)."""
     if test_size is None and train_size is None:
         test_size = _DEFAULT_TEST_SIZE
-    fractions, rows = 0.0, 0
-    sizes = (("test_size", test_size, math.ceil), ("train_size", train_size, math.floor))
-    for name, value, rounding in sizes:
+    fractions = 0.0
+    for name, value in (("test_size", test_size), ("train_size", train_size)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -67,7 +72,6 @@ def _validate_sizes(test_size, train_size, n_samples):
                     f"{value}. Pass e.g. {name}=0.25, or an int number of rows."
                 )
             fractions += value
-            rows += 0 if n_samples is None else rounding(value * n_samples)
         elif n_samples is None:
             raise ValueError(
                 f"{name}={value} is a number of rows, but the partition lengths of the "
@@ -79,60 +83,96 @@ def _validate_sizes(test_size, train_size, n_samples):
                 f"{name} as a number of rows must be between 1 and n_samples - 1 = "
                 f"{n_samples - 1}; received {value}. Use a smaller count or a fraction."
             )
-        else:
-            rows += int(value)
     if fractions > 1:
         raise ValueError(
             f"test_size + train_size must be <= 1; received {test_size} + {train_size} "
             f"= {fractions}. Reduce test_size and/or train_size."
         )
-    if n_samples is not None and rows > n_samples:
-        raise ValueError(
-            f"test_size={test_size} and train_size={train_size} ask for {rows} rows but "
-            f"there are only {n_samples}. Reduce test_size and/or train_size."
-        )
     return test_size, train_size
+
+
+def _total_counts(test_size, train_size, n_samples):
+    """Global ``(n_train, n_test)`` for ``n_samples`` rows, as scikit-learn
+    computes them (fractions: ``ceil`` test, ``floor`` train; a missing size
+    is the complement of the other). Sizes already validated.
+    """
+    def rows(value, rounding):
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        return int(rounding(value * n_samples))
+
+    n_test = None if test_size is None else rows(test_size, math.ceil)
+    n_train = None if train_size is None else rows(train_size, math.floor)
+    if n_train is not None and n_test is not None and n_train + n_test > n_samples:
+        raise ValueError(
+            f"test_size={test_size} and train_size={train_size} ask for "
+            f"{n_train + n_test} rows but there are only {n_samples}. Reduce "
+            "test_size and/or train_size."
+        )
+    n_train = n_samples - n_test if n_train is None else n_train
+    n_test = n_samples - n_train if n_test is None else n_test
+    if n_train == 0:
+        raise ValueError(
+            f"With n_samples={n_samples}, test_size={test_size} and train_size="
+            f"{train_size}, the train set would be empty. Increase train_size or "
+            "reduce test_size."
+        )
+    return n_train, n_test
 
 
 def _allocate(total, caps):
     """Split int ``total`` over blocks in proportion to ``caps``, never above them.
 
-    Largest-remainder rounding (ties to the earlier block): sums to ``total``.
+    Largest-remainder rounding (ties to the earlier block): sums to ``total``,
+    and block ``i`` gets ``floor`` or ``ceil`` of ``total * caps[i] / sum(caps)``.
     """
     caps = [int(c) for c in caps]
     cap_sum = sum(caps)
-    if total > cap_sum:
-        raise ValueError(
-            f"Cannot place {total} rows: after rounding the other set per block only "
-            f"{cap_sum} rows remain. Pass both test_size and train_size as ints, or "
-            "both as fractions."
-        )
+    assert 0 <= total <= cap_sum, (total, cap_sum)
     base = np.array([total * c // max(cap_sum, 1) for c in caps], dtype=np.int64)
     remainder = np.array([total * c % max(cap_sum, 1) for c in caps], dtype=np.int64)
     base[np.argsort(-remainder, kind="stable")[: total - int(base.sum())]] += 1
     return base
 
 
-def _block_counts(sizes, test_size, train_size):
-    """Per-block ``(n_train, n_test)``: a fraction as sklearn applies it to one
-    array (``ceil`` test, ``floor`` train); an int spread by :func:`_allocate`.
+def _block_counts(sizes, n_train, n_test, shuffle):
+    """Per-block ``(n_train_i, n_test_i)`` arrays summing to ``n_train, n_test``.
+
+    shuffle: the test rows are spread over the blocks in proportion to their
+    sizes, then the train rows over what each block has left (:func:`_allocate`).
+    No shuffle: scikit-learn's cut, global rows ``[0, n_train)`` are train and
+    the next ``n_test`` test; block ``i`` holds the part of each in its rows.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
+    if shuffle:
+        test = _allocate(n_test, sizes)
+        return _allocate(n_train, sizes - test), test
+    starts = np.cumsum(sizes) - sizes
+    train = np.clip(n_train - starts, 0, sizes)
+    return train, np.clip(n_train + n_test - starts, 0, sizes) - train
 
-    def share(value, caps, rounding):
-        if isinstance(value, numbers.Integral):
-            return _allocate(value, caps)
-        return np.minimum(rounding(value * sizes).astype(np.int64), caps)
 
-    if test_size is not None:
-        n_test = share(test_size, sizes, np.ceil)
-        n_train = sizes - n_test
-        if train_size is not None:
-            n_train = share(train_size, n_train, np.floor)
-    else:
-        n_train = share(train_size, sizes, np.floor)
-        n_test = sizes - n_train
-    return n_train, n_test
+_GOLDEN = 0.6180339887498949  # offsets frac(i * golden ratio) spread evenly over [0, 1)
+
+
+def _partition_counts(n, i, test_size, train_size):
+    """``(n_train, n_test)`` of partition ``i`` of ``n`` rows, lengths unknown
+    up front (fractions only).
+
+    Rounded with the offset ``v = frac(i * 0.618...)``: ``ceil(test_size * n
+    - v)`` test and ``floor(train_size * n + v)`` train rows. Partition 0
+    rounds as scikit-learn does on one array; over many partitions the
+    roundings up and down balance out, so the totals track the fractions.
+    """
+    v = (i * _GOLDEN) % 1.0
+    if test_size is None:
+        n_train = min(math.floor(train_size * n + v), n)
+        return n_train, n - n_train
+    n_test = min(max(math.ceil(test_size * n - v), 0), n)
+    if train_size is None:
+        return n - n_test, n_test
+    # <= n - n_test when test_size + train_size <= 1; min() guards float error
+    return min(math.floor(train_size * n + v), n - n_test), n_test
 
 
 def _seed_from(random_state):
@@ -184,7 +224,7 @@ def _take_partition(
             "(known divisions), or split one DataFrame holding both and select the columns after."
         )
     if table is None:  # lengths unknown up front: fractions applied per partition
-        (n_train,), (n_test,) = _block_counts([n], test_size, train_size)
+        n_train, n_test = _partition_counts(n, i, test_size, train_size)
     elif n != table[i, 0]:
         raise ValueError(
             f"Partition {i} of {name} has {n} rows but block {i} of the dask arrays "
@@ -236,12 +276,8 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
     table = None
     if sizes is not None:
-        n_train, n_test = _block_counts(sizes, test_size, train_size)
-        if n_train.sum() == 0:
-            raise ValueError(
-                f"With n_samples={n_samples}, test_size={test_size} and train_size="
-                f"{train_size}, the train set would be empty. Adjust them."
-            )
+        n_train, n_test = _block_counts(
+            sizes, *_total_counts(test_size, train_size, n_samples), shuffle)
         table = np.stack([np.asarray(sizes), n_train, n_test], axis=1)
         # the whole (n_blocks, 3) table is one key of the graph, shared by
         # every block task (which reads its own row): the graph stays O(1)
@@ -304,7 +340,9 @@ def train_test_split(
         drawn from it on the client.
     shuffle : bool, default=True
         Whether to pick rows at random (and permute them) within each block.
-        If False, each block's first rows are train and the following ones test.
+        If False, rows keep their order: train is the first ``n_train`` rows
+        and test the next ``n_test``, as in scikit-learn (DataFrames without
+        a dask array: within each partition, see Notes).
     stratify : array-like, default=None
         Class labels for a stratified split; in-memory input only.
     blockwise : bool, default=True
@@ -318,14 +356,32 @@ def train_test_split(
 
     Notes
     -----
-    On dask input a fraction is applied to each block of ``n_i`` rows as
-    scikit-learn applies it to an array of ``n_i`` rows (``ceil(test_size *
-    n_i)`` test, ``floor(train_size * n_i)`` train rows): totals are the sums
-    of these, up to one row per block above ``ceil(test_size * n)``. An int is
-    spread over blocks in proportion to their sizes (largest remainder), so the
-    totals equal it exactly; it needs a dask array among the inputs, since
-    DataFrame partition lengths are unknown. Dask array outputs have known
-    chunks; DataFrame outputs keep their divisions only with ``shuffle=False``.
+    With a dask array among the inputs (block sizes known, ``n`` rows in
+    all), the train and test totals are exactly scikit-learn's for ``n`` rows
+    (float ``test_size``: ``ceil``, float ``train_size``: ``floor``, a missing
+    size the complement; same errors). With ``shuffle=True`` the test rows are
+    spread over the blocks in proportion to their sizes, and the train rows
+    over what each block has left (largest remainder: each block gets the
+    floor or ceil of its share); each block then picks its rows at random.
+    With ``shuffle=False`` the rows are scikit-learn's: train = rows ``[0,
+    n_train)``, test = the next ``n_test`` rows. DataFrames split together
+    with a dask array use the same per-block counts.
+
+    DataFrames/Series alone have unknown partition lengths (nothing is
+    computed up front), so only fractions are accepted and each partition
+    ``i`` of ``n_i`` rows rounds its own share with the offset ``v_i =
+    frac(0.618... * i)``: ``ceil(test_size * n_i - v_i)`` test rows and
+    ``floor(train_size * n_i + v_i)`` train rows (else the rest of the
+    partition). Partition 0 rounds as scikit-learn does; over many partitions
+    the roundings up and down balance out (no bias: small partitions do not
+    inflate the test set at the expense of train): with equal-length
+    partitions the totals are within a few rows of ``test_size * n`` and
+    ``train_size * n``; with uneven lengths the difference grows slowly, by
+    about ``0.3 * sqrt(npartitions)`` rows. With ``shuffle=False`` each
+    partition's first rows are train and the following ones test.
+
+    Dask array outputs have known chunks; DataFrame outputs keep their
+    divisions only with ``shuffle=False``.
     """
     if not arrays:
         raise ValueError("At least one array required as input")
@@ -352,7 +408,13 @@ def train_test_split(
             "blockwise=False (a global shuffle) is not supported for dask input; use "
             "blockwise=True, or shuffle the rows first (e.g. `ddf.shuffle(on=...)`)."
         )
-    return _split_dask(arrays, test_size, train_size, random_state, shuffle)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise ValueError(
+            f"shuffle must be a bool (True or False); received {shuffle!r} of type "
+            f"{type(shuffle).__name__}. Pass shuffle=True for random rows, or "
+            "shuffle=False to keep the rows in order."
+        )
+    return _split_dask(arrays, test_size, train_size, random_state, bool(shuffle))
 
 
 def _placeholders(*objs):
