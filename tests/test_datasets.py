@@ -73,14 +73,14 @@ def test_block_independent_of_other_blocks(name):
 def test_x_and_y_are_one_draw_per_block(monkeypatch):
     calls = []
 
-    def counting(rng, n, index, p, _inner=datasets._classification_block):
-        calls.append(index)
-        return _inner(rng, n, index, p)
+    def counting(rng, start, stop, p, _inner=datasets._classification_block):
+        calls.append(start)
+        return _inner(rng, start, stop, p)
 
     monkeypatch.setattr(datasets, "_classification_block", counting)
     X, y = make_classification(1000, 10, chunks=250, random_state=0)
     dask.compute(X, y, scheduler="sync")
-    assert sorted(calls) == [0, 1, 2, 3]
+    assert sorted(calls) == [0, 250, 500, 750]
 
 
 def test_graph_build_is_constant_time():
@@ -120,7 +120,7 @@ def test_classification_separable():
     [
         ([0.8, 0.2], 2, [0.8, 0.2]),
         ([0.5, 0.3], 3, [0.5, 0.3, 0.2]),  # n_classes - 1 weights: the last gets the rest
-        ([2, 1, 1], 3, [0.5, 0.25, 0.25]),  # normalised
+        ([0.2, 0.4], 2, [0.4, 0.6]),  # not normalised: the rows left over go round robin
     ],
 )
 def test_classification_weights(weights, n_classes, expected):
@@ -129,6 +129,118 @@ def test_classification_weights(weights, n_classes, expected):
         chunks=1_700, random_state=0,
     )[1].compute()
     np.testing.assert_allclose(np.bincount(y, minlength=n_classes) / len(y), expected, atol=0.002)
+
+
+# (n_classes, n_clusters_per_class, weights): None, n_classes - 1 values, summing
+# below one (leftover rows round robin), above one (later clusters cut off), zero
+CLASS_WEIGHTS = [
+    (2, 2, None), (2, 1, None), (3, 2, None), (3, 1, [0.5, 0.3]), (2, 2, [0.9]),
+    (2, 2, [0.2, 0.4]), (2, 2, [0.7, 0.6]), (3, 2, [0.1, 0.1, 0.1]), (3, 1, [0.6, 0.5, 0.4]),
+    (2, 1, [0.0, 0.0]),
+]
+
+
+def _chunkings(n):
+    """One block, then several chunkings (even, uneven, one row per block if small)."""
+    return [n, max(1, n // 3), 7, (n // 2, n - n // 2) if n > 1 else 1] + ([1] if n <= 40 else [])
+
+
+@pytest.mark.parametrize("n_samples", [2, 6, 10, 22, 37, 100])
+def test_classification_class_counts_are_sklearns(n_samples):
+    from sklearn.datasets import make_classification as sk_make_classification
+
+    for n_classes, ncpc, weights in CLASS_WEIGHTS:
+        kwargs = dict(n_samples=n_samples, n_features=5, n_informative=3, n_redundant=0,
+                      n_classes=n_classes, n_clusters_per_class=ncpc, weights=weights,
+                      flip_y=0.0, random_state=0)
+        expected = np.bincount(sk_make_classification(**kwargs)[1], minlength=n_classes)
+        for chunks in _chunkings(n_samples):
+            y = make_classification(**kwargs, chunks=chunks)[1].compute(scheduler="sync")
+            got = np.bincount(y, minlength=n_classes)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{kwargs} chunks={chunks}")
+
+
+def test_classification_one_block_small_n_is_balanced():
+    """Two rows are one per class (a classifier can be fitted), as scikit-learn."""
+    for n in (2, 4, 6, 10):
+        y = make_classification(n, flip_y=0.0, random_state=0)[1].compute()
+        np.testing.assert_array_equal(np.bincount(y), [n // 2, n // 2])
+
+
+@pytest.mark.parametrize(
+    "n_samples, centers",
+    [(2, 3), (7, 3), (100, 3), (601, 4), ([100, 200, 300], None), ([0, 5, 1, 12], None),
+     ([30, 1], None)],
+)
+def test_blobs_center_counts_are_sklearns(n_samples, centers):
+    from sklearn.datasets import make_blobs as sk_make_blobs
+
+    expected = np.bincount(sk_make_blobs(n_samples, centers=centers, random_state=0)[1],
+                           minlength=3 if centers is None else centers)
+    total = int(np.sum(n_samples))
+    for chunks in [*_chunkings(total), 70]:
+        y = make_blobs(n_samples, centers=centers, chunks=chunks, random_state=0)[1]
+        got = np.bincount(y.compute(scheduler="sync"), minlength=len(expected))
+        np.testing.assert_array_equal(got, expected, err_msg=f"chunks={chunks}")
+
+
+def test_blocks_are_a_fair_mix_of_the_clusters():
+    """Each block holds its share of every cluster to within about one row, and
+    the clusters' totals over the blocks are exact."""
+    cases = [(3000, [0.5, 0.3], 3), (1001, [0.9], 2), (5000, None, 4)]
+    for n, weights, n_classes in cases:
+        y = make_classification(n, 5, n_informative=3, n_classes=n_classes, weights=weights,
+                                n_clusters_per_class=2, flip_y=0.0, chunks=97, random_state=1)[1]
+        counts = np.array([np.bincount(b, minlength=n_classes) for b in
+                           (y.blocks[i].compute() for i in range(y.numblocks[0]))])
+        total = counts.sum(axis=0)
+        share = np.array(y.chunks[0])[:, None] * total / n
+        assert np.abs(counts - share).max() < 2.0
+    y = make_blobs([500, 50, 5, 1445], chunks=64, random_state=0)[1]
+    counts = np.array([np.bincount(y.blocks[i].compute(), minlength=4)
+                       for i in range(y.numblocks[0])])
+    np.testing.assert_array_equal(counts.sum(axis=0), [500, 50, 5, 1445])
+    np.testing.assert_array_equal(counts.sum(axis=1), y.chunks[0])
+    assert np.abs(counts - np.array(y.chunks[0])[:, None] * [500, 50, 5, 1445] / 2000).max() < 2.0
+
+
+def test_prefix_counts_is_the_merged_order():
+    """The rows are the merge of one evenly spaced sequence per cluster (row j of
+    cluster k at time (j + 1/2) / C_k, ties to the lower k): brute force."""
+    from fractions import Fraction
+
+    for counts in [(3, 3), (1, 4, 0, 7), (5, 5, 5), (2, 9, 4, 13, 1), (1,)]:
+        order = sorted((Fraction(2 * j + 1, 2 * c), k)
+                       for k, c in enumerate(counts) for j in range(c))
+        prefix = np.zeros(len(counts), dtype=np.int64)
+        for m in range(sum(counts) + 1):
+            np.testing.assert_array_equal(datasets._prefix_counts(m, counts), prefix)
+            if m < len(order):
+                prefix[order[m][1]] += 1
+    # exact for huge data sets (Python ints: no overflow)
+    counts = (3 * 10**12 + 1, 10**12, 7)
+    n = sum(counts)
+    edges = [0, 12345, n // 3, n // 2 + 1, n - 5, n]
+    blocks = [datasets._block_counts(a, b, counts) for a, b in zip(edges, edges[1:])]
+    np.testing.assert_array_equal(np.sum(blocks, axis=0), counts)
+    for (a, b), c in zip(zip(edges, edges[1:]), blocks):
+        assert c.sum() == b - a and np.all(c >= 0)
+        assert all(abs(int(ck) - (b - a) * k / n) < 2 for ck, k in zip(c, counts))
+
+
+def test_classification_bunch_has_the_drawn_shift_and_scale():
+    kwargs = dict(n_samples=20_000, n_features=6, n_informative=2, n_redundant=0, shuffle=False,
+                  chunks=5000, random_state=0, return_X_y=False)
+    bunch = make_classification(shift=None, scale=None, class_sep=2.0, **kwargs)
+    shift, scale = bunch.parameters["shift"], bunch.parameters["scale"]
+    assert shift.shape == (6,) and np.all(np.abs(shift) <= 2.0)
+    assert scale.shape == (6,) and np.all((scale >= 1) & (scale <= 101))
+    # they are the values used: the noise columns are (N(0, 1) + shift) * scale
+    noise = bunch.X[:, 2:].compute() / scale[2:] - shift[2:]
+    np.testing.assert_allclose(noise.mean(axis=0), 0, atol=0.05)
+    np.testing.assert_allclose(noise.std(axis=0), 1, atol=0.05)
+    given = make_classification(shift=0.5, scale=2.0, **kwargs).parameters
+    assert given["shift"] == 0.5 and given["scale"] == 2.0
 
 
 def test_classification_flip_y():

@@ -18,9 +18,15 @@ Design
   ``(random_state, chunks)``, not on the scheduler or the number of workers,
   and a block can be computed without the others.
 * The graph is one Blockwise layer (``dask.array.map_blocks`` with no input
-  array, each task told its ``block_id``; the row counts travel with the
+  array, each task told its ``block_id``; the block offsets travel with the
   model under its one key): no per-block Python objects, built in
   milliseconds even for ``n_samples=10**9``.
+* Labelled generators (``make_classification``, ``make_blobs``) first fix, on
+  the client, how many rows each cluster has in the whole data set (exactly
+  scikit-learn's counts).  The rows of the data set are, in order, the merge
+  of one evenly spaced sequence per cluster (:func:`_prefix_counts`), and a
+  block takes the rows of its range: every block is a fair mix of the
+  clusters, and the clusters' totals over the blocks are exact.
 * A block's ``X`` and ``y`` are drawn by one task into a packed float64 array
   ``[X | y]``, of which ``X`` and ``y`` are blockwise slices: computing both
   generates each block once (computing one alone generates the whole block).
@@ -32,6 +38,8 @@ from __future__ import annotations
 
 import numbers
 import reprlib
+from fractions import Fraction
+from heapq import heapify, heappop, heappush
 
 import dask
 import numpy as np
@@ -41,7 +49,6 @@ from dask.base import tokenize
 __all__ = ["make_blobs", "make_classification", "make_counts", "make_regression"]
 
 DEFAULT_CHUNKS = 100_000
-_GOLDEN = 0.6180339887498949  # per-block phase of the class allocation
 
 
 # ----------------------------------------------------------------- validation
@@ -124,14 +131,16 @@ def _seed(random_state):
 def _run_block(gen, seed, model, block_id=None):
     """Task body: draw row block ``i = block_id[0]`` with its own rng.
 
-    ``model`` is ``(params, rows)``: the generator's global parameters and
-    the number of rows of every block, held under one key of the graph.
+    ``model`` is ``(params, offsets)``: the generator's global parameters and
+    the first row of every block (plus ``n_samples``), held under one key of
+    the graph.  Block ``i`` is rows ``[offsets[i], offsets[i + 1])``.
     """
-    params, rows = model
+    params, offsets = model
     index = block_id[0]
+    start, stop = int(offsets[index]), int(offsets[index + 1])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
-    out = gen(rng, int(rows[index]), index, params)
-    assert out.shape[0] == rows[index], (out.shape, rows[index])
+    out = gen(rng, start, stop, params)
+    assert out.shape[0] == stop - start, (out.shape, start, stop)
     return out
 
 
@@ -145,15 +154,16 @@ def _take_y(block, n_features, squeeze, dtype):
 
 
 def _generate(fname, gen, params, rows, n_features, n_y, seed, y_dtype):
-    """Build ``X, y`` whose row block ``i`` is ``gen(rng_i, n_i, i, params)``.
+    """Build ``X, y`` whose row block ``i`` is ``gen(rng_i, start_i, stop_i, params)``.
 
     ``gen`` returns the packed float64 block ``[X | y]`` (``n_features + n_y``
-    columns).  The graph is one Blockwise layer of ``_run_block`` tasks (O(1)
-    in the number of blocks: each task is told its ``block_id``), one key
-    holding ``params`` and the block row counts, and two Blockwise slices for
-    ``X`` and ``y``.
+    columns) of the data set's rows ``[start_i, stop_i)``.  The graph is one
+    Blockwise layer of ``_run_block`` tasks (O(1) in the number of blocks:
+    each task is told its ``block_id``), one key holding ``params`` and the
+    block offsets, and two Blockwise slices for ``X`` and ``y``.
     """
-    model = (params, np.asarray(rows, dtype=np.int64))
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(rows, dtype=np.int64))])
+    model = (params, offsets)
     mtoken = tokenize(model)
     mkey = dask.delayed(model, name=f"{fname}-params-{mtoken}", traverse=False)
     token = tokenize(fname, seed, mtoken)
@@ -174,18 +184,72 @@ def _generate(fname, gen, params, rows, n_features, n_y, seed, y_dtype):
     return X, y
 
 
-def _allocate(n, proportions, index):
-    """Split ``n`` rows among groups in ``proportions`` (systematic allocation).
+def _prefix_counts(m, counts):
+    """How many of the first ``m`` rows of the data set each cluster has.
 
-    Counts are ``floor(n * P_k + u) - floor(n * P_{k-1} + u)`` with cumulative
-    proportions ``P`` and a per-block phase ``u = frac(index * golden ratio)``:
-    they sum to ``n`` exactly, each is within one row of ``n * p_k``, and the
-    rounding averages out over blocks (no group is systematically favoured).
+    The rows of the data set are, in order, the merge of one evenly spaced
+    sequence per cluster: row ``j`` of cluster ``k`` (of ``C_k = counts[k]``)
+    comes at time ``(j + 1/2) / C_k``, ties going to the lower ``k``.  The
+    first ``m`` rows are those before time ``m / n`` -- cluster ``k`` has
+    ``round(m * C_k / n)`` of them (up to the rounding of a half), so
+    ``m +- K/2`` in all -- corrected by taking the next rows (or giving back
+    the last ones) in merge order.  Exact integer arithmetic (Python ints:
+    no overflow), ``O(K log K)`` for ``K`` clusters.
+
+    The result sums to ``m``, is ``counts`` at ``m = n`` and never decreases
+    as ``m`` grows, so the rows of block ``[a, b)`` are
+    ``_prefix_counts(b) - _prefix_counts(a)`` (non-negative, each cluster's
+    total over the blocks is exactly ``C_k``).  Each is within about one row
+    of ``(b - a) * C_k / n``: this is Webster's (Sainte-Lague) apportionment
+    of ``m`` rows in proportion to ``counts``.
     """
-    cum = np.concatenate([[0.0], np.cumsum(proportions)])
-    edges = np.floor(n * (cum / cum[-1]) + (index * _GOLDEN) % 1.0).astype(np.int64)
-    edges[0], edges[-1] = 0, n
-    return np.diff(edges)
+    n = sum(counts)
+    # rows before time m / n: j with (2j + 1) * n < 2 * m * C_k
+    taken = [min(c, ((2 * m * c - 1) // n + 1) // 2) for c in counts]
+    extra = m - sum(taken)
+    if extra > 0:  # take the next rows, earliest first
+        heap = [(Fraction(2 * t + 1, 2 * c), k)
+                for k, (t, c) in enumerate(zip(taken, counts)) if t < c]
+        heapify(heap)
+        for _ in range(extra):
+            _, k = heappop(heap)
+            taken[k] += 1
+            if taken[k] < counts[k]:
+                heappush(heap, (Fraction(2 * taken[k] + 1, 2 * counts[k]), k))
+    elif extra < 0:  # give back the last rows, latest first
+        heap = [(-Fraction(2 * t - 1, 2 * c), -k)
+                for k, (t, c) in enumerate(zip(taken, counts)) if t > 0]
+        heapify(heap)
+        for _ in range(-extra):
+            _, k = heappop(heap)
+            k = -k
+            taken[k] -= 1
+            if taken[k] > 0:
+                heappush(heap, (-Fraction(2 * taken[k] - 1, 2 * counts[k]), -k))
+    return np.array(taken, dtype=np.int64)
+
+
+def _block_counts(start, stop, counts):
+    """Rows of each cluster in the data set's rows ``[start, stop)``."""
+    return _prefix_counts(stop, counts) - _prefix_counts(start, counts)
+
+
+def _classification_counts(n_samples, weights, n_clusters_per_class):
+    """Rows per cluster in the whole data set, as scikit-learn computes them.
+
+    Cluster ``k`` (class ``k % n_classes``) gets
+    ``int(n_samples * weights[k % n_classes] / n_clusters_per_class)`` rows;
+    the rows left over go one by one to clusters 0, 1, 2, ... (round robin)
+    and, when the weights sum above one, the later clusters are cut off at
+    ``n_samples``.
+    """
+    n_classes = len(weights)
+    k = np.arange(n_classes * n_clusters_per_class)
+    counts = (n_samples * weights[k % n_classes] / n_clusters_per_class).astype(np.int64)
+    q, r = divmod(max(n_samples - int(counts.sum()), 0), len(k))
+    counts += q + (k < r)
+    ends = np.minimum(np.cumsum(counts), n_samples)
+    return tuple(int(c) for c in np.diff(ends, prepend=0))
 
 
 _RANDOM_STATE_DOC = """random_state : int, RandomState, Generator or None, default=None
@@ -227,9 +291,10 @@ def _hypercube(n_vertices, dims, rng):
     return bits.astype(np.float64)
 
 
-def _classification_block(rng, n, index, p):
+def _classification_block(rng, start, stop, p):
     nf, ni, nr, nrep = p["n_features"], p["n_informative"], p["n_redundant"], p["n_repeated"]
-    counts = _allocate(n, p["cluster_p"], index)
+    n = stop - start
+    counts = _block_counts(start, stop, p["cluster_counts"])
     y = np.repeat(np.arange(len(counts)) % p["n_classes"], counts)
     X = np.empty((n, nf))
     Xi = X[:, :ni]
@@ -282,10 +347,15 @@ def make_classification(
     n_clusters_per_class : int, default=2
         Clusters per class (``n_classes * n_clusters_per_class <= 2**n_informative``).
     weights : array-like of shape (n_classes,) or (n_classes - 1,), default=None
-        Class proportions, normalised to sum to one (with ``n_classes - 1``
-        values the last class gets ``1 - sum(weights)``); None: balanced.  Each
-        block splits its rows among the clusters deterministically in these
-        proportions (within one row per cluster), as scikit-learn does globally.
+        Class proportions (with ``n_classes - 1`` values the last class gets
+        ``1 - sum(weights)``); None: balanced.  The rows per cluster are
+        exactly scikit-learn's: ``int(n_samples * weights[c] /
+        n_clusters_per_class)`` for each cluster of class ``c``, the rows left
+        over given one by one to clusters 0, 1, 2, ... and, if the weights sum
+        above one, the last clusters cut off at ``n_samples`` (weights are not
+        normalised).  Each block is a fair mix of the clusters (within about
+        one row of its share of each); without ``flip_y`` the class counts of
+        ``y`` are scikit-learn's for any chunking.
     flip_y : float, default=0.01
         Fraction of labels replaced by a uniformly random class.
     class_sep : float, default=1.0
@@ -293,15 +363,18 @@ def make_classification(
     hypercube : bool, default=True
         Put the centroids on hypercube vertices; if False, on a random polytope.
     shift : float, array of shape (n_features,) or None, default=0.0
-        Added to the features; None: drawn uniformly in [-class_sep, class_sep].
+        Added to the features; None: drawn uniformly in [-class_sep, class_sep]
+        (the drawn values are in the Bunch's ``parameters["shift"]``).
     scale : float, array of shape (n_features,) or None, default=1.0
-        Multiplies the features after the shift; None: drawn uniformly in [1, 101].
+        Multiplies the features after the shift; None: drawn uniformly in
+        [1, 101] (the drawn values are in ``parameters["scale"]``).
     shuffle : bool, default=True
         Shuffle the rows within each block; permute the columns (one permutation).
     %(random_state)s
     return_X_y : bool, default=True
         If False, return a :class:`~sklearn.utils.Bunch` with ``X``, ``y``,
-        ``feature_info`` and ``parameters``.
+        ``feature_info`` and ``parameters`` (the arguments, with the drawn
+        ``shift`` and ``scale`` when they were None).
     %(chunks)s
 
     Returns
@@ -330,15 +403,16 @@ def make_classification(
             f"{n_clusters} > 2**{ni}. Use n_informative >= "
             f"{int(np.ceil(np.log2(n_clusters)))} or fewer classes or clusters per class."
         )
-    w = np.ones(n_classes) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = (np.full(n_classes, 1.0 / n_classes) if weights is None
+         else np.asarray(weights, dtype=np.float64))
     if w.ndim != 1:
         raise ValueError(
             f"weights must be a 1-D list of proportions, one per class, got {reprlib.repr(weights)}. "
             "Pass e.g. weights=[0.9, 0.1] for two classes."
         )
-    if len(w) == n_classes - 1:
-        w = np.append(w, 1.0 - w.sum())
-    if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
+    if len(w) == n_classes - 1:  # summed in order, as scikit-learn's sum(weights)
+        w = np.append(w, 1.0 - sum(w.tolist()))
+    if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):
         raise ValueError(
             f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
             f"non-negative proportions, one per class, got {reprlib.repr(weights)}. "
@@ -362,13 +436,13 @@ def make_classification(
     B = 2 * rng.uniform(size=(ni, nr)) - 1
     repeat_idx = ((ni + nr - 1) * rng.uniform(size=nrep) + 0.5).astype(np.intp)
     if shift is None:
-        shift = (2 * rng.uniform(size=nf) - 1) * class_sep
+        shift = arguments["shift"] = (2 * rng.uniform(size=nf) - 1) * class_sep
     if scale is None:
-        scale = 1 + 100 * rng.uniform(size=nf)
+        scale = arguments["scale"] = 1 + 100 * rng.uniform(size=nf)
     perm = rng.permutation(nf) if shuffle else np.arange(nf)
     params = dict(
         n_features=nf, n_informative=ni, n_redundant=nr, n_repeated=nrep, n_classes=n_classes,
-        cluster_p=(w / w.sum())[np.arange(n_clusters) % n_classes], centroids=centroids,
+        cluster_counts=_classification_counts(n_samples, w, ncpc), centroids=centroids,
         A=A, B=B, repeat_idx=repeat_idx, flip_y=flip_y, shift=shift, scale=scale,
         shuffle=shuffle, perm=perm,
     )
@@ -385,7 +459,8 @@ def make_classification(
 
 
 # ------------------------------------------------------------- regression
-def _regression_block(rng, n, index, p):
+def _regression_block(rng, start, stop, p):
+    n = stop - start
     if p["V"] is None:
         X = rng.standard_normal((n, len(p["coef"])))
     else:  # rows of U @ diag(s) @ V.T, U's rows drawn as N(0, I / n_samples)
@@ -475,8 +550,9 @@ def make_regression(
 
 
 # ------------------------------------------------------------------ blobs
-def _blobs_block(rng, n, index, p):
-    labels = np.repeat(np.arange(len(p["std"])), _allocate(n, p["proportions"], index))
+def _blobs_block(rng, start, stop, p):
+    n = stop - start
+    labels = np.repeat(np.arange(len(p["std"])), _block_counts(start, stop, p["counts"]))
     if p["shuffle"]:  # rows are independent given their label
         labels = rng.permutation(labels)
     X = rng.standard_normal((n, p["centers"].shape[1]))
@@ -493,15 +569,15 @@ def make_blobs(
 ):
     """Generate isotropic Gaussian blobs, as dask arrays.
 
-    As :func:`sklearn.datasets.make_blobs`.  Each block splits its rows among
-    the centers deterministically, in proportion to the per-center counts (equal
-    shares when ``n_samples`` is an int), within one row per center.
+    As :func:`sklearn.datasets.make_blobs`, with exactly its rows per center
+    (``n_samples // n_centers``, one more for the first ``n_samples %
+    n_centers`` centers) for any chunking; each block is a fair mix of the
+    centers (within about one row of its share of each).
 
     Parameters
     ----------
     n_samples : int or array-like of int, default=100
-        Number of rows, or the number of rows of each center (exact with one
-        block; otherwise within one row per center and block).
+        Number of rows, or the number of rows of each center.
     n_features : int, default=2
         Number of features (ignored when ``centers`` is an array).
     centers : int or array-like of shape (n_centers, n_features), default=None
@@ -572,9 +648,11 @@ def make_blobs(
     if not isinstance(centers, np.ndarray):
         # a box given as (max, min) is the same interval, as scikit-learn draws it
         centers = _init_rng(seed).uniform(box.min(), box.max(), size=(n_centers, n_features))
+    if per_center is None:  # scikit-learn's split: the first n_samples % n_centers get one more
+        per_center = n_samples // n_centers + (np.arange(n_centers) < n_samples % n_centers)
     params = dict(
         centers=centers, std=np.broadcast_to(std.ravel(), (n_centers,)).copy(), shuffle=shuffle,
-        proportions=np.ones(n_centers) if per_center is None else per_center.astype(float),
+        counts=tuple(int(c) for c in per_center),
     )
     X, y = _generate("make_blobs", _blobs_block, params, rows, n_features, 1, seed, np.int64)
     return (X, y, centers) if return_centers else (X, y)
@@ -584,7 +662,8 @@ def make_blobs(
 _MAX_LOG_RATE = 40.0  # exp(40) ~ 2e17: numpy's Poisson sampler never overflows
 
 
-def _counts_block(rng, n, index, p):
+def _counts_block(rng, start, stop, p):
+    n = stop - start
     X = rng.standard_normal((n, len(p["coef"])))
     y = rng.poisson(np.exp(np.minimum(X @ p["coef"], _MAX_LOG_RATE)))
     return np.column_stack([X, y])
