@@ -31,6 +31,34 @@ def _resolve(arg):
     return arg
 
 
+class _InConfig:
+    """``fn`` run under a given scikit-learn configuration.
+
+    scikit-learn keeps ``set_config`` / ``config_context`` per thread, so a
+    task on a worker (another process) or on a local pool thread would see
+    the defaults, not the caller's ``transform_output="pandas"``,
+    ``assume_finite`` or ``enable_metadata_routing``. As scikit-learn's own
+    joblib tasks do, each task runs under the configuration its backend
+    captured from the caller. Named as ``fn`` (dask names tasks after it).
+    """
+
+    def __init__(self, fn: Callable, config: dict):
+        self.fn, self.config = fn, config
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, *args):
+        from sklearn import config_context
+
+        with config_context(**self.config):
+            return self.fn(*args)
+
+
+def _callers_config() -> dict:
+    from sklearn import get_config
+
+    return get_config()
+
+
 def local_slots(n_jobs: int | None, default: int | None = None) -> int:
     """Local threads for ``n_jobs``, counted as scikit-learn does (``-1``: all
     cores, ``-2``: all but one, ...); ``None`` means ``default`` (all cores
@@ -52,6 +80,7 @@ class LocalBackend:
     def __init__(self, n_jobs: int | None = None):
         self.n_slots = local_slots(n_jobs)
         self._pool = cf.ThreadPoolExecutor(self.n_slots, thread_name_prefix="dasklearn")
+        self._config = _callers_config()  # the tasks' (see _InConfig)
 
     def put(self, obj):
         return obj
@@ -76,7 +105,8 @@ class LocalBackend:
     def submit(self, fn: Callable, *args, priority: int = 0) -> cf.Future:
         # like dask, resolve futures given as arguments (top level or in a list);
         # threads take tasks in order: priority is ignored
-        return self._pool.submit(lambda: fn(*(_resolve(a) for a in args)))
+        task = _InConfig(fn, self._config)
+        return self._pool.submit(lambda: task(*(_resolve(a) for a in args)))
 
     def wait_any(self, futures):
         done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
@@ -124,6 +154,7 @@ class DistributedBackend:
         nthreads = client.nthreads()
         self.n_slots = max(1, sum(nthreads.values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
+        self._config = _callers_config()  # the tasks' (see _InConfig)
         # what we scattered, by key: if the workers holding it die, it can be
         # placed again (computed results are recomputed by dask from lineage)
         self._origin: dict = {}
@@ -181,7 +212,7 @@ class DistributedBackend:
     def submit(self, fn: Callable, *args, priority: int = 0):
         """``fn(*args)`` as a task; a higher ``priority`` runs before tasks
         already waiting (dask's task priorities)."""
-        return self.client.submit(fn, *args, pure=False, priority=priority)
+        return self.client.submit(_InConfig(fn, self._config), *args, pure=False, priority=priority)
 
     def wait_any(self, futures):
         """The futures that are done, once one is (:class:`WorkersLost` when

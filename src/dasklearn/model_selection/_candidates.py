@@ -72,6 +72,12 @@ def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
                     f"distribution; got {type(values).__name__} {values!r}. Wrap a single "
                     f"value in a list: {{{name!r}: [{values!r}]}}."
                 )
+            elif isinstance(values, np.ndarray) and values.ndim != 1:
+                raise ValueError(
+                    f"param_grid[{name!r}] must be a one-dimensional array of values; got an "
+                    f"array of shape {values.shape}. To try arrays as values, pass a list of "
+                    f"them: {{{name!r}: list(values)}}."
+                )
             elif len(values) == 0:
                 raise ValueError(
                     f"param_grid[{name!r}] is empty: give at least one value to try."
@@ -85,20 +91,16 @@ def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
 def check_param_names(estimator, candidates: list[dict]) -> None:
     """Reject parameter names ``estimator`` does not have, before any work runs.
 
-    A name is valid when ``estimator.get_params(deep=True)`` has it, or when its
-    prefix (``step`` in ``step__alpha``) is itself set by the same candidate
-    (a step replaced by another estimator brings its own parameters).
+    A name is valid when ``estimator.get_params(deep=True)`` has it, or when a
+    prefix of it (``step`` in ``step__alpha``, or in ``step__inner__alpha``)
+    is itself set by the same candidate to an estimator that has the rest (a
+    step replaced by another estimator brings its own parameters).
     """
     valid = set(estimator.get_params(deep=True))
     for params in candidates:
         for name in params:
-            if name in valid:
+            if name in valid or _set_through_replaced_step(name, params):
                 continue
-            prefix = name.rsplit("__", 1)[0] if "__" in name else None
-            if prefix is not None and prefix in params:
-                sub = params[prefix]
-                if hasattr(sub, "get_params") and name.split("__", 1)[1] in sub.get_params(deep=True):
-                    continue
             import difflib
 
             close = difflib.get_close_matches(name, sorted(valid), n=5, cutoff=0.6)
@@ -107,3 +109,14 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
                 f"Invalid parameter {name!r} for estimator {type(estimator).__name__}: "
                 f"it is not one of its parameters (see estimator.get_params().keys()).{hint}"
             )
+
+
+def _set_through_replaced_step(name: str, params: dict) -> bool:
+    """Is ``name`` a parameter of an estimator the same candidate sets
+    (``model__pca__n_components`` with ``model`` or ``model__pca`` in it)?"""
+    parts = name.split("__")
+    for cut in range(1, len(parts)):
+        sub = params.get("__".join(parts[:cut]))
+        if hasattr(sub, "get_params") and "__".join(parts[cut:]) in sub.get_params(deep=True):
+            return True
+    return False

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.utils import get_tags
 
 from dasklearn._validation import score_number
 
@@ -50,6 +51,7 @@ class Scoring:
     metrics: dict | None = None
     takes_weights: dict = field(default_factory=dict)
     by_name: bool = True
+    routed: dict | None = None  # with metadata routing: the scorer's routed parameters (see _score_routed)
 
 
 def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
@@ -75,12 +77,51 @@ def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
         return scorer(*args), False
 
 
-def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool = False):
+def _score_routed(est, X, y, scoring: Scoring, params: dict, error_score, shared: bool):
+    """:func:`_score` with scikit-learn's metadata routing enabled: the
+    fold's rows of the parameters routed to the scorer (``params``) go to it
+    as scikit-learn's search gives them: one scorer gets them all; with
+    several metrics, each gets those it requested, and a failing one gets
+    ``error_score`` alone."""
+    from sklearn.utils.metadata_routing import process_routing
+
+    args = (est, X) if y is None else (est, X, y)
+
+    def failed(exc) -> bool:
+        if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
+            raise exc
+        return True
+
+    if scoring.metrics is None:
+        try:
+            value = scoring.combined(*args, **params)
+        except Exception as exc:
+            failed(exc)
+            return None, [traceback.format_exc()], False, []
+        if isinstance(value, dict):
+            return {k: score_number(v, k) for k, v in value.items()}, [], True, []
+        return {"score": score_number(value, scoring.combined)}, [], False, []
+    by_metric = process_routing(scoring.combined, "score", **params)
+    scores, errors = {}, []
+    for name, scorer in scoring.metrics.items():
+        try:
+            scores[name] = score_number(scorer(*args, **by_metric[name].score), name)
+        except Exception as exc:
+            failed(exc)
+            scores[name] = float(error_score)
+            errors.append(f"{name}: {traceback.format_exc()}")
+    return scores, errors, True, []
+
+
+def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool = False, routed=None):
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
     the metrics whose scorer does not take the sample weights). ``shared``:
     X and y are a shared read-only fold, and a failure on read-only input is
-    re-raised (the fit then runs again on private copies)."""
+    re-raised (the fit then runs again on private copies). ``routed``: the
+    fold's routed scorer parameters, with metadata routing (else None)."""
+    if routed is not None:
+        return _score_routed(est, X, y, scoring, routed, error_score, shared)
     # with sample weights, several metrics are scored one by one, to learn
     # which of them take the weights (and say so of those that do not)
     if scoring.metrics is None or sample_weight is None:
@@ -125,6 +166,34 @@ def take_rows(data, idx):
     if idx.dtype == bool:  # a mask, as scikit-learn's splits may be
         idx = np.flatnonzero(idx)
     return [data[i] for i in idx]
+
+
+def take_split(X, train, test, pairwise: bool) -> tuple:
+    """(training rows, test rows) of X, as scikit-learn's search cuts them:
+    for an estimator taking a precomputed kernel or distance matrix (its
+    ``pairwise`` tag), ``X[train][:, train]`` and ``X[test][:, train]``."""
+    if not pairwise:
+        return take_rows(X, train), take_rows(X, test)
+    if not hasattr(X, "shape") or len(X.shape) != 2 or X.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"The estimator takes a precomputed kernel or distance matrix (its 'pairwise' tag), so X "
+            f"must be a square (n_samples, n_samples) array or sparse matrix; got "
+            f"{'shape ' + str(X.shape) if hasattr(X, 'shape') else type(X).__name__}."
+        )
+    if hasattr(X, "iloc"):
+        return X.iloc[train, train], X.iloc[test, train]
+    return X[np.ix_(train, train)], X[np.ix_(test, train)]
+
+
+def is_pairwise(template, params) -> bool:
+    """Does this candidate take a precomputed kernel or distance matrix?
+    (read from its tags, as scikit-learn's search does for each candidate;
+    a candidate whose parameters cannot be set is not, and its fit then
+    reports the error)."""
+    try:
+        return bool(get_tags(clone(template).set_params(**params)).input_tags.pairwise)
+    except Exception:
+        return False
 
 
 def read_only(*parts) -> tuple:
@@ -251,6 +320,7 @@ class Fold:
     weights: tuple  # (train, test) sample weights of the scorers, or (None, None)
     X_scored: object = None
     private: bool = False
+    score_params: tuple = (None, None)  # (train, test) routed scorer parameters, with metadata routing
 
 
 def _fit_score_one(template, params, fold: Fold, scoring: Scoring, opts: FitOptions):
@@ -290,13 +360,13 @@ def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: Fit
             time.perf_counter() - start
     fit_time = time.perf_counter() - start
     test, errors, as_dict, dropped = _score(est, use(fold.X_test), use(fold.y_test), scoring, w_test,
-                                            opts.error_score, shared=not private)
+                                            opts.error_score, shared=not private, routed=fold.score_params[1])
     score_time = time.perf_counter() - start - fit_time
     train = None
     if opts.return_train_score:
         X_scored = fold.X_train if fold.X_scored is None else fold.X_scored
         train, train_errors, _, _ = _score(est, use(X_scored), use(fold.y_train), scoring, w_train,
-                                           opts.error_score, shared=not private)
+                                           opts.error_score, shared=not private, routed=fold.score_params[0])
         errors += train_errors
     return (_record(fit_time, score_time, test, train, fold.y_test, score_errors=errors, scores_as_dict=as_dict,
                     weights_dropped=dropped), time.perf_counter() - start)
@@ -343,24 +413,28 @@ class _FoldCache:
             if self._entry is not None and self._entry["X"] is ref:
                 self._entry = None
 
-    def get(self, X, y, splits, fit_params, split_idx):
+    def get(self, X, y, splits, fit_params, split_idx, pairwise: bool = False, score_params=None):
         with self._lock:
             e = self._entry
             if (e is not None and e["X"]() is X and e["y"] is y and e["fit_params"] is fit_params
-                    and e["splits"] is splits and e["split"] == split_idx):
+                    and e["splits"] is splits and e["split"] == split_idx and e["pairwise"] == pairwise
+                    and e["score_params"] is score_params):
                 return e["fold"]
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         train_params = split_fit_params(fit_params, n, train)
-        fold = Fold(*read_only(take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test)),
+        X_train, X_test = take_split(X, train, test, pairwise)
+        fold = Fold(*read_only(X_train, take_rows(y, train), X_test, take_rows(y, test)),
                     train_params, score_weights(fit_params, train_params, n, test))
+        if score_params is not None:
+            fold.score_params = (split_fit_params(score_params, n, train), split_fit_params(score_params, n, test))
         try:
             x_ref = weakref.ref(X, self._forget)
         except TypeError:  # not weak-referenceable (a list): don't cache
             return fold
         with self._lock:
             self._entry = {"X": x_ref, "y": y, "fit_params": fit_params, "splits": splits, "split": split_idx,
-                           "fold": fold}
+                           "pairwise": pairwise, "score_params": score_params, "fold": fold}
         return fold
 
     def clear(self):
@@ -373,7 +447,10 @@ FOLDS = _FoldCache()
 
 def fit_and_score_batch(batch, template, X, y, splits, fit_params, scoring, opts):
     """Fit and score every item of ``batch`` on folds sliced from X, y."""
-    return [_fit_score_one(template, params, FOLDS.get(X, y, splits, fit_params, split_idx), scoring, opts)
+    return [_fit_score_one(template, params,
+                           FOLDS.get(X, y, splits, fit_params, split_idx, is_pairwise(template, params),
+                                     scoring.routed),
+                           scoring, opts)
             for _, split_idx, params in batch]
 
 
@@ -390,7 +467,8 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
     it fails (or scores) exactly as in scikit-learn's search.
     """
     train, test = split
-    X_train, y_train, X_test, y_test = take_rows(X, train), take_rows(y, train), take_rows(X, test), take_rows(y, test)
+    X_train, X_test = take_split(X, train, test, is_pairwise(prefix, {}))
+    y_train, y_test = take_rows(y, train), take_rows(y, test)
     try:
         est = clone(prefix)
         Xt_train = est.fit_transform(X_train, y_train)

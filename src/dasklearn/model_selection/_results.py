@@ -35,7 +35,9 @@ def _param_arrays(candidates: list[dict]) -> dict:
 def _rank(means: np.ndarray) -> np.ndarray:
     if np.isnan(means).all():
         return np.ones_like(means, dtype=np.int32)
-    filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+    # as scikit-learn: nan (a failed candidate) below every score, infinities
+    # made the largest finite floats (so a failed candidate ranks below -inf)
+    filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
     return rankdata(-filled, method="min").astype(np.int32, copy=False)
 
 

@@ -25,19 +25,21 @@ steps fail, each candidate fits the whole pipeline, as scikit-learn would.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (GroupKFold, KFold, ParameterGrid, ParameterSampler, StratifiedGroupKFold,
                                      StratifiedKFold, check_cv)
 from sklearn.pipeline import Pipeline
 from sklearn.utils import indexable
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
@@ -85,6 +87,38 @@ def _n_samples(X, name: str = "X") -> int:
     return len(X)
 
 
+def _routing_enabled() -> bool:
+    """Is scikit-learn's metadata routing on (``set_config(enable_metadata_routing=True)``)?"""
+    from sklearn import get_config
+
+    return bool(get_config().get("enable_metadata_routing", False))
+
+
+def _unless_a_candidate_takes_it(check, estimator, candidates):
+    """``check(estimator)``: a check of X before any work is sent, which
+    raises (TypeError / ValueError) when X does not suit the estimator. When
+    it does, the candidates are asked too, since their parameters may change
+    what the estimator takes (a grid that replaces a Pipeline's first step
+    by an imputer or encoder, say): if one of them takes X, the check
+    passes, and the fits of the others fail with ``error_score``, as in
+    scikit-learn's search. The error is raised only when none would take it."""
+    try:
+        return check(estimator)
+    except (TypeError, ValueError) as exc:
+        for params in candidates:
+            if not params:
+                continue  # the estimator as it is: just rejected
+            try:
+                candidate = clone(estimator).set_params(**params)
+            except Exception:  # its fit will say so
+                continue
+            try:
+                return check(candidate)
+            except (TypeError, ValueError):
+                continue
+        raise exc
+
+
 def _local_copy(obj):
     """y-like objects are small (one value per sample): bring them here."""
     if obj is None:
@@ -121,7 +155,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     # search lists them again in its own signature, which scikit-learn reads,
     # and stores its arguments with store_init_args; fit validates them.
     def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
-                 error_score=np.nan, return_train_score=False, checkpoint=None):
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False, checkpoint=None):
         store_init_args(self, locals())
 
     # -- subclass hook -------------------------------------------------------
@@ -181,6 +215,23 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         return (_fit.Scoring(combined, metrics, takes_weights, by_name), (metrics if multimetric else combined),
                 names, multimetric)
 
+    def get_metadata_routing(self):
+        """The routing of metadata, as scikit-learn's search routes it: ``fit``
+        parameters to the estimator's ``fit``, to the scorer (``score``) and
+        to the splitter (``split``); ``score`` parameters to the scorer.
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRouter
+        """
+        router = MetadataRouter(owner=type(self).__name__)
+        router.add(estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        router.add(scorer=self._scorers()[0].combined,
+                   method_mapping=MethodMapping().add(caller="score", callee="score")
+                   .add(caller="fit", callee="score"))
+        router.add(splitter=self.cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        return router
+
     def _check_refit_metric(self, names):
         refit = self.refit
         if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in names)):
@@ -221,14 +272,22 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         check_param_names(self.estimator, candidates)
         scoring, scorer_, names, multimetric = self._scorers()
+        if _routing_enabled():  # as scikit-learn routes them; refused before any work if not requested
+            routed = process_routing(self, "fit", **fit_params, **({} if groups is None else {"groups": groups}))
+            fit_params, groups = dict(routed.estimator.fit), routed.splitter.split.get("groups")
+            scoring = dataclasses.replace(scoring, routed={
+                k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in routed.scorer.score.items()})
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
-        X = _validation.check_numeric(self.estimator, X)
+        X = _unless_a_candidate_takes_it(
+            lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
         if not _blockwise.is_dask(X):
-            _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))
+            report = _validation.finite_report(X)
+            _unless_a_candidate_takes_it(
+                lambda est: _validation.raise_for_nonfinite(est, report), self.estimator, candidates)
         if y is not None and _n_samples(y, "y") != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
@@ -261,7 +320,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             y_fetched, report = backend.fetch_all([y_h if _blockwise.is_dask(y) else None, report_h])
             y_local = _local_copy(y_fetched) if _blockwise.is_dask(y) else _local_copy(y)
             if report is not None:
-                _validation.raise_for_nonfinite(self.estimator, report)
+                _unless_a_candidate_takes_it(
+                    lambda est: _validation.raise_for_nonfinite(est, report), self.estimator, candidates)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
@@ -272,7 +332,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     "or a list of (train, test) index pairs."
                 )
             self.n_splits_ = len(splits)
-            ckpt = self._open_checkpoint(candidates, splits, X, y, fit_params)
+            ckpt = self._open_checkpoint(candidates, splits, X, y, {
+                **fit_params, **{f"scorer:{k}": v for k, v in (scoring.routed or {}).items()}})
             early = _EarlyRefit(self, backend, candidates, len(splits), names, multimetric, (X_h, y_h, fit_params))
             records = self._run_fits(backend, placed, candidates, splits, X_h, y_h, scoring, fit_params, ckpt,
                                      early)
@@ -306,7 +367,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.checkpoint is None:
             return None
         params = {k: v for k, v in self.get_params(deep=False).items()
-                  if k not in ("checkpoint", "verbose", "n_jobs", "refit")}
+                  if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit")}
         return Checkpoint(self.checkpoint, fingerprint(
             type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
 
@@ -340,7 +401,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # the leading steps are fitted once per split unless a fit parameter
         # or a scorer of the user's (it may look at the pipeline) needs the
         # whole pipeline in each fit
-        prefix_len = (0 if fit_params or not scoring.by_name
+        prefix_len = (0 if fit_params or scoring.routed or not scoring.by_name
                       else _prefix_length(self.estimator, candidates))
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
@@ -413,13 +474,15 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     @staticmethod
     def _warn_non_finite(results, names):
+        """scikit-learn's warnings about non-finite mean scores, test and train."""
         for name in names:
-            means = results[f"mean_test_{name}"]
-            if np.any(~np.isfinite(means)):
-                warnings.warn(
-                    f"One or more of the test scores are non-finite: {means}", UserWarning,
-                    stacklevel=_validation.user_stacklevel()
-                )
+            for kind in ("test", "train"):
+                means = results.get(f"mean_{kind}_{name}")
+                if means is not None and np.any(~np.isfinite(means)):
+                    warnings.warn(
+                        f"One or more of the {kind} scores are non-finite: {means}", UserWarning,
+                        stacklevel=_validation.user_stacklevel()
+                    )
 
     def _select_best(self, results, names, multimetric):
         refit = self.refit
@@ -429,13 +492,14 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 raise TypeError(f"refit callable must return an integer index; got {best!r}.")
             if not 0 <= best < len(results["params"]):
                 raise IndexError(f"refit callable returned {best}, outside 0..{len(results['params']) - 1}.")
-            self.best_index_ = int(best)
+            self.best_index_ = best  # as returned, as scikit-learn keeps it
         elif refit is False and multimetric:
             return  # as scikit-learn: no single metric to pick a best candidate by
         else:
             metric = _refit_metric(refit, multimetric)
-            self.best_index_ = int(results[f"rank_test_{metric}"].argmin())
-            self.best_score_ = float(results[f"mean_test_{metric}"][self.best_index_])
+            # numpy scalars (np.intp, np.float64), as scikit-learn's
+            self.best_index_ = results[f"rank_test_{metric}"].argmin()
+            self.best_score_ = results[f"mean_test_{metric}"][self.best_index_]
         self.best_params_ = results["params"][self.best_index_]
 
     # -- delegation to the refitted estimator -------------------------------
@@ -468,6 +532,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         (the refit metric when multi-metric). On dask input only predictions
         and y come to the client."""
         self._check_refit("score")
+        if _routing_enabled():
+            params = process_routing(self, "score", **params).scorer["score"]
         scorer = self.scorer_
         if self.multimetric_ and not isinstance(self.refit, str):
             raise ValueError("score needs refit set to a metric name when scoring is multi-metric.")
@@ -510,6 +576,12 @@ class GridSearchCV(BaseSearchCV):
         As in scikit-learn (5-fold, stratified for classifiers).
     verbose : int, default=0
         >= 1 prints the dashboard address and a progress bar of fits.
+    pre_dispatch : int or str, default='2*n_jobs'
+        Accepted, and kept by ``get_params``, so that code written for
+        scikit-learn runs unchanged; it has no effect here. It bounds how
+        many joblib jobs scikit-learn queues at once (each may hold a copy of
+        the data); dasklearn places the data on each worker once and sizes
+        its batches of fits from their measured time.
     error_score : 'raise' or float, default=np.nan
         Score given to a failed fit; its error message is kept in
         ``cv_results_['fit_error']`` and a FitFailedWarning names the candidate.
@@ -536,7 +608,8 @@ class GridSearchCV(BaseSearchCV):
     """
 
     def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
-                 error_score=np.nan, return_train_score=False, checkpoint=None, n_grid_points=5):
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False, checkpoint=None,
+                 n_grid_points=5):
         store_init_args(self, locals())
 
     def _candidates(self):
@@ -563,8 +636,8 @@ class RandomizedSearchCV(BaseSearchCV):
     """
 
     def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None, refit=True,
-                 cv=None, verbose=0, random_state=None, error_score=np.nan, return_train_score=False,
-                 checkpoint=None):
+                 cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None, error_score=np.nan,
+                 return_train_score=False, checkpoint=None):
         store_init_args(self, locals())
 
     def _candidates(self):

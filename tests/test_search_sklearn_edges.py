@@ -1,0 +1,278 @@
+"""More cases where the search must do what scikit-learn's does: estimators
+taking a precomputed kernel or distance matrix, the caller's scikit-learn
+configuration, grids that replace the step that first sees X (or set
+parameters nested inside a replaced step), ranks with infinite scores,
+warnings about non-finite train scores, the types of best_index_ /
+best_score_, pre_dispatch, and metadata routing (refused, not ignored).
+
+Each comparison runs scikit-learn's search on the same data, candidates and
+splits; the cluster tests use the shared LocalCluster (worker processes)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn import model_selection as sk
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import make_classification
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVC
+
+from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
+
+X, Y = make_classification(n_samples=120, n_features=5, n_informative=3, n_redundant=0, random_state=0)
+CV = list(sk.KFold(3).split(X))
+
+
+def _both(estimator, grid, X_, y_, **kw):
+    """(dasklearn's fitted search, scikit-learn's), same arguments."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = GridSearchCV(estimator, grid, **kw).fit(X_, y_)
+        ref = sk.GridSearchCV(estimator, grid, **kw).fit(X_, y_)
+    return ours, ref
+
+
+def _same_scores(ours, ref):
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], ref.cv_results_["rank_test_score"])
+    assert ours.best_index_ == ref.best_index_
+
+
+@pytest.mark.parametrize("estimator, matrix", [
+    (SVC(kernel="precomputed"), rbf_kernel(X, gamma=0.2)),
+    (KNeighborsClassifier(metric="precomputed"), euclidean_distances(X)),
+])
+def test_a_precomputed_matrix_is_cut_to_the_training_columns(client, estimator, matrix):
+    grid = {"C": [0.1, 1.0, 10.0]} if isinstance(estimator, SVC) else {"n_neighbors": [3, 5]}
+    ours, ref = _both(estimator, grid, matrix, Y, cv=CV)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+    _same_scores(ours, ref)
+    np.testing.assert_array_equal(ours.predict(matrix[:10]), ref.predict(matrix[:10]))
+
+
+def test_pairwise_is_read_per_candidate(client):
+    """A grid over the kernel: only the 'precomputed' candidates get the
+    square cut (scikit-learn reads the tag of each candidate)."""
+    K = rbf_kernel(X, gamma=0.2)
+    ours, ref = _both(SVC(), {"kernel": ["precomputed", "linear"]}, K, Y, cv=CV)
+    _same_scores(ours, ref)
+
+
+def test_a_precomputed_estimator_needs_a_square_matrix(client):
+    with pytest.raises(ValueError, match="square"):
+        GridSearchCV(SVC(kernel="precomputed"), {"C": [1.0]}, cv=CV).fit(X, Y)
+
+
+def _pandas_pipeline():
+    # selects columns by name after a scaler: works only when the scaler's
+    # output is a DataFrame (transform_output="pandas")
+    return Pipeline([("sc", StandardScaler()),
+                     ("sel", ColumnTransformer([("keep", "passthrough", ["a", "b"])])),
+                     ("lr", LogisticRegression())])
+
+
+@pytest.mark.parametrize("on_cluster", [True, False])
+def test_the_callers_sklearn_config_reaches_the_fits(cluster, on_cluster):
+    from dask.distributed import Client
+
+    df = pd.DataFrame(X, columns=list("abcde"))
+    with sklearn.config_context(transform_output="pandas"):
+        if on_cluster:
+            with Client(cluster, set_as_default=True):
+                ours, ref = _both(_pandas_pipeline(), {"lr__C": [0.1, 1.0]}, df, Y, cv=CV)
+        else:  # local threads: scikit-learn's config is per thread
+            ours, ref = _both(_pandas_pipeline(), {"lr__C": [0.1, 1.0]}, df, Y, cv=CV)
+    assert "fit_error" not in ours.cv_results_
+    _same_scores(ours, ref)
+
+
+def test_a_grid_that_replaces_the_first_step_is_not_judged_by_the_original(client):
+    """NaN in X: the base pipeline's PCA rejects it, but a candidate that
+    starts with an imputer takes it; the PCA candidate fails alone, with
+    error_score, as in scikit-learn."""
+    X_nan = X.copy()
+    X_nan[::7, 1] = np.nan
+    pipe = Pipeline([("prep", PCA(2)), ("clf", LogisticRegression())])
+    grid = {"prep": [PCA(2), Pipeline([("imp", SimpleImputer()), ("pca", PCA(2))])]}
+    ours, ref = _both(pipe, grid, X_nan, Y, cv=CV)
+    assert np.isnan(ours.cv_results_["mean_test_score"][0])
+    _same_scores(ours, ref)
+
+
+def test_text_columns_are_taken_when_a_candidate_encodes_them(client):
+    X_text = np.array([["a", "b", "c"][i % 3] for i in range(len(Y))], dtype=object).reshape(-1, 1)
+    pipe = Pipeline([("enc", "passthrough"), ("clf", LogisticRegression())])
+    ours, ref = _both(pipe, {"enc": ["passthrough", OneHotEncoder()]}, X_text, Y, cv=CV)
+    _same_scores(ours, ref)
+
+
+def test_data_no_candidate_takes_is_still_refused_before_any_work(client):
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    pipe = Pipeline([("prep", PCA(2)), ("clf", LogisticRegression())])
+    with pytest.raises(ValueError, match="NaN"):
+        GridSearchCV(pipe, {"prep": [PCA(2), PCA(3)]}, cv=CV).fit(X_nan, Y)
+
+
+def test_a_parameter_nested_in_a_replaced_step_is_accepted(client):
+    pipe = Pipeline([("model", LogisticRegression())])
+    grid = {"model": [Pipeline([("pca", PCA()), ("lr", LogisticRegression())])],
+            "model__pca__n_components": [2, 3]}
+    ours, ref = _both(pipe, grid, X, Y, cv=CV)
+    _same_scores(ours, ref)
+    with pytest.raises(ValueError, match="model__pca__n_componentz"):
+        GridSearchCV(pipe, {**grid, "model__pca__n_componentz": [2]}, cv=CV).fit(X, Y)
+
+
+class _FixedScore(ClassifierMixin, BaseEstimator):
+    """Scores ``s`` whatever the data; fails to fit if ``fail``."""
+
+    def __init__(self, s=0.0, fail=False):
+        self.s, self.fail = s, fail
+
+    def fit(self, X, y):
+        if self.fail:
+            raise ValueError("asked to fail")
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+    def score(self, X, y, sample_weight=None):
+        return self.s
+
+
+def test_ranks_put_a_failed_candidate_below_minus_infinity(client):
+    ours, ref = _both(_FixedScore(), [{"s": [-np.inf, 1.0]}, {"fail": [True]}], X, Y, cv=CV)
+    np.testing.assert_array_equal(ref.cv_results_["rank_test_score"], [2, 1, 3])  # the reference itself
+    np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], [2, 1, 3])
+
+
+def test_non_finite_train_scores_warn_as_in_scikit_learn(client):
+    def messages(search_cls):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            search_cls(_FixedScore(), {"fail": [False, True]}, cv=CV, return_train_score=True).fit(X, Y)
+        return sorted(str(w.message).split(":")[0] for w in seen if "non-finite" in str(w.message))
+
+    assert messages(GridSearchCV) == messages(sk.GridSearchCV) == [
+        "One or more of the test scores are non-finite", "One or more of the train scores are non-finite"]
+
+
+def test_best_index_and_best_score_have_scikit_learns_types(client):
+    ours, ref = _both(LogisticRegression(), {"C": [0.1, 1.0]}, X, Y, cv=CV)
+    assert type(ours.best_index_) is type(ref.best_index_)
+    assert type(ours.best_score_) is type(ref.best_score_)
+
+
+def test_pre_dispatch_is_accepted_and_kept():
+    for cls, first in ((GridSearchCV, {"C": [1.0]}), (RandomizedSearchCV, {"C": [1.0]})):
+        search = cls(LogisticRegression(), first, pre_dispatch="3*n_jobs")
+        assert search.get_params()["pre_dispatch"] == "3*n_jobs"
+        assert clone(search).pre_dispatch == "3*n_jobs"
+        ref = getattr(sk, cls.__name__)(LogisticRegression(), first)
+        assert cls(LogisticRegression(), first).get_params()["pre_dispatch"] == ref.get_params()["pre_dispatch"]
+
+
+def test_a_two_dimensional_grid_value_is_refused():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        GridSearchCV(LogisticRegression(), {"C": np.array([[0.1, 1.0]])}).fit(X, Y)
+
+
+W = np.random.default_rng(0).uniform(0.1, 5.0, size=len(Y))
+
+
+def _routed_cases():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, make_scorer
+
+    weighted = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+    unweighted = make_scorer(balanced_accuracy_score).set_score_request(sample_weight=False)
+    pipe = Pipeline([("sc", StandardScaler().set_fit_request(sample_weight=False)),
+                     ("lr", LogisticRegression().set_fit_request(sample_weight=True))])
+    return {
+        "fit and scorer get them": (LogisticRegression().set_fit_request(sample_weight=True),
+                                    {"C": [0.01, 1.0]}, weighted),
+        "only the scorer": (LogisticRegression().set_fit_request(sample_weight=False), {"C": [0.01, 1.0]}, weighted),
+        "a pipeline's last step": (pipe, {"lr__C": [0.01, 1.0]}, None),
+        "one metric of two": (LogisticRegression().set_fit_request(sample_weight=False), {"C": [0.01, 1.0]},
+                              {"w": weighted, "u": unweighted}),
+    }
+
+
+@pytest.mark.parametrize("case", ["fit and scorer get them", "only the scorer", "a pipeline's last step",
+                                  "one metric of two"])
+def test_metadata_is_routed_as_in_scikit_learn(client, case):
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator, grid, scoring = _routed_cases()[case]
+        kw = dict(cv=CV, scoring=scoring, return_train_score=True,
+                  refit="w" if isinstance(scoring, dict) else True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = GridSearchCV(estimator, grid, **kw).fit(X, Y, sample_weight=W)
+            ref = sk.GridSearchCV(estimator, grid, **kw).fit(X, Y, sample_weight=W)
+        for key in ref.cv_results_:
+            if "time" not in key and key.startswith(("mean_", "split", "rank_")):
+                np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12,
+                                           err_msg=key)
+        np.testing.assert_allclose(ours.best_estimator_.predict_proba(X), ref.best_estimator_.predict_proba(X),
+                                   rtol=0, atol=1e-12)
+        outcomes = []
+        for search in (ours, ref):  # the same score, or the same error (a request left unset)
+            try:
+                outcomes.append(search.score(X, Y, sample_weight=W))
+            except Exception as exc:
+                outcomes.append(type(exc))
+        if isinstance(outcomes[1], type):
+            assert outcomes[0] is outcomes[1]
+        else:
+            assert outcomes[0] == pytest.approx(outcomes[1], abs=1e-12)
+
+
+def test_the_weights_make_a_difference_in_the_routing_cases(client):
+    """The cases above would pass if weights were dropped everywhere: with
+    the fit not requesting them, the scores differ from a fit that gets them."""
+    with sklearn.config_context(enable_metadata_routing=True):
+        from sklearn.metrics import accuracy_score, make_scorer
+
+        weighted = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        runs = [GridSearchCV(LogisticRegression().set_fit_request(sample_weight=flag), {"C": [0.01]}, cv=CV,
+                             scoring=weighted).fit(X, Y, sample_weight=W).cv_results_["mean_test_score"]
+                for flag in (True, False)]
+    assert not np.allclose(runs[0], runs[1])
+
+
+def test_groups_are_routed_to_the_splitter(client):
+    groups = np.arange(len(Y)) % 6
+    with sklearn.config_context(enable_metadata_routing=True):
+        kw = dict(cv=sk.GroupKFold(3))
+        ours = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, **kw).fit(X, Y, groups=groups)
+        ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, **kw).fit(X, Y, groups=groups)
+    _same_scores(ours, ref)
+
+
+def test_metadata_nobody_requested_is_refused_before_any_work(client):
+    """scikit-learn's UnsetMetadataPassedError, raised on the client: the
+    scheduler got no task."""
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    from conftest import scheduler_keys
+
+    before = scheduler_keys(client)
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(LogisticRegression().set_fit_request(sample_weight=True), {"C": [1.0]}, cv=CV,
+                              scoring="accuracy")
+        with pytest.raises(UnsetMetadataPassedError):
+            search.fit(X, Y, sample_weight=W)
+    assert scheduler_keys(client) == before
