@@ -106,12 +106,19 @@ def _sample_output(est, method, X):
             f"dask input dasklearn builds dense dask arrays block by block. Add a step that "
             f"makes it dense, or call {method} on the computed input."
         )
-    return np.asarray(out)
+    if isinstance(out, (list, tuple)):
+        raise TypeError(
+            f"{type(est).__name__}.{method} returns a list of {len(out)} arrays (one per output of a "
+            f"multi-output model), but on dask input dasklearn builds one dask collection per call. "
+            f"Call {method} on the computed input, or wrap each output's model separately."
+        )
+    return out
 
 
 def _call(block, est, method, empty):
-    # a block with no rows (a filtered array) gives no rows: estimators refuse 0 samples
-    return empty if block.shape[0] == 0 else getattr(est, method)(block)
+    # a block with no rows (a filtered array) gives no rows: estimators refuse 0 samples;
+    # a pandas output (set_output(transform="pandas")) becomes the array dask expects
+    return empty if block.shape[0] == 0 else np.asarray(getattr(est, method)(block))
 
 
 def _call_frame(part, est, method, meta):
@@ -120,6 +127,8 @@ def _call_frame(part, est, method, meta):
     if len(part) == 0:
         return meta.set_axis(part.index[:0])
     out = getattr(est, method)(part)
+    if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
+        return out.set_axis(part.index)  # a pandas output keeps its columns and their dtypes
     if isinstance(out, (pd.DataFrame, pd.Series)):
         out = out.to_numpy()
     out = np.asarray(out)
@@ -153,7 +162,7 @@ def apply_method(est, method: str, X):
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        out = _sample_output(est, method, X)
+        out = np.asarray(_sample_output(est, method, X))
         meta = np.empty((0,) * out.ndim, dtype=out.dtype)
         empty = np.empty((0,) + out.shape[1:], dtype=out.dtype)
         if out.ndim == 1:
@@ -164,8 +173,11 @@ def apply_method(est, method: str, X):
     # dask DataFrame or Series
     import pandas as pd
 
-    out = _sample_output(est, method, X)
-    if out.ndim == 1:
+    sample = _sample_output(est, method, X)
+    out = np.asarray(sample)
+    if isinstance(sample, pd.DataFrame):  # its own columns and dtypes (set_output(transform="pandas"))
+        meta = sample.iloc[:0].reset_index(drop=True)
+    elif out.ndim == 1:
         meta = pd.Series(np.empty(0, dtype=out.dtype))
     else:
         columns = _output_columns(est, method, out.shape[1])

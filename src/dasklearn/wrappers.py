@@ -656,6 +656,11 @@ class Incremental(ParallelPostFit):
                     f"X has {X.shape[0]} rows but {name} has {arr.shape[0]}. Pass one value per row of X."
                 )
             return da.from_array(arr, chunks=(X.chunks[0],) + arr.shape[1:])
+        rows = [a.shape[0] for a in (X, other) if not _is_frame(a)]
+        if len(rows) == 2 and not np.isnan(rows).any() and rows[0] != rows[1]:
+            raise ValueError(
+                f"X has {rows[0]} rows but {name} has {rows[1]}. Pass one value per row of X."
+            )
         nx, no = n_row_blocks(X), n_row_blocks(other)
         fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
                "DataFrame (X, y = df[features], df[target])" if _is_frame(other)

@@ -112,9 +112,16 @@ def _row_parts(collections, n_parts: int):
 
 
 def _concat_all(parts):
+    """The row parts of each collection, stacked (scipy.sparse blocks too)."""
     import numpy as np
+    import scipy.sparse as sp
 
-    return tuple(np.concatenate([p[i] for p in parts], axis=0) for i in range(len(parts[0])))
+    def stack(pieces):
+        if any(sp.issparse(p) for p in pieces):
+            return sp.vstack(pieces, format=next(p for p in pieces if sp.issparse(p)).format)
+        return np.concatenate(pieces, axis=0)
+
+    return tuple(stack([p[i] for p in parts]) for i in range(len(parts[0])))
 
 
 def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:

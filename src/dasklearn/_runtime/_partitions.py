@@ -181,6 +181,11 @@ def _block_rows(arrays) -> list[int]:
 
     chunks = arrays[0].chunks[0]
     for a in arrays[1:]:
+        if not math.isnan(a.shape[0] + arrays[0].shape[0]) and a.shape[0] != arrays[0].shape[0]:
+            raise ValueError(
+                f"The arrays have different numbers of rows: {arrays[0].shape[0]} and {a.shape[0]}. "
+                "Pass one value per row of X."
+            )
         if a.chunks[0] != chunks:
             raise ValueError(
                 "The arrays must have the same row chunks, got "

@@ -1,0 +1,80 @@
+"""Wrapper cases found by review: sparse dask input brought together on a
+cluster, pandas outputs of transformers (set_output) on dask arrays and
+DataFrames, multi-output probabilities, and y of another length."""
+
+import warnings
+
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import SGDClassifier
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.preprocessing import StandardScaler
+
+from dasklearn.wrappers import Incremental, ParallelPostFit
+
+RNG = np.random.RandomState(0)
+COUNTS = RNG.poisson(1.0, size=(120, 5)).astype(float)
+LABELS = (COUNTS[:, 0] > 1).astype(int)
+
+
+def _sparse_dask():
+    X = da.from_array(COUNTS, chunks=(30, 5)).map_blocks(sp.csr_matrix, meta=sp.csr_matrix((0, 0)))
+    return X, da.from_array(LABELS, chunks=30)
+
+
+def test_sparse_dask_input_is_fitted_and_scored_on_a_cluster(client):
+    """Small sparse input is brought together on a worker in row parts,
+    which are stacked as sparse matrices (they were np.concatenate'd)."""
+    X, y = _sparse_dask()
+    ref = MultinomialNB().fit(sp.csr_matrix(COUNTS), LABELS)
+    fitted = ParallelPostFit(MultinomialNB()).fit(X, y)
+    np.testing.assert_array_equal(fitted.estimator_.feature_count_, ref.feature_count_)
+    expected = ref.score(sp.csr_matrix(COUNTS), LABELS)
+    assert fitted.score(X, y) == pytest.approx(expected, abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inc = Incremental(MultinomialNB(), shuffle_blocks=False).fit(X, y, classes=[0, 1])
+    assert inc.score(X, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_pandas_output_on_a_dask_array_gives_numpy_blocks():
+    X = RNG.randn(40, 3)
+    wrapped = ParallelPostFit(StandardScaler().set_output(transform="pandas")).fit(X)
+    out = wrapped.transform(da.from_array(X, chunks=10))
+    assert type(out.blocks[0].compute()) is np.ndarray
+    expected = StandardScaler().fit_transform(X)
+    np.testing.assert_allclose(out.mean(axis=0).compute(), expected.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(out[:, 0].compute(), expected[:, 0], atol=1e-12)
+
+
+def test_pandas_output_on_a_dask_dataframe_keeps_its_dtypes():
+    df = pd.DataFrame({"num": RNG.randn(40), "count": RNG.randint(0, 5, 40)})
+    ct = ColumnTransformer([("s", StandardScaler(), ["num"])], remainder="passthrough",
+                           verbose_feature_names_out=False).set_output(transform="pandas")
+    wrapped = ParallelPostFit(ct).fit(df)
+    expected = wrapped.estimator_.transform(df)
+    out = wrapped.transform(dd.from_pandas(df, npartitions=2))
+    assert out.dtypes.to_dict() == expected.dtypes.to_dict() == {"num": np.float64, "count": np.int64}
+    computed = out.compute()
+    assert computed.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(computed, expected)
+
+
+def test_multi_output_probabilities_are_refused_up_front():
+    y2 = np.column_stack([LABELS, 1 - LABELS])
+    wrapped = ParallelPostFit(RandomForestClassifier(n_estimators=3, random_state=0)).fit(COUNTS, y2)
+    with pytest.raises(TypeError, match="list of 2 arrays"):
+        wrapped.predict_proba(da.from_array(COUNTS, chunks=30))
+
+
+def test_y_of_another_length_is_named_as_such():
+    X = da.from_array(COUNTS, chunks=30)
+    y = da.from_array(LABELS[:100], chunks=25)  # 4 blocks each, 100 rows against 120
+    with pytest.raises(ValueError, match="X has 120 rows but y has 100"):
+        Incremental(SGDClassifier()).fit(X, y, classes=[0, 1])
