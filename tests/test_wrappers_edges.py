@@ -78,3 +78,17 @@ def test_y_of_another_length_is_named_as_such():
     y = da.from_array(LABELS[:100], chunks=25)  # 4 blocks each, 100 rows against 120
     with pytest.raises(ValueError, match="X has 120 rows but y has 100"):
         Incremental(SGDClassifier()).fit(X, y, classes=[0, 1])
+
+
+def test_learned_attributes_are_shown_on_the_wrapper_as_in_dask_ml():
+    X = da.from_array(COUNTS, chunks=30)
+    y = da.from_array(LABELS, chunks=30)
+    inc = Incremental(SGDClassifier(random_state=0), shuffle_blocks=False).fit(X, y, classes=[0, 1])
+    assert inc.coef_ is inc.estimator_.coef_ and inc.t_ == inc.estimator_.t_
+    first = inc.coef_.copy()
+    inc.partial_fit(X, y)  # the shown attributes follow the model
+    assert inc.coef_ is inc.estimator_.coef_ and not np.array_equal(inc.coef_, first)
+    ppf = ParallelPostFit(MultinomialNB()).fit(COUNTS, LABELS)
+    np.testing.assert_array_equal(ppf.feature_count_, ppf.estimator_.feature_count_)
+    ppf.set_params(estimator=StandardScaler()).fit(COUNTS)  # a refit drops what it no longer has
+    assert not hasattr(ppf, "feature_count_") and hasattr(ppf, "mean_")

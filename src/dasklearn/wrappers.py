@@ -194,6 +194,9 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Number of features seen during fit (when the estimator records it).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names seen during fit (when X had string column names).
+    coef_, intercept_, n_iter_, ...
+        The fitted estimator's other learned attributes, shown as the
+        wrapper's own after each fit, as in dask-ml.
 
     See Also
     --------
@@ -239,12 +242,17 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             ) from exc
 
     def _record_fitted(self, model):
+        """Keep ``model`` as ``estimator_``, and show its learned attributes
+        (``coef_``, ``n_iter_``, ``n_features_in_``, ...) as the wrapper's own,
+        as dask-ml's wrappers do; those of an earlier fit are dropped first."""
+        for attr in self.__dict__.pop("_learned_attrs", ()):
+            self.__dict__.pop(attr, None)
         self.estimator_ = model
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(model, attr):
-                setattr(self, attr, getattr(model, attr))
-            elif attr in self.__dict__:
-                delattr(self, attr)
+        learned = [a for a in vars(model) if a.endswith("_") and not a.startswith("_")
+                   and not hasattr(type(self), a) and a != "estimator_"]
+        for attr in learned:
+            setattr(self, attr, getattr(model, attr))
+        self._learned_attrs = tuple(learned)
 
     # -- fit -----------------------------------------------------------------
     def fit(self, X, y=None, **fit_params):
