@@ -471,7 +471,8 @@ def test_proximal_grad_and_admm_solve_a_lasso():
             sums[3] += ui @ ui
         return tuple(sums)
 
-    admm = _solvers.admm(consensus, np.zeros(6), n_blocks=2, l1=l1, tol=1e-10, max_iter=2000)
+    admm = _solvers.admm(consensus, np.zeros(6), evaluate=evaluate, n_blocks=2, l1=l1, tol=1e-10,
+                         max_iter=2000)
     assert admm.converged
     np.testing.assert_allclose(admm.x, x, atol=1e-7)
 

@@ -44,6 +44,38 @@ def _is_real(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _is_dask_frame(obj) -> bool:
+    """A dask DataFrame (a dask Series has ``columns`` too, but one dimension)."""
+    return _is_dask(obj) and hasattr(obj, "columns") and getattr(obj, "ndim", None) == 2
+
+
+def _float_frame(X, owner: str):
+    """A dask DataFrame's columns as float64, converted lazily partition by
+    partition (nothing is computed here), as scikit-learn's ``check_array``
+    converts a pandas DataFrame: bool, integer and pandas' nullable
+    (Int64, Float64, boolean) columns are numbers. A missing value of a
+    nullable column (``pd.NA``) becomes NaN, refused as NaN is. Converting
+    such mixed columns to a dask array directly would give dtype object.
+    Columns that hold no numbers (strings, objects, categories, dates) are
+    refused here, by name."""
+    from pandas.api.types import is_bool_dtype, is_complex_dtype, is_numeric_dtype
+
+    bad = {c: str(t) for c, t in X.dtypes.items()
+           if not (is_numeric_dtype(t) or is_bool_dtype(t)) or is_complex_dtype(t)}
+    if bad:
+        shown = ", ".join(f"{c!r} ({t})" for c, t in list(bad.items())[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"{owner}: X must hold numbers (numeric or bool columns, nullable Int64/Float64/"
+            f"boolean included), but these columns of the dask DataFrame do not: {shown}{more}. "
+            f"Encode them as numbers first (e.g. dd.get_dummies on categorized columns) or "
+            f"drop them (X.drop(columns=[...]))."
+        )
+    if all(isinstance(t, np.dtype) and t == np.float64 for t in X.dtypes):
+        return X
+    return X.astype(np.float64)
+
+
 class _LinearModel(BaseEstimator):
     """Shared fit machinery; subclasses define the loss and the penalty scale.
 
@@ -136,6 +168,10 @@ class _LinearModel(BaseEstimator):
     def _check_data(self, X, y):
         name = type(self).__name__
         if _is_dask(X) or _is_dask(y):
+            if _is_dask_frame(X):
+                X = _float_frame(X, name)
+            elif not _is_dask(X):  # in memory (a pandas DataFrame, say) next to a dask y
+                X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
             X, y = as_dask_array(X), as_dask_array(y)
             X_shape, y_shape = np.shape(X), np.shape(y)
             _validation.check_2d(X_shape, name)
@@ -299,7 +335,7 @@ class _LinearModel(BaseEstimator):
         inner_tol = max(min(float(self.tol), 1e-4) * 1e-2 / n_blocks, 1e-14)
         return _solvers.admm(
             lambda z, rho, rescale: objective.consensus(z, rho, rescale, inner_tol),
-            x0, n_blocks=n_blocks, l1=objective.l1, l2=objective.l2,
+            x0, evaluate=objective, n_blocks=n_blocks, l1=objective.l1, l2=objective.l2,
             shift_invariant=objective.spec.n_outputs, rho=_initial_rho(objective, x0, n_blocks), **kw,
         )
 
@@ -307,15 +343,23 @@ class _LinearModel(BaseEstimator):
     def _respond(self, method, X):
         """``method`` (one of the private response methods, which take
         arrays) of ``X``, once X's features are checked against fit's: in
-        memory, or block by block for dask input (a lazy dask array)."""
+        memory, or block by block for dask input, lazily: a dask array for
+        a dask array; for a dask DataFrame, what :func:`apply_method` gives
+        for DataFrames (a dask Series with X's index for 1-D responses, a
+        dask DataFrame with the public method's column names for 2-D ones)."""
         check_is_fitted(self)
         _validation.check_2d(X.shape if hasattr(X, "shape") else np.asarray(X).shape, type(self).__name__)
         self._check_features(X, reset=False)
-        if _is_dask(X):
-            from dasklearn._blockwise import apply_method
+        if not _is_dask(X):
+            return getattr(self, method)(X)
+        from dasklearn._blockwise import _output_columns, apply_method
 
-            return apply_method(self, method, as_dask_array(X))
-        return getattr(self, method)(X)
+        if not _is_dask_frame(X):
+            return apply_method(self, method, X)
+        out = apply_method(self, method, _float_frame(X, type(self).__name__))
+        if out.ndim == 2:  # named after the public method, e.g. the classes for predict_proba
+            out.columns = _output_columns(self, method.lstrip("_"), len(out.columns))
+        return out
 
     def _linear_predictor(self, X):
         """``X @ coef_.T + intercept_`` of in-memory X (checked by :meth:`_respond`; a
@@ -331,17 +375,18 @@ class _LinearModel(BaseEstimator):
     def _score_with(self, metric, X, y, sample_weight=None):
         """``metric(y, predict(X))``; on dask input the predictions are
         computed blockwise where X lives and only they and y come here."""
-        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
-        if not (_is_dask(X) or _is_dask(y)):
+        if not (_is_dask(X) or _is_dask(y) or _is_dask(sample_weight)):
+            kw = {} if sample_weight is None else {"sample_weight": sample_weight}
             return float(metric(y, self.predict(X), **kw))
         from dasklearn._runtime import get_backend
 
-        pred = self.predict(X)
+        pred = self.predict(X)  # lazy on dask X
         backend = get_backend()
-        try:
-            pred, y = backend.compute(pred, as_dask_array(y))
+        try:  # together: X (and y, the weights, when they share its source) read once
+            pred, y, sample_weight = backend.compute(pred, y, sample_weight)
         finally:
             backend.close()
+        kw = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
         return float(metric(np.asarray(y), np.asarray(pred), **kw))
 
 

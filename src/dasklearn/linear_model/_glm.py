@@ -127,7 +127,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         Maximum number of solver iterations.
     tol : float, default=1e-4
         Stopping tolerance (on the max-norm of the gradient of the objective
-        divided by ``C * n_samples``; ADMM: on its residuals).
+        divided by ``C * n_samples``; with l1, of the proximal-gradient
+        residual; ADMM stops by the same test, checked once its residuals
+        are small).
 
     Attributes
     ----------
@@ -216,11 +218,11 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array
+        ndarray, dask array, or dask Series / DataFrame (dask DataFrame input)
         """
         return self._respond("_decision_function", X)
 
@@ -233,11 +235,11 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples,)
+        ndarray, dask array, or dask Series (dask DataFrame input) of shape (n_samples,)
         """
         return self._respond("_predict", X)
 
@@ -251,11 +253,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples, n_classes)
+        ndarray, dask array, or dask DataFrame (dask DataFrame input; one column per class)
+        of shape (n_samples, n_classes)
         """
         return self._respond("_predict_proba", X)
 
@@ -271,11 +274,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples, n_classes)
+        ndarray, dask array, or dask DataFrame (dask DataFrame input; one column per class)
+        of shape (n_samples, n_classes)
         """
         return self._respond("_predict_log_proba", X)
 
@@ -287,7 +291,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
         y : dask array or array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -356,7 +360,8 @@ class LinearRegression(_Regressor):
         Maximum number of solver iterations.
     tol : float, default=1e-4
         Stopping tolerance (max-norm of the gradient of the objective above;
-        ADMM: its residuals).
+        with l1, of the proximal-gradient residual; ADMM stops by the same
+        test, checked once its residuals are small).
 
     Attributes
     ----------
@@ -396,11 +401,11 @@ class LinearRegression(_Regressor):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples,)
+        ndarray, dask array, or dask Series (dask DataFrame input) of shape (n_samples,)
         """
         return self._respond("_linear_predictor", X)
 
@@ -409,7 +414,7 @@ class LinearRegression(_Regressor):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
         y : dask array or array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
 
@@ -448,7 +453,8 @@ class PoissonRegression(_Regressor):
         Maximum number of solver iterations.
     tol : float, default=1e-4
         Stopping tolerance (max-norm of the gradient of the objective above;
-        ADMM: its residuals).
+        with l1, of the proximal-gradient residual; ADMM stops by the same
+        test, checked once its residuals are small).
 
     Attributes
     ----------
@@ -501,11 +507,11 @@ class PoissonRegression(_Regressor):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples,)
+        ndarray, dask array, or dask Series (dask DataFrame input) of shape (n_samples,)
         """
         return self._respond("_predict", X)
 
@@ -518,7 +524,7 @@ class PoissonRegression(_Regressor):
 
         Parameters
         ----------
-        X : dask array or array-like of shape (n_samples, n_features)
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
         y : dask array or array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
 

@@ -1,0 +1,242 @@
+"""The linear models on dask DataFrames: columns that are numbers without
+being float (bool, nullable Int64 / boolean) are fitted and predicted as
+their float64 values, and the response methods stay lazy and return dask
+Series / DataFrames with the frame's index."""
+
+from __future__ import annotations
+
+import threading
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+
+from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
+
+N, PARTS = 240, 3
+TIGHT = 1e-12
+
+
+def _frame(seed=0):
+    """Float columns a, b, then a bool, a nullable Int64 and a nullable
+    boolean column (no missing values), on an index that is not 0..n-1."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=N), rng.normal(size=N)
+    return pd.DataFrame({
+        "a": a,
+        "b": b,
+        "flag": a + rng.normal(size=N) > 0,
+        "k": pd.array(np.arange(N) % 5, dtype="Int64"),
+        "on": pd.array(b > 0.3, dtype="boolean"),
+    }, index=np.arange(1000, 1000 + N))
+
+
+def _targets(frame):
+    a, b = frame["a"].to_numpy(), frame["b"].to_numpy()
+    k = frame["k"].to_numpy(dtype=np.float64)
+    rng = np.random.default_rng(1)
+    lin = a - 0.5 * b + 0.2 * k + rng.normal(size=N)
+    return {
+        "binary": pd.Series(np.where(lin > 0.4, "yes", "no"), index=frame.index),
+        "multiclass": pd.Series(np.digitize(lin, [-0.5, 0.8]), index=frame.index),
+        "linear": pd.Series(lin, index=frame.index),
+        "poisson": pd.Series(rng.poisson(np.exp(0.3 * lin)).astype(np.float64), index=frame.index),
+    }
+
+
+MODELS = {
+    "binary": LogisticRegression,
+    "multiclass": LogisticRegression,
+    "linear": LinearRegression,
+    "poisson": PoissonRegression,
+}
+
+
+def _dask(obj):
+    return dd.from_pandas(obj, npartitions=PARTS)
+
+
+def _params(model):
+    return np.append(np.ravel(model.coef_), model.intercept_)
+
+
+def _responses(model):
+    return [m for m in ("predict", "predict_proba", "decision_function") if hasattr(model, m)]
+
+
+def _values(out):
+    return out.compute().to_numpy() if hasattr(out, "compute") else np.asarray(out)
+
+
+def _close(a, b):
+    if a.dtype.kind in "fc":
+        np.testing.assert_allclose(a, b, rtol=TIGHT, atol=TIGHT)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------- 1. numbers that are not float
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_mixed_dtype_frame_fits_and_predicts_as_its_float64_twin(kind):
+    frame = _frame()
+    y = _targets(frame)[kind]
+    floats = frame.astype(np.float64)
+    model = MODELS[kind]().fit(_dask(frame), _dask(y))
+    twin = MODELS[kind]().fit(_dask(floats), _dask(y))
+    np.testing.assert_allclose(_params(model), _params(twin), rtol=TIGHT, atol=TIGHT)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    for method in _responses(model):
+        ours = _values(getattr(model, method)(_dask(frame)))
+        _close(ours, _values(getattr(twin, method)(_dask(floats))))
+        _close(ours, getattr(model, method)(floats))  # the in-memory (numpy) results
+    assert model.score(_dask(frame), _dask(y)) == pytest.approx(twin.score(floats, y), rel=TIGHT, abs=TIGHT)
+    weights = pd.Series(np.random.default_rng(3).uniform(0.5, 2, N), index=frame.index)
+    assert model.score(_dask(frame), _dask(y), sample_weight=_dask(weights)) == pytest.approx(
+        twin.score(floats, y, sample_weight=weights), rel=TIGHT, abs=TIGHT)
+
+
+@pytest.mark.parametrize("column", ["flag", "k", "on"])
+def test_each_numeric_like_dtype_alone_next_to_floats(column):
+    frame = _frame()[["a", "b", column]]
+    y = _targets(_frame())["linear"]
+    model = LinearRegression().fit(_dask(frame), _dask(y))
+    twin = LinearRegression().fit(frame.astype(np.float64), y)
+    np.testing.assert_allclose(_params(model), _params(twin), rtol=TIGHT, atol=TIGHT)
+
+
+def test_in_memory_frame_with_dask_target():
+    frame = _frame()
+    y = _targets(frame)["binary"]
+    model = LogisticRegression().fit(frame, _dask(y))
+    twin = LogisticRegression().fit(frame.astype(np.float64), y)
+    np.testing.assert_allclose(_params(model), _params(twin), rtol=TIGHT, atol=TIGHT)
+
+
+def _message(action):
+    with pytest.raises(ValueError) as info:
+        action()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("column", ["k", "on"])
+def test_missing_value_of_a_nullable_column_is_refused_as_nan(column):
+    frame = _frame()
+    y = _targets(frame)["binary"]
+    missing = frame.copy()
+    missing.loc[1007, column] = pd.NA
+    nan = frame.astype(np.float64)
+    nan.loc[1007, column] = np.nan
+    fit_na = _message(lambda: LogisticRegression().fit(_dask(missing), _dask(y)))
+    assert "NaN" in fit_na
+    assert fit_na == _message(lambda: LogisticRegression().fit(_dask(nan), _dask(y)))
+    model = LogisticRegression().fit(frame, y)
+    predict_na = _message(lambda: model.predict(_dask(missing)).compute())
+    assert "NaN" in predict_na
+    assert predict_na == _message(lambda: model.predict(_dask(nan)).compute())
+
+
+@pytest.mark.parametrize("values", [
+    pd.array(["x", "y"] * (N // 2), dtype="string"),
+    np.array(["x", "y"] * (N // 2), dtype=object),
+    pd.Categorical(["x", "y"] * (N // 2)),
+], ids=["string", "object", "category"])
+def test_non_numeric_columns_are_refused_by_name(values):
+    frame = _frame().assign(city=values)
+    y = _targets(frame)["binary"]
+    with pytest.raises(ValueError, match=r"must hold numbers.*'city' \(.*\).*Encode them as numbers"):
+        LogisticRegression().fit(_dask(frame), _dask(y))
+    # fitted with a numeric 'city', given a non-numeric one: refused at the call, nothing read
+    model = LogisticRegression().fit(frame.assign(city=np.arange(N) % 2), y)
+    calls = _Counter()
+    with pytest.raises(ValueError, match=r"must hold numbers.*'city'"):
+        model.predict(calls.wrap(_dask(frame)))
+    assert calls.n == 0
+
+
+# --------------------------------------------------- 2. lazy, dask in kind
+class _Counter:
+    """Counts the partitions read of the frames it wraps."""
+
+    def __init__(self):
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def __dask_tokenize__(self):  # each counter its own graph keys
+        return ("partition-counter", id(self))
+
+    def _read(self, part):
+        with self._lock:
+            self.n += 1
+        return part
+
+    def wrap(self, ddf):
+        return ddf.map_partitions(self._read, meta=ddf._meta)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "poisson"])
+def test_responses_on_a_frame_are_lazy_dask_series_and_frames(kind):
+    frame = _frame()
+    y = _targets(frame)[kind]
+    model = MODELS[kind]().fit(frame, y)
+    calls = _Counter()
+    X = calls.wrap(_dask(frame))
+    with dask.config.set(scheduler="sync"):
+        outs = {m: getattr(model, m)(X) for m in _responses(model) + ["predict_log_proba"]
+                if hasattr(model, m)}
+        assert calls.n == 0, "computed at the call"
+        for method, out in outs.items():
+            expected = getattr(model, method)(frame.astype(np.float64))
+            if expected.ndim == 1:
+                assert isinstance(out, dd.Series), (method, type(out))
+            else:
+                assert isinstance(out, dd.DataFrame), (method, type(out))
+                names = list(model.classes_) if method.startswith("predict_") else \
+                    [f"{method}{i}" for i in range(expected.shape[1])]
+                assert list(out.columns) == names
+            assert out.divisions == X.divisions
+            calls.n = 0
+            value = out.compute()
+            assert calls.n == PARTS, (method, calls.n)  # each partition read once
+            pd.testing.assert_index_equal(value.index, frame.index)
+            _close(value.to_numpy(), expected)
+
+
+def test_score_on_a_frame_reads_the_data_once():
+    frame = _frame()
+    y = _targets(frame)["binary"]
+    model = LogisticRegression().fit(frame, y)
+    calls = _Counter()
+    data = calls.wrap(_dask(frame.assign(target=y)))  # X and y from one source
+    X = data[list(frame.columns)]
+    with dask.config.set(scheduler="sync"):
+        score = model.score(X, data["target"])
+    assert calls.n == PARTS
+    assert score == pytest.approx(model.score(frame, y), rel=TIGHT)
+
+
+def test_numpy_and_dask_array_outputs_unchanged():
+    frame = _frame().astype(np.float64)
+    y = _targets(frame)["multiclass"]
+    model = LogisticRegression().fit(frame.to_numpy(), y.to_numpy())
+    Xa = da.from_array(frame.to_numpy(), chunks=(80, -1))
+    for method in _responses(model):
+        ours = getattr(model, method)(frame.to_numpy())
+        assert isinstance(ours, np.ndarray)
+        lazy = getattr(model, method)(Xa)
+        assert isinstance(lazy, da.Array)
+        _close(lazy.compute(), ours)
+
+
+def test_mixed_dtype_frame_on_the_cluster(client):
+    frame = _frame()
+    y = _targets(frame)["binary"]
+    model = LogisticRegression().fit(_dask(frame), _dask(y))
+    twin = LogisticRegression().fit(frame.astype(np.float64), y)
+    np.testing.assert_allclose(_params(model), _params(twin), rtol=TIGHT, atol=TIGHT)
+    out = model.predict_proba(_dask(frame))
+    assert isinstance(out, dd.DataFrame) and list(out.columns) == ["no", "yes"]
+    _close(out.compute().to_numpy(), twin.predict_proba(frame.astype(np.float64)))
+    assert model.score(_dask(frame), _dask(y)) == pytest.approx(twin.score(frame, y), rel=TIGHT)
