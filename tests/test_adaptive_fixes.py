@@ -5,7 +5,10 @@ the brackets' random_state. Small in-memory data, local threads (no Client)."""
 
 import warnings
 
+import dask.array as da
+import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import loguniform
 from sklearn.datasets import make_classification
@@ -184,3 +187,22 @@ def test_bracket_params_have_the_random_state_of_the_bracket(small):
         in_bracket = search.cv_results_["bracket"] == planned["bracket"]
         assert sha.cv_results_["params"] == [p for p, m in zip(search.cv_results_["params"], in_bracket) if m]
         assert _counts(sha.metadata_) == _counts(done)
+
+
+@pytest.mark.parametrize("make_y", [
+    lambda y: da.from_array(y, chunks=100)[:500],
+    lambda y: dd.from_pandas(pd.Series(y[:500]), npartitions=3),
+])
+def test_a_dask_y_of_another_length_is_named_as_such(small, make_y):
+    X, y = small
+    search = IncrementalSearchCV(SGD, {"alpha": [1e-3, 1e-2]}, max_iter=2)
+    with pytest.raises(ValueError, match="X has 600, y has 500"):
+        search.fit(da.from_array(X, chunks=100), make_y(y))
+
+
+def test_a_dask_y_of_unknown_chunk_sizes_says_how_to_know_them(small):
+    X, y = small
+    y_unknown = dd.from_pandas(pd.Series(y), npartitions=3).to_dask_array()
+    search = IncrementalSearchCV(SGD, {"alpha": [1e-3, 1e-2]}, max_iter=2)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        search.fit(da.from_array(X, chunks=100), y_unknown)

@@ -48,6 +48,17 @@ def check_data(estimator, X, y):
     _validation.check_n_features(X)
     if y is not None:
         if dask.is_dask_collection(y):
+            if any(math.isnan(c) for c in y.chunks[0]):
+                raise ValueError(
+                    "y is a dask array with unknown chunk sizes; the search needs its rows to "
+                    "align them with X's. Call y.compute_chunk_sizes() first, or build it with "
+                    "ddf[col].to_dask_array(lengths=True)."
+                )
+            if y.shape[0] != n:
+                raise ValueError(
+                    f"X and y have different numbers of samples: X has {n}, y has "
+                    f"{y.shape[0]}. Pass a y with one value per row of X."
+                )
             if not dask.is_dask_collection(X):
                 y = y.compute()
             elif y.chunks[0] != X.chunks[0]:
