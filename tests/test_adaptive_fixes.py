@@ -206,3 +206,12 @@ def test_a_dask_y_of_unknown_chunk_sizes_says_how_to_know_them(small):
     search = IncrementalSearchCV(SGD, {"alpha": [1e-3, 1e-2]}, max_iter=2)
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         search.fit(da.from_array(X, chunks=100), y_unknown)
+
+
+def test_in_memory_x_with_a_dask_y_of_unknown_chunks_still_fits(small):
+    X, y = small
+    y_dask = da.from_array(y, chunks=100)
+    y_unknown = y_dask[y_dask >= 0]  # every row, chunk sizes unknown
+    search = IncrementalSearchCV(SGD, {"alpha": [1e-3, 1e-2]}, max_iter=2, random_state=0)
+    search.fit(X, y_unknown, classes=[0, 1])
+    assert np.isfinite(search.best_score_)

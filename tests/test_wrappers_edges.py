@@ -69,7 +69,7 @@ def test_pandas_output_on_a_dask_dataframe_keeps_its_dtypes():
 def test_multi_output_probabilities_are_refused_up_front():
     y2 = np.column_stack([LABELS, 1 - LABELS])
     wrapped = ParallelPostFit(RandomForestClassifier(n_estimators=3, random_state=0)).fit(COUNTS, y2)
-    with pytest.raises(TypeError, match="list of 2 arrays"):
+    with pytest.raises(TypeError, match="list of 2 items"):
         wrapped.predict_proba(da.from_array(COUNTS, chunks=30))
 
 
@@ -92,3 +92,29 @@ def test_learned_attributes_are_shown_on_the_wrapper_as_in_dask_ml():
     np.testing.assert_array_equal(ppf.feature_count_, ppf.estimator_.feature_count_)
     ppf.set_params(estimator=StandardScaler()).fit(COUNTS)  # a refit drops what it no longer has
     assert not hasattr(ppf, "feature_count_") and hasattr(ppf, "mean_")
+
+
+def test_a_global_pandas_output_config_reaches_the_blocks():
+    """set_config(transform_output="pandas") is per thread in scikit-learn:
+    the blocks run under the caller's config, so they agree with the meta."""
+    import sklearn
+
+    df = pd.DataFrame({"a": RNG.randn(40), "b": RNG.randint(0, 5, 40)})
+    ct = ColumnTransformer([("s", StandardScaler(), ["a"])], remainder="passthrough")
+    with sklearn.config_context(transform_output="pandas"):
+        wrapped = ParallelPostFit(ct).fit(df)
+        out = wrapped.transform(dd.from_pandas(df, npartitions=2))
+        computed = out.compute(scheduler="threads")
+    assert out.dtypes.to_dict() == computed.dtypes.to_dict() == {"s__a": np.float64, "remainder__b": np.int64}
+
+
+def test_the_wrappers_own_fitted_attributes_are_not_taken_from_the_estimator():
+    X = da.from_array(COUNTS, chunks=40)  # 3 blocks
+    y = da.from_array(LABELS, chunks=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outer = Incremental(Incremental(SGDClassifier(random_state=0)), shuffle_blocks=False)
+        outer.fit(X, y, classes=[0, 1])
+        assert outer.n_blocks_ == 3
+        outer.set_params(estimator=SGDClassifier(random_state=0)).fit(X, y, classes=[0, 1])
+    assert outer.n_blocks_ == 3 and outer.n_recoveries_ == 0

@@ -108,9 +108,10 @@ def _sample_output(est, method, X):
         )
     if isinstance(out, (list, tuple)):
         raise TypeError(
-            f"{type(est).__name__}.{method} returns a list of {len(out)} arrays (one per output of a "
-            f"multi-output model), but on dask input dasklearn builds one dask collection per call. "
-            f"Call {method} on the computed input, or wrap each output's model separately."
+            f"{type(est).__name__}.{method} returns a {type(out).__name__} of {len(out)} items, not an "
+            f"array (a multi-output model gives one array per output), but on dask input dasklearn "
+            f"builds one dask collection per call. Call {method} on the computed input, or wrap each "
+            f"output's model separately."
         )
     return out
 
@@ -158,7 +159,12 @@ def apply_method(est, method: str, X):
     import dask
     import dask.array as da
 
+    from dasklearn._runtime import in_callers_config
+
     est_key = dask.delayed(est, name=f"estimator-{uuid.uuid4().hex}", traverse=False)
+    # the blocks run as the sample below ran: under this thread's scikit-learn
+    # config (transform_output="pandas", say), which other threads do not see
+    call, call_frame = in_callers_config(_call), in_callers_config(_call_frame)
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
@@ -166,9 +172,9 @@ def apply_method(est, method: str, X):
         meta = np.empty((0,) * out.ndim, dtype=out.dtype)
         empty = np.empty((0,) + out.shape[1:], dtype=out.dtype)
         if out.ndim == 1:
-            return X.map_blocks(_call, est_key, method, empty, drop_axis=1 if X.ndim == 2 else None,
+            return X.map_blocks(call, est_key, method, empty, drop_axis=1 if X.ndim == 2 else None,
                                 dtype=out.dtype, meta=meta)
-        return X.map_blocks(_call, est_key, method, empty, chunks=(X.chunks[0], (out.shape[1],)),
+        return X.map_blocks(call, est_key, method, empty, chunks=(X.chunks[0], (out.shape[1],)),
                             new_axis=1 if X.ndim == 1 else None, dtype=out.dtype, meta=meta)
     # dask DataFrame or Series
     import pandas as pd
@@ -182,7 +188,7 @@ def apply_method(est, method: str, X):
     else:
         columns = _output_columns(est, method, out.shape[1])
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
-    return X.map_partitions(_call_frame, est_key, method, meta, meta=meta)
+    return X.map_partitions(call_frame, est_key, method, meta, meta=meta)
 
 
 class _BlockwiseResponses:

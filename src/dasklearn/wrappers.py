@@ -213,6 +213,8 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     dask.array<_call, shape=(1000,), dtype=int64, chunksize=(250,), chunktype=numpy.ndarray>
     """
 
+    _own_fitted = ("estimator_",)  # the wrapper's fitted attributes, never the estimator's
+
     def __init__(self, estimator, *, scoring=None):
         self.estimator = estimator
         self.scoring = scoring
@@ -249,7 +251,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.__dict__.pop(attr, None)
         self.estimator_ = model
         learned = [a for a in vars(model) if a.endswith("_") and not a.startswith("_")
-                   and not hasattr(type(self), a) and a != "estimator_"]
+                   and not hasattr(type(self), a) and a not in self._own_fitted]
         for attr in learned:
             setattr(self, attr, getattr(model, attr))
         self._learned_attrs = tuple(learned)
@@ -476,6 +478,8 @@ class Incremental(ParallelPostFit):
     >>> inc.predict(X)
     dask.array<_call, shape=(10000,), dtype=int64, chunksize=(2500,), chunktype=numpy.ndarray>
     """
+
+    _own_fitted = ("estimator_", "n_blocks_", "n_recoveries_")
 
     def __init__(self, estimator, *, scoring=None, shuffle_blocks=True, random_state=None, epochs=1):
         super().__init__(estimator, scoring=scoring)

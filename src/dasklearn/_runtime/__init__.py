@@ -6,6 +6,7 @@ from dasklearn._runtime._backend import (
     call,
     connect,
     get_backend,
+    in_callers_config,
     run_batched,
 )
 from dasklearn._runtime._batching import BatchPolicy
@@ -22,6 +23,7 @@ __all__ = [
     "call",
     "connect",
     "get_backend",
+    "in_callers_config",
     "run_batched",
     "runs_in_one_task",
 ]

@@ -59,6 +59,12 @@ def _callers_config() -> dict:
     return get_config()
 
 
+def in_callers_config(fn: Callable) -> Callable:
+    """``fn`` to run elsewhere (a dask task, a pool thread) under this
+    thread's scikit-learn configuration (see :class:`_InConfig`)."""
+    return _InConfig(fn, _callers_config())
+
+
 def local_slots(n_jobs: int | None, default: int | None = None) -> int:
     """Local threads for ``n_jobs``, counted as scikit-learn does (``-1``: all
     cores, ``-2``: all but one, ...); ``None`` means ``default`` (all cores

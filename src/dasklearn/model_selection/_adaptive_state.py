@@ -46,34 +46,33 @@ def check_data(estimator, X, y):
     n = int(X.shape[0])
     _validation.check_n_samples(n)
     _validation.check_n_features(X)
+    def check_length(y):
+        if y.shape[0] != n:
+            raise ValueError(
+                f"X and y have different numbers of samples: X has {n}, y has "
+                f"{y.shape[0]}. Pass a y with one value per row of X."
+            )
+
     if y is not None:
-        if dask.is_dask_collection(y):
+        if dask.is_dask_collection(y) and dask.is_dask_collection(X):
             if any(math.isnan(c) for c in y.chunks[0]):
                 raise ValueError(
                     "y is a dask array with unknown chunk sizes; the search needs its rows to "
                     "align them with X's. Call y.compute_chunk_sizes() first, or build it with "
                     "ddf[col].to_dask_array(lengths=True)."
                 )
-            if y.shape[0] != n:
-                raise ValueError(
-                    f"X and y have different numbers of samples: X has {n}, y has "
-                    f"{y.shape[0]}. Pass a y with one value per row of X."
-                )
-            if not dask.is_dask_collection(X):
-                y = y.compute()
-            elif y.chunks[0] != X.chunks[0]:
+            check_length(y)  # before the rechunk, which would fail on another length
+            if y.chunks[0] != X.chunks[0]:
                 y = y.rechunk({0: X.chunks[0]})
+        elif dask.is_dask_collection(y):  # X in memory: y comes here too (checked below)
+            y = y.compute()
         if not dask.is_dask_collection(y):
             y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
             if dask.is_dask_collection(X) and y.shape[:1] == (n,):
                 import dask.array as da
 
                 y = da.from_array(y, chunks=(X.chunks[0],) + y.shape[1:])
-        if y.shape[0] != n:
-            raise ValueError(
-                f"X and y have different numbers of samples: X has {n}, y has "
-                f"{y.shape[0]}. Pass a y with one value per row of X."
-            )
+        check_length(y)
     if dask.is_dask_collection(X) and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     if n < 2:

@@ -446,12 +446,12 @@ FOLDS = _FoldCache()
 
 
 def fit_and_score_batch(batch, template, X, y, splits, fit_params, scoring, opts):
-    """Fit and score every item of ``batch`` on folds sliced from X, y."""
+    """Fit and score every item ``(candidate, split, params, pairwise)`` of
+    ``batch`` on folds sliced from X, y (see :func:`take_split`)."""
     return [_fit_score_one(template, params,
-                           FOLDS.get(X, y, splits, fit_params, split_idx, is_pairwise(template, params),
-                                     scoring.routed),
+                           FOLDS.get(X, y, splits, fit_params, split_idx, pairwise, scoring.routed),
                            scoring, opts)
-            for _, split_idx, params in batch]
+            for _, split_idx, params, pairwise in batch]
 
 
 def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
@@ -493,7 +493,7 @@ def fit_and_score_prefolded(batch, tail, whole, folds, scoring, opts):
     whose leading steps failed."""
     # each fold (this worker's copy of a task's result) is shared by the worker's tasks
     return [_fit_score_one(tail if folds[s][1] else whole, params, _shared(folds[s][0]), scoring, opts)
-            for _, s, params in batch]
+            for _, s, params, _ in batch]
 
 
 def _shared(fold: Fold) -> Fold:

@@ -391,18 +391,22 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             f"totalling {len(candidates) * n_splits} fits on {backend.n_slots} slots"
         )
         opts = _fit.FitOptions(self.error_score, self.return_train_score)
-        # split-major order: consecutive items (one batch) share their folds
-        items = [(c, s, candidates[c]) for s in range(n_splits) for c in range(len(candidates))
-                 if records[c * n_splits + s] is None]
-        progress.advance(len(records) - len(items))
-        if early is not None:
-            early.observe([(c, s, records[c * n_splits + s]) for c in range(len(candidates))
-                           for s in range(n_splits) if records[c * n_splits + s] is not None])
         # the leading steps are fitted once per split unless a fit parameter
         # or a scorer of the user's (it may look at the pipeline) needs the
         # whole pipeline in each fit
         prefix_len = (0 if fit_params or scoring.routed or not scoring.by_name
                       else _prefix_length(self.estimator, candidates))
+        # whether each candidate takes a precomputed kernel (its folds are cut
+        # X[train][:, train]), read once per candidate here
+        pairwise = [False] * len(candidates) if prefix_len else [
+            _fit.is_pairwise(self.estimator, params) for params in candidates]
+        # split-major order: consecutive items (one batch) share their folds
+        items = [(c, s, candidates[c], pairwise[c]) for s in range(n_splits) for c in range(len(candidates))
+                 if records[c * n_splits + s] is None]
+        progress.advance(len(records) - len(items))
+        if early is not None:
+            early.observe([(c, s, records[c * n_splits + s]) for c in range(len(candidates))
+                           for s in range(n_splits) if records[c * n_splits + s] is not None])
         if prefix_len:
             prefix = Pipeline(self.estimator.steps[:prefix_len])
             scoring_h, tail_h, whole_h = backend.put_all(
@@ -428,7 +432,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # (its fits take alike): each split's fits go longest first
         out = run_batched(backend, kernel, items, shared, on_results=on_results,
                           phase_and_group=lambda item: (item[1], item[0])) if items else []
-        for (c, s, _), rec in zip(items, out):
+        for (c, s, *_), rec in zip(items, out):
             records[c * n_splits + s] = rec
         self._record_errors(candidates, records)
         return records
