@@ -176,7 +176,9 @@ def concat_parts(parts: list):
     return X, y
 
 
-def _new_model(template, params):
+def new_model(template, params):
+    """A fresh candidate: a clone of ``template`` with ``params`` (cloned too:
+    estimators among them must not be shared between candidates)."""
     from sklearn.base import clone
 
     return clone(template).set_params(**clone(params, safe=False))
@@ -191,7 +193,7 @@ def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
     """
     start = time.perf_counter()
     if state is None:
-        model, seconds, calls = _new_model(template, params), 0.0, 0
+        model, seconds, calls = new_model(template, params), 0.0, 0
     else:
         model, seconds, calls = state
         model = copy.deepcopy(model)
@@ -216,7 +218,7 @@ def fit_rows(template, params, block_parts, counts, fit_params):
             n -= len(Xs[-1])
     X = np.concatenate(Xs)
     y = None if ys[0] is None else np.concatenate(ys)
-    model = _new_model(template, params)
+    model = new_model(template, params)
     model.fit(X, y, **fit_params)
     return model, time.perf_counter() - start, int(len(X))
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
+from dasklearn._runtime._model_kernels import new_model
 from dasklearn._validation import score_number
 
 
@@ -51,7 +52,7 @@ class Scoring:
     metrics: dict | None = None
     takes_weights: dict = field(default_factory=dict)
     by_name: bool = True
-    routed: dict | None = None  # with metadata routing: the scorer's routed parameters (see _score_routed)
+    routed: dict | None = None  # with metadata routing: the scorer's routed parameters (see _score)
 
 
 def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
@@ -77,57 +78,38 @@ def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
         return scorer(*args), False
 
 
-def _score_routed(est, X, y, scoring: Scoring, params: dict, error_score, shared: bool):
-    """:func:`_score` with scikit-learn's metadata routing enabled: the
-    fold's rows of the parameters routed to the scorer (``params``) go to it
-    as scikit-learn's search gives them: one scorer gets them all; with
-    several metrics, each gets those it requested, and a failing one gets
-    ``error_score`` alone."""
-    from sklearn.utils.metadata_routing import process_routing
-
-    args = (est, X) if y is None else (est, X, y)
-
-    def failed(exc) -> bool:
-        if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
-            raise exc
-        return True
-
-    if scoring.metrics is None:
-        try:
-            value = scoring.combined(*args, **params)
-        except Exception as exc:
-            failed(exc)
-            return None, [traceback.format_exc()], False, []
-        if isinstance(value, dict):
-            return {k: score_number(v, k) for k, v in value.items()}, [], True, []
-        return {"score": score_number(value, scoring.combined)}, [], False, []
-    by_metric = process_routing(scoring.combined, "score", **params)
-    scores, errors = {}, []
-    for name, scorer in scoring.metrics.items():
-        try:
-            scores[name] = score_number(scorer(*args, **by_metric[name].score), name)
-        except Exception as exc:
-            failed(exc)
-            scores[name] = float(error_score)
-            errors.append(f"{name}: {traceback.format_exc()}")
-    return scores, errors, True, []
-
-
 def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool = False, routed=None):
     """Score a fitted candidate: (scores by name, or None if the one scorer
     failed; the failures' messages; whether the scorer returned a dict;
     the metrics whose scorer does not take the sample weights). ``shared``:
     X and y are a shared read-only fold, and a failure on read-only input is
-    re-raised (the fit then runs again on private copies). ``routed``: the
-    fold's routed scorer parameters, with metadata routing (else None)."""
+    re-raised (the fit then runs again on private copies).
+
+    ``routed``: with scikit-learn's metadata routing, the fold's rows of the
+    parameters routed to the scorer (else None). They go where scikit-learn's
+    search sends them: all to the one (or the multi-metric) scorer, and when
+    that fails, to each metric those it requested."""
     if routed is not None:
-        return _score_routed(est, X, y, scoring, routed, error_score, shared)
-    # with sample weights, several metrics are scored one by one, to learn
-    # which of them take the weights (and say so of those that do not)
-    if scoring.metrics is None or sample_weight is None:
+        from sklearn.utils.metadata_routing import process_routing
+
+        args = (est, X) if y is None else (est, X, y)
+
+        def call(scorer, name):  # (value, whether weights it was given were used)
+            if name is None:
+                return scorer(*args, **routed), True
+            return scorer(*args, **process_routing(scoring.combined, "score", **routed)[name].score), True
+
+        combined_first = True
+    else:
+        def call(scorer, name):
+            return _call_scorer(scorer, est, X, y, sample_weight, scoring.takes_weights.get(name or "score"))
+
+        # with sample weights, several metrics are scored one by one, to learn
+        # which of them take the weights (and say so of those that do not)
+        combined_first = scoring.metrics is None or sample_weight is None
+    if combined_first:
         try:
-            value, weighted = _call_scorer(scoring.combined, est, X, y, sample_weight,
-                                           scoring.takes_weights.get("score"))
+            value, weighted = call(scoring.combined, None)
         except Exception as exc:
             if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
                 raise
@@ -141,7 +123,7 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool
     scores, errors, dropped = {}, [], []
     for name, scorer in scoring.metrics.items():
         try:
-            value, weighted = _call_scorer(scorer, est, X, y, sample_weight, scoring.takes_weights.get(name))
+            value, weighted = call(scorer, name)
         except Exception as exc:
             if isinstance(error_score, str) or (shared and _writes_its_input(exc)):  # 'raise', or retry
                 raise
@@ -191,7 +173,7 @@ def is_pairwise(template, params) -> bool:
     a candidate whose parameters cannot be set is not, and its fit then
     reports the error)."""
     try:
-        return bool(get_tags(clone(template).set_params(**params)).input_tags.pairwise)
+        return bool(get_tags(new_model(template, params)).input_tags.pairwise)
     except Exception:
         return False
 
@@ -351,7 +333,7 @@ def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: Fit
     fit_params = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in fold.fit_params.items()}
     start = time.perf_counter()
     try:
-        est = clone(template).set_params(**clone(params, safe=False))
+        est = new_model(template, params)
         est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
     except Exception as exc:
         if isinstance(opts.error_score, str) or (not private and _writes_its_input(exc)):  # 'raise', or retry
@@ -517,7 +499,7 @@ def fit_final(template, params, X, y, fit_params):
 
 
 def _refit(template, params, X, y, fit_params):
-    est = clone(template).set_params(**clone(params, safe=False))
+    est = new_model(template, params)
     if y is None:
         return est.fit(X, **fit_params)
     return est.fit(X, y, **fit_params)

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (GroupKFold, KFold, ParameterGrid, ParameterSampler, StratifiedGroupKFold,
@@ -109,7 +109,7 @@ def _unless_a_candidate_takes_it(check, estimator, candidates):
             if not params:
                 continue  # the estimator as it is: just rejected
             try:
-                candidate = clone(estimator).set_params(**params)
+                candidate = _fit.new_model(estimator, params)
             except Exception:  # its fit will say so
                 continue
             try:
@@ -284,10 +284,13 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _validation.check_n_samples(n_samples)
         X = _unless_a_candidate_takes_it(
             lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
-        if not _blockwise.is_dask(X):
-            report = _validation.finite_report(X)
+
+        def check_finite(report):  # (NaN, inf) counts of X, in memory or computed where X is
             _unless_a_candidate_takes_it(
                 lambda est: _validation.raise_for_nonfinite(est, report), self.estimator, candidates)
+
+        if not _blockwise.is_dask(X):
+            check_finite(_validation.finite_report(X))
         if y is not None and _n_samples(y, "y") != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
@@ -320,8 +323,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             y_fetched, report = backend.fetch_all([y_h if _blockwise.is_dask(y) else None, report_h])
             y_local = _local_copy(y_fetched) if _blockwise.is_dask(y) else _local_copy(y)
             if report is not None:
-                _unless_a_candidate_takes_it(
-                    lambda est: _validation.raise_for_nonfinite(est, report), self.estimator, candidates)
+                check_finite(report)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             splits = list(cv.split(split_X, y_local, _local_copy(groups)))
