@@ -116,26 +116,62 @@ def _sample_output(est, method, X):
     return out
 
 
-def _call(block, est, method, empty):
+def _call(block, est, method, empty, given: bool = False):
     # a block with no rows (a filtered array) gives no rows: estimators refuse 0 samples;
     # a pandas output (set_output(transform="pandas")) becomes the array dask expects
-    return empty if block.shape[0] == 0 else np.asarray(getattr(est, method)(block))
+    if block.shape[0] == 0:
+        return empty
+    out = np.asarray(getattr(est, method)(block))
+    return _as_declared(out, empty) if given else out
 
 
-def _call_frame(part, est, method, meta):
+def _call_frame(part, est, method, meta, given: bool = False):
     import pandas as pd
 
     if len(part) == 0:
         return meta.set_axis(part.index[:0])
     out = getattr(est, method)(part)
     if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
-        return out.set_axis(part.index)  # a pandas output keeps its columns and their dtypes
-    if isinstance(out, (pd.DataFrame, pd.Series)):
-        out = out.to_numpy()
-    out = np.asarray(out)
-    if out.ndim == 1:
-        return pd.Series(out, index=part.index)
-    return pd.DataFrame(out, index=part.index, columns=meta.columns)
+        out = out.set_axis(part.index)  # a pandas output keeps its columns and their dtypes
+    else:
+        if isinstance(out, (pd.DataFrame, pd.Series)):
+            out = out.to_numpy()
+        out = np.asarray(out)
+        out = (pd.Series(out, index=part.index) if out.ndim == 1
+               else pd.DataFrame(out, index=part.index, columns=meta.columns))
+    return _as_declared(out, meta) if given else out
+
+
+def _as_declared(out, meta):
+    """A block's output with the numeric dtypes of the meta the user declared
+    (``predict_meta`` & co), so that the dask collection's dtype is true of
+    its blocks. Other dtypes (strings, objects, categories) are left as they
+    are: a cast could cut strings short."""
+    import pandas as pd
+
+    if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
+        cast = {c: t for c, t in meta.dtypes.items() if c in out.columns and _numeric([t]) and out[c].dtype != t}
+        return out.astype(cast) if cast else out
+    if _numeric([meta.dtype]) and out.dtype != meta.dtype:
+        return out.astype(meta.dtype)
+    return out
+
+
+_WIDTH_FROM_CLASSES = ("predict_proba", "predict_log_proba")
+
+
+def _sample_from_meta(est, method, meta):
+    """What :func:`_sample_output` learns by calling the estimator, read from
+    a meta the user declared instead (dask-ml's ``predict_meta`` & co): an
+    empty numpy array, pandas Series or DataFrame like the output (rows it
+    has are ignored). A 2-D numpy meta without columns takes one column per
+    class for probabilities, as dask-ml gives them."""
+    if hasattr(meta, "iloc"):
+        return meta.iloc[:0]
+    meta = np.asarray(meta)
+    if meta.ndim == 2 and meta.shape[1] == 0 and method in _WIDTH_FROM_CLASSES and hasattr(est, "classes_"):
+        return np.empty((0, len(est.classes_)), dtype=meta.dtype)
+    return np.empty((0,) + meta.shape[1:], dtype=meta.dtype)
 
 
 def _output_columns(est, method: str, n: int) -> list:
@@ -154,8 +190,13 @@ def _output_columns(est, method: str, n: int) -> list:
     return [f"{method}{i}" for i in range(n)]
 
 
-def apply_method(est, method: str, X):
-    """``est.method(X)`` computed blockwise on a dask array or DataFrame."""
+def apply_method(est, method: str, X, meta=None):
+    """``est.method(X)`` computed blockwise on a dask array or DataFrame.
+
+    The output's kind, dtype and width are learned by calling the method on
+    one row, unless ``meta`` declares them (checked by :func:`check_meta`):
+    then nothing is called or computed before the blocks run, and each
+    block's numeric output is cast to the declared dtype."""
     import dask
     import dask.array as da
 
@@ -168,18 +209,20 @@ def apply_method(est, method: str, X):
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        out = np.asarray(_sample_output(est, method, X))
+        given = meta is not None
+        out = np.asarray(_sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, meta))
         meta = np.empty((0,) * out.ndim, dtype=out.dtype)
         empty = np.empty((0,) + out.shape[1:], dtype=out.dtype)
         if out.ndim == 1:
-            return X.map_blocks(call, est_key, method, empty, drop_axis=1 if X.ndim == 2 else None,
+            return X.map_blocks(call, est_key, method, empty, given, drop_axis=1 if X.ndim == 2 else None,
                                 dtype=out.dtype, meta=meta)
-        return X.map_blocks(call, est_key, method, empty, chunks=(X.chunks[0], (out.shape[1],)),
+        return X.map_blocks(call, est_key, method, empty, given, chunks=(X.chunks[0], (out.shape[1],)),
                             new_axis=1 if X.ndim == 1 else None, dtype=out.dtype, meta=meta)
     # dask DataFrame or Series
     import pandas as pd
 
-    sample = _sample_output(est, method, X)
+    given = meta is not None
+    sample = _sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, meta)
     out = np.asarray(sample)
     if isinstance(sample, pd.DataFrame):  # its own columns and dtypes (set_output(transform="pandas"))
         meta = sample.iloc[:0].reset_index(drop=True)
@@ -188,7 +231,27 @@ def apply_method(est, method: str, X):
     else:
         columns = _output_columns(est, method, out.shape[1])
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
-    return X.map_partitions(call_frame, est_key, method, meta, meta=meta)
+    return X.map_partitions(call_frame, est_key, method, meta, given, meta=meta)
+
+
+def check_meta(name: str, meta) -> None:
+    """A declared output meta (``predict_meta`` & co) is usable, or a TypeError
+    that says what is expected, before any work."""
+    if meta is None:
+        return
+    import pandas as pd
+
+    if isinstance(meta, (pd.Series, pd.DataFrame)):
+        return
+    if isinstance(meta, np.ndarray) and meta.ndim in (1, 2):
+        return
+    got = (f"a {meta.ndim}-d numpy array" if isinstance(meta, np.ndarray)
+           else f"{type(meta).__name__} {meta!r}"[:120])
+    raise TypeError(
+        f"{name} must be an empty numpy array (1-d, or 2-d with one column per output), a pandas "
+        f"Series or a pandas DataFrame like the method's output: only its type, dtype and columns "
+        f"are used. Got {got}. For example: {name}=np.empty(0, dtype=np.int64)."
+    )
 
 
 class _BlockwiseResponses:

@@ -90,10 +90,15 @@ class DelegateMixin:
         tags.input_tags.allow_nan = sub.input_tags.allow_nan
         return tags
 
+    def _declared_meta(self, method):
+        """The output meta the user declared for ``method`` (None: learned
+        from one row). Meta-estimators with ``predict_meta`` & co override it."""
+        return None
+
     def _delegate(self, method, X):
         est = self._fitted(method)
         if _blockwise.is_dask(X):
-            return _blockwise.apply_method(est, method, X)
+            return _blockwise.apply_method(est, method, X, meta=self._declared_meta(method))
         return getattr(est, method)(X)
 
     for _name in _METHODS:

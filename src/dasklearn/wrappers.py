@@ -183,6 +183,15 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Scorer used by :meth:`score` (a name from
         :func:`sklearn.metrics.get_scorer_names` or a callable
         ``(estimator, X, y) -> float``). None: the estimator's ``score``.
+    predict_meta, predict_proba_meta, transform_meta : numpy array, pandas Series or DataFrame, default=None
+        The type, dtype and columns of ``predict`` / ``predict_proba`` /
+        ``transform``'s output on dask input, as in dask-ml: an empty
+        ``np.empty(0, dtype=np.int64)``, ``np.empty((0, n_classes))``, or a
+        pandas Series / DataFrame for DataFrame output. None: learned by
+        calling the method on one row of zeros (or on X's first row, computed,
+        when zeros will not do). With a meta, nothing is called or computed
+        before the blocks run, and each block's numeric output is cast to
+        the declared dtype.
 
     Attributes
     ----------
@@ -215,9 +224,25 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     _own_fitted = ("estimator_",)  # the wrapper's fitted attributes, never the estimator's
 
-    def __init__(self, estimator, *, scoring=None):
+    def __init__(self, estimator, *, scoring=None, predict_meta=None, predict_proba_meta=None,
+                 transform_meta=None):
         self.estimator = estimator
         self.scoring = scoring
+        self.predict_meta = predict_meta
+        self.predict_proba_meta = predict_proba_meta
+        self.transform_meta = transform_meta
+
+    _METAS = {"predict": "predict_meta", "predict_proba": "predict_proba_meta", "transform": "transform_meta"}
+
+    def _check_metas(self):
+        for name in self._METAS.values():
+            _blockwise.check_meta(name, getattr(self, name, None))
+
+    def _declared_meta(self, method):
+        name = self._METAS.get(method)
+        meta = None if name is None else getattr(self, name, None)
+        _blockwise.check_meta(name, meta)
+        return meta
 
     # -- scikit-learn conventions (tags and predict & co: DelegateMixin) ----
     def __sklearn_is_fitted__(self):
@@ -277,6 +302,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_estimator()
         self._check_scoring()
+        self._check_metas()
         est = clone(self.estimator)
         names = list(fit_params)
         values = [fit_params[k] for k in names]
@@ -441,6 +467,14 @@ class Incremental(ParallelPostFit):
         Seed of the block order (see above). An int makes ``fit`` reproducible.
     epochs : int, default=1
         Number of passes over the blocks made by ``fit``.
+    assume_equal_chunks : bool, default=True
+        Block i of X and of y go to the same ``partial_fit`` call, so they
+        must hold the same rows. True (dask-ml's default): dask arrays with
+        other row chunks than X's are refused, with the fix. False: such a
+        y (or sample weight) is rechunked to X's rows first (when both chunk
+        sizes are known).
+    predict_meta, predict_proba_meta, transform_meta : numpy array, pandas Series or DataFrame, default=None
+        As in :class:`ParallelPostFit`.
 
     Attributes
     ----------
@@ -481,11 +515,14 @@ class Incremental(ParallelPostFit):
 
     _own_fitted = ("estimator_", "n_blocks_", "n_recoveries_")
 
-    def __init__(self, estimator, *, scoring=None, shuffle_blocks=True, random_state=None, epochs=1):
-        super().__init__(estimator, scoring=scoring)
+    def __init__(self, estimator, *, scoring=None, shuffle_blocks=True, random_state=None, epochs=1,
+                 assume_equal_chunks=True, predict_meta=None, predict_proba_meta=None, transform_meta=None):
+        super().__init__(estimator, scoring=scoring, predict_meta=predict_meta,
+                         predict_proba_meta=predict_proba_meta, transform_meta=transform_meta)
         self.shuffle_blocks = shuffle_blocks
         self.random_state = random_state
         self.epochs = epochs
+        self.assume_equal_chunks = assume_equal_chunks
 
     # -- validation ----------------------------------------------------------
     def _check_params(self):
@@ -499,9 +536,11 @@ class Incremental(ParallelPostFit):
         epochs = self.epochs
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be an int >= 1 (passes over the blocks); got {epochs!r}.")
-        if not isinstance(self.shuffle_blocks, (bool, np.bool_)):
-            raise ValueError(f"shuffle_blocks must be True or False; got {self.shuffle_blocks!r}.")
+        for name in ("shuffle_blocks", "assume_equal_chunks"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         self._check_scoring()
+        self._check_metas()
 
     def _seed(self) -> int | None:
         rs = self.random_state
@@ -617,7 +656,7 @@ class Incremental(ParallelPostFit):
         from dasklearn._runtime._blocks import fold_blocks, n_row_blocks
 
         fit_kwargs = self._with_classes(model, y, dict(fit_kwargs), classes_from_y)
-        y = self._split_like(X, y, "y")
+        y = self._split_like(X, y, "y", self.assume_equal_chunks)
         # passed whole: classes (e.g. da.unique(y), small) and 0-d values (sample_weight=2.0)
         whole = [k for k, v in fit_kwargs.items()
                  if _blockwise.is_dask(v) and (k == "classes" or _is_scalar(v))]
@@ -625,7 +664,7 @@ class Incremental(ParallelPostFit):
         block_kw = tuple(k for k, v in fit_kwargs.items()
                          if (_blockwise.is_dask(v) or k in _SAMPLE_ALIGNED) and not _is_scalar(v))
         static_kw = {k: v for k, v in fit_kwargs.items() if k not in block_kw}
-        blocked = [self._split_like(X, fit_kwargs[k], k) for k in block_kw]
+        blocked = [self._split_like(X, fit_kwargs[k], k, self.assume_equal_chunks) for k in block_kw]
         parts = [X] + ([y] if y is not None else []) + blocked
         n_blocks = n_row_blocks(X)
         known_rows = _known_rows(X)
@@ -645,9 +684,10 @@ class Incremental(ParallelPostFit):
         return self
 
     @staticmethod
-    def _split_like(X, other, name):
+    def _split_like(X, other, name, assume_equal_chunks: bool = True):
         """``other`` as a dask collection with X's row blocks, or a ValueError
-        that says how to get there."""
+        that says how to get there. Unless ``assume_equal_chunks``, a dask
+        array of other known row chunks than X's is rechunked to them."""
         import dask.array as da
 
         from dasklearn._runtime._blocks import n_row_blocks
@@ -673,6 +713,10 @@ class Incremental(ParallelPostFit):
             raise ValueError(
                 f"X has {rows[0]} rows but {name} has {rows[1]}. Pass one value per row of X."
             )
+        if (not assume_equal_chunks and not _is_frame(X) and not _is_frame(other)
+                and not any(np.isnan(c) for c in X.chunks[0] + other.chunks[0])
+                and X.chunks[0] != other.chunks[0]):
+            other = other.rechunk({0: X.chunks[0]})
         nx, no = n_row_blocks(X), n_row_blocks(other)
         fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
                "DataFrame (X, y = df[features], df[target])" if _is_frame(other)
@@ -681,7 +725,8 @@ class Incremental(ParallelPostFit):
             raise ValueError(
                 f"X has {nx} row blocks but {name} has {no}: Incremental passes block i of X "
                 f"and of {name} to the same partial_fit call, so they must be split alike. "
-                f"Fix: {fix}."
+                f"Fix: {fix}" + (", or pass assume_equal_chunks=False." if not _is_frame(X) and not _is_frame(other)
+                                  else ".")
             )
         if not _is_frame(X) and not _is_frame(other):
             if X.chunks[0] != other.chunks[0] and not any(
@@ -690,7 +735,7 @@ class Incremental(ParallelPostFit):
                 raise ValueError(
                     f"X and {name} have different row chunks ({X.chunks[0][:4]}... vs "
                     f"{other.chunks[0][:4]}...): Incremental passes block i of X and of {name} "
-                    f"to the same partial_fit call. Fix: {fix}."
+                    f"to the same partial_fit call. Fix: {fix}, or pass assume_equal_chunks=False."
                 )
         elif _is_frame(X) and _is_frame(other):
             if X.known_divisions and other.known_divisions and X.divisions != other.divisions:

@@ -1,0 +1,107 @@
+"""dask-ml's wrapper parameters: predict_meta / predict_proba_meta /
+transform_meta (the output's type declared, so nothing runs before the
+blocks) and Incremental's assume_equal_chunks."""
+
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.preprocessing import StandardScaler
+
+from dasklearn.datasets import make_classification
+from dasklearn.wrappers import Incremental, ParallelPostFit
+
+X, Y = make_classification(n_samples=600, n_features=6, chunks=150, random_state=0)
+XN, YN = X.compute(), Y.compute()
+
+
+class _NoSingleRows(ClassifierMixin, BaseEstimator):
+    """Predicts the sign of the first column, but refuses inputs of one row:
+    the one-row sample that learns an output's type fails on it."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        if len(X) < 2:
+            raise ValueError("needs at least two rows")
+        return (np.asarray(X)[:, 0] > 0).astype(np.int64)
+
+
+def test_a_declared_predict_meta_skips_the_one_row_sample():
+    fitted = ParallelPostFit(_NoSingleRows()).fit(XN, YN)
+    with pytest.raises(ValueError, match="at least two rows"):
+        fitted.predict(X)  # learning the output's type from one row fails
+    declared = ParallelPostFit(_NoSingleRows(), predict_meta=np.empty(0, dtype=np.int64)).fit(XN, YN)
+    pred = declared.predict(X)
+    assert pred.dtype == np.int64 and pred.shape == (600,)
+    np.testing.assert_array_equal(pred.compute(), (XN[:, 0] > 0).astype(np.int64))
+
+
+def test_blocks_are_cast_to_the_declared_dtype(client):
+    ref = LogisticRegression().fit(XN, YN)
+    wrapped = ParallelPostFit(LogisticRegression(), predict_meta=np.empty(0, dtype=np.int8),
+                              predict_proba_meta=np.empty((0, 2), dtype=np.float32)).fit(XN, YN)
+    pred, proba = wrapped.predict(X), wrapped.predict_proba(X)
+    assert pred.dtype == np.int8 and proba.dtype == np.float32 and proba.shape == (600, 2)
+    p, q = pred.compute(), proba.compute()
+    assert p.dtype == np.int8 and q.dtype == np.float32  # the blocks are what the metadata says
+    np.testing.assert_array_equal(p, ref.predict(XN))
+    np.testing.assert_allclose(q, ref.predict_proba(XN), rtol=1e-6)
+
+
+def test_a_probability_meta_without_columns_takes_one_per_class():
+    wrapped = ParallelPostFit(LogisticRegression(), predict_proba_meta=np.empty((0, 0))).fit(XN, YN)
+    assert wrapped.predict_proba(X).shape == (600, 2)
+
+
+def test_a_pandas_transform_meta_on_a_dask_dataframe():
+    df = pd.DataFrame(XN, columns=[f"f{i}" for i in range(6)])
+    ddf = dd.from_pandas(df, npartitions=3)
+    meta = pd.DataFrame({f"z{i}": np.empty(0, dtype=np.float32) for i in range(6)})
+    wrapped = ParallelPostFit(StandardScaler(), transform_meta=meta).fit(df)
+    out = wrapped.transform(ddf)
+    assert list(out.columns) == list(meta.columns)
+    assert (out.dtypes == np.float32).all()
+    got = out.compute()
+    assert (got.dtypes == np.float32).all()
+    np.testing.assert_allclose(got.to_numpy(), StandardScaler().fit_transform(df), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["predict_meta", "predict_proba_meta", "transform_meta"])
+@pytest.mark.parametrize("bad", [[1, 2], np.float64(1.0), np.empty((0, 1, 1))])
+def test_a_meta_of_another_kind_is_refused_at_fit(name, bad):
+    with pytest.raises(TypeError, match=rf"{name} must be an empty numpy array.*Got"):
+        ParallelPostFit(LogisticRegression(), **{name: bad}).fit(XN, YN)
+    with pytest.raises(TypeError, match=rf"{name} must be"):
+        Incremental(SGDClassifier(), **{name: bad}).fit(X, Y, classes=[0, 1])
+
+
+def test_metas_are_parameters():
+    meta = np.empty(0, dtype=np.int8)
+    inc = Incremental(SGDClassifier(), predict_meta=meta, assume_equal_chunks=False)
+    params = inc.get_params()
+    assert params["predict_meta"] is meta and params["assume_equal_chunks"] is False
+    assert clone(inc).predict_meta.dtype == np.int8
+
+
+def test_incremental_rechunks_y_unless_chunks_are_assumed_equal(client):
+    y_other = Y.rechunk(100)
+    with pytest.raises(ValueError, match="assume_equal_chunks=False"):
+        Incremental(SGDClassifier(random_state=0), random_state=0).fit(X, y_other, classes=[0, 1])
+    weights = da.from_array(np.linspace(0.5, 1.5, 600), chunks=200)
+    ours = Incremental(SGDClassifier(random_state=0), random_state=0, assume_equal_chunks=False)
+    ours.fit(X, y_other, classes=[0, 1], sample_weight=weights)
+    ref = Incremental(SGDClassifier(random_state=0), random_state=0)
+    ref.fit(X, Y, classes=[0, 1], sample_weight=weights.rechunk({0: X.chunks[0]}))
+    np.testing.assert_array_equal(ours.coef_, ref.coef_)
+    assert ours.n_blocks_ == 4
+
+
+def test_assume_equal_chunks_is_validated():
+    with pytest.raises(ValueError, match="assume_equal_chunks must be True or False"):
+        Incremental(SGDClassifier(), assume_equal_chunks="no").fit(X, Y, classes=[0, 1])
