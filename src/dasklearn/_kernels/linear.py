@@ -392,9 +392,22 @@ def summarize_block(block, classification: bool):
         "y_min": float(y.min()) if numeric and len(y) else np.inf,
         "y_max": float(y.max()) if numeric and len(y) else -np.inf,
         "y_sum": float(y.sum(dtype=np.float64)) if numeric else 0.0,
-        "classes": np.unique(y) if classification else None,
+        "classes": None,
+        "class_totals": None,
     }
+    if classification:  # the labels, and the rows of each (what class_weight='balanced' needs)
+        out["classes"], counts = np.unique(y, return_counts=True)
+        out["class_totals"] = counts.astype(np.float64)
     return out
+
+
+def _merged_totals(a, b):
+    """Per-class totals of two summaries, over the union of their classes."""
+    classes = np.union1d(a["classes"], b["classes"])
+    totals = np.zeros(len(classes))
+    for s in (a, b):
+        np.add.at(totals, np.searchsorted(classes, s["classes"]), s["class_totals"])
+    return totals
 
 
 def combine_summaries(a, b):
@@ -409,6 +422,7 @@ def combine_summaries(a, b):
         "y_max": max(a["y_max"], b["y_max"]),
         "y_sum": a["y_sum"] + b["y_sum"],
         "classes": None if a["classes"] is None else np.union1d(a["classes"], b["classes"]),
+        "class_totals": None if a["classes"] is None else _merged_totals(a, b),
     }
 
 

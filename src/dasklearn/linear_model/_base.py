@@ -5,6 +5,7 @@ the objective, running the solver) and the blockwise prediction helpers."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 import numbers
 import warnings
 
@@ -24,6 +25,7 @@ from dasklearn._runtime._reduce import as_dask_array
 from dasklearn.linear_model import _solvers
 from dasklearn.linear_model._objective import Objective
 from dasklearn.linear_model._weighted import (
+    apply_class_weights,
     combine_weighted_summaries,
     prepare_weighted_block,
     summarize_weighted_block,
@@ -250,6 +252,39 @@ class _LinearModel(BaseEstimator):
             raise ValueError(f"{name}: sample_weight must have shape ({n_rows},) like y, got {np.shape(w)}.")
         return w
 
+    def _check_class_weight(self, solver):
+        """The ``class_weight`` parameter (classifiers only; None elsewhere),
+        checked before any work."""
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return None
+        name = type(self).__name__
+        if not (isinstance(class_weight, Mapping) or (isinstance(class_weight, str) and class_weight == "balanced")):
+            self._fail("class_weight", "None, 'balanced' or a dict {class label: weight}",
+                       "Pass e.g. class_weight='balanced'.")
+        if solver == "admm":
+            raise ValueError(f"{name}: solver='admm' does not support class_weight (it weights the rows). "
+                             "Use another solver, e.g. solver='auto'.")
+        return class_weight
+
+    def _class_weight_factors(self, class_weight, classes, totals):
+        """Each class's weight, as scikit-learn's ``compute_class_weight``
+        gives it from y and sample_weight: 'balanced' is the total weight
+        over (number of classes x the class's total weight), computed here
+        from each class's total, which the summary of the blocks carries; a
+        dict names classes of y (others weigh 1)."""
+        from sklearn.utils.class_weight import compute_class_weight
+
+        if isinstance(class_weight, str):  # 'balanced'
+            return totals.sum() / (len(classes) * totals)
+        unknown = [c for c in class_weight if c not in set(classes.tolist())]
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}: class_weight names classes that are not in y: {unknown}. The "
+                f"classes of y are {classes.tolist()}; name only those (a class left out weighs 1)."
+            )
+        return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)
+
     # ------------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None):
         """Fit the model on ``(X, y)``.
@@ -280,10 +315,14 @@ class _LinearModel(BaseEstimator):
         X_in = X
         X, y, n_features = self._check_data(X, y)
         w = self._check_weights(sample_weight, X.shape[0], solver)
+        class_weight = self._check_class_weight(solver)
         if w is None:
-            summarize, combine, prepare = summarize_block, combine_summaries, prepare_block
+            summarize, combine = summarize_block, combine_summaries
         else:  # blocks (X, y, w)
-            summarize, combine, prepare = summarize_weighted_block, combine_weighted_summaries, prepare_weighted_block
+            summarize, combine = summarize_weighted_block, combine_weighted_summaries
+        # class weights make every block (X, y, w) before it is prepared
+        weighted = w is not None or class_weight is not None
+        prepare = prepare_weighted_block if weighted else prepare_block
         # one BLAS thread here too: the solver's small products gain nothing
         # from threads, and an idle BLAS thread spins for milliseconds after
         # each of them, on a core the workers need
@@ -292,10 +331,14 @@ class _LinearModel(BaseEstimator):
             self._check_summary(summary)
             n = summary["n"]  # rows, or the sum of the weights
             loss, n_outputs, classes = self._loss_of(summary)
+            if class_weight is not None:
+                factors = self._class_weight_factors(class_weight, classes, summary["class_totals"])
+                blocks.transform(apply_class_weights, classes, factors)
+                n = float(factors @ summary["class_totals"])  # the sum of the new weights
             spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
             blocks.transform(prepare, loss, classes)
             l1, l2 = self._strengths(l1_ratio, n)
-            objective = Objective(blocks, spec, n, l1, l2, weighted=w is not None)
+            objective = Objective(blocks, spec, n, l1, l2, weighted=weighted)
             result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
             objective.release_state()
         if not result.converged:

@@ -130,6 +130,13 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         divided by ``C * n_samples``; with l1, of the proximal-gradient
         residual; ADMM stops by the same test, checked once its residuals
         are small).
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, as in scikit-learn: each row's loss (and
+        its ``sample_weight``) is multiplied by its class's weight. A dict
+        maps class labels to weights (others weigh 1); 'balanced' gives each
+        class ``total weight / (n_classes * the class's total weight)``,
+        from counts the fit gathers with its first pass over the blocks.
+        Every solver but 'admm'.
 
     Attributes
     ----------
@@ -164,8 +171,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     _classifier = True
 
     def __init__(self, penalty="auto", *, C=1.0, l1_ratio=0.0, fit_intercept=True,
-                 solver="lbfgs", max_iter=100, tol=1e-4):
+                 solver="lbfgs", max_iter=100, tol=1e-4, class_weight=None):
         self.C = C
+        self.class_weight = class_weight
         super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
                          max_iter=max_iter, tol=tol)
 

@@ -38,7 +38,20 @@ def summarize_weighted_block(block, classification: bool):
         out["y_sum"] = float(w @ np.asarray(y, dtype=np.float64))
     out["w_finite"] = bool(np.isfinite(w).all())
     out["w_min"] = float(w.min()) if len(w) else np.inf
+    if classification:  # each class's total weight
+        out["class_totals"] = np.bincount(np.unique(y, return_inverse=True)[1].ravel(), weights=w,
+                                          minlength=len(out["classes"]))
     return out
+
+
+def apply_class_weights(block, classes, class_weights):
+    """A block ``(X, y)`` or ``(X, y, w)`` as ``(X, y, w * class_weights[y])``:
+    each row's weight times its class's (``classes`` sorted, holding every
+    label of y), as scikit-learn multiplies ``sample_weight`` by the class
+    weights."""
+    X, y, *w = block
+    weights = np.asarray(class_weights, dtype=np.float64)[np.searchsorted(classes, np.asarray(y))]
+    return X, y, weights if not w else np.asarray(w[0], dtype=np.float64) * weights
 
 
 def combine_weighted_summaries(a, b):
