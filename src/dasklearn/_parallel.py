@@ -38,12 +38,15 @@ _RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_functio
 
 # ------------------------------------------------------------ worker kernels
 class _Part(NamedTuple):
-    """What one block becomes on its worker: training and validation rows."""
+    """What one block becomes on its worker: training and validation rows
+    (and their sample weights, when the fit has them)."""
 
     X: object
     y: object
     X_val: object
     y_val: object
+    w: object = None
+    w_val: object = None
 
 
 def _n_validation(n_rows: int, fraction: float) -> int:
@@ -58,17 +61,43 @@ def _split_block(index, X, y, fraction, seed):
 
     The rows depend only on ``(seed, index)``, not on where the block lives.
     """
+    return _split(index, X, y, None, fraction, seed)
+
+
+def _split_weighted_block(index, X, y, w, fraction, seed):
+    """:func:`_split_block` of a block with sample weights ``w`` (checked here,
+    where they are: finite and non-negative)."""
+    w = np.asarray(w, dtype=np.float64)
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise ValueError("DataParallel: sample_weight must be finite and non-negative; block "
+                         f"{index} has {w[~(np.isfinite(w) & (w >= 0))][:3].tolist()}. Check the weights.")
+    return _split(index, X, y, w, fraction, seed)
+
+
+def _split(index, X, y, w, fraction, seed):
     n = X.shape[0]
     n_val = _n_validation(n, fraction)
     if n_val == 0:
         # one C-ordered copy now, rather than one per partial_fit call (SGD's
         # input check copies e.g. a column slice of a packed [X | y] block)
         X = np.ascontiguousarray(X) if isinstance(X, np.ndarray) else X
-        return _Part(X, y, X[:0], y[:0])
+        return _Part(X, y, X[:0], y[:0], w, None if w is None else w[:0])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
     val = np.zeros(n, dtype=bool)
     val[rng.choice(n, n_val, replace=False)] = True
-    return _Part(X[~val], y[~val], X[val], y[val])
+    if w is None:
+        return _Part(X[~val], y[~val], X[val], y[val])
+    return _Part(X[~val], y[~val], X[val], y[val], w[~val], w[val])
+
+
+def _weights_of(part) -> dict:
+    """The ``sample_weight`` keyword of a part's partial_fit ({} without weights)."""
+    return {} if part.w is None else {"sample_weight": part.w}
+
+
+def _train_weight(parts) -> float:
+    """A group's total training weight (its training rows without weights)."""
+    return float(sum(p.y.shape[0] if p.w is None else p.w.sum() for p in parts))
 
 
 def _train_averaged(parts, local, model, epochs, fit_kwargs):
@@ -88,7 +117,7 @@ def _train_averaged(parts, local, model, epochs, fit_kwargs):
     for _ in range(epochs):
         for p in parts:
             if p.y.shape[0]:
-                est.partial_fit(p.X, p.y, **fit_kwargs)
+                est.partial_fit(p.X, p.y, **fit_kwargs, **_weights_of(p))
     return est
 
 
@@ -99,7 +128,7 @@ def _train_exact(parts, template, epochs, fit_kwargs):
     fitted, states = None, []
     for p in parts:
         if p.y.shape[0]:
-            est = clone(template).partial_fit(p.X, p.y, **fit_kwargs)
+            est = clone(template).partial_fit(p.X, p.y, **fit_kwargs, **_weights_of(p))
             states.append(get_state(est))
             fitted = est if fitted is None else fitted
     return set_state(fitted, combine_states(family, states * epochs))
@@ -111,6 +140,10 @@ def _local_classes(parts):
 
 def _validation_targets(parts):
     return np.concatenate([np.asarray(p.y_val) for p in parts])
+
+
+def _validation_weights(parts):
+    return np.concatenate([np.asarray(p.w_val) for p in parts])
 
 
 def _respond(parts, model, method):
@@ -169,6 +202,10 @@ def _check_real(owner, name, value, low, high=None, allow_none=False, high_open=
         raise ValueError(f"{owner}: {name} must be a number {rng}{none}, got {value!r}.")
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _is_dask(obj) -> bool:
     from dask import is_dask_collection
 
@@ -199,7 +236,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     ``partial_fit`` over the group's blocks (tasks go to the data: blocks
     never move after they are placed), starting from the current global
     model. The groups' models are gathered, merged in group order (averaged,
-    weighted by the samples each saw, or combined exactly for naive Bayes)
+    weighted by the samples each saw or, with ``sample_weight``, by their
+    total weight; combined exactly for naive Bayes)
     and broadcast back for the next round. Training stops after
     ``max_rounds`` rounds or when the score on held-out validation rows
     stops improving. A worker lost during the fit (killed, or restarted by
@@ -483,8 +521,39 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 raise ValueError(f"{name}: classes must hold at least 2 labels, got {classes!r}.")
         return X, y, classes
 
+    def _check_weights(self, sample_weight, X):
+        """None, or the weights as a dask array with X's row chunks; in-memory
+        weights are checked here, dask ones where their blocks are."""
+        import dask.array as da
+        import inspect
+
+        if sample_weight is None:
+            return None
+        name, est_name = type(self).__name__, type(self.estimator).__name__
+        if "sample_weight" not in inspect.signature(self.estimator.partial_fit).parameters:
+            raise TypeError(f"{name} cannot pass sample_weight to {est_name}.partial_fit, which does not "
+                            "take it. Fit without sample_weight, or use an estimator whose partial_fit "
+                            "takes it (SGDClassifier, GaussianNB, MLPClassifier, ...).")
+        if not _is_dask(sample_weight) and np.ndim(sample_weight) == 0:
+            value = sample_weight
+            if not (_is_real(value) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}: a single sample_weight must be a finite number > 0, got {value!r}.")
+            return da.full(X.shape[0], float(value), chunks=X.chunks[0])
+        w = _as_array(sample_weight, "sample_weight")
+        if w.ndim != 1 or (not math.isnan(w.shape[0]) and w.shape[0] != X.shape[0]):
+            raise ValueError(f"{name}: sample_weight must have shape ({X.shape[0]},), one weight per row "
+                             f"of X; got shape {w.shape}.")
+        if np.dtype(w.dtype).kind not in "biuf":
+            raise ValueError(f"{name}: sample_weight must be numeric, got dtype {w.dtype}.")
+        if not isinstance(w, da.Array):
+            w = np.asarray(w, dtype=np.float64)
+            if not (np.isfinite(w).all() and (w >= 0).all()):
+                raise ValueError(f"{name}: sample_weight must be finite and non-negative. Check the weights.")
+            return da.from_array(w, chunks=(X.chunks[0],))
+        return w if w.chunks[0] == X.chunks[0] else w.rechunk({0: X.chunks[0]})
+
     # ----------------------------------------------------------------- fit
-    def fit(self, X, y, classes=None):
+    def fit(self, X, y, classes=None, sample_weight=None):
         """Train on all workers in synchronised rounds.
 
         Parameters
@@ -500,6 +569,12 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         classes : array-like or None, default=None
             All class labels (classifiers). If None they are found with one
             extra pass over ``y`` on the workers.
+        sample_weight : dask array of shape (n_samples,), array-like, float or None, default=None
+            Non-negative weights of the rows, cut into X's blocks: each
+            ``partial_fit`` gets its rows' weights, the averaged models are
+            weighted by each worker's total training weight (not its rows),
+            and validation scores are weighted too. The estimator's
+            ``partial_fit`` must take ``sample_weight``.
 
         Returns
         -------
@@ -514,6 +589,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # the number of groups is fixed for the whole fit: the model depends on it
         n_groups = worker_count(self.n_jobs)
         X, y, classes = self._check_data(X, y, classes, n_groups)
+        w = self._check_weights(sample_weight, X)
         classifier = is_classifier(self.estimator)
         exact = family not in AVERAGED_FAMILIES
         max_rounds = self.max_rounds if self.max_rounds is not None else (1 if exact else 20)
@@ -525,13 +601,14 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             template.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
         scorer = self._scorer(self.estimator) if self.validation_fraction > 0 else None
 
-        parts = place_blocks([X, y], _split_block, (float(self.validation_fraction), split_seed),
-                             n_groups=n_groups)
+        split_args = (float(self.validation_fraction), split_seed)
+        parts = (place_blocks([X, y], _split_block, split_args, n_groups=n_groups) if w is None
+                 else place_blocks([X, y, w], _split_weighted_block, split_args, n_groups=n_groups))
         try:
             if classifier and classes is None:
                 found = parts.run(_local_classes, {g: () for g in parts.groups})
                 classes = np.unique(np.concatenate([found[g] for g in parts.groups]))
-            self._rounds(parts, family, template, scorer, classes, max_rounds)
+            self._rounds(parts, family, template, scorer, classes, max_rounds, weighted=w is not None)
             self.groups_ = [list(parts.blocks[g]) for g in parts.groups]
             self.partitions_ = parts.placement()
             self.n_recoveries_ = parts.n_recoveries
@@ -543,7 +620,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.estimator_.feature_names_in_ = self.feature_names_in_
         return self
 
-    def _rounds(self, parts, family, template, scorer, classes, max_rounds):
+    def _rounds(self, parts, family, template, scorer, classes, max_rounds, weighted=False):
         exact = family not in AVERAGED_FAMILIES
         keep_local = family == "mlp"  # the per-group optimizer state lives in the group's model
         epochs = self.local_epochs
@@ -556,11 +633,21 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if not active:
             raise ValueError(f"{type(self).__name__}: no training rows (every block is too small "
                              "or held out for validation). Lower validation_fraction.")
+        # what each group's model is weighted by in the average: its rows, or their total weight
+        share = {g: n_train[g] for g in active}
+        if weighted:
+            share = parts.run(_train_weight, {g: () for g in active})
+            if not sum(share.values()) > 0:
+                raise ValueError(f"{type(self).__name__}: the training rows' sample_weight sums to 0. Give "
+                                 "some training rows a positive weight.")
         val_groups = [g for g in groups if n_val[g] > 0] if scorer is not None else []
-        y_val = None
+        y_val = w_val = None
         if val_groups:
             got = parts.run(_validation_targets, {g: () for g in val_groups})
             y_val = np.concatenate([got[g] for g in val_groups])
+            if weighted:
+                got = parts.run(_validation_weights, {g: () for g in val_groups})
+                w_val = np.concatenate([got[g] for g in val_groups])
 
         shared = None  # the merged model, on every worker
 
@@ -589,7 +676,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     model = copy.deepcopy(fitted[active[0]])
                 # merged in group order: the result does not depend on where groups ran
                 new_state = merge_states(family, [get_state(fitted[g]) for g in active],
-                                         [n_train[g] * epochs for g in active], state)
+                                         [share[g] * epochs for g in active], state)
                 change = param_change(family, state, new_state)
                 state = new_state
                 set_state(model, state)
@@ -598,7 +685,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     parts.release(old)
                 score = None
                 if val_groups:
-                    score = _validation.score_number(scorer(_RemoteResponses(model, respond), _NoX(), y_val), scorer)
+                    kw = {} if w_val is None else {"sample_weight": w_val}
+                    score = _validation.score_number(
+                        scorer(_RemoteResponses(model, respond), _NoX(), y_val, **kw), scorer)
                 self.history_.append({"round": r, "score": score, "param_change": change,
                                       "n_samples": int(sum(n_train[g] for g in active) * epochs),
                                       "time": time.perf_counter() - start})
