@@ -107,7 +107,7 @@ def test_validation_scores_are_weighted(client):
 @pytest.mark.parametrize("bad, error, match", [
     (np.ones(10), ValueError, r"sample_weight must have shape \(6000,\)"),
     (-np.ones(6_000), ValueError, "finite and non-negative"),
-    (np.zeros(6_000), ValueError, "sums to 0"),
+    (np.zeros(6_000), ValueError, "sums to zero"),
     (0.0, ValueError, "a single sample_weight must be a finite number > 0"),
     (np.array(["a"] * 6_000), ValueError, "must be numeric"),
 ])
@@ -132,3 +132,17 @@ def test_an_estimator_without_weighted_partial_fit_is_refused(client):
     X, y, w = _data()
     with pytest.raises(TypeError, match="PassiveAggressiveClassifier.partial_fit, which does not take it"):
         DataParallel(estimator()).fit(X, y, sample_weight=w)
+
+
+def test_blocks_and_workers_whose_rows_all_weigh_zero_train_nothing(client):
+    """scikit-learn refuses a partial_fit whose weights are all zero: such
+    blocks are skipped, and a worker holding only such blocks sits out."""
+    X, y, _ = _data(n=6_000, chunks=1_000)
+    w = np.ones(6_000)
+    w[:3_000] = 0.0  # the first three blocks: the whole first worker's share
+    model = DataParallel(GaussianNB(), validation_fraction=0).fit(X, y, sample_weight=w)
+    Xn, yn = dask.compute(X, y)
+    ref = GaussianNB().fit(Xn[3_000:], yn[3_000:])
+    assert_allclose(model.estimator_.theta_, ref.theta_, **TOL)
+    sgd = DataParallel(SGDClassifier(random_state=0), max_rounds=2).fit(X, y, sample_weight=w)
+    assert sgd.score(Xn[3_000:], yn[3_000:]) > 0.5

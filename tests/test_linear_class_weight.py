@@ -63,17 +63,35 @@ def test_string_labels_in_a_dask_dataframe():
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", ["auto", 2.0, [1, 2]])
+@pytest.mark.parametrize("bad", ["auto", 2.0, [1, 2], __import__("types").MappingProxyType({0: 1.0})])
 def test_a_class_weight_of_another_kind_is_refused(bad):
     X, y, _ = _data(2, None)
     with pytest.raises(ValueError, match=r"class_weight must be None, 'balanced' or a dict"):
         LogisticRegression(class_weight=bad).fit(X, y)
 
 
-def test_a_class_not_in_y_is_named():
-    X, y, _ = _data(2, None)
-    with pytest.raises(ValueError, match=r"names classes that are not in y: \[7\]\. The classes of y are \[0, 1\]"):
-        LogisticRegression(class_weight={7: 2.0}).fit(da.from_array(X, chunks=200), da.from_array(y, chunks=200))
+def test_a_dict_with_classes_y_lacks():
+    """As scikit-learn: a dict may name classes y lacks (a fold missing a
+    class), unless it also leaves out one of y's (mistyped keys)."""
+    X, y, _ = _data(3, [0.5, 0.3, 0.2])
+    two = y != 2
+    weights = {0: 1.0, 1: 2.0, 2: 5.0}
+    ours = LogisticRegression(class_weight=weights, tol=1e-8).fit(da.from_array(X[two], chunks=100),
+                                                                  da.from_array(y[two], chunks=100))
+    ref = SkLogisticRegression(class_weight=weights, tol=1e-10).fit(X[two], y[two])
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    with pytest.raises(ValueError, match=r"names \[7\], which are not classes of y, and leaves out \[1\]"):
+        LogisticRegression(class_weight={0: 1.0, 7: 2.0}).fit(X[two], y[two])
+
+
+def test_a_single_sample_weight_scales_the_data_against_the_penalty():
+    """sample_weight=5.0 weighs every row 5 times: scikit-learn's fit with C * 5."""
+    X, y, _ = _data(2, [0.7, 0.3])
+    for cw in (None, "balanced"):
+        ref = SkLogisticRegression(class_weight=cw, tol=1e-10).fit(X, y, sample_weight=5.0)
+        ours = LogisticRegression(class_weight=cw, tol=1e-8).fit(da.from_array(X, chunks=150),
+                                                                 da.from_array(y, chunks=150), sample_weight=5.0)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
 
 
 def test_admm_refuses_class_weight():

@@ -40,6 +40,10 @@ ESTIMATORS = [
 
 
 def _expected_failures(estimator):
+    if isinstance(estimator, DataParallel):
+        return {"check_sample_weight_equivalence_on_dense_data":
+                "SGD's updates with integer weights differ from its updates on repeated rows "
+                "(scikit-learn expects this check to fail for SGDClassifier itself)"}
     if "max_iter" in estimator.get_params(deep=False):  # the adaptive searches
         return {"check_non_transformer_estimators_n_iter":
                 "max_iter is each model's budget of partial_fit calls; the calls each model got "

@@ -105,3 +105,74 @@ def test_incremental_rechunks_y_unless_chunks_are_assumed_equal(client):
 def test_assume_equal_chunks_is_validated():
     with pytest.raises(ValueError, match="assume_equal_chunks must be True or False"):
         Incremental(SGDClassifier(), assume_equal_chunks="no").fit(X, Y, classes=[0, 1])
+
+
+def test_probabilities_take_one_column_per_class_whatever_the_meta_shape():
+    """As dask-ml: only a probability meta's dtype counts (dask-sql passes np.array([]))."""
+    for meta in (np.array([]), np.empty((0, 5), dtype=np.float32)):
+        wrapped = ParallelPostFit(LogisticRegression(), predict_proba_meta=meta).fit(XN, YN)
+        proba = wrapped.predict_proba(X)
+        assert proba.shape == (600, 2) and proba.dtype == meta.dtype
+        assert proba.compute().shape == (600, 2)
+
+
+def test_a_transform_meta_without_width_takes_the_output_s():
+    from sklearn.decomposition import PCA
+
+    wrapped = ParallelPostFit(PCA(n_components=3), transform_meta=np.empty((0, 0), dtype=np.float32)).fit(XN)
+    out = wrapped.transform(X)
+    assert out.shape == (600, 3) and out.compute().dtype == np.float32
+
+
+@pytest.mark.parametrize("meta, match", [
+    (np.empty(0, dtype=np.int8), r"predict_meta declares dtype int8, but the output has dtype float64"),
+])
+def test_a_cast_that_would_change_values_raises(meta, match):
+    from sklearn.linear_model import LinearRegression
+
+    wrapped = ParallelPostFit(LinearRegression(), predict_meta=meta).fit(XN, YN * 1000.5)
+    with pytest.raises(ValueError, match=match):
+        wrapped.predict(X).compute()
+
+
+def test_integers_that_do_not_fit_the_declared_dtype_raise():
+    labels = np.where(YN == 1, 1000, 7)  # 1000 does not fit in int8
+    wrapped = ParallelPostFit(LogisticRegression(), predict_meta=np.empty(0, dtype=np.int8)).fit(XN, labels)
+    with pytest.raises(ValueError, match=r"int8 cannot hold \(e.g. \[1000"):
+        wrapped.predict(X).compute()
+
+
+def test_text_labels_with_a_numeric_meta_raise():
+    labels = np.array(["10", "2"])[YN]
+    wrapped = ParallelPostFit(LogisticRegression(), predict_meta=np.empty(0, dtype=float)).fit(XN, labels)
+    with pytest.raises(ValueError, match=r"predict_meta declares dtype float64, but the output has dtype <U2"):
+        wrapped.predict(X).compute()
+
+
+def test_a_series_meta_keeps_its_dtype_and_name():
+    df = pd.DataFrame(XN, columns=[f"f{i}" for i in range(6)])
+    labels = np.array(["no", "yes"])[YN]
+    meta = pd.Series([], dtype="string", name="label")
+    wrapped = ParallelPostFit(LogisticRegression(), predict_meta=meta).fit(df, labels)
+    pred = wrapped.predict(dd.from_pandas(df, npartitions=3))
+    assert pred.dtype == "string" and pred.name == "label"
+    got = pred.compute()
+    assert got.dtype == "string" and got.name == "label"
+    assert list(got) == list(wrapped.estimator_.predict(df))
+
+
+def test_a_transform_meta_names_a_pandas_output_s_columns():
+    df = pd.DataFrame(XN, columns=[f"f{i}" for i in range(6)])
+    meta = pd.DataFrame({f"z{i}": np.empty(0) for i in range(6)})
+    wrapped = ParallelPostFit(StandardScaler().set_output(transform="pandas"), transform_meta=meta).fit(df)
+    got = wrapped.transform(dd.from_pandas(df, npartitions=3)).compute()
+    assert list(got.columns) == list(meta.columns)
+
+
+def test_unknown_chunks_are_named_in_the_fix():
+    X_unknown = X.map_blocks(lambda b: b, chunks=((np.nan,) * 4, (6,)))
+    y_unknown = Y.rechunk(100).map_blocks(lambda b: b, chunks=((np.nan,) * 6,))
+    inc = Incremental(SGDClassifier(), assume_equal_chunks=False)
+    with pytest.raises(ValueError, match=r"compute_chunk_sizes\(\)") as err:
+        inc.fit(X_unknown, y_unknown, classes=[0, 1])
+    assert "assume_equal_chunks" not in str(err.value)

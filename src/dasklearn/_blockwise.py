@@ -116,16 +116,16 @@ def _sample_output(est, method, X):
     return out
 
 
-def _call(block, est, method, empty, given: bool = False):
+def _call(block, est, method, empty, declared=None):
     # a block with no rows (a filtered array) gives no rows: estimators refuse 0 samples;
     # a pandas output (set_output(transform="pandas")) becomes the array dask expects
     if block.shape[0] == 0:
         return empty
     out = np.asarray(getattr(est, method)(block))
-    return _as_declared(out, empty) if given else out
+    return out if declared is None else _as_declared(out, empty, declared)
 
 
-def _call_frame(part, est, method, meta, given: bool = False):
+def _call_frame(part, est, method, meta, declared=None):
     import pandas as pd
 
     if len(part) == 0:
@@ -133,44 +133,81 @@ def _call_frame(part, est, method, meta, given: bool = False):
     out = getattr(est, method)(part)
     if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
         out = out.set_axis(part.index)  # a pandas output keeps its columns and their dtypes
+        if declared is not None and len(out.columns) == len(meta.columns):
+            out.columns = meta.columns  # the declared names
     else:
         if isinstance(out, (pd.DataFrame, pd.Series)):
             out = out.to_numpy()
         out = np.asarray(out)
-        out = (pd.Series(out, index=part.index) if out.ndim == 1
+        out = (pd.Series(out, index=part.index, name=getattr(meta, "name", None)) if out.ndim == 1
                else pd.DataFrame(out, index=part.index, columns=meta.columns))
-    return _as_declared(out, meta) if given else out
+    return out if declared is None else _as_declared(out, meta, declared)
 
 
-def _as_declared(out, meta):
+def _as_declared(out, meta, name):
     """A block's output with the numeric dtypes of the meta the user declared
-    (``predict_meta`` & co), so that the dask collection's dtype is true of
-    its blocks. Other dtypes (strings, objects, categories) are left as they
-    are: a cast could cut strings short."""
+    (``name``: ``predict_meta`` & co), so that the dask collection's dtype is
+    true of its blocks. A cast that would change values (floats to
+    integers, integers that do not fit, text to numbers) raises instead,
+    naming the meta; non-numeric declared dtypes (strings, objects,
+    categories) are left to the output."""
     import pandas as pd
 
     if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
-        cast = {c: t for c, t in meta.dtypes.items() if c in out.columns and _numeric([t]) and out[c].dtype != t}
-        return out.astype(cast) if cast else out
-    if _numeric([meta.dtype]) and out.dtype != meta.dtype:
-        return out.astype(meta.dtype)
-    return out
+        cast = {c: t for c, t in meta.dtypes.items() if c in out.columns and out[c].dtype != t}
+        for c, t in list(cast.items()):
+            if _numeric([t]):
+                out[c] = _cast_values(out[c].to_numpy(), t, name)
+        return out
+    if isinstance(out, pd.Series) and (meta.dtype == object or isinstance(meta.dtype, pd.StringDtype)):
+        return out.astype(meta.dtype)  # text as declared (no value changes)
+    if not _numeric([meta.dtype]) or out.dtype == meta.dtype:
+        return out
+    if isinstance(out, pd.Series):
+        return pd.Series(_cast_values(out.to_numpy(), meta.dtype, name), index=out.index, name=out.name)
+    return _cast_values(out, meta.dtype, name)
+
+
+def _cast_values(values, dtype, name):
+    values = np.asarray(values)
+    ok = _numeric([values.dtype]) and np.can_cast(values.dtype, dtype, casting="same_kind")
+    cast = values.astype(dtype) if ok else None
+    shown = values.ravel()[:3]
+    if ok and np.dtype(dtype).kind in "biu":  # integers: every value must fit
+        changed = cast != values
+        ok = not changed.any()
+        shown = values[changed].ravel()[:3]
+    if not ok:
+        raise ValueError(
+            f"{name} declares dtype {np.dtype(dtype)}, but the output has dtype {values.dtype} with values "
+            f"that {np.dtype(dtype)} cannot hold (e.g. {shown.tolist()}). Declare the output's "
+            f"dtype ({values.dtype}), or leave {name}=None to learn it from one row."
+        )
+    return cast
 
 
 _WIDTH_FROM_CLASSES = ("predict_proba", "predict_log_proba")
 
 
-def _sample_from_meta(est, method, meta):
+def _sample_from_meta(est, method, X, meta):
     """What :func:`_sample_output` learns by calling the estimator, read from
     a meta the user declared instead (dask-ml's ``predict_meta`` & co): an
     empty numpy array, pandas Series or DataFrame like the output (rows it
-    has are ignored). A 2-D numpy meta without columns takes one column per
-    class for probabilities, as dask-ml gives them."""
+    has are ignored). As in dask-ml, probabilities take one column per class
+    whatever the meta's shape (only its dtype counts). A numpy meta without
+    a width for ``transform`` takes the estimator's output feature names' count,
+    or the width of the output on one row when it has none."""
     if hasattr(meta, "iloc"):
         return meta.iloc[:0]
     meta = np.asarray(meta)
-    if meta.ndim == 2 and meta.shape[1] == 0 and method in _WIDTH_FROM_CLASSES and hasattr(est, "classes_"):
+    if method in _WIDTH_FROM_CLASSES and hasattr(est, "classes_") and np.ndim(est.classes_) == 1:
         return np.empty((0, len(est.classes_)), dtype=meta.dtype)
+    if meta.ndim == 2 and meta.shape[1] == 0:
+        try:
+            width = len(est.get_feature_names_out())
+        except Exception:  # no names to count: one row tells
+            width = np.asarray(_sample_output(est, method, X)).shape[1]
+        return np.empty((0, width), dtype=meta.dtype)
     return np.empty((0,) + meta.shape[1:], dtype=meta.dtype)
 
 
@@ -190,13 +227,14 @@ def _output_columns(est, method: str, n: int) -> list:
     return [f"{method}{i}" for i in range(n)]
 
 
-def apply_method(est, method: str, X, meta=None):
+def apply_method(est, method: str, X, meta=None, meta_name: str = "meta"):
     """``est.method(X)`` computed blockwise on a dask array or DataFrame.
 
     The output's kind, dtype and width are learned by calling the method on
-    one row, unless ``meta`` declares them (checked by :func:`check_meta`):
-    then nothing is called or computed before the blocks run, and each
-    block's numeric output is cast to the declared dtype."""
+    one row, unless ``meta`` (the parameter ``meta_name``, checked by
+    :func:`check_meta`) declares them: then nothing is called or computed
+    before the blocks run (see :func:`_sample_from_meta`), and each block's
+    numeric output is cast to the declared dtype when no value changes."""
     import dask
     import dask.array as da
 
@@ -206,32 +244,33 @@ def apply_method(est, method: str, X, meta=None):
     # the blocks run as the sample below ran: under this thread's scikit-learn
     # config (transform_output="pandas", say), which other threads do not see
     call, call_frame = in_callers_config(_call), in_callers_config(_call_frame)
+    declared = None if meta is None else meta_name  # blocks are cast to a declared meta's dtype
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
-        given = meta is not None
-        out = np.asarray(_sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, meta))
+        out = np.asarray(_sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, X, meta))
         meta = np.empty((0,) * out.ndim, dtype=out.dtype)
         empty = np.empty((0,) + out.shape[1:], dtype=out.dtype)
         if out.ndim == 1:
-            return X.map_blocks(call, est_key, method, empty, given, drop_axis=1 if X.ndim == 2 else None,
+            return X.map_blocks(call, est_key, method, empty, declared, drop_axis=1 if X.ndim == 2 else None,
                                 dtype=out.dtype, meta=meta)
-        return X.map_blocks(call, est_key, method, empty, given, chunks=(X.chunks[0], (out.shape[1],)),
+        return X.map_blocks(call, est_key, method, empty, declared, chunks=(X.chunks[0], (out.shape[1],)),
                             new_axis=1 if X.ndim == 1 else None, dtype=out.dtype, meta=meta)
     # dask DataFrame or Series
     import pandas as pd
 
-    given = meta is not None
-    sample = _sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, meta)
+    sample = _sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, X, meta)
     out = np.asarray(sample)
     if isinstance(sample, pd.DataFrame):  # its own columns and dtypes (set_output(transform="pandas"))
+        meta = sample.iloc[:0].reset_index(drop=True)
+    elif declared is not None and isinstance(sample, pd.Series):  # the declared dtype and name
         meta = sample.iloc[:0].reset_index(drop=True)
     elif out.ndim == 1:
         meta = pd.Series(np.empty(0, dtype=out.dtype))
     else:
         columns = _output_columns(est, method, out.shape[1])
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
-    return X.map_partitions(call_frame, est_key, method, meta, given, meta=meta)
+    return X.map_partitions(call_frame, est_key, method, meta, declared, meta=meta)
 
 
 def check_meta(name: str, meta) -> None:

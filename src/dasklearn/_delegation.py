@@ -91,14 +91,18 @@ class DelegateMixin:
         return tags
 
     def _declared_meta(self, method):
-        """The output meta the user declared for ``method`` (None: learned
-        from one row). Meta-estimators with ``predict_meta`` & co override it."""
+        """``(parameter name, output meta)`` the user declared for ``method``
+        (None: learned from one row). Meta-estimators with ``predict_meta`` &
+        co override it."""
         return None
 
     def _delegate(self, method, X):
         est = self._fitted(method)
         if _blockwise.is_dask(X):
-            return _blockwise.apply_method(est, method, X, meta=self._declared_meta(method))
+            declared = self._declared_meta(method)
+            if declared is None or declared[1] is None:
+                return _blockwise.apply_method(est, method, X)
+            return _blockwise.apply_method(est, method, X, meta=declared[1], meta_name=declared[0])
         return getattr(est, method)(X)
 
     for _name in _METHODS:

@@ -90,6 +90,12 @@ def _split(index, X, y, w, fraction, seed):
     return _Part(X[~val], y[~val], X[val], y[val], w[~val], w[val])
 
 
+def _trains(part) -> bool:
+    """Does the part have training rows of some weight? (scikit-learn refuses
+    a partial_fit whose weights are all zero; such rows change nothing.)"""
+    return part.y.shape[0] > 0 and (part.w is None or part.w.sum() > 0)
+
+
 def _weights_of(part) -> dict:
     """The ``sample_weight`` keyword of a part's partial_fit ({} without weights)."""
     return {} if part.w is None else {"sample_weight": part.w}
@@ -116,7 +122,7 @@ def _train_averaged(parts, local, model, epochs, fit_kwargs):
         set_state(est, get_state(model))
     for _ in range(epochs):
         for p in parts:
-            if p.y.shape[0]:
+            if _trains(p):
                 est.partial_fit(p.X, p.y, **fit_kwargs, **_weights_of(p))
     return est
 
@@ -127,7 +133,7 @@ def _train_exact(parts, template, epochs, fit_kwargs):
     family = family_of(template)
     fitted, states = None, []
     for p in parts:
-        if p.y.shape[0]:
+        if _trains(p):
             est = clone(template).partial_fit(p.X, p.y, **fit_kwargs, **_weights_of(p))
             states.append(get_state(est))
             fitted = est if fitted is None else fitted
@@ -534,8 +540,11 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             raise TypeError(f"{name} cannot pass sample_weight to {est_name}.partial_fit, which does not "
                             "take it. Fit without sample_weight, or use an estimator whose partial_fit "
                             "takes it (SGDClassifier, GaussianNB, MLPClassifier, ...).")
-        if not _is_dask(sample_weight) and np.ndim(sample_weight) == 0:
-            value = sample_weight
+        if not _is_dask(sample_weight):
+            # as an ndarray first: array-likes may have __array__ but refuse numpy's functions
+            sample_weight = np.asarray(sample_weight)
+        if not _is_dask(sample_weight) and sample_weight.ndim == 0:
+            value = sample_weight.item()
             if not (_is_real(value) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: a single sample_weight must be a finite number > 0, got {value!r}.")
             return da.full(X.shape[0], float(value), chunks=X.chunks[0])
@@ -635,11 +644,12 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                              "or held out for validation). Lower validation_fraction.")
         # what each group's model is weighted by in the average: its rows, or their total weight
         share = {g: n_train[g] for g in active}
-        if weighted:
+        if weighted:  # groups whose rows all weigh zero train nothing
             share = parts.run(_train_weight, {g: () for g in active})
-            if not sum(share.values()) > 0:
-                raise ValueError(f"{type(self).__name__}: the training rows' sample_weight sums to 0. Give "
-                                 "some training rows a positive weight.")
+            active = [g for g in active if share[g] > 0]
+            if not active:
+                raise ValueError(f"{type(self).__name__}: the training rows' sample_weight sums to zero. "
+                                 "Give some training rows a positive weight.")
         val_groups = [g for g in groups if n_val[g] > 0] if scorer is not None else []
         y_val = w_val = None
         if val_groups:

@@ -240,9 +240,11 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _declared_meta(self, method):
         name = self._METAS.get(method)
-        meta = None if name is None else getattr(self, name, None)
+        if name is None:
+            return None
+        meta = getattr(self, name, None)
         _blockwise.check_meta(name, meta)
-        return meta
+        return name, meta
 
     # -- scikit-learn conventions (tags and predict & co: DelegateMixin) ----
     def __sklearn_is_fitted__(self):
@@ -718,15 +720,21 @@ class Incremental(ParallelPostFit):
                 and X.chunks[0] != other.chunks[0]):
             other = other.rechunk({0: X.chunks[0]})
         nx, no = n_row_blocks(X), n_row_blocks(other)
-        fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
-               "DataFrame (X, y = df[features], df[target])" if _is_frame(other)
-               else f"{name} = {name}.rechunk({{0: X.chunks[0]}})")
+        arrays = not _is_frame(X) and not _is_frame(other)
+        if _is_frame(other):
+            fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
+                   "DataFrame (X, y = df[features], df[target])")
+        elif any(np.isnan(c) for c in X.chunks[0] + other.chunks[0]) if arrays else False:
+            fix = (f"X.compute_chunk_sizes() and {name}.compute_chunk_sizes() (their row chunks are "
+                   f"unknown), then {name} = {name}.rechunk({{0: X.chunks[0]}})")
+        else:
+            fix = f"{name} = {name}.rechunk({{0: X.chunks[0]}})" + (
+                ", or pass assume_equal_chunks=False" if assume_equal_chunks and arrays else "")
         if nx != no:
             raise ValueError(
                 f"X has {nx} row blocks but {name} has {no}: Incremental passes block i of X "
                 f"and of {name} to the same partial_fit call, so they must be split alike. "
-                f"Fix: {fix}" + (", or pass assume_equal_chunks=False." if not _is_frame(X) and not _is_frame(other)
-                                  else ".")
+                f"Fix: {fix}."
             )
         if not _is_frame(X) and not _is_frame(other):
             if X.chunks[0] != other.chunks[0] and not any(
@@ -735,7 +743,7 @@ class Incremental(ParallelPostFit):
                 raise ValueError(
                     f"X and {name} have different row chunks ({X.chunks[0][:4]}... vs "
                     f"{other.chunks[0][:4]}...): Incremental passes block i of X and of {name} "
-                    f"to the same partial_fit call. Fix: {fix}, or pass assume_equal_chunks=False."
+                    f"to the same partial_fit call. Fix: {fix}."
                 )
         elif _is_frame(X) and _is_frame(other):
             if X.known_divisions and other.known_divisions and X.divisions != other.divisions:

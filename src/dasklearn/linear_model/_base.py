@@ -5,7 +5,6 @@ the objective, running the solver) and the blockwise prediction helpers."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 import numbers
 import warnings
 
@@ -226,8 +225,9 @@ class _LinearModel(BaseEstimator):
                              f"{'Give some rows a non-zero weight.' if zero else 'Check the weights.'}")
 
     def _check_weights(self, sample_weight, n_rows, solver):
-        """None (no weights, or equal ones), or the weights as a 1-D array
-        (dask weights are checked where they live: :meth:`_check_summary`)."""
+        """None (no weights), a float (one weight for every row), or the
+        weights as a 1-D array (dask weights are checked where they live:
+        :meth:`_check_summary`)."""
         if sample_weight is None:
             return None
         name = type(self).__name__
@@ -241,7 +241,9 @@ class _LinearModel(BaseEstimator):
             if sample_weight.ndim == 0:
                 value = sample_weight.item()
                 self._check_weight_values(_is_real(value) and math.isfinite(value), value, value)
-                return None  # equal weights: the loss is divided by their sum
+                # equal weights: the blocks go unweighted (the loss is divided by the
+                # weights' sum); the value scales the data term against the penalty
+                return float(value)
         w = as_dask_array(sample_weight)
         if not _is_dask(w):
             w = check_array(w, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
@@ -259,7 +261,7 @@ class _LinearModel(BaseEstimator):
         if class_weight is None:
             return None
         name = type(self).__name__
-        if not (isinstance(class_weight, Mapping) or (isinstance(class_weight, str) and class_weight == "balanced")):
+        if not (isinstance(class_weight, dict) or (isinstance(class_weight, str) and class_weight == "balanced")):
             self._fail("class_weight", "None, 'balanced' or a dict {class label: weight}",
                        "Pass e.g. class_weight='balanced'.")
         if solver == "admm":
@@ -277,11 +279,16 @@ class _LinearModel(BaseEstimator):
 
         if isinstance(class_weight, str):  # 'balanced'
             return totals.sum() / (len(classes) * totals)
-        unknown = [c for c in class_weight if c not in set(classes.tolist())]
-        if unknown:
+        # as scikit-learn: labels y lacks are fine (a fold may miss a class), unless the
+        # dict also leaves out a class of y (then its keys are likely mistyped)
+        labels = set(classes.tolist())
+        unknown = [c for c in class_weight if c not in labels]
+        left_out = [c for c in classes.tolist() if c not in class_weight]
+        if unknown and left_out:
             raise ValueError(
-                f"{type(self).__name__}: class_weight names classes that are not in y: {unknown}. The "
-                f"classes of y are {classes.tolist()}; name only those (a class left out weighs 1)."
+                f"{type(self).__name__}: class_weight names {unknown}, which are not classes of y, and "
+                f"leaves out {left_out}, which are. The classes of y are {classes.tolist()}; name those "
+                "(a class left out weighs 1)."
             )
         return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), dtype=np.float64)
 
@@ -315,6 +322,7 @@ class _LinearModel(BaseEstimator):
         X_in = X
         X, y, n_features = self._check_data(X, y)
         w = self._check_weights(sample_weight, X.shape[0], solver)
+        scale, w = (w, None) if isinstance(w, float) else (1.0, w)  # one weight for all: see _strengths
         class_weight = self._check_class_weight(solver)
         if w is None:
             summarize, combine = summarize_block, combine_summaries
@@ -337,7 +345,8 @@ class _LinearModel(BaseEstimator):
                 n = float(factors @ summary["class_totals"])  # the sum of the new weights
             spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
             blocks.transform(prepare, loss, classes)
-            l1, l2 = self._strengths(l1_ratio, n)
+            # the penalty's scale counts the weights' sum: n times a weight given for every row
+            l1, l2 = self._strengths(l1_ratio, n * scale)
             objective = Objective(blocks, spec, n, l1, l2, weighted=weighted)
             result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
             objective.release_state()
