@@ -146,3 +146,23 @@ def test_blocks_and_workers_whose_rows_all_weigh_zero_train_nothing(client):
     assert_allclose(model.estimator_.theta_, ref.theta_, **TOL)
     sgd = DataParallel(SGDClassifier(random_state=0), max_rounds=2).fit(X, y, sample_weight=w)
     assert sgd.score(Xn[3_000:], yn[3_000:]) > 0.5
+
+
+def test_held_out_rows_of_no_weight_are_not_scored(client):
+    """With every held-out row at weight zero there is nothing to score
+    (scikit-learn's metrics refuse all-zero weights): the rounds run
+    unscored, as without held-out rows."""
+    from dasklearn._parallel import _split_weighted_block
+
+    X, y, _ = _data(n=2_000, chunks=500)
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))  # DataParallel's split seed
+    w = np.ones(2_000)
+    for i in range(4):  # zero exactly the rows block i holds out
+        rows = np.arange(500.0)
+        held = _split_weighted_block(i, rows[:, None], rows, np.ones(500), 0.1, seed).X_val[:, 0].astype(int)
+        w[500 * i + held] = 0.0
+    kw = dict(validation_fraction=0.1, max_rounds=2, tol=None, random_state=0)
+    model = DataParallel(SGDClassifier(random_state=0), **kw).fit(X, y, sample_weight=w)
+    assert [h["score"] for h in model.history_] == [None, None]
+    scored = DataParallel(SGDClassifier(random_state=0), **kw).fit(X, y, sample_weight=np.ones(2_000))
+    assert all(h["score"] is not None for h in scored.history_)

@@ -658,6 +658,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if weighted:
                 got = parts.run(_validation_weights, {g: () for g in val_groups})
                 w_val = np.concatenate([got[g] for g in val_groups])
+                if not w_val.sum() > 0:  # held-out rows of no weight: nothing to score them by
+                    val_groups, y_val, w_val = [], None, None
 
         shared = None  # the merged model, on every worker
 
