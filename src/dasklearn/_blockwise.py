@@ -154,9 +154,8 @@ def _as_declared(out, meta, name):
     import pandas as pd
 
     if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
-        cast = {c: t for c, t in meta.dtypes.items() if c in out.columns and out[c].dtype != t}
-        for c, t in list(cast.items()):
-            if _numeric([t]):
+        for c, t in meta.dtypes.items():
+            if c in out.columns and out[c].dtype != t and _numeric([t]):
                 out[c] = _cast_values(out[c].to_numpy(), t, name)
         return out
     if isinstance(out, pd.Series) and (meta.dtype == object or isinstance(meta.dtype, pd.StringDtype)):
@@ -227,7 +226,7 @@ def _output_columns(est, method: str, n: int) -> list:
     return [f"{method}{i}" for i in range(n)]
 
 
-def apply_method(est, method: str, X, meta=None, meta_name: str = "meta"):
+def apply_method(est, method: str, X, meta=None, meta_name: str | None = None):
     """``est.method(X)`` computed blockwise on a dask array or DataFrame.
 
     The output's kind, dtype and width are learned by calling the method on
@@ -244,7 +243,7 @@ def apply_method(est, method: str, X, meta=None, meta_name: str = "meta"):
     # the blocks run as the sample below ran: under this thread's scikit-learn
     # config (transform_output="pandas", say), which other threads do not see
     call, call_frame = in_callers_config(_call), in_callers_config(_call_frame)
-    declared = None if meta is None else meta_name  # blocks are cast to a declared meta's dtype
+    declared = None if meta is None else (meta_name or "meta")  # blocks are cast to a declared meta's dtype
     if isinstance(X, da.Array):
         if X.ndim == 2 and len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})

@@ -99,10 +99,8 @@ class DelegateMixin:
     def _delegate(self, method, X):
         est = self._fitted(method)
         if _blockwise.is_dask(X):
-            declared = self._declared_meta(method)
-            if declared is None or declared[1] is None:
-                return _blockwise.apply_method(est, method, X)
-            return _blockwise.apply_method(est, method, X, meta=declared[1], meta_name=declared[0])
+            name, meta = self._declared_meta(method) or (None, None)
+            return _blockwise.apply_method(est, method, X, meta=meta, meta_name=name)
         return getattr(est, method)(X)
 
     for _name in _METHODS:

@@ -145,11 +145,11 @@ def _local_classes(parts):
 
 
 def _validation_targets(parts):
-    return np.concatenate([np.asarray(p.y_val) for p in parts])
-
-
-def _validation_weights(parts):
-    return np.concatenate([np.asarray(p.w_val) for p in parts])
+    """A group's held-out targets, and their weights (None without)."""
+    y_val = np.concatenate([np.asarray(p.y_val) for p in parts])
+    if parts[0].w_val is None:
+        return y_val, None
+    return y_val, np.concatenate([np.asarray(p.w_val) for p in parts])
 
 
 def _respond(parts, model, method):
@@ -206,10 +206,6 @@ def _check_real(owner, name, value, low, high=None, allow_none=False, high_open=
         rng = f">= {low}" if high is None else f"in [{low}, {high}{')' if high_open else ']'}"
         none = " or None" if allow_none else ""
         raise ValueError(f"{owner}: {name} must be a number {rng}{none}, got {value!r}.")
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _is_dask(obj) -> bool:
@@ -545,7 +541,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             sample_weight = np.asarray(sample_weight)
         if not _is_dask(sample_weight) and sample_weight.ndim == 0:
             value = sample_weight.item()
-            if not (_is_real(value) and math.isfinite(value) and value > 0):
+            if not (_validation.is_real(value) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: a single sample_weight must be a finite number > 0, got {value!r}.")
             return da.full(X.shape[0], float(value), chunks=X.chunks[0])
         w = _as_array(sample_weight, "sample_weight")
@@ -654,10 +650,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         y_val = w_val = None
         if val_groups:
             got = parts.run(_validation_targets, {g: () for g in val_groups})
-            y_val = np.concatenate([got[g] for g in val_groups])
+            y_val = np.concatenate([got[g][0] for g in val_groups])
             if weighted:
-                got = parts.run(_validation_weights, {g: () for g in val_groups})
-                w_val = np.concatenate([got[g] for g in val_groups])
+                w_val = np.concatenate([got[g][1] for g in val_groups])
                 if not w_val.sum() > 0:  # held-out rows of no weight: nothing to score them by
                     val_groups, y_val, w_val = [], None, None
 

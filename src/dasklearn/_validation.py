@@ -14,6 +14,11 @@ import numbers
 import numpy as np
 
 
+def is_real(x) -> bool:
+    """A real number, but not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def user_stacklevel() -> int:
     """``stacklevel`` for a ``warnings.warn`` made by the caller of this
     function, pointing at the first frame outside dasklearn (the user's line)."""

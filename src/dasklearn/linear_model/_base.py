@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
 
 from dasklearn import _validation
+from dasklearn._validation import is_real as _is_real
 from dasklearn._kernels.linear import (
     LinearSpec,
     combine_summaries,
@@ -39,10 +40,6 @@ def _is_dask(obj) -> bool:
     from dask import is_dask_collection
 
     return is_dask_collection(obj)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def _is_dask_frame(obj) -> bool:

@@ -12,12 +12,13 @@ from sklearn.model_selection import ParameterSampler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from dasklearn._validation import is_real
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._incremental import (
     CALLS, SAMPLES, BaseIncrementalSearchCV, space_size, warn_small_space,
 )
-from dasklearn.model_selection._params import fail, is_int, is_real, store_init_args
+from dasklearn.model_selection._params import fail, is_int, store_init_args
 
 __all__ = ["HyperbandSearchCV", "SuccessiveHalvingSearchCV"]
 

@@ -73,12 +73,13 @@ from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress
 from dasklearn._runtime._model_kernels import SplitSpec
 from dasklearn._runtime._models import model_runtime
+from dasklearn._validation import is_real
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
 from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, fingerprint
-from dasklearn.model_selection._params import fail, is_int, is_real, store_init_args
+from dasklearn.model_selection._params import fail, is_int, store_init_args
 from dasklearn.model_selection._results import _param_arrays, _rank
 
 __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearchCV"]

@@ -33,9 +33,6 @@ def is_int(x) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
-def is_real(x) -> bool:
-    """A real number, but not a bool."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def fail(owner, name, value, expected, fix=""):
