@@ -717,16 +717,15 @@ class Incremental(ParallelPostFit):
             raise ValueError(
                 f"X has {rows[0]} rows but {name} has {rows[1]}. Pass one value per row of X."
             )
-        if (not assume_equal_chunks and not _is_frame(X) and not _is_frame(other)
-                and not any(np.isnan(c) for c in X.chunks[0] + other.chunks[0])
-                and X.chunks[0] != other.chunks[0]):
+        arrays = not _is_frame(X) and not _is_frame(other)
+        unknown = arrays and any(np.isnan(c) for c in X.chunks[0] + other.chunks[0])  # row chunk sizes
+        if arrays and not unknown and not assume_equal_chunks and X.chunks[0] != other.chunks[0]:
             other = other.rechunk({0: X.chunks[0]})
         nx, no = n_row_blocks(X), n_row_blocks(other)
-        arrays = not _is_frame(X) and not _is_frame(other)
         if _is_frame(other):
             fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
                    "DataFrame (X, y = df[features], df[target])")
-        elif any(np.isnan(c) for c in X.chunks[0] + other.chunks[0]) if arrays else False:
+        elif unknown:
             fix = (f"X.compute_chunk_sizes() and {name}.compute_chunk_sizes() (their row chunks are "
                    f"unknown), then {name} = {name}.rechunk({{0: X.chunks[0]}})")
         else:
@@ -738,10 +737,8 @@ class Incremental(ParallelPostFit):
                 f"and of {name} to the same partial_fit call, so they must be split alike. "
                 f"Fix: {fix}."
             )
-        if not _is_frame(X) and not _is_frame(other):
-            if X.chunks[0] != other.chunks[0] and not any(
-                np.isnan(c) for c in X.chunks[0] + other.chunks[0]
-            ):
+        if arrays:
+            if X.chunks[0] != other.chunks[0] and not unknown:
                 raise ValueError(
                     f"X and {name} have different row chunks ({X.chunks[0][:4]}... vs "
                     f"{other.chunks[0][:4]}...): Incremental passes block i of X and of {name} "
