@@ -102,6 +102,21 @@ def test_validation_scores_are_weighted(client):
     model = DataParallel(GaussianNB(), validation_fraction=0.2, random_state=0).fit(X, y, sample_weight=w)
     plain = DataParallel(GaussianNB(), validation_fraction=0.2, random_state=0).fit(X, y)
     assert model.history_[0]["score"] != pytest.approx(plain.history_[0]["score"], abs=1e-6)
+    # the score is the merged model's weighted accuracy on exactly the held-out rows
+    from sklearn.metrics import accuracy_score
+
+    from dasklearn._parallel import _split_weighted_block
+
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))  # DataParallel's split seed
+    Xn = X.compute()
+    held = []
+    for i, start in enumerate(range(0, 6_000, 700)):
+        rows = np.arange(start, min(start + 700, 6_000))
+        part = _split_weighted_block(i, rows[:, None], rows, np.ones(len(rows)), 0.2, seed)
+        held.extend(part.X_val[:, 0])
+    held = np.asarray(held, dtype=int)
+    expected = accuracy_score(yn[held], model.estimator_.predict(Xn[held]), sample_weight=w[held])
+    assert model.history_[0]["score"] == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize("bad, error, match", [
