@@ -215,3 +215,59 @@ def test_in_memory_x_with_a_dask_y_of_unknown_chunks_still_fits(small):
     search = IncrementalSearchCV(SGD, {"alpha": [1e-3, 1e-2]}, max_iter=2, random_state=0)
     search.fit(X, y_unknown, classes=[0, 1])
     assert np.isfinite(search.best_score_)
+
+
+# -- dask-ml's constructor arguments ------------------------------------------
+def _all_searches():
+    from dasklearn.model_selection import InverseDecaySearchCV
+
+    return [IncrementalSearchCV, InverseDecaySearchCV, SuccessiveHalvingSearchCV, HyperbandSearchCV]
+
+
+@pytest.mark.parametrize("search", _all_searches())
+def test_dask_ml_prefix_tags_the_verbose_lines(small, capsys, search):
+    X, y = small
+    s = search(SGD, PARAMS, max_iter=3, random_state=0, verbose=1, prefix="-sgd", n_jobs=1)
+    assert s.get_params()["prefix"] == "-sgd"
+    s.fit(da.from_array(X, chunks=200), y)
+    err = capsys.readouterr().err
+    assert "[dasklearn-sgd] " in err and "[dasklearn] " not in err
+    with pytest.raises(ValueError, match="prefix"):
+        search(SGD, PARAMS, prefix=3).fit(X, y)
+
+
+@pytest.mark.parametrize("search", _all_searches())
+def test_dask_ml_metas_declare_the_output_on_dask_input(small, search):
+    """As ParallelPostFit's: the declared dtype, values unchanged, nothing run before the blocks."""
+    X, y = small
+    Xd = da.from_array(X, chunks=200)
+    s = search(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1,
+               predict_meta=np.empty(0, dtype=np.float32), predict_proba_meta=np.empty((0, 2), dtype=np.float32))
+    s.fit(Xd, y)
+    pred = s.predict(Xd)
+    assert pred.dtype == np.float32
+    np.testing.assert_array_equal(pred.compute(), s.best_estimator_.predict(X))
+    sgd_log = SGDClassifier(loss="log_loss", tol=None, random_state=0)
+    s2 = search(sgd_log, {"alpha": loguniform(1e-4, 1e-1)}, max_iter=3, random_state=0, n_jobs=1,
+                predict_proba_meta=np.empty((0, 2), dtype=np.float32)).fit(Xd, y)
+    proba = s2.predict_proba(Xd)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.compute(), s2.best_estimator_.predict_proba(X), rtol=1e-6)
+    with pytest.raises(TypeError, match="predict_meta"):
+        search(SGD, PARAMS, predict_meta="int").fit(X, y)
+
+
+def test_incremental_search_takes_dask_ml_decay_rate_none_only(small):
+    """dask-ml's FutureWarning tells its users to pass decay_rate=None; any
+    other value (dask-ml ignores it) is refused, pointing to InverseDecaySearchCV."""
+    from dasklearn.model_selection import InverseDecaySearchCV
+
+    X, y = small
+    a = IncrementalSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1, decay_rate=None).fit(X, y)
+    b = IncrementalSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1).fit(X, y)
+    np.testing.assert_array_equal(a.cv_results_["test_score"], b.cv_results_["test_score"])
+    with pytest.raises(ValueError, match="InverseDecaySearchCV"):
+        IncrementalSearchCV(SGD, PARAMS, decay_rate=1.0).fit(X, y)
+    assert InverseDecaySearchCV(SGD, PARAMS).get_params()["decay_rate"] == 1.0
+    with pytest.raises(ValueError, match="decay_rate"):
+        InverseDecaySearchCV(SGD, PARAMS, decay_rate=None).fit(X, y)

@@ -46,6 +46,26 @@ def test_naive_bayes_with_weights_equals_the_weighted_fit_on_all_data(client, ma
     assert np.abs(model.estimator_.class_count_ - unweighted.class_count_).max() > 1  # the weights counted
 
 
+@pytest.mark.parametrize("first_worker_weightless", [False, True])
+def test_gaussian_nb_epsilon_is_from_the_unweighted_variance_of_x(client, first_worker_weightless):
+    """GaussianNB.fit takes epsilon_ = var_smoothing * max(var(X)) over all
+    rows, whatever their weights (zero-weight rows, and a worker holding only
+    them, too). A large var_smoothing makes any other variance show."""
+    X, y, _ = _data(n=6_000, chunks=1_000)
+    Xn, yn = dask.compute(X, y)
+    w = np.where(np.abs(Xn[:, 0]) > 1.0, 0.05, 1.0)  # the wide rows of feature 0 count little
+    if first_worker_weightless:
+        w[:3_000] = 0.0  # the first three blocks: the whole first worker's share
+    model = DataParallel(GaussianNB(var_smoothing=0.5), validation_fraction=0).fit(X, y, sample_weight=w)
+    ref = GaussianNB(var_smoothing=0.5).fit(Xn, yn, sample_weight=w)
+    assert_allclose(model.estimator_.epsilon_, ref.epsilon_, **TOL)
+    assert_allclose(model.estimator_.var_, ref.var_, **TOL)
+    assert_allclose(model.predict_proba(Xn), ref.predict_proba(Xn), **TOL)
+    # the weighted variance differs: the test can tell the two apart
+    weighted = np.average((Xn - np.average(Xn, axis=0, weights=w)) ** 2, axis=0, weights=w)
+    assert abs(0.5 * weighted.max() - ref.epsilon_) > 0.01
+
+
 def test_zero_weights_drop_their_rows(client):
     X, y, w = _data()
     keep = w > 1.0
@@ -181,3 +201,17 @@ def test_held_out_rows_of_no_weight_are_not_scored(client):
     assert [h["score"] for h in model.history_] == [None, None]
     scored = DataParallel(SGDClassifier(random_state=0), **kw).fit(X, y, sample_weight=np.ones(2_000))
     assert all(h["score"] is not None for h in scored.history_)
+
+
+def test_score_takes_sample_weight(client):
+    """As scikit-learn's score: the weights (in memory or dask) go to the scorer."""
+    from sklearn.metrics import accuracy_score
+
+    X, y, w = _data()
+    model = DataParallel(SGDClassifier(random_state=0), max_rounds=2, validation_fraction=0).fit(X, y)
+    Xn, yn = dask.compute(X, y)
+    expected = accuracy_score(yn, model.estimator_.predict(Xn), sample_weight=w)
+    assert expected != pytest.approx(accuracy_score(yn, model.estimator_.predict(Xn)), abs=1e-6)
+    assert model.score(X, y, sample_weight=w) == pytest.approx(expected, abs=1e-12)
+    assert model.score(X, y, sample_weight=da.from_array(w, chunks=1000)) == pytest.approx(expected, abs=1e-12)
+    assert model.score(Xn, yn, sample_weight=w) == pytest.approx(expected, abs=1e-12)

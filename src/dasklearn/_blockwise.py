@@ -330,6 +330,20 @@ class _BlockwiseResponses:
         return self._est.score(X.compute(), y, **kw)
 
 
+def compute_here(*objs) -> list:
+    """In-memory values of ``objs`` (dask collections computed by the runtime,
+    on the cluster when there is one; other objects as they are)."""
+    if not any(is_dask(o) for o in objs):
+        return list(objs)
+    from dasklearn._runtime import get_backend
+
+    backend = get_backend()
+    try:
+        return backend.compute(*objs)
+    finally:
+        backend.close()
+
+
 def _score_task(scorer, est, X, y, kwargs):
     return scorer(est, X, y, **kwargs)
 

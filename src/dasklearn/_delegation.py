@@ -90,11 +90,23 @@ class DelegateMixin:
         tags.input_tags.allow_nan = sub.input_tags.allow_nan
         return tags
 
+    #: the parameters declaring a method's output on dask input (dask-ml's names)
+    _METAS = {"predict": "predict_meta", "predict_proba": "predict_proba_meta", "transform": "transform_meta"}
+
+    def _check_metas(self):
+        """Check the declared metas (meta-estimators without them have none)."""
+        for name in self._METAS.values():
+            _blockwise.check_meta(name, getattr(self, name, None))
+
     def _declared_meta(self, method):
-        """``(parameter name, output meta)`` the user declared for ``method``
-        (None: learned from one row). Meta-estimators with ``predict_meta`` &
-        co override it."""
-        return None
+        """``(parameter name, output meta)`` the user declared for ``method``,
+        or None (the output is then learned from one row)."""
+        name = self._METAS.get(method)
+        meta = None if name is None else getattr(self, name, None)
+        if meta is None:
+            return None
+        _blockwise.check_meta(name, meta)
+        return name, meta
 
     def _delegate(self, method, X):
         est = self._fitted(method)

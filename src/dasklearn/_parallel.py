@@ -25,6 +25,7 @@ from dasklearn._kernels.merge import (
     AVERAGED_FAMILIES,
     combine_states,
     family_of,
+    feature_moments,
     get_state,
     merge_states,
     param_change,
@@ -138,6 +139,12 @@ def _train_exact(parts, template, epochs, fit_kwargs):
             states.append(get_state(est))
             fitted = est if fitted is None else fitted
     return set_state(fitted, combine_states(family, states * epochs))
+
+
+def _feature_moments(parts) -> list:
+    """The unweighted moments of each of a group's blocks' training rows
+    (zero-weight rows too, as ``GaussianNB.fit`` counts them for ``epsilon_``)."""
+    return [feature_moments(p.X) for p in parts if p.X.shape[0]]
 
 
 def _local_classes(parts):
@@ -646,6 +653,10 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if not active:
                 raise ValueError(f"{type(self).__name__}: the training rows' sample_weight sums to zero. "
                                  "Give some training rows a positive weight.")
+        x_var = None  # GaussianNB's epsilon_ comes from X's unweighted variance
+        if weighted and family == "gaussian_nb":
+            got = parts.run(_feature_moments, {g: () for g in groups})
+            x_var = combine_states(family, [m for g in groups for m in got[g]])["var_"][0]
         val_groups = [g for g in groups if n_val[g] > 0] if scorer is not None else []
         y_val = w_val = None
         if val_groups:
@@ -684,6 +695,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 # merged in group order: the result does not depend on where groups ran
                 new_state = merge_states(family, [get_state(fitted[g]) for g in active],
                                          [share[g] * epochs for g in active], state)
+                if x_var is not None:
+                    new_state["x_var_"] = x_var
                 change = param_change(family, state, new_state)
                 state = new_state
                 set_state(model, state)
@@ -711,25 +724,28 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.best_score_ = None if best == -np.inf else float(best)
 
     # --------------------------------------------------- after fitting
-    def score(self, X, y):
+    def score(self, X, y, sample_weight=None):
         """Score of the merged model with ``scoring`` (accuracy or R² by default).
 
-        Responses are computed blockwise where X's blocks are; only they and
-        y come to the client.
+        Responses are computed blockwise where X's blocks are; only they, y
+        and the weights come to the client.
 
         Parameters
         ----------
         X : dask array or array-like of shape (n_samples, n_features)
         y : dask array or array-like of shape (n_samples,)
+        sample_weight : dask array or array-like of shape (n_samples,), default=None
+            Sample weights, passed to the scorer (computed first if dask).
 
         Returns
         -------
         score : float
         """
-        from dasklearn._blockwise import score
+        from dasklearn._blockwise import compute_here, score
 
         check_is_fitted(self, "estimator_")
-        return score(self._scorer(self.estimator_), self.estimator_, X, y)
+        kw = {} if sample_weight is None else {"sample_weight": compute_here(sample_weight)[0]}
+        return score(self._scorer(self.estimator_), self.estimator_, X, y, **kw)
 
     @property
     def classes_(self):

@@ -144,19 +144,6 @@ def _scalar_of(value):
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
-def _compute(*objs) -> list:
-    """In-memory values of ``objs`` (dask collections computed by the runtime)."""
-    from dasklearn._runtime import get_backend
-
-    if not any(_blockwise.is_dask(o) for o in objs):
-        return list(objs)
-    backend = get_backend()
-    try:
-        return backend.compute(*objs)
-    finally:
-        backend.close()
-
-
 def _fit_task(est, X, y, fit_params):
     return est.fit(X, y, **fit_params)
 
@@ -233,20 +220,6 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self.predict_meta = predict_meta
         self.predict_proba_meta = predict_proba_meta
         self.transform_meta = transform_meta
-
-    _METAS = {"predict": "predict_meta", "predict_proba": "predict_proba_meta", "transform": "transform_meta"}
-
-    def _check_metas(self):
-        for name in self._METAS.values():
-            _blockwise.check_meta(name, getattr(self, name, None))
-
-    def _declared_meta(self, method):
-        name = self._METAS.get(method)
-        if name is None:
-            return None
-        meta = getattr(self, name, None)
-        _blockwise.check_meta(name, meta)
-        return name, meta
 
     # -- scikit-learn conventions (tags and predict & co: DelegateMixin) ----
     def __sklearn_is_fitted__(self):
@@ -376,7 +349,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         scorer = check_scoring(self.estimator_, scoring=self.scoring)
         kw = {}
         if sample_weight is not None:
-            kw["sample_weight"] = _compute(sample_weight)[0]
+            kw["sample_weight"] = _blockwise.compute_here(sample_weight)[0]
         return _blockwise.score(scorer, self.estimator_, X, y, **kw)
 
     @property
@@ -647,7 +620,7 @@ class Incremental(ParallelPostFit):
         ``fresh``: it has learned nothing yet (then all-empty X is an error)."""
         if not _blockwise.is_dask(X):
             # in memory already: one block, fitted here
-            y, *values = _compute(y, *fit_kwargs.values())
+            y, *values = _blockwise.compute_here(y, *fit_kwargs.values())
             kw = dict(zip(fit_kwargs, map(_scalar_of, values)))
             kw = self._with_classes(model, y, kw, classes_from_y)
             model = copy.deepcopy(model)
@@ -664,7 +637,7 @@ class Incremental(ParallelPostFit):
         # passed whole: classes (e.g. da.unique(y), small) and 0-d values (sample_weight=2.0)
         whole = [k for k, v in fit_kwargs.items()
                  if _blockwise.is_dask(v) and (k == "classes" or _is_scalar(v))]
-        fit_kwargs.update(zip(whole, map(_scalar_of, _compute(*(fit_kwargs[k] for k in whole)))))
+        fit_kwargs.update(zip(whole, map(_scalar_of, _blockwise.compute_here(*(fit_kwargs[k] for k in whole)))))
         block_kw = tuple(k for k, v in fit_kwargs.items()
                          if (_blockwise.is_dask(v) or k in _SAMPLE_ALIGNED) and not _is_scalar(v))
         static_kw = {k: v for k, v in fit_kwargs.items() if k not in block_kw}

@@ -39,8 +39,10 @@ Merges
   derived attributes are recomputed with scikit-learn's documented formulas.
   The result equals ``fit`` on all the data up to floating-point rounding,
   including GaussianNB's ``epsilon_ = var_smoothing * max(var(X, axis=0))``
-  which is computed from the *total* variance of all the data (obtained
-  exactly from the per-class statistics).
+  which is computed from the *total*, unweighted variance of all the data:
+  exactly from the per-class statistics when there are no sample weights,
+  else from the rows' own moments (:func:`feature_moments`, kept in the
+  state as ``x_var_``), as ``GaussianNB.fit`` ignores the weights there.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ __all__ = [
     "average_states",
     "combine_states",
     "family_of",
+    "feature_moments",
     "get_state",
     "merge_states",
     "param_change",
@@ -170,12 +173,24 @@ def _total_variance(counts, means, variances):
     return (w * (variances + (means - mean) ** 2)).sum(axis=0)
 
 
+def feature_moments(X) -> dict:
+    """The rows of ``X`` as one class of GaussianNB statistics: their number,
+    and the mean and variance of each feature, *unweighted*. States of
+    disjoint row sets combine with :func:`combine_states` ("gaussian_nb")."""
+    X = np.asarray(X, dtype=np.float64)
+    return {"class_count_": np.array([float(X.shape[0])]), "theta_": X.mean(axis=0)[None],
+            "var_": X.var(axis=0)[None]}
+
+
 def _set_gaussian(est, state):
     counts = np.asarray(state["class_count_"], dtype=np.float64)
     theta = np.asarray(state["theta_"], dtype=np.float64)
     raw_var = np.asarray(state["var_"], dtype=np.float64)
-    # as GaussianNB.fit: epsilon_ from the variance of all of X (every class)
-    epsilon = est.var_smoothing * float(np.max(_total_variance(counts, theta, raw_var)))
+    # as GaussianNB.fit: epsilon_ from the unweighted variance of all of X
+    # (every class); from the per-class statistics unless they are weighted
+    x_var = state.get("x_var_")
+    total = _total_variance(counts, theta, raw_var) if x_var is None else np.asarray(x_var)
+    epsilon = est.var_smoothing * float(np.max(total))
     est.class_count_ = _like(counts, est.class_count_)
     est.theta_ = _like(theta, est.theta_)
     est.var_ = _like(raw_var + epsilon, est.var_)

@@ -7,8 +7,9 @@ import time
 
 
 class Progress:
-    def __init__(self, total: int, label: str, enabled: bool, stream=None):
+    def __init__(self, total: int, label: str, enabled: bool, stream=None, prefix: str = ""):
         self.total = total
+        self.tag = f"[dasklearn{prefix}]"  # dask-ml's searches tag their lines [CV{prefix}]
         self.label = label
         self.enabled = enabled and total > 0
         self.stream = stream if stream is not None else sys.stderr
@@ -18,7 +19,7 @@ class Progress:
 
     def note(self, message: str) -> None:
         if self.enabled:
-            print(f"[dasklearn] {message}", file=self.stream, flush=True)
+            print(f"{self.tag} {message}", file=self.stream, flush=True)
 
     def advance(self, n: int) -> None:
         self.done += n
@@ -33,7 +34,7 @@ class Progress:
         bar = "#" * filled + "-" * (width - filled)
         end = "\n" if self.done >= self.total else ""
         print(
-            f"\r[dasklearn] {self.label} |{bar}| {self.done}/{self.total}"
+            f"\r{self.tag} {self.label} |{bar}| {self.done}/{self.total}"
             f" ({now - self._start:.1f}s)",
             end=end,
             file=self.stream,

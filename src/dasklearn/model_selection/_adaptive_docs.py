@@ -40,6 +40,9 @@ COMMON_PARAMS = """
     verbose : int, default=0
         >= 1 prints, after every round, the bracket and round, how many
         models are left and the best score so far (on stderr).
+    prefix : str, default=""
+        Added to the tag of those lines: ``[dasklearn<prefix>]`` (dask-ml's
+        lines read ``[CV<prefix>]``).
     n_jobs : int, default=None
         Number of local threads when no ``dask.distributed.Client`` is
         active (None: all cores). With a Client the cluster is used.
@@ -52,7 +55,11 @@ COMMON_PARAMS = """
         their recorded states, and ``cv_results_`` equals an uninterrupted
         run. A file written by a different search is refused with a
         ValueError. The file holds pickled models: only resume from files
-        you trust."""
+        you trust.
+    predict_meta, predict_proba_meta, transform_meta : numpy array, pandas Series or DataFrame, default=None
+        The output of ``predict`` / ``predict_proba`` / ``transform`` on dask
+        input, as in :class:`dasklearn.wrappers.ParallelPostFit`: with a
+        meta nothing runs before the blocks; None learns it from one row."""
 
 COMMON_ATTRS = """
     cv_results_ : dict of numpy arrays

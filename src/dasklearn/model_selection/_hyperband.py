@@ -87,7 +87,8 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
 
     def __init__(self, estimator, parameters, *, n_initial_parameters=10, n_initial_iter=None, max_iter=None,
                  aggressiveness=3, resource="auto", patience=False, tol=1e-3, test_size=None, cv=None,
-                 random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+                 random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None,
+                 prefix="", predict_meta=None, predict_proba_meta=None, transform_meta=None):
         store_init_args(self, locals())
 
     def _resource(self):
@@ -254,7 +255,7 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
 
     def __init__(self, estimator, parameters, *, max_iter=81, aggressiveness=3, patience=False, tol=1e-3,
                  test_size=None, cv=None, random_state=None, scoring=None, verbose=0, n_jobs=None,
-                 checkpoint=None):
+                 checkpoint=None, prefix="", predict_meta=None, predict_proba_meta=None, transform_meta=None):
         store_init_args(self, locals())
 
     def _check_own_params(self):

@@ -106,7 +106,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     # scikit-learn reads, and stores its arguments with store_init_args;
     # fit validates them (_check_params, which calls the search's _check_own_params).
     def __init__(self, estimator, parameters, *, max_iter=100, patience=False, tol=1e-3, test_size=None,
-                 cv=None, random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+                 cv=None, random_state=None, scoring=None, verbose=0, n_jobs=None, checkpoint=None,
+                 prefix="", predict_meta=None, predict_proba_meta=None, transform_meta=None):
         store_init_args(self, locals())
 
     # -- subclass hooks ------------------------------------------------------
@@ -201,6 +202,9 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.15.")
         if not (is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
             fail(self, "verbose", self.verbose, "a non-negative int")
+        if not isinstance(self.prefix, str):
+            fail(self, "prefix", self.prefix, "a str", "It is added to the verbose lines' tag.")
+        self._check_metas()
         if self.n_jobs is not None and not is_int(self.n_jobs):
             fail(self, "n_jobs", self.n_jobs, "None or an int (local threads without a Client)")
         if self.checkpoint is not None:
@@ -296,7 +300,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if runtime.remote:
             _validation.check_picklable(self.estimator)
             _validation.check_picklable(scorer, "scorer")
-        progress = Progress(1, type(self).__name__, self.verbose >= 1)
+        progress = Progress(1, type(self).__name__, self.verbose >= 1, prefix=self.prefix)
         start = time.perf_counter()
         try:
             if runtime.dashboard_link:
@@ -335,7 +339,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.checkpoint is None:
             return None
         params = {k: v for k, v in self.get_params(deep=False).items()
-                  if k not in ("checkpoint", "verbose", "n_jobs", "parameters")}
+                  if k not in ("checkpoint", "verbose", "n_jobs", "parameters", "prefix",
+                               *self._METAS.values())}
         store = AdaptiveCheckpoint(self.checkpoint, fingerprint(
             type(self).__name__, params, sampled, spec, seeds, X, y, fit_params))
         store.load()
@@ -624,6 +629,9 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
         Maximum number of partial_fit calls of any model.
     fits_per_score : int, default=1
         Number of partial_fit calls between two scores of a model.
+    decay_rate : None, default=None
+        Accepted for dask-ml's code, which passes ``decay_rate=None``; any
+        other value is refused: the decay is InverseDecaySearchCV's.
 %(common_params)s
 
     Attributes
@@ -643,13 +651,22 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
 
     def __init__(self, estimator, parameters, *, n_initial_parameters=10, max_iter=100, fits_per_score=1,
                  patience=False, tol=1e-3, test_size=None, cv=None, random_state=None, scoring=None,
-                 verbose=0, n_jobs=None, checkpoint=None):
+                 verbose=0, n_jobs=None, checkpoint=None, prefix="", predict_meta=None,
+                 predict_proba_meta=None, transform_meta=None, decay_rate=None):
         store_init_args(self, locals())
 
     def _check_own_params(self):
         self._check_n_initial_parameters()
         self._check_positive_int("max_iter", "a positive int (partial_fit calls per model)")
         self._check_positive_int("fits_per_score")
+        self._check_decay_rate()
+
+    def _check_decay_rate(self):
+        if self.decay_rate is not None:
+            fail(self, "decay_rate", self.decay_rate, "None",
+                  "IncrementalSearchCV trains every candidate to the end; to drop models as "
+                  "1 / (1 + t) ** decay_rate, use InverseDecaySearchCV(decay_rate=...) (where "
+                  "dask-ml moved the parameter).")
 
     def _round_cap(self):
         return self.fits_per_score
@@ -689,11 +706,11 @@ class InverseDecaySearchCV(IncrementalSearchCV):
 
     def __init__(self, estimator, parameters, *, n_initial_parameters=10, decay_rate=1.0, max_iter=100,
                  fits_per_score=1, patience=False, tol=1e-3, test_size=None, cv=None, random_state=None,
-                 scoring=None, verbose=0, n_jobs=None, checkpoint=None):
+                 scoring=None, verbose=0, n_jobs=None, checkpoint=None, prefix="", predict_meta=None,
+                 predict_proba_meta=None, transform_meta=None):
         store_init_args(self, locals())
 
-    def _check_own_params(self):
-        super()._check_own_params()
+    def _check_decay_rate(self):
         if not is_real(self.decay_rate) or not math.isfinite(self.decay_rate) or self.decay_rate < 0:
             fail(self, "decay_rate", self.decay_rate, "a finite float >= 0", "E.g. decay_rate=1.0.")
 
