@@ -16,12 +16,15 @@ import pytest
 import sklearn
 from sklearn import model_selection as sk
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.datasets import make_classification
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -292,3 +295,41 @@ def test_metadata_nobody_requested_is_refused_before_any_work(client):
                     GridSearchCV(estimator, grid, cv=CV, scoring=scoring).fit(X, Y, sample_weight=W)
     assert refused >= 1
     assert scheduler_keys(client) == before
+
+
+class _NanTolerant(ClassifierMixin, BaseEstimator):
+    """An estimator from outside scikit-learn that takes NaN without saying so
+    in its tags (the defaults say no NaN): a majority-class predictor."""
+
+    def __init__(self, shift=0):
+        self.shift = shift
+
+    def fit(self, X, y):
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+@pytest.mark.parametrize("make, grid", [
+    (lambda: CalibratedClassifierCV(HistGradientBoostingClassifier(max_iter=10)), {"method": ["sigmoid", "isotonic"]}),
+    (lambda: OneVsRestClassifier(HistGradientBoostingClassifier(max_iter=10)), {"estimator__max_depth": [2, 3]}),
+    (lambda: _NanTolerant(), {"shift": [0, 1]}),
+])
+def test_nan_is_left_to_meta_estimators_and_estimators_from_elsewhere(make, grid):
+    """Their default tags (no NaN) do not say what they take: as scikit-learn's
+    search, the fits judge the input (these take NaN and fit)."""
+    Xn = X.copy()
+    Xn[::7, 1] = np.nan
+    ours, ref = _both(make(), grid, Xn, Y, cv=CV)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], atol=1e-12)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+
+
+def test_nan_is_still_refused_up_front_for_a_scikit_learn_estimator_that_refuses_it():
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN.*LogisticRegression"):
+        GridSearchCV(LogisticRegression(), {"C": [1.0]}).fit(Xn, Y)

@@ -60,9 +60,38 @@ def feature_view(X):
     return X
 
 
+def _holds_estimators(estimator) -> bool:
+    """Does ``estimator`` wrap others (an ``estimator=`` parameter, a list of
+    ``(name, estimator)``, ...)? Then its own tags say little about its input."""
+    try:
+        values = estimator.get_params(deep=False).values()
+    except Exception:
+        return False
+    for v in values:
+        items = v if isinstance(v, (list, tuple)) else [v]
+        for item in items:
+            if isinstance(item, tuple) and len(item) >= 2:  # (name, estimator[, columns])
+                item = item[1]
+            if hasattr(item, "fit") and not isinstance(item, type):
+                return True
+    return False
+
+
+def _tags_are_scikit_learns(estimator) -> bool:
+    """Is ``estimator`` a scikit-learn estimator (or a subclass of one), whose
+    tags say what it takes? Others' default tags (no NaN, no strings) are
+    often just defaults: their fits judge their input."""
+    own = ("sklearn.base", "sklearn.utils")  # BaseEstimator and the mixins any estimator has
+    return any(c.__module__.startswith("sklearn.") and not c.__module__.startswith(own)
+               for c in type(estimator).__mro__)
+
+
 def _first_consumer(estimator):
     """The estimator that first sees X (a Pipeline's first step), or None
-    when that is a column-wise meta-transformer whose needs we can't tell."""
+    when we can't tell its needs from its tags: a column-wise
+    meta-transformer, a meta-estimator around others (TransformedTargetRegressor,
+    CalibratedClassifierCV, OneVsRestClassifier, ...; their tags rarely pass
+    on their inner estimator's) or an estimator from outside scikit-learn."""
     from sklearn.pipeline import Pipeline
 
     while isinstance(estimator, Pipeline):
@@ -71,6 +100,8 @@ def _first_consumer(estimator):
             return None
         estimator = steps[0]
     if hasattr(estimator, "transformers") or hasattr(estimator, "transformer_list"):
+        return None
+    if _holds_estimators(estimator) or not _tags_are_scikit_learns(estimator):
         return None
     return estimator
 
