@@ -32,7 +32,7 @@ from dasklearn.linear_model._weighted import (
 )
 
 SOLVERS = ("auto", "lbfgs", "newton", "gradient_descent", "proximal_grad", "admm")
-SMOOTH_SOLVERS = ("lbfgs", "newton", "gradient_descent")
+SMOOTH_SOLVERS = ("lbfgs", "gradient_descent")
 PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
 
 
@@ -144,17 +144,21 @@ class _LinearModel(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__}: solver={self.solver!r} supports penalties None and "
                 f"'l2' only, got penalty {penalty!r} (l1_ratio={l1_ratio}). Use "
-                "solver='proximal_grad' or solver='admm' for l1 and elastic-net penalties, "
+                "solver='newton', 'proximal_grad' or 'admm' for l1 and elastic-net penalties, "
                 "or l1_ratio=0."
             )
         return penalty, l1_ratio
 
-    def _resolved_solver(self, l1_ratio):
+    #: with l1, solver='auto' is proximal Newton up to this many features (its
+    #: Hessian, n_features**2 per class, is summed over the blocks each iteration)
+    AUTO_NEWTON_MAX_FEATURES = 200
+
+    def _resolved_solver(self, l1_ratio, n_features):
         """The solver ``solver='auto'`` stands for (see the module docstring)."""
         if self.solver != "auto":
             return self.solver
         if l1_ratio > 0:
-            return "proximal_grad"
+            return "newton" if n_features <= self.AUTO_NEWTON_MAX_FEATURES else "proximal_grad"
         return "newton" if self._loss == "squared" else "lbfgs"
 
     def _check_features(self, X, reset):
@@ -315,9 +319,9 @@ class _LinearModel(BaseEstimator):
         from dasklearn._runtime._reduce import one_blas_thread, place_blocks
 
         penalty, l1_ratio = self._check_params()
-        solver = self._resolved_solver(l1_ratio)
         X_in = X
         X, y, n_features = self._check_data(X, y)
+        solver = self._resolved_solver(l1_ratio, n_features)
         w = self._check_weights(sample_weight, X.shape[0], solver)
         scale, w = (w, None) if isinstance(w, float) else (1.0, w)  # one weight for all: see _strengths
         class_weight = self._check_class_weight(solver)
@@ -371,6 +375,9 @@ class _LinearModel(BaseEstimator):
         spec = objective.spec
         if solver == "lbfgs":
             return _solvers.lbfgs(objective, x0, **kw)
+        if solver == "newton" and objective.l1.any():
+            return _solvers.proximal_newton(objective, x0, l1=objective.l1, null_space=_null_space(objective),
+                                            **kw)
         if solver == "newton" and spec.loss == "squared":  # a quadratic: solved exactly
             intercept = spec.n_features if spec.fit_intercept else None
             return _solvers.least_squares(objective, x0, intercept=intercept)
@@ -472,13 +479,15 @@ def _center_classes(x, spec, center_coef):
 
 
 def _null_space(objective):
-    """Orthonormal directions along which the multinomial objective is flat."""
+    """Orthonormal directions along which the multinomial objective is flat
+    (shifting every class's parameter of an unpenalised column alike)."""
     spec = objective.spec
     if spec.n_outputs == 1:
         return None
     K, m = spec.n_outputs, spec.n_columns
     cols = []
-    unpenalised = ~(objective.l2.reshape(K, m) > 0).any(axis=0)  # per column index
+    penalised = (objective.l2 > 0) | (objective.l1 > 0)
+    unpenalised = ~penalised.reshape(K, m).any(axis=0)  # per column index
     for j in range(m):
         if unpenalised[j]:
             v = np.zeros((K, m))

@@ -16,15 +16,23 @@ solver             none   l2   l1   elasticnet
 ================== ====== ==== ==== ==========
 'auto'             yes    yes  yes  yes
 'lbfgs'            yes    yes  --   --
-'newton'           yes    yes  --   --
+'newton'           yes    yes  yes  yes
 'gradient_descent' yes    yes  --   --
 'proximal_grad'    yes    yes  yes  yes
 'admm'             yes    yes  yes  yes
 ================== ====== ==== ==== ==========
 
 ``'auto'`` (the default of :class:`LinearRegression`; the others default to
-``'lbfgs'``) is ``'proximal_grad'`` for the l1 and elastic-net penalties,
-else ``'newton'`` for the squared loss and ``'lbfgs'`` for the others.
+``'lbfgs'``) is, for the l1 and elastic-net penalties, ``'newton'`` up to 200
+features and ``'proximal_grad'`` above; else ``'newton'`` for the squared
+loss and ``'lbfgs'`` for the others. ``'newton'`` with an l1 term is
+proximal Newton (as glmnet): each iteration sums the Hessian over the blocks,
+then solves the quadratic model plus the l1 term on the client by coordinate
+descent. It reaches the optimum in a few iterations even where the loss is
+flat (collinear columns), where first-order methods crawl: there
+``'proximal_grad'`` and ``'admm'`` bound their residual relative to the l1
+weight (``tol * min(1, l1 weight)``) and may need many iterations (they warn
+when ``max_iter`` comes first, never stop early away from the optimum).
 ``'newton'`` on the squared loss solves the normal equations, summed over
 the blocks, exactly (and refines the solution once or twice from the
 residuals; ``tol`` and ``max_iter`` do not apply): with collinear columns (a

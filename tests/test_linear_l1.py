@@ -1,0 +1,104 @@
+"""l1 and elastic-net fits where the loss is flat in some directions
+(collinear columns): only the l1 term picks the optimum there. The default
+solver ('auto': proximal Newton) reaches it at the default tol; the
+first-order solvers never claim convergence away from it."""
+
+import warnings
+
+import dask.array as da
+import numpy as np
+import pytest
+import sklearn.linear_model as sk
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
+
+from dasklearn.linear_model import LinearRegression, LogisticRegression
+from dasklearn.linear_model import _solvers
+
+
+def _collinear(n=2000, n_classes=2):
+    X, y = make_classification(n_samples=n, n_features=10, n_informative=3, n_redundant=2,
+                               n_classes=n_classes, random_state=0)
+    return X, y
+
+
+def _optimum(X, y, C, l1_ratio):
+    return sk.LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12, max_iter=200_000).fit(X, y)
+
+
+def _relerr(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def test_proximal_newton_solves_a_lasso_with_a_duplicated_column():
+    """Plain NumPy callbacks: the quadratic of a Lasso whose column 3 is
+    column 0 + column 1 (the Hessian is singular) against scikit-learn's Lasso."""
+    X, y = make_regression(n_samples=500, n_features=6, n_informative=4, random_state=0)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])
+    n, alpha = len(y), 2.0
+
+    def evaluate(x, order):
+        r = X @ x - y
+        out = (0.5 * float(r @ r) / n, X.T @ r / n, X.T @ X / n)
+        return out[:order + 1]
+
+    res = _solvers.proximal_newton(evaluate, np.zeros(X.shape[1]), l1=np.full(X.shape[1], alpha), tol=1e-10)
+    ref = sk.Lasso(alpha=alpha, fit_intercept=False, tol=1e-14, max_iter=100_000).fit(X, y)
+    assert res.converged
+    np.testing.assert_allclose(res.x, ref.coef_, rtol=0, atol=1e-8 * np.abs(ref.coef_).max())
+    assert res.n_iter <= 10  # a quadratic: each model step is exact up to its inner tolerance
+
+
+@pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
+def test_default_solver_finds_the_l1_optimum_at_the_default_tol(n_classes, l1_ratio, C):
+    X, y = _collinear(n_classes=n_classes)
+    ref = _optimum(X, y, C, l1_ratio)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="auto").fit(
+            da.from_array(X, chunks=500), da.from_array(y, chunks=500))
+    assert _relerr(ours.coef_, ref.coef_) < 1e-3
+    np.testing.assert_array_equal(ours.coef_ != 0, ref.coef_ != 0)  # the same features kept
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_newton_with_l1_equals_scikit_learn_at_a_tight_tol(n_classes):
+    X, y = _collinear(n_classes=n_classes)
+    ref = _optimum(X, y, 1.0, 1.0)
+    ours = LogisticRegression(C=1.0, l1_ratio=1.0, solver="newton", tol=1e-10, max_iter=200).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-6)
+
+
+def test_elastic_net_regression_with_a_collinear_column_equals_scikit_learn():
+    X, y = make_regression(n_samples=3000, n_features=10, n_informative=4, random_state=0)
+    X = np.column_stack([X, X[:, 0] + X[:, 1]])
+    ref = sk.ElasticNet(alpha=0.5, l1_ratio=0.7, tol=1e-14, max_iter=100_000).fit(X, y)
+    ours = LinearRegression(alpha=0.5, l1_ratio=0.7, tol=1e-10).fit(da.from_array(X, chunks=1000),
+                                                                    da.from_array(y, chunks=1000))
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6 * np.abs(ref.coef_).max())
+    assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["proximal_grad", "admm"])
+def test_first_order_solvers_do_not_claim_convergence_away_from_the_optimum(solver):
+    """They stopped at 30% off the optimum, converged, before the residual's
+    bound became relative to the (small) l1 weight: now they warn or are close."""
+    X, y = _collinear()
+    ref = _optimum(X, y, 1.0, 1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = LogisticRegression(C=1.0, l1_ratio=1.0, solver=solver).fit(X, y)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert warned or _relerr(ours.coef_, ref.coef_) < 1e-2
+    converged = LogisticRegression(C=1.0, l1_ratio=1.0, solver=solver, max_iter=3000).fit(X, y)
+    assert _relerr(converged.coef_, ref.coef_) < 1e-2
+
+
+def test_auto_is_proximal_newton_up_to_200_features():
+    est = LogisticRegression(l1_ratio=1.0, solver="auto")
+    assert est._resolved_solver(1.0, 200) == "newton"
+    assert est._resolved_solver(1.0, 201) == "proximal_grad"
+    assert est._resolved_solver(0.0, 10) == "lbfgs"
+    assert LinearRegression()._resolved_solver(0.0, 10) == "newton"
