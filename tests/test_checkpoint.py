@@ -169,3 +169,28 @@ def test_search_killed_mid_run_resumes(tmp_path, data):
     log.unlink()
     reference = GridSearchCV(LoggedSGD(log=str(log), delay=0.3), GRID, cv=3, n_jobs=1).fit(X, y)
     np.testing.assert_array_equal(resumed.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
+
+
+def test_a_lambda_scorer_and_a_generator_cv_resume(data, tmp_path):
+    """joblib cannot hash a lambda (it is hashed by value instead), and a
+    generator given as cv is used up (the splits stand for it)."""
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import KFold
+
+    X, y = data
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    acc = lambda est, X_, y_: accuracy_score(y_, est.predict(X_))  # noqa: E731
+
+    def search(scoring):
+        return GridSearchCV(LoggedSGD(log=str(log)), GRID, cv=(s for s in KFold(3).split(X)),
+                            scoring=scoring, checkpoint=ckpt, n_jobs=1)
+
+    full = search({"acc": acc, "plain": "accuracy"}).set_params(refit="acc").fit(X, y)
+    assert _n_fits(log) == 12 + 1
+    log.unlink()
+    again = search({"acc": acc, "plain": "accuracy"}).set_params(refit="acc").fit(X, y)
+    assert _n_fits(log) == 1  # only the refit
+    np.testing.assert_array_equal(again.cv_results_["mean_test_acc"], full.cv_results_["mean_test_acc"])
+    other = lambda est, X_, y_: 1.0 - accuracy_score(y_, est.predict(X_))  # noqa: E731
+    with pytest.raises(ValueError, match="written by a different search"):
+        search({"acc": other, "plain": "accuracy"}).set_params(refit="acc").fit(X, y)

@@ -42,7 +42,15 @@ def fingerprint(*parts) -> str:
 
     h = hashlib.sha256()
     for part in parts:
-        token = tokenize(part) if is_dask_collection(part) else joblib.hash(part)
+        if is_dask_collection(part):
+            token = tokenize(part)
+        else:
+            try:
+                token = joblib.hash(part)
+            except Exception:  # a lambda (scorer, say), which joblib cannot pickle: by value
+                import cloudpickle
+
+                token = hashlib.sha256(cloudpickle.dumps(part)).hexdigest()
         h.update(str(token).encode())
     return h.hexdigest()
 

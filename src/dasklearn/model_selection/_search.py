@@ -368,8 +368,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def _open_checkpoint(self, candidates, splits, X, y, fit_params):
         if self.checkpoint is None:
             return None
+        # the splits stand for cv (a generator given as cv is used up, and cannot be hashed)
         params = {k: v for k, v in self.get_params(deep=False).items()
-                  if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit")}
+                  if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit", "cv")}
         return Checkpoint(self.checkpoint, fingerprint(
             type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
 
