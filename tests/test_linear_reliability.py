@@ -286,3 +286,31 @@ def test_unaligned_arrays_are_copied_before_the_kernels():
     block = _aligned_arrays((Xu, [r, 3]))
     assert block[0].flags.aligned and block[0].flags.c_contiguous and block[1][0] is r
     np.testing.assert_array_equal(block[0].T @ r, X.T @ r)
+
+
+def _raise_on_block_3(b, block_info=None):
+    if block_info[0]["chunk-location"][0] == 3:
+        raise KeyError("y block 3 is bad")
+    return b
+
+
+def test_a_failed_fit_leaves_nothing_on_the_cluster(client):
+    """The erred task's error (kept by the client) has a traceback through the
+    runtime's frames, which held the fit's futures: they stayed, with their
+    tasks and results, until the Client closed."""
+    import gc
+    import time
+
+    from conftest import scheduler_keys
+
+    X, y = _classification()
+    before = scheduler_keys(client)  # the shared cluster may hold other tests' data
+    for _ in range(2):
+        with pytest.raises(KeyError, match="block 3 is bad"):
+            LogisticRegression().fit(X, y.map_blocks(_raise_on_block_3, dtype=y.dtype))
+    gc.collect()
+    deadline = time.time() + 10
+    while scheduler_keys(client) - before and time.time() < deadline:
+        time.sleep(0.1)
+    assert not scheduler_keys(client) - before
+    assert LogisticRegression().fit(X, y).score(X, y) > 0.5  # the cluster is usable

@@ -315,6 +315,16 @@ class LocalBlocks(_Blocks):
         self._backend.close()
 
 
+def _release(futures) -> None:
+    """Release ``futures`` now, when a gather of them raised. The error a
+    task raised is kept by its erred future's state in the client, and its
+    traceback (which passes through our frames) holds these futures: left
+    to garbage collection they would never go, and their tasks and results
+    would stay on the cluster until the Client closes."""
+    for f in futures:
+        f.release()
+
+
 class _Lost(Exception):
     """A future of this placement was cancelled (its data lost for good)."""
 
@@ -486,6 +496,7 @@ class DistributedBlocks(_Blocks):
     def _map_tasks(self, kernel, args, derived, states) -> list:
         """One task per group, pinned where its blocks are: ``[(ran on, results)]``."""
         args, scattered = self._inline(args)
+        leaves = []
         try:
             extras = _extras(self.n_blocks, None if derived is None else self._derived[derived], states)
             leaves = [
@@ -494,6 +505,9 @@ class DistributedBlocks(_Blocks):
                 for address, idx in self.groups
             ]
             out = self._gather(leaves)
+        except BaseException:
+            _release(leaves)  # see _release
+            raise
         finally:
             for f in scattered:  # release, not cancel: cancelling would cancel the dependents
                 f.release()
@@ -564,6 +578,7 @@ class DistributedBlocks(_Blocks):
         """Per-block tasks, then ``levels`` of worker-side folds of runs of
         consecutive blocks: the additions of :func:`tree_sum`."""
         args, scattered = self._inline(args)
+        nodes = []
         try:
             where = self._address_of()
             nodes = [self._submit(_run_block, where[i], kernel, self.futures[i], (), args)
@@ -572,6 +587,9 @@ class DistributedBlocks(_Blocks):
                 nodes = [self.client.submit(_fold_task, combine, *nodes[i:i + _reduce_policies.SPLIT_EVERY], pure=False)
                          for i in range(0, len(nodes), _reduce_policies.SPLIT_EVERY)]
             out = self._gather(nodes)
+        except BaseException:
+            _release(nodes)  # see _release
+            raise
         finally:
             for f in scattered:
                 f.release()
