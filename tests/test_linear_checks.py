@@ -66,3 +66,20 @@ def test_messages_say_what_was_expected_and_received():
         LogisticRegression().fit(X, labels.astype(object))
     with pytest.raises(ValueError, match=r"at least 2 classes, got 1 class"):
         LogisticRegression().fit(X, np.ones(20, dtype=int))
+
+
+@pytest.mark.parametrize("make", [LogisticRegression, LinearRegression])
+def test_sparse_blocks_are_refused_by_name_before_any_work(make):
+    """A dask array of scipy.sparse blocks was refused as "X contains NaN or
+    infinity" (its blocks read as non-numeric) after a pass over the data."""
+    import dask.array as da
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(0)
+    X = sp.random(200, 5, density=0.3, format="csr", random_state=rng)
+    y = (rng.rand(200) > 0.5).astype(float)
+    Xd = da.from_array(X, chunks=(50, 5), asarray=False)
+    with pytest.raises(TypeError, match="dask array of scipy.sparse csr blocks.*map_blocks"):
+        make().fit(Xd, da.from_array(y, chunks=50))
+    with pytest.raises(TypeError, match="does not support sparse input"):
+        make().fit(X, y)

@@ -207,6 +207,7 @@ def check_numeric(estimator, X, name: str = "X"):
 def reject_sparse(owner: str, X, name: str = "X") -> None:
     """A TypeError for scipy.sparse input, for estimators that split X into dense blocks."""
     import scipy.sparse as sp
+    from dask import is_dask_collection
 
     if sp.issparse(X):
         raise TypeError(
@@ -214,6 +215,17 @@ def reject_sparse(owner: str, X, name: str = "X") -> None:
             f"but it is split into dense blocks. Pass {name}.toarray() if it fits in memory, or a "
             "dense dask array."
         )
+    if is_dask_collection(X) and hasattr(X, "chunks"):  # a dask array: the type of its blocks
+        from dask.array.utils import meta_from_array
+
+        block = meta_from_array(X)
+        if sp.issparse(block):
+            raise TypeError(
+                f"{owner} does not support sparse input: {name} is a dask array of scipy.sparse "
+                f"{block.format} blocks, but it needs dense blocks. Densify them lazily with "
+                f"{name}.map_blocks(lambda b: b.toarray(), dtype={name}.dtype) if they fit in memory "
+                "once dense."
+            )
 
 
 def check_2d(shape, owner: str, name: str = "X") -> None:

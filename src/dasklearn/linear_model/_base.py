@@ -169,6 +169,7 @@ class _LinearModel(BaseEstimator):
 
     def _check_data(self, X, y):
         name = type(self).__name__
+        _validation.reject_sparse(name, X)
         if _is_dask(X) or _is_dask(y):
             if _is_dask_frame(X):
                 X = _float_frame(X, name)
