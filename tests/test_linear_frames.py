@@ -240,3 +240,33 @@ def test_mixed_dtype_frame_on_the_cluster(client):
     assert isinstance(out, dd.DataFrame) and list(out.columns) == ["no", "yes"]
     _close(out.compute().to_numpy(), twin.predict_proba(frame.astype(np.float64)))
     assert model.score(_dask(frame), _dask(y)) == pytest.approx(twin.score(frame, y), rel=TIGHT)
+
+
+def test_nullable_targets_and_weights_in_dask_series():
+    """As pandas Series they fit; as dask Series they became dtype object
+    ("Unknown label type", "must be numeric"): now converted as pandas' are."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=1000, n_features=4, random_state=0)
+    df = pd.DataFrame(X, columns=list("abcd"))
+    ddf = dd.from_pandas(df, npartitions=4)
+
+    def dask_series(values, dtype):
+        return dd.from_pandas(pd.Series(pd.array(values, dtype=dtype)), npartitions=4)
+
+    ref = LogisticRegression().fit(X, y)
+    for dtype in ("Int64", "boolean"):
+        values = y.astype(bool) if dtype == "boolean" else y
+        clf = LogisticRegression().fit(ddf, dask_series(values, dtype))
+        np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-10)
+        np.testing.assert_array_equal(clf.classes_.astype(int), [0, 1])
+    reg_ref = LinearRegression().fit(X, y * 1.5, sample_weight=np.arange(1000) % 3 + 1.0)
+    reg = LinearRegression().fit(ddf, dask_series(y * 1.5, "Float64"),
+                                 sample_weight=dask_series(np.arange(1000) % 3 + 1.0, "Float64"))
+    np.testing.assert_allclose(reg.coef_, reg_ref.coef_, rtol=1e-10)
+    with_na = pd.Series(pd.array(y, dtype="Int64"))
+    with_na[3] = pd.NA
+    with pytest.raises(ValueError, match="y contains NaN"):
+        LogisticRegression().fit(ddf, dd.from_pandas(with_na, npartitions=4))
+    with pytest.raises(ValueError, match="y contains NaN"):
+        LinearRegression().fit(ddf, dd.from_pandas(with_na.astype("Float64"), npartitions=4))

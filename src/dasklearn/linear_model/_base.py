@@ -74,6 +74,37 @@ def _float_frame(X, owner: str):
     return X.astype(np.float64)
 
 
+def _to_numpy_part(part, dtype, owner: str, name: str):
+    """One partition of a nullable-dtype Series as its numpy dtype; ``pd.NA``
+    is NaN in a float column, else an error naming it (as NaN would be)."""
+    import pandas as pd
+
+    if dtype.kind == "f":
+        values = part.to_numpy(dtype=dtype, na_value=np.nan)
+    elif part.isna().any():
+        raise ValueError(f"{owner}: {name} contains NaN (missing values, pd.NA). Drop those rows.")
+    else:
+        values = part.to_numpy(dtype=dtype)
+    return pd.Series(values, index=part.index, name=part.name)
+
+
+def _numpy_series(s, owner: str, name: str):
+    """A dask Series of a pandas nullable dtype (Int64, Float64, boolean, ...)
+    as its numpy dtype, converted lazily partition by partition, as
+    scikit-learn converts such a pandas Series (a dask array of it would
+    have dtype object); other Series as they are."""
+    import pandas as pd
+    from pandas.api.extensions import ExtensionDtype
+
+    dtype = getattr(s, "dtype", None)
+    if not (isinstance(dtype, ExtensionDtype) and isinstance(getattr(dtype, "numpy_dtype", None), np.dtype)):
+        return s
+    if dtype.numpy_dtype.kind not in "biuf":
+        return s
+    meta = pd.Series(np.empty(0, dtype=dtype.numpy_dtype), name=s.name)
+    return s.map_partitions(_to_numpy_part, dtype.numpy_dtype, owner, name, meta=meta)
+
+
 class _LinearModel(BaseEstimator):
     """Shared fit machinery; subclasses define the loss and the penalty scale.
 
@@ -175,6 +206,8 @@ class _LinearModel(BaseEstimator):
                 X = _float_frame(X, name)
             elif not _is_dask(X):  # in memory (a pandas DataFrame, say) next to a dask y
                 X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
+            if _is_dask(y) and not hasattr(y, "chunks"):  # a dask Series of a nullable dtype, say
+                y = _numpy_series(y, name, "y")
             X, y = as_dask_array(X), as_dask_array(y)
             X_shape, y_shape = np.shape(X), np.shape(y)
             _validation.check_2d(X_shape, name)
@@ -246,6 +279,8 @@ class _LinearModel(BaseEstimator):
                 # equal weights: the blocks go unweighted (the loss is divided by the
                 # weights' sum); the value scales the data term against the penalty
                 return float(value)
+        if _is_dask(sample_weight) and not hasattr(sample_weight, "chunks"):
+            sample_weight = _numpy_series(sample_weight, name, "sample_weight")
         w = as_dask_array(sample_weight)
         if not _is_dask(w):
             w = check_array(w, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
