@@ -380,3 +380,29 @@ def test_sample_weight_errors():
     with pytest.raises(ValueError, match="NaN|infinity"):
         LinearRegression().fit(X, y, sample_weight=np.full(600, np.nan))
     _assert_close_params(LinearRegression().fit(X, y, sample_weight=3.0), LinearRegression().fit(X, y), rtol=0)
+
+
+def test_penalty_none_says_which_set_parameters_it_ignores():
+    """As scikit-learn warns ("Setting penalty=None will ignore the C and
+    l1_ratio parameters"); defaults are not reported."""
+    import warnings
+
+    from sklearn.datasets import make_classification
+
+    from dasklearn.linear_model import LinearRegression, LogisticRegression, PoissonRegression
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    with pytest.warns(UserWarning, match=r"C=0\.01 and l1_ratio=0\.5 are ignored"):
+        LogisticRegression(penalty=None, C=0.01, l1_ratio=0.5, solver="newton").fit(X, y)
+    with pytest.warns(UserWarning, match=r"alpha=5\.0 is ignored"):
+        LinearRegression(penalty=None, alpha=5.0).fit(X, y)
+    plain = LogisticRegression(penalty=None).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for est in (LogisticRegression(penalty=None), PoissonRegression(penalty=None),
+                    LogisticRegression(C=0.01, l1_ratio=0.5, solver="newton")):
+            est.fit(X, y + (isinstance(est, PoissonRegression)))
+    ignored = LogisticRegression(penalty=None, C=0.01)
+    with pytest.warns(UserWarning):
+        ignored.fit(X, y)
+    np.testing.assert_array_equal(ignored.coef_, plain.coef_)  # ignored indeed

@@ -4,6 +4,7 @@ the objective, running the solver) and the blockwise prediction helpers."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -170,6 +171,7 @@ class _LinearModel(BaseEstimator):
         """Validate every parameter and the solver/penalty combination."""
         self._check_strength()
         self._check_common_params()
+        self._warn_ignored_by_no_penalty()
         penalty, l1_ratio = self._penalty_mix()
         if l1_ratio > 0 and self.solver in SMOOTH_SOLVERS:
             raise ValueError(
@@ -179,6 +181,24 @@ class _LinearModel(BaseEstimator):
                 "or l1_ratio=0."
             )
         return penalty, l1_ratio
+
+    def _warn_ignored_by_no_penalty(self):
+        """penalty=None fits without a penalty: a strength or l1_ratio the user
+        set is ignored, and said so (as scikit-learn warns)."""
+        if self.penalty is not None:
+            return
+        strength = "C" if "C" in self.get_params(deep=False) else "alpha"
+        default = inspect.signature(type(self).__init__).parameters[strength].default
+        ignored = [f"{strength}={getattr(self, strength)!r}"] if getattr(self, strength) != default else []
+        if self.l1_ratio != 0:
+            ignored.append(f"l1_ratio={self.l1_ratio!r}")
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__}: penalty=None fits without a penalty, so {' and '.join(ignored)} "
+                f"{'is' if len(ignored) == 1 else 'are'} ignored. Leave penalty='auto' to use "
+                f"{'it' if len(ignored) == 1 else 'them'}.",
+                UserWarning, stacklevel=4,
+            )
 
     #: with l1, solver='auto' is proximal Newton up to this many features (its
     #: Hessian, n_features**2 per class, is summed over the blocks each iteration)
