@@ -194,3 +194,34 @@ def test_a_lambda_scorer_and_a_generator_cv_resume(data, tmp_path):
     other = lambda est, X_, y_: 1.0 - accuracy_score(y_, est.predict(X_))  # noqa: E731
     with pytest.raises(ValueError, match="written by a different search"):
         search({"acc": other, "plain": "accuracy"}).set_params(refit="acc").fit(X, y)
+
+
+def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
+    """After a crash the search runs again in a new process: the fingerprint
+    of a script-defined estimator class and a lambda scorer must be the same
+    there (cloudpickle's was not: it tags a script's classes per process)."""
+    script = tmp_path / "user.py"
+    script.write_text(textwrap.dedent('''
+        import sys
+        import numpy as np
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.metrics import accuracy_score
+        from dasklearn.model_selection import GridSearchCV
+
+        class MySGD(SGDClassifier):
+            pass
+
+        acc = lambda est, X, y: accuracy_score(y, est.predict(X))
+        rng = np.random.RandomState(0)
+        X = rng.randn(120, 3)
+        y = (X[:, 0] > 0).astype(int)
+        GridSearchCV(MySGD(max_iter=5, tol=None, random_state=0), {"alpha": [1e-4, 1e-2]}, cv=2,
+                     scoring=acc, checkpoint=sys.argv[1], n_jobs=1).fit(X, y)
+        print("ok")
+    '''))
+    ckpt = tmp_path / "s.ckpt"
+    for seed in ("1", "2"):  # two processes, two string-hash seeds
+        run = subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+    assert len(ckpt.read_text().splitlines()) == 1 + 4  # the header and 2 x 2 fits, none twice

@@ -96,9 +96,48 @@ def test_first_order_solvers_do_not_claim_convergence_away_from_the_optimum(solv
     assert _relerr(converged.coef_, ref.coef_) < 1e-2
 
 
-def test_auto_is_proximal_newton_up_to_200_features():
+def test_auto_without_l1_is_lbfgs_or_least_squares():
     est = LogisticRegression(l1_ratio=1.0, solver="auto")
-    assert est._resolved_solver(1.0, 200) == "newton"
-    assert est._resolved_solver(1.0, 201) == "proximal_grad"
     assert est._resolved_solver(0.0, 10) == "lbfgs"
     assert LinearRegression()._resolved_solver(0.0, 10) == "newton"
+
+
+def test_proximal_newton_converges_with_a_column_on_a_large_scale():
+    """The inner solve stopped on its coordinates' changes, tiny for a column
+    of scale 1e3 (change = gradient / H_jj): the model was left unsolved and
+    the fit ran to max_iter. It now stops on the model's own residual."""
+    rng = np.random.RandomState(1)
+    X0 = rng.randn(600, 4)
+    y = (X0[:, 0] > 0.5).astype(int) + (X0[:, 0] > -0.5)
+    X = np.column_stack([X0, 1e3 * rng.randn(600)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = LogisticRegression(l1_ratio=1.0, solver="auto").fit(da.from_array(X, chunks=150),
+                                                                     da.from_array(y, chunks=150))
+    assert model.n_iter_[0] <= 20
+
+
+def test_auto_counts_parameters_not_features():
+    """A multinomial model's Hessian has a side of classes x (features + 1)."""
+    est = LogisticRegression(l1_ratio=1.0, solver="auto")
+    assert est._resolved_solver(1.0, 256) == "newton"
+    assert est._resolved_solver(1.0, 257) == "proximal_grad"
+    X, y = make_classification(n_samples=400, n_features=30, n_informative=10, n_classes=10,
+                               n_clusters_per_class=1, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LogisticRegression(C=0.1, l1_ratio=1.0, solver="auto", max_iter=1).fit(X, y)
+    # 10 x 31 = 310 parameters: proximal_grad (named in the convergence warning)
+    assert any("solver='proximal_grad'" in str(w.message) for w in caught)
+
+
+def test_penalty_none_warning_copes_with_subclasses_that_fix_the_strength():
+    class FixedC(LogisticRegression):
+        def __init__(self, penalty=None, *, max_iter=100):
+            super().__init__(penalty=penalty, max_iter=max_iter)
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FixedC().fit(X, y)
+        LogisticRegression(penalty=None, C=np.inf).fit(X, y)  # C=inf is no penalty too: nothing ignored

@@ -333,3 +333,21 @@ def test_nan_is_still_refused_up_front_for_a_scikit_learn_estimator_that_refuses
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN.*LogisticRegression"):
         GridSearchCV(LogisticRegression(), {"C": [1.0]}).fit(Xn, Y)
+
+
+class _LogisticWithDistribution(LogisticRegression):
+    """A scikit-learn estimator with a parameter that has a ``fit`` method
+    (a scipy.stats distribution) but is no estimator."""
+
+    def __init__(self, C=1.0, prior=None):
+        super().__init__(C=C)
+        self.prior = prior
+
+
+def test_a_parameter_with_fit_that_is_no_estimator_keeps_the_nan_check():
+    from scipy.stats import norm
+
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN.*_LogisticWithDistribution"):
+        GridSearchCV(_LogisticWithDistribution(prior=norm), {"C": [1.0]}).fit(Xn, Y)

@@ -72,7 +72,7 @@ def _holds_estimators(estimator) -> bool:
         for item in items:
             if isinstance(item, tuple) and len(item) >= 2:  # (name, estimator[, columns])
                 item = item[1]
-            if hasattr(item, "fit") and not isinstance(item, type):
+            if hasattr(item, "fit") and hasattr(item, "get_params") and not isinstance(item, type):
                 return True
     return False
 

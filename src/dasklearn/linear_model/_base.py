@@ -187,9 +187,13 @@ class _LinearModel(BaseEstimator):
         set is ignored, and said so (as scikit-learn warns)."""
         if self.penalty is not None:
             return
-        strength = "C" if "C" in self.get_params(deep=False) else "alpha"
-        default = inspect.signature(type(self).__init__).parameters[strength].default
-        ignored = [f"{strength}={getattr(self, strength)!r}"] if getattr(self, strength) != default else []
+        ignored = []
+        strength = self._STRENGTH
+        default = inspect.signature(type(self).__init__).parameters.get(strength)
+        value = getattr(self, strength, None)
+        # a subclass may fix the strength (no such parameter): nothing the user set
+        if default is not None and value != default.default and not self._no_penalty():
+            ignored.append(f"{strength}={value!r}")
         if self.l1_ratio != 0:
             ignored.append(f"l1_ratio={self.l1_ratio!r}")
         if ignored:
@@ -200,16 +204,16 @@ class _LinearModel(BaseEstimator):
                 UserWarning, stacklevel=4,
             )
 
-    #: with l1, solver='auto' is proximal Newton up to this many features (its
-    #: Hessian, n_features**2 per class, is summed over the blocks each iteration)
-    AUTO_NEWTON_MAX_FEATURES = 200
+    #: with l1, solver='auto' is proximal Newton up to this many parameters:
+    #: its Hessian (n_params ** 2) is summed over the blocks each iteration
+    AUTO_NEWTON_MAX_PARAMS = 256
 
-    def _resolved_solver(self, l1_ratio, n_features):
+    def _resolved_solver(self, l1_ratio, n_params):
         """The solver ``solver='auto'`` stands for (see the module docstring)."""
         if self.solver != "auto":
             return self.solver
         if l1_ratio > 0:
-            return "newton" if n_features <= self.AUTO_NEWTON_MAX_FEATURES else "proximal_grad"
+            return "newton" if n_params <= self.AUTO_NEWTON_MAX_PARAMS else "proximal_grad"
         return "newton" if self._loss == "squared" else "lbfgs"
 
     def _check_features(self, X, reset):
@@ -377,7 +381,7 @@ class _LinearModel(BaseEstimator):
         penalty, l1_ratio = self._check_params()
         X_in = X
         X, y, n_features = self._check_data(X, y)
-        solver = self._resolved_solver(l1_ratio, n_features)
+        solver = self.solver  # 'auto' is resolved once the number of parameters is known
         w = self._check_weights(sample_weight, X.shape[0], solver)
         scale, w = (w, None) if isinstance(w, float) else (1.0, w)  # one weight for all: see _strengths
         class_weight = self._check_class_weight(solver)
@@ -401,6 +405,7 @@ class _LinearModel(BaseEstimator):
                 blocks.transform(apply_class_weights, classes, factors)
                 n = float(factors @ summary["class_totals"])  # the sum of the new weights
             spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
+            solver = self._resolved_solver(l1_ratio, spec.n_params)
             blocks.transform(prepare, loss, classes)
             # the penalty's scale counts the weights' sum: n times a weight given for every row
             l1, l2 = self._strengths(l1_ratio, n * scale)

@@ -23,8 +23,9 @@ solver             none   l2   l1   elasticnet
 ================== ====== ==== ==== ==========
 
 ``'auto'`` (the default of :class:`LinearRegression`; the others default to
-``'lbfgs'``) is, for the l1 and elastic-net penalties, ``'newton'`` up to 200
-features and ``'proximal_grad'`` above; else ``'newton'`` for the squared
+``'lbfgs'``) is, for the l1 and elastic-net penalties, ``'newton'`` up to 256
+parameters (features and intercept, times the classes when multinomial: the
+Hessian's side) and ``'proximal_grad'`` above; else ``'newton'`` for the squared
 loss and ``'lbfgs'`` for the others. ``'newton'`` with an l1 term is
 proximal Newton (as glmnet): each iteration sums the Hessian over the blocks,
 then solves the quadratic model plus the l1 term on the client by coordinate
@@ -128,9 +129,11 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     fit_intercept : bool, default=True
         Fit an (unpenalised) intercept.
     solver : {'auto', 'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
-        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties
-        ('auto': 'proximal_grad' for them, else 'lbfgs'; see the module
-        docstring for the table and the stopping rules).
+        'newton', 'proximal_grad' and 'admm' support l1 and elastic-net
+        penalties ('newton' as proximal Newton). 'auto': for them 'newton' up
+        to 256 parameters (features and intercept, times the classes when
+        multinomial), else 'proximal_grad'; otherwise 'lbfgs'. See the module
+        docstring for the table and the stopping rules.
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4
@@ -184,6 +187,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.class_weight = class_weight
         super().__init__(penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept, solver=solver,
                          max_iter=max_iter, tol=tol)
+
+    _STRENGTH = "C"
 
     def _check_strength(self):
         if not _is_real(self.C) or math.isnan(self.C) or self.C <= 0:
@@ -321,6 +326,8 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
 
 class _Regressor(RegressorMixin, _LinearModel):
+    _STRENGTH = "alpha"
+
     def _check_strength(self):
         if not _is_real(self.alpha) or not math.isfinite(self.alpha) or self.alpha < 0:
             self._fail("alpha", "a finite float >= 0", "Pass e.g. alpha=1.0 (0 for no penalty).")
@@ -369,9 +376,11 @@ class LinearRegression(_Regressor):
         'newton' solves the normal equations exactly (refined from the
         residuals; ``tol`` and ``max_iter`` do not apply), which gives
         scikit-learn's least squares even on ill-conditioned ``X``, and the
-        least-norm coefficients when columns are collinear.  Only
-        'proximal_grad' and 'admm' support l1 and elastic-net penalties.
-        'auto' is 'newton' for penalties None and 'l2', else 'proximal_grad'.
+        least-norm coefficients when columns are collinear.  With l1 and
+        elastic-net penalties (which 'newton', 'proximal_grad' and 'admm'
+        support) 'newton' is proximal Newton, iterative (``tol`` and
+        ``max_iter`` apply).  'auto' is 'newton' for penalties None and 'l2',
+        and for l1 / elastic-net up to 256 parameters, else 'proximal_grad'.
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4
@@ -463,8 +472,9 @@ class PoissonRegression(_Regressor):
     fit_intercept : bool, default=True
         Fit an (unpenalised) intercept.
     solver : {'auto', 'lbfgs', 'newton', 'gradient_descent', 'proximal_grad', 'admm'}, default='lbfgs'
-        Only 'proximal_grad' and 'admm' support l1 and elastic-net penalties
-        ('auto': 'proximal_grad' for them, else 'lbfgs').
+        'newton' (proximal Newton), 'proximal_grad' and 'admm' support l1
+        and elastic-net penalties ('auto': 'newton' for them up to 256
+        parameters, else 'proximal_grad'; otherwise 'lbfgs').
     max_iter : int, default=100
         Maximum number of solver iterations.
     tol : float, default=1e-4

@@ -142,14 +142,15 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
     """Minimise ``z @ H @ z / 2 + b @ z + l1 @ |z|`` (H positive semi-definite)
     by cyclic coordinate descent from ``z0``: local work on parameter-sized
-    arrays, no data. Coordinates with ``H[j, j] == 0`` (a feature that is
-    zero on every row) keep their value."""
+    arrays, no data. Stops when the model's own proximal-gradient residual
+    (in the units of the outer one, whatever the columns' scales) is at most
+    ``tol``. Coordinates with ``H[j, j] == 0`` (a feature that is zero on
+    every row) keep their value."""
     z = np.array(z0, dtype=np.float64)
     r = H @ z + b  # gradient of the smooth part at z
     diag = np.diag(H).copy()
     active = np.flatnonzero(diag > 0)
     for _ in range(max_sweeps):
-        largest = 0.0
         for j in active:
             c = r[j] - diag[j] * z[j]
             zj = -c / diag[j] if l1[j] == 0 else -np.sign(c) * max(abs(c) - l1[j], 0.0) / diag[j]
@@ -157,8 +158,7 @@ def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
             if delta != 0.0:
                 r += H[:, j] * delta
                 z[j] = zj
-                largest = max(largest, abs(delta))
-        if largest <= tol * max(1.0, float(np.max(np.abs(z), initial=0.0))):
+        if np.max(np.abs(_prox_residual(z[active], r[active], l1[active])), initial=0.0) <= tol:
             break
     return z
 

@@ -36,7 +36,9 @@ _READS = {"search": (2,), "adaptive": (1, 2)}
 
 
 def fingerprint(*parts) -> str:
-    """A stable hash of the search's defining arguments and its data."""
+    """A stable hash of the search's defining arguments and its data: the
+    same in every process that runs the same search (so a crashed search's
+    file is recognised when it is run again)."""
     import joblib
     from dask.base import is_dask_collection, tokenize
 
@@ -47,12 +49,59 @@ def fingerprint(*parts) -> str:
         else:
             try:
                 token = joblib.hash(part)
-            except Exception:  # a lambda (scorer, say), which joblib cannot pickle: by value
-                import cloudpickle
-
-                token = hashlib.sha256(cloudpickle.dumps(part)).hexdigest()
+            except Exception:  # a lambda (a scorer, say), which pickle cannot name
+                token = _value_hash(part)
         h.update(str(token).encode())
     return h.hexdigest()
+
+
+def _function_value(*parts):  # pragma: no cover - never called: stands for a function in a hash
+    raise RuntimeError("only used to hash functions by value")
+
+
+def _named(fn) -> bool:
+    """Can pickle save ``fn`` by its module and name (it is that object)?"""
+    import sys
+
+    obj = sys.modules.get(fn.__module__)
+    for name in fn.__qualname__.split("."):
+        obj = getattr(obj, name, None)
+    return obj is fn
+
+
+class _ValueHasher(pickle.Pickler):
+    """Pickles functions that have no importable name (lambdas, nested
+    functions) by their code, defaults and closure, which are the same in
+    every run of the same program (cloudpickle's pickles of a script's
+    classes are not: they carry a per-process id)."""
+
+    def reducer_override(self, obj):
+        import marshal
+        import types
+
+        if isinstance(obj, types.FunctionType) and not _named(obj):
+            cells = []
+            for cell in obj.__closure__ or ():
+                try:
+                    cells.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    cells.append(None)
+            return _function_value, (obj.__module__, obj.__qualname__, marshal.dumps(obj.__code__),
+                                     obj.__defaults__, obj.__kwdefaults__, tuple(cells))
+        return NotImplemented
+
+
+def _value_hash(part) -> str:
+    import io
+
+    buf = io.BytesIO()
+    try:
+        _ValueHasher(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(part)
+    except Exception:  # e.g. a class defined inside a function: by cloudpickle, stable within a process only
+        import cloudpickle
+
+        return hashlib.sha256(cloudpickle.dumps(part)).hexdigest()
+    return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def _line(entry) -> str:
