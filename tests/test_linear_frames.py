@@ -264,9 +264,35 @@ def test_nullable_targets_and_weights_in_dask_series():
     reg = LinearRegression().fit(ddf, dask_series(y * 1.5, "Float64"),
                                  sample_weight=dask_series(np.arange(1000) % 3 + 1.0, "Float64"))
     np.testing.assert_allclose(reg.coef_, reg_ref.coef_, rtol=1e-10)
+    for known in (True, False):  # categorical labels, with categories known or not
+        labels = dd.from_pandas(pd.Series(y), npartitions=4).astype("category")  # integer categories
+        if known:
+            labels = labels.cat.as_known()
+        clf = LogisticRegression().fit(ddf, labels)
+        np.testing.assert_array_equal(clf.classes_, [0, 1])
+        np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-10)
     with_na = pd.Series(pd.array(y, dtype="Int64"))
     with_na[3] = pd.NA
     with pytest.raises(ValueError, match="y contains NaN"):
         LogisticRegression().fit(ddf, dd.from_pandas(with_na, npartitions=4))
     with pytest.raises(ValueError, match="y contains NaN"):
         LinearRegression().fit(ddf, dd.from_pandas(with_na.astype("Float64"), npartitions=4))
+
+
+@pytest.mark.parametrize("make", [LinearRegression, LogisticRegression, PoissonRegression])
+def test_float32_data_give_float32_coefficients_and_predictions(make):
+    """As scikit-learn's: the solvers run in float64, the fitted coefficients
+    (and so the regressors' predictions) come back in X's precision."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(400, 3).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int) + (0 if make is LogisticRegression else 1.0)
+    ref = make().fit(X.astype(np.float64), y)
+    for data, target in ((X, y), (da.from_array(X, chunks=100), da.from_array(y, chunks=100)),
+                         (dd.from_pandas(pd.DataFrame(X), npartitions=2), dd.from_pandas(pd.Series(y), npartitions=2))):
+        model = make().fit(data, target)
+        assert model.coef_.dtype == np.float32 and np.asarray(model.intercept_).dtype == np.float32
+        np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-6)
+        pred = model.predict(data)
+        if make is not LogisticRegression:
+            assert pred.dtype == np.float32
+            assert np.asarray(pred.compute() if hasattr(pred, "compute") else pred).dtype == np.float32

@@ -72,7 +72,20 @@ def _float_frame(X, owner: str):
         )
     if all(isinstance(t, np.dtype) and t == np.float64 for t in X.dtypes):
         return X
+    if all(isinstance(t, np.dtype) and t == np.float32 for t in X.dtypes):
+        return X  # kept: the blocks are made float64 where they are, and predictions stay float32
     return X.astype(np.float64)
+
+
+def _all_float32(X) -> bool:
+    """Is X float32 throughout (an array, or a DataFrame whose every column is)?
+    The solvers run in float64; the fitted coefficients then come back in
+    X's precision, as scikit-learn's do."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "__iter__") and not hasattr(X, "chunks"):
+        dtypes = list(dtypes)
+        return bool(dtypes) and all(d == np.float32 for d in dtypes)
+    return getattr(X, "dtype", None) == np.float32
 
 
 def _to_numpy_part(part, dtype, owner: str, name: str):
@@ -93,11 +106,18 @@ def _numpy_series(s, owner: str, name: str):
     """A dask Series of a pandas nullable dtype (Int64, Float64, boolean, ...)
     as its numpy dtype, converted lazily partition by partition, as
     scikit-learn converts such a pandas Series (a dask array of it would
-    have dtype object); other Series as they are."""
+    have dtype object); a categorical one as its labels (its categories
+    found first, with one pass over it, when unknown); other Series as they
+    are."""
     import pandas as pd
     from pandas.api.extensions import ExtensionDtype
 
     dtype = getattr(s, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):  # the labels themselves, as scikit-learn reads them
+        if not s.cat.known:  # found with one pass over this column (the labels' type depends on them)
+            s = s.cat.as_known()
+        values = s.dtype.categories.dtype
+        return s.astype(values if isinstance(values, np.dtype) and values.kind in "biufU" else object)
     if not (isinstance(dtype, ExtensionDtype) and isinstance(getattr(dtype, "numpy_dtype", None), np.dtype)):
         return s
     if dtype.numpy_dtype.kind not in "biuf":
@@ -424,6 +444,10 @@ class _LinearModel(BaseEstimator):
         if n_outputs > 1:
             x = _center_classes(x, spec, center_coef=l1 == 0)
         self._set_fitted(spec, x, classes)
+        if _all_float32(X_in):  # as scikit-learn: float32 data, float32 coefficients
+            self.coef_ = self.coef_.astype(np.float32)
+            self.intercept_ = (self.intercept_.astype(np.float32) if isinstance(self.intercept_, np.ndarray)
+                               else np.float32(self.intercept_))
         self.n_iter_ = self._format_n_iter(result.n_iter)
         self._check_features(X_in, reset=True)
         return self
