@@ -377,7 +377,11 @@ def train_test_split(
     inflate the test set at the expense of train): with equal-length
     partitions the totals are within a few rows of ``test_size * n`` and
     ``train_size * n``; with uneven lengths the difference grows slowly, by
-    about ``0.3 * sqrt(npartitions)`` rows. With ``shuffle=False`` each
+    about ``0.3 * sqrt(npartitions)`` rows. As nothing is counted up
+    front, a fraction so small that its share rounds to zero rows in every
+    partition gives an empty side without an error (scikit-learn, and this
+    function on arrays, raise): pass a dask array, or compute the lengths
+    first (``ddf.to_dask_array(lengths=True)``). With ``shuffle=False`` each
     partition's first rows are train and the following ones test.
 
     Dask array outputs have known chunks; DataFrame outputs keep their
