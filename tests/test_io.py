@@ -14,6 +14,10 @@ from dasklearn.io import UntrustedModelError, load, save
 from dasklearn.model_selection import GridSearchCV
 
 
+class CustomSGD(SGDClassifier):
+    """A user's own estimator: trusted only when named."""
+
+
 @pytest.fixture
 def fitted():
     X, y = make_classification(n_samples=200, n_features=6, random_state=0)
@@ -58,3 +62,70 @@ def test_garbage_file_is_refused(tmp_path):
     path.write_bytes(b"\x80\x04 not a zip at all")
     with pytest.raises(UntrustedModelError, match="not a readable skops model file"):
         load(path)
+
+
+def test_a_file_naming_a_dasklearn_function_is_refused(fitted, tmp_path):
+    """skops rebuilds objects by calling their type with arguments from the
+    file: trusting every name under dasklearn let a file call
+    dasklearn.io.save (a file write) or connect a Client while loading."""
+    import zoneinfo
+
+    import skops.io as sio
+
+    victim = tmp_path / "written_by_load.txt"
+    base, evil = tmp_path / "base.skops", tmp_path / "evil.skops"
+    sio.dump({"z": zoneinfo.ZoneInfo("UTC"), "t": ("payload", str(victim))}, base)
+
+    def call_save(schema):
+        node = schema["content"]["z"]
+        node["__module__"], node["__class__"] = "dasklearn.io", "save"
+        node["content"] = schema["content"]["t"]
+
+    _rewrite_schema(base, evil, call_save)
+    with pytest.raises(UntrustedModelError, match=r"\['dasklearn.io.save'\]"):
+        load(evil)
+    assert not victim.exists()
+
+
+def test_searches_and_wrappers_round_trip_with_their_scorers_and_distributions(tmp_path):
+    import dask.array as da
+    from scipy.stats import loguniform, uniform
+
+    from dasklearn.linear_model import LogisticRegression
+    from dasklearn.model_selection import HyperbandSearchCV, RandomizedSearchCV
+    from dasklearn.wrappers import DataParallel, Incremental
+
+    X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    sgd = SGDClassifier(loss="log_loss", random_state=0)
+    dists = {"alpha": loguniform(1e-5, 1e-1), "l1_ratio": uniform(0, 1)}
+    models = [
+        GridSearchCV(sgd, dists, n_jobs=1).fit(X, y),  # the tutorial's: distributions, default scorer
+        GridSearchCV(sgd, {"alpha": [1e-4, 1e-2]}, scoring=["accuracy", "roc_auc", "neg_log_loss"],
+                     refit="roc_auc", n_jobs=1).fit(X, y),
+        RandomizedSearchCV(sgd, dists, n_iter=3, scoring="f1", random_state=0, n_jobs=1).fit(X, y),
+        HyperbandSearchCV(sgd, {"alpha": loguniform(1e-5, 1e-1)}, max_iter=3, random_state=0, n_jobs=1).fit(Xd, yd),
+        Incremental(sgd).fit(Xd, yd, classes=[0, 1]),
+        DataParallel(sgd, max_rounds=2, n_jobs=2).fit(Xd, yd),
+        LogisticRegression(l1_ratio=0.5, solver="auto").fit(Xd, yd),
+    ]
+    for i, model in enumerate(models):
+        path = tmp_path / f"m{i}.skops"
+        save(model, path)
+        loaded = load(path)
+        np.testing.assert_array_equal(np.asarray(loaded.predict(X)), np.asarray(model.predict(X)))
+
+
+def test_missing_files_and_a_single_trusted_name(fitted, tmp_path):
+    import skops.io as sio
+
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "nothing.skops")
+    with pytest.raises(IsADirectoryError):
+        load(tmp_path)
+
+    search, X = fitted
+    path = tmp_path / "custom.skops"
+    save(CustomSGD(random_state=0).fit(X, search.predict(X)), path)
+    [name] = sio.get_untrusted_types(file=str(path))
+    assert isinstance(load(path, trusted=name), CustomSGD)  # a lone name, not its characters
