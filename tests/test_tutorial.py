@@ -54,3 +54,22 @@ def test_demo_command_prints_steps_and_results():
     out = _run([sys.executable, "-m", "dasklearn.cli", "demo", "--n-workers", "2"])
     _check_outputs(out)
     assert "Step 7: search.fit (distributed)" in out and "total" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n-workers", "0"], "expected a whole number >= 1, got '0'"),
+    (["--n-workers", "-1"], "expected a whole number >= 1, got '-1'"),
+    (["--scheduler", "foo"], "'foo' is not a scheduler address"),
+    (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "0.5"], "No Dask scheduler answered at tcp://127.0.0.1:9"),
+])
+def test_demo_command_refuses_bad_arguments_in_one_line(args, message, capsys):
+    """A usage error or one line naming the problem, exit status 2: no
+    traceback, no minute of waiting for workers that will never come."""
+    from dasklearn.cli import main
+
+    try:
+        rc = main(["demo", *args])
+    except SystemExit as usage_error:  # argparse's
+        rc = usage_error.code
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err

@@ -11,9 +11,12 @@ import time
 from contextlib import contextmanager
 
 
-def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: str | None = None) -> dict:
-    """Run the tutorial on a new local cluster (or on the scheduler at
-    ``scheduler``, e.g. ``tcp://127.0.0.1:8786``); print and return its results."""
+def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: str | None = None,
+        timeout: float = 10.0) -> dict:
+    """Run the tutorial on a new local cluster of ``n_workers`` worker
+    processes (dask's choice when None), or on the scheduler at ``scheduler``
+    (e.g. ``tcp://127.0.0.1:8786``, waited for ``timeout`` seconds); print
+    and return its results."""
     timings: dict[str, float] = {}
 
     @contextmanager
@@ -36,9 +39,13 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: st
         if scheduler:
             from dasklearn._runtime import connect
 
-            client = connect(scheduler)
+            try:
+                client = connect(scheduler, timeout=timeout)
+            except ValueError as exc:
+                raise ValueError(f"{scheduler!r} is not a scheduler address (e.g. tcp://127.0.0.1:8786): "
+                                 f"{exc}") from exc
         else:
-            client = Client(n_workers=n_workers) if n_workers else Client()
+            client = Client(n_workers=n_workers) if n_workers is not None else Client()
     try:
         out(f"  dashboard: {client.dashboard_link}")
         with step("Step 2: make_classification (5000 x 20, chunks=25)"):

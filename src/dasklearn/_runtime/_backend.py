@@ -406,5 +406,6 @@ def connect(address: str, timeout: float = 10.0, **client_kwargs):
         dask.config.set(before)  # the failed Client had already made itself the default
         raise TimeoutError(
             f"No Dask scheduler answered at {address} within {timeout:g} s ({exc}). Check the "
-            f"address and port, start one with `dask scheduler`, or pass a longer timeout."
+            f"address and port, start one with `dask scheduler`, or wait longer (connect's timeout=, "
+            f"`dasklearn demo --timeout`)."
         ) from exc

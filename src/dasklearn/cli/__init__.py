@@ -1,19 +1,44 @@
-"""The ``dasklearn`` command: argument parsing only, the work is in the library."""
+"""The ``dasklearn`` command (argument parsing only; the work is in the library)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+_DESCRIPTION = "dasklearn: distributed machine learning on Dask with scikit-learn's habits."
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dasklearn", description=__doc__)
+    parser = argparse.ArgumentParser(prog="dasklearn", description=_DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the distributed-learning tutorial on a local cluster")
-    demo.add_argument("--n-workers", type=int, default=None,
+    demo = sub.add_parser("demo", help="run the distributed-learning tutorial, timing each step, on a new "
+                                       "local cluster or on an existing one (--scheduler)")
+    demo.add_argument("--n-workers", type=_positive_int, default=None,
                       help="worker processes of the local cluster (default: dask's choice)")
     demo.add_argument("--scheduler", default=None, metavar="ADDRESS",
                       help="run on an existing cluster, e.g. tcp://127.0.0.1:8786, instead of a local one")
+    demo.add_argument("--timeout", type=_positive_float, default=10.0, metavar="SECONDS",
+                      help="how long to wait for the --scheduler to answer (default: 10)")
     demo.add_argument("-v", "--verbose", action="count", default=0,
                       help="show the search's progress bar")
     sub.add_parser("version", help="print the version")
@@ -27,15 +52,22 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
+    from dasklearn._runtime._cluster import WorkersLost
     from dasklearn.demo import run
 
     where = f"the cluster at {args.scheduler}" if args.scheduler else "a local Dask cluster"
     print(f"dasklearn demo: the distributed-learning tutorial on {where}")
     try:
-        run(n_workers=args.n_workers, verbose=args.verbose, scheduler=args.scheduler)
-    except TimeoutError as exc:
+        run(n_workers=args.n_workers, verbose=args.verbose, scheduler=args.scheduler, timeout=args.timeout)
+    except (TimeoutError, OSError, WorkersLost) as exc:  # no scheduler there, no workers, ...
         print(f"dasklearn demo: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:  # e.g. an address that is not one
+        print(f"dasklearn demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dasklearn demo: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
