@@ -1,5 +1,6 @@
 """The runtime layer: batching policy (pure) and the batched runner."""
 
+import os
 import time
 
 import numpy as np
@@ -222,3 +223,26 @@ def test_as_dask_array_gives_frames_known_chunks_and_leaves_the_rest():
     assert isinstance(y, da.Array) and y.chunks == ((4, 3, 3),)
     arr, mem = da.ones((6, 2), chunks=3), np.ones(3)
     assert as_dask_array(arr) is arr and as_dask_array(mem) is mem and as_dask_array(None) is None
+
+
+@pytest.mark.parametrize("how", ["environment", "config file", "config.set", "nothing"])
+def test_the_user_s_start_method_wins_over_dasklearn_s_fork(how, tmp_path):
+    """Importing dasklearn defaults local workers to fork on Linux, unless
+    the user chose a method: in the environment, a dask config file, or a
+    dask.config.set before the import (a fresh interpreter for each)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    code = "import dask\n"
+    if how == "environment":
+        env["DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"] = "forkserver"
+    elif how == "config file":
+        (tmp_path / "user.yaml").write_text("distributed:\n  worker:\n    multiprocessing-method: forkserver\n")
+        env["DASK_CONFIG"] = str(tmp_path)
+    elif how == "config.set":
+        code += "dask.config.set({'distributed.worker.multiprocessing-method': 'forkserver'})\n"
+    code += "import dasklearn, distributed\nprint(dask.config.get('distributed.worker.multiprocessing-method'))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == ("fork" if how == "nothing" else "forkserver")

@@ -10,8 +10,10 @@ process has finished its bootstrapping phase".
 On Linux we therefore default the start method to ``fork``: workers start in a
 fraction of a second and inherit modules the parent already imported
 (scikit-learn alone takes ~2 s to import). The user's explicit choice always
-wins: set ``DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD=spawn`` (or
-``forkserver``) in the environment to keep dask's default.
+wins: ``DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD=spawn`` (or
+``forkserver``) in the environment, ``distributed.worker.multiprocessing-method``
+in a dask config file, or a method other than dask's default (spawn) set
+with ``dask.config.set`` before dasklearn is imported.
 """
 
 from __future__ import annotations
@@ -20,11 +22,24 @@ import os
 import sys
 
 _ENV = "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"
+_KEY = "distributed.worker.multiprocessing-method"
 _PRELOAD = "dasklearn._runtime._preload"
 
 
+def _user_chose_a_method() -> bool:
+    """Did the user choose the start method (environment, config file, or a
+    dask.config.set of a method other than dask's default)?"""
+    import dask
+
+    if _ENV in os.environ:
+        return True
+    if dask.config.get(_KEY, default=None, config=dask.config.collect()) is not None:
+        return True  # in a config file (collect reads the files and DASK_* variables)
+    return dask.config.get(_KEY, default="spawn") != "spawn"
+
+
 def prefer_fork_for_local_workers() -> None:
-    if not sys.platform.startswith("linux") or _ENV in os.environ:
+    if not sys.platform.startswith("linux") or _user_chose_a_method():
         return
     import dask
 
