@@ -352,3 +352,55 @@ def test_hyperband_against_cli_cluster_by_address(cluster, cli_cluster, dask_dat
         cli = run()
         assert not _dasklearn_keys(c)
     assert_same_search(cli, local_cluster)
+
+
+def _raise_on_block_3(b, block_info=None):
+    if block_info[0]["chunk-location"][0] == 3:
+        raise KeyError("block 3 is bad")
+    return b
+
+
+@pytest.mark.parametrize("search", [IncrementalSearchCV, HyperbandSearchCV])
+def test_a_failing_input_block_leaves_nothing_on_the_cluster(client, dask_data, search):
+    """The user's error comes back, and the search's placement futures go
+    (the error, kept by the client, has a traceback through the runtime's
+    frames, which held them until the Client closed)."""
+    import gc
+
+    from conftest import scheduler_keys
+
+    X, y = dask_data
+    before = scheduler_keys(client)
+    with pytest.raises(KeyError, match="block 3 is bad"):
+        search(SGDClassifier(tol=None), {"alpha": loguniform(1e-4, 1e-1)}, max_iter=3,
+               random_state=0).fit(X.map_blocks(_raise_on_block_3, dtype=X.dtype), y)
+    gc.collect()
+    deadline = time.time() + 10
+    while scheduler_keys(client) - before and time.time() < deadline:
+        time.sleep(0.1)
+    assert not scheduler_keys(client) - before
+    assert not client.futures
+
+
+def test_a_scatter_that_does_not_finish_is_given_up_and_tried_again():
+    """A scatter to a worker that died can wait for minutes in distributed;
+    the runtime's small scatters give up after a bound and try again. (A
+    stand-in client whose first scatter never returns: the bound is ours.)"""
+    from dasklearn._runtime import _cluster
+
+    class FirstScatterHangs:
+        calls = 0
+        status = "running"
+
+        def nthreads(self):
+            return {"tcp://127.0.0.1:1": 1}
+
+        def scatter(self, values, broadcast=False, hash=True):
+            FirstScatterHangs.calls += 1
+            if FirstScatterHangs.calls == 1:
+                threading.Event().wait(30)  # as a scatter stuck on a dead worker
+            return ["future"]
+
+    start = time.monotonic()
+    assert _cluster.scatter(FirstScatterHangs(), ["value"], timeout=0.5) == ["future"]
+    assert FirstScatterHangs.calls == 2 and time.monotonic() - start < 5

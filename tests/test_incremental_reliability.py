@@ -232,3 +232,34 @@ def test_cli_cluster_by_address_gives_the_local_cluster_model(client, cli_cluste
     order = np.concatenate([_block_order(6, e, True, 0) for e in range(2)])
     _assert_same_model(remote_fit.estimator_, local.estimator_)
     _assert_same_model(remote_fit.estimator_, _loop(est, X, y, order))
+
+
+class _SlowSGD(SGDClassifier):
+    """SGDClassifier whose partial_fit takes a while (the Client is closed meanwhile)."""
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        time.sleep(0.4)
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("kind", ["Incremental", "DataParallel"])
+def test_closing_the_client_during_a_fit_says_so(kind):
+    """It was an AttributeError from inside distributed ('NoneType' object
+    has no attribute 'ncores'); it is now an error that says what happened."""
+    import threading
+
+    import dask.array as da
+    from conftest import private_client
+
+    from dasklearn._runtime._cluster import ClientClosed
+    from dasklearn.wrappers import DataParallel, Incremental
+
+    rng = np.random.RandomState(0)
+    X = da.from_array(rng.randn(4000, 4), chunks=250)
+    y = da.from_array((rng.rand(4000) > 0.5).astype(int), chunks=250)
+    with private_client() as client:
+        est = (Incremental(_SlowSGD(random_state=0)) if kind == "Incremental"
+               else DataParallel(_SlowSGD(random_state=0), max_rounds=5))
+        threading.Timer(1.5, client.close).start()
+        with pytest.raises(ClientClosed, match="Client was closed"):
+            est.fit(X, y, classes=[0, 1])

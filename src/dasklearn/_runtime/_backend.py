@@ -14,7 +14,14 @@ import concurrent.futures as cf
 import os
 from typing import Any, Callable
 
-from dasklearn._runtime._cluster import active_client, gather, lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import (
+    active_client,
+    gather,
+    lost_with_worker,
+    scatter,
+    wait_on_cluster,
+    nthreads as _nthreads,
+)
 
 
 def _is_dask_collection(obj) -> bool:
@@ -157,7 +164,7 @@ class DistributedBackend:
         self.client = client
         # no waiting for a worker here: an adaptive cluster at zero starts one
         # only for waiting tasks (and every wait below gives up on an empty cluster)
-        nthreads = client.nthreads()
+        nthreads = _nthreads(client)
         self.n_slots = max(1, sum(nthreads.values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
         self._config = _callers_config()  # the tasks' (see _InConfig)

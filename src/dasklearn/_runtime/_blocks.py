@@ -118,7 +118,14 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Callable, Sequence
 
-from dasklearn._runtime._cluster import WorkersLost, current_workers, gather, lost_with_worker, worker_timeout
+from dasklearn._runtime._cluster import (
+    WorkersLost,
+    current_workers,
+    gather,
+    lost_with_worker,
+    worker_timeout,
+    nthreads as _nthreads,
+)
 from dasklearn._runtime._compute import flat_keys
 from dasklearn._validation import user_stacklevel
 
@@ -308,7 +315,7 @@ class _ClusterFold:
         self.capacity: dict[str, int] = {}  # worker -> most blocks alive there (threads + 1)
         self.alive_on: dict[str, int] = {}  # worker -> blocks alive there
         self._last_used: dict[str, int] = {}
-        self._add_workers(dict(client.nthreads() if workers is None else workers))
+        self._add_workers(dict(_nthreads(client) if workers is None else workers))
         # kept for the whole fit even if no worker is there yet: choosing a
         # worker then is a loss, which waits for one (up to dasklearn.worker-timeout seconds)
         self.pin_blocks = pin_blocks
@@ -447,7 +454,7 @@ class _ClusterFold:
         state of ours has left, or one of our futures was cancelled or lost;
         raise a task's exception; take in workers that joined."""
         self._next_check = time.monotonic() + POLL_SECONDS
-        present = dict(self.client.nthreads())
+        present = dict(_nthreads(self.client))
         used = {b.worker for b in self.alive.values()} | {w for _, w in self.steps.values()}
         if self.done is not None:
             used.add(self.done[2])
@@ -525,7 +532,7 @@ class _ClusterFold:
         fetch, done = self.fetching, self.done
         if keep_fetch and (fetch is not None or done is not None):
             try:
-                present = set(self.client.nthreads())
+                present = set(_nthreads(self.client))
             except Exception:  # noqa: BLE001 - best effort: these states are shortcuts
                 present = set()
             if fetch is not None and fetch[1].status == "finished" and fetch[2] in present:

@@ -35,6 +35,10 @@ __all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "as_default", "curr
 WORKER_TIMEOUT = 60.0  # default seconds without any worker before a wait gives up
 POLL_SECONDS = 0.25  # default seconds between two checks of the cluster's workers
 SCATTER_ATTEMPTS = 11  # a scatter survives this many workers leaving during it, less one
+#: the runtime's own small objects (models, estimators, parameter vectors)
+#: normally scatter in milliseconds; one that takes longer went to a dying
+#: worker (distributed may retry it for minutes) and is tried again
+SMALL_SCATTER_SECONDS = 15.0
 
 
 class WorkersLost(RuntimeError):
@@ -100,6 +104,19 @@ def lost_with_worker(x, *, recomputable: bool = False) -> bool:
     return status == "error" and isinstance(x.exception(), CancelledError)
 
 
+class ClientClosed(RuntimeError):
+    """The Client was closed while dasklearn was using it."""
+
+
+def nthreads(client) -> dict[str, int]:
+    """``client.nthreads()``, or :class:`ClientClosed` once the Client is
+    closed (distributed's own call then fails with an AttributeError)."""
+    if client.status in ("closing", "closed"):
+        raise ClientClosed("The dask Client was closed while dasklearn was using it (during a fit, say). "
+                           "Keep the Client open until the call returns.")
+    return client.nthreads()
+
+
 def _no_worker_error(timeout: float) -> WorkersLost:
     return WorkersLost(f"The cluster has had no worker for {timeout:g} s. Start workers (or scale "
                        "the cluster) and run again; to wait longer for workers, set the dask config "
@@ -131,9 +148,9 @@ def current_workers(client, *, timeout: float | None = None, poll: float | None 
     timeout = worker_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
-        nthreads = client.nthreads()
-        if nthreads:
-            return nthreads
+        threads = nthreads(client)
+        if threads:
+            return threads
         if time.monotonic() > deadline:
             raise _no_worker_error(timeout)
         time.sleep(POLL_SECONDS if poll is None else poll)
@@ -172,7 +189,7 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
                 wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
             return
         except TimeoutError:
-            if client.nthreads():
+            if nthreads(client):
                 alone_since = None
                 continue
             alone_since = alone_since or time.monotonic()
@@ -194,7 +211,11 @@ def gather(client, futures, *, poll: float | None = None) -> list:
         wait_on_cluster(client, futures, poll=poll)
     except CancelledError:
         pass  # raised below by the gather itself
-    return client.gather(futures)
+    try:
+        return client.gather(futures)
+    except Exception:
+        nthreads(client)  # a Client closed meanwhile (it cancels the futures): ClientClosed says so
+        raise
 
 
 def as_default(client):
@@ -212,8 +233,39 @@ def as_default(client):
     return client.as_current()
 
 
-def scatter(client, values: list, *, broadcast: bool = False) -> list:
+def _scatter_within(client, values: list, broadcast: bool, timeout: float | None) -> list:
+    """``client.scatter``, given up (a TimeoutError) after ``timeout`` seconds."""
+    if timeout is None:
+        return client.scatter(values, broadcast=broadcast, hash=False)
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["out"] = client.scatter(values, broadcast=broadcast, hash=False)
+        except BaseException as exc:  # handed to the caller's thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=run, name="dasklearn-scatter", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():  # left to finish or fail on its own; its futures are dropped
+        raise TimeoutError(f"a scatter did not finish within {timeout:g} s")
+    if "exc" in box:
+        raise box["exc"]
+    return box["out"]
+
+
+def scatter(client, values: list, *, broadcast: bool = False, timeout: float | None = None) -> list:
     """``client.scatter(values, hash=False)``, tried again when a worker leaves during it.
+
+    The runtime scatters to one worker: the others fetch a value from it the
+    first time a task there needs it. (``broadcast=True`` makes the scheduler
+    replicate it, and its replication retries a worker that died meanwhile
+    for ever: a search whose workers kept dying hung there.) A value lost
+    with its only holder is cancelled, which the callers detect
+    (:func:`lost_with_worker`) and place again.
 
     Parameters
     ----------
@@ -221,7 +273,10 @@ def scatter(client, values: list, *, broadcast: bool = False) -> list:
     values : list
         Each item becomes one future (a list, so that no container is split).
     broadcast : bool, default=False
-        Place a copy on every worker.
+        Place a copy on every worker (see above: not used by the runtime).
+    timeout : float, default=None
+        Give an attempt up after this many seconds and try again (for small
+        values, :data:`SMALL_SCATTER_SECONDS`); None waits as distributed does.
 
     Returns
     -------
@@ -235,7 +290,7 @@ def scatter(client, values: list, *, broadcast: bool = False) -> list:
     for attempt in range(SCATTER_ATTEMPTS):
         current_workers(client)  # a scatter needs a worker: wait for one (not for ever)
         try:
-            return client.scatter(list(values), broadcast=broadcast, hash=False)
+            return _scatter_within(client, list(values), broadcast, timeout)
         except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
             if attempt == SCATTER_ATTEMPTS - 1:
                 raise

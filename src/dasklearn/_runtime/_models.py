@@ -77,7 +77,14 @@ import concurrent.futures as cf
 import time
 import uuid
 
-from dasklearn._runtime._cluster import gather, lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import (
+    SMALL_SCATTER_SECONDS,
+    gather,
+    lost_with_worker,
+    scatter,
+    wait_on_cluster,
+    nthreads as _nthreads,
+)
 from dasklearn._runtime._model_kernels import (
     Layout,
     SplitSpec,
@@ -139,7 +146,7 @@ class DistributedModels(_Base):
 
     def __init__(self, client):
         self.client = client
-        self.n_slots = max(1, sum(client.nthreads().values()))
+        self.n_slots = max(1, sum(_nthreads(client).values()))
         self.dashboard_link = getattr(client, "dashboard_link", None)
         self.token = uuid.uuid4().hex[:10]
         self._sources: list = []  # [block] -> ("dask", x, y) graphs or ("memory", X, y) references
@@ -214,9 +221,11 @@ class DistributedModels(_Base):
                                         key=f"dasklearn-describe-{self.token}/{b}{self._suffix()}")
                      for b, s in zip(blocks, splits)]
         self._parts = [self._part_futures(b, s) for b, s in zip(blocks, splits)]
-        info = gather(self.client, described)
-        for f in [*splits, *described]:
-            f.release()
+        try:
+            info = gather(self.client, described)
+        finally:  # also when a block raised: see _reduce._release
+            for f in [*splits, *described]:
+                f.release()
         # where each block's parts are (all parts of a block are on one worker)
         who = self.client.who_has([parts[0] for parts in self._parts])
         self._where = [tuple(sorted(who.get(parts[0].key, ()))) for parts in self._parts]
@@ -229,9 +238,11 @@ class DistributedModels(_Base):
         self._parts = []
 
     def share(self, name: str, obj) -> None:
-        """Place a small object (estimator, scorer, fit parameters) on every worker."""
+        """Place a small object (estimator, scorer, fit parameters) on the
+        cluster; each worker fetches it from its holder once (see
+        :func:`dasklearn._runtime._cluster.scatter`)."""
         self._shared_values[name] = obj
-        [self._shared[name]] = scatter(self.client, [obj], broadcast=True)
+        [self._shared[name]] = scatter(self.client, [obj], timeout=SMALL_SCATTER_SECONDS)
 
     def _validation(self, fold):
         if fold not in self._val:
@@ -291,7 +302,7 @@ class DistributedModels(_Base):
         if refit:  # a refit does not depend on the state before it
             state, ops = None, ops[refit[-1]:]
         elif model_key in self._scored:
-            [state] = scatter(self.client, [self._scored[model_key]])
+            [state] = scatter(self.client, [self._scored[model_key]], timeout=SMALL_SCATTER_SECONDS)
         else:
             state = None
         for op in ops:

@@ -62,11 +62,13 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from dasklearn._runtime._cluster import (
     POLL_SECONDS,
+    SMALL_SCATTER_SECONDS,
     active_client,
     as_default,
     current_workers,
     lost_with_worker,
     scatter,
+    nthreads as _nthreads,
 )
 
 __all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
@@ -79,7 +81,7 @@ def worker_count(n_jobs: int | None = None) -> int:
     """Workers that would take part: the active cluster's, else ``n_jobs`` (1 if None)."""
     client = active_client()
     if client is not None:
-        return max(1, len(client.nthreads()))
+        return max(1, len(_nthreads(client)))
     from dasklearn._runtime._backend import local_slots
 
     return local_slots(n_jobs, default=1)
@@ -385,7 +387,7 @@ class _DistributedPartitions(Partitions):
                     wait(flat, timeout=POLL_SECONDS)
             except (TimeoutError, CancelledError):
                 pass  # the states are read below
-            alive = set(self.client.nthreads())
+            alive = set(_nthreads(self.client))
             lost = set()
             for tag, fs in list(pending.items()):
                 states = {f.status for f in fs}
@@ -422,7 +424,7 @@ class _DistributedPartitions(Partitions):
         """
         self._version += 1
         v = self._version
-        alive = set(self.client.nthreads())
+        alive = set(_nthreads(self.client))
         movable = {g for g in target if self.worker_of[g] in alive and self._parts_ok(g)}
         # Forget the lost parts of *every* group computed again before any new
         # graph arrives: the scheduler then forgets their lineage too, and the
@@ -504,7 +506,7 @@ class _DistributedPartitions(Partitions):
 
     # --------------------------------------------------------------- tasks
     def _scatter(self, value):
-        return scatter(self.client, [value], broadcast=True)[0]
+        return scatter(self.client, [value], timeout=SMALL_SCATTER_SECONDS)[0]
 
     def _resolve(self, arg):
         if not isinstance(arg, Held):

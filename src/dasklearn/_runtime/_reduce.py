@@ -78,7 +78,15 @@ from typing import Callable
 
 import numpy as np
 
-from dasklearn._runtime._cluster import WorkersLost, current_workers, lost_with_worker, scatter, wait_on_cluster
+from dasklearn._runtime._cluster import (
+    SMALL_SCATTER_SECONDS,
+    WorkersLost,
+    current_workers,
+    lost_with_worker,
+    scatter,
+    wait_on_cluster,
+    nthreads as _nthreads,
+)
 from dasklearn._runtime._compute import flat_keys
 from dasklearn._runtime import _reduce_policies
 from dasklearn._runtime._reduce_policies import (
@@ -428,11 +436,12 @@ class DistributedBlocks(_Blocks):
 
     # ------------------------------------------------------------ helpers
     def _inline(self, args):
-        """Scatter large array arguments to every worker once; keep small ones inline."""
+        """Scatter large array arguments once (each worker fetches them from
+        their holder); keep small ones inline."""
         out, scattered = [], []
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > INLINE_BYTES:
-                [a] = scatter(self.client, [a], broadcast=True)
+                [a] = scatter(self.client, [a], timeout=SMALL_SCATTER_SECONDS)
                 scattered.append(a)
             out.append(a)
         return tuple(out), scattered
@@ -571,7 +580,7 @@ class DistributedBlocks(_Blocks):
             try:
                 return call.result(timeout=POLL_SECONDS)
             except TimeoutError:
-                if address not in self.client.nthreads():
+                if address not in _nthreads(self.client):
                     raise _Lost() from None
 
     def _tree(self, kernel, args, combine, levels):
