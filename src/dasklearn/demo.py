@@ -11,6 +11,10 @@ import time
 from contextlib import contextmanager
 
 
+class SchedulerAddressError(ValueError):
+    """``--scheduler`` is not a scheduler address."""
+
+
 def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: str | None = None,
         timeout: float = 10.0) -> dict:
     """Run the tutorial on a new local cluster of ``n_workers`` worker
@@ -37,13 +41,16 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: st
 
     with step("Step 1: start a Dask client"):
         if scheduler:
+            from distributed.comm import parse_address, parse_host_port
+
             from dasklearn._runtime import connect
 
-            try:
-                client = connect(scheduler, timeout=timeout)
+            try:  # checked before any Client exists
+                parse_host_port(parse_address(scheduler)[1])
             except ValueError as exc:
-                raise ValueError(f"{scheduler!r} is not a scheduler address (e.g. tcp://127.0.0.1:8786): "
-                                 f"{exc}") from exc
+                raise SchedulerAddressError(f"{scheduler!r} is not a scheduler address (e.g. "
+                                            f"tcp://127.0.0.1:8786): {exc}") from exc
+            client = connect(scheduler, timeout=timeout)
         else:
             client = Client(n_workers=n_workers) if n_workers is not None else Client()
     try:

@@ -4,15 +4,22 @@
 from an untrusted source is a security hole. dasklearn saves models in the
 skops format (a zip of JSON describing the objects, plus numpy arrays), and
 :func:`load` rebuilds only types it trusts: skops's defaults (scikit-learn's
-estimators, numpy, builtins), dasklearn's estimators, and what a fitted
-search holds (scikit-learn's scorers and public metric functions, and
-scipy.stats distributions), plus any type you name in ``trusted``. Loading
-may call those (skops rebuilds objects by calling their type with arguments
-from the file), so trust goes to constructors and functions that are
-harmless whatever their arguments, never to a whole package: a name such as
-``dasklearn.io.save`` is refused. A file that asks for anything else (a
+estimators, numpy, builtins), dasklearn's estimators and splitters, and
+scikit-learn's scorers and metric functions (what a fitted search holds),
+plus any type you name in ``trusted``. Loading may call those (skops
+rebuilds objects by calling their type, or their ``__setstate__``, with
+arguments from the file), so trust goes to a fixed list of constructors and
+functions that are harmless whatever their arguments, never to a whole
+package: a name such as ``dasklearn.io.save`` is refused, and no module a
+file names is imported to judge it. A file that asks for anything else (a
 tampered or malicious file) is refused with :class:`UntrustedModelError`
 before any object is built.
+
+scipy.stats distributions (a search's ``param_distributions``, or the grid
+a distribution was expanded from) are *not* trusted by default: unpickling
+one runs a code template that the file itself holds (scipy's
+``rv_generic.__setstate__``). Name them in ``trusted`` only for files you
+made, or save ``search.best_estimator_`` rather than the search.
 
 Requires the ``skops`` package (``pip install skops``).
 """
@@ -38,44 +45,34 @@ def _skops():
     return sio
 
 
-def _resolve(type_name: str):
-    """The object ``type_name`` names, for the packages whose types may be
-    trusted here (None otherwise: no other module is imported)."""
-    import importlib
-
-    module, _, name = type_name.rpartition(".")
-    if not module.startswith(("dasklearn.", "sklearn.metrics.", "scipy.stats.")):
-        return None
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except Exception:
-        return None
+def _qualified(obj) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
 
 
-def _trusted_by_default(type_name: str) -> bool:
-    """Types a file of dasklearn's models may hold, beyond skops's defaults:
-    dasklearn's estimator classes (constructors only store parameters) and
-    data classes; scikit-learn's scorer classes and public metric functions;
-    scipy.stats distributions (a search's ``param_distributions``)."""
-    from sklearn.base import BaseEstimator
+def _default_trusted() -> frozenset:
+    """Names a file of dasklearn's models may hold, beyond skops's defaults,
+    listed from modules dasklearn imports itself (never from names in the
+    file): dasklearn's estimators, splitters and Hyperband's brackets (their
+    constructors only store their arguments); scikit-learn's scorer classes
+    and the public metric functions scorers use (``*_score``, ``*_error``,
+    ``*_loss``, ``*_deviance``)."""
+    import sklearn.metrics
+    from sklearn.linear_model import LogisticRegression as _Probe
+    from sklearn.metrics import check_scoring, get_scorer, get_scorer_names
 
-    obj = _resolve(type_name)
-    if obj is None:
-        return False
-    if type_name.startswith("dasklearn."):
-        from dasklearn.model_selection._policies import Bracket
+    import dasklearn.linear_model as lm
+    import dasklearn.model_selection as ms
+    import dasklearn.wrappers as wr
+    from dasklearn.model_selection._policies import Bracket
 
-        return isinstance(obj, type) and (issubclass(obj, BaseEstimator) or obj is Bracket)
-    if type_name.startswith("sklearn.metrics."):
-        import sklearn.metrics
-
-        if isinstance(obj, type):
-            return obj.__module__ == "sklearn.metrics._scorer" and obj.__name__.endswith("Scorer")
-        return callable(obj) and getattr(sklearn.metrics, getattr(obj, "__name__", ""), None) is obj
-    import scipy.stats as st
-
-    frozen = (type(st.uniform()), type(st.randint(0, 2)))
-    return isinstance(obj, type) and (issubclass(obj, (st.rv_continuous, st.rv_discrete)) or obj in frozen)
+    names = {_qualified(getattr(mod, n)) for mod in (lm, ms, wr) for n in mod.__all__
+             if isinstance(getattr(mod, n), type)}
+    names.add(_qualified(Bracket))
+    names |= {_qualified(type(get_scorer(n))) for n in get_scorer_names()}
+    names.add(_qualified(type(check_scoring(_Probe()))))
+    names |= {_qualified(getattr(sklearn.metrics, n)) for n in sklearn.metrics.__all__
+              if n.endswith(("_score", "_error", "_loss", "_deviance")) and callable(getattr(sklearn.metrics, n))}
+    return frozenset(names)
 
 
 def save(estimator, path) -> None:
@@ -116,7 +113,8 @@ def load(path, trusted=()):
             f"{path} is not a readable skops model file ({type(exc).__name__}: {exc}). It may be "
             f"corrupted or tampered with; save the model again with dasklearn.io.save."
         ) from exc
-    refused = [t for t in untrusted if t not in trusted and not _trusted_by_default(t)]
+    allowed = trusted | _default_trusted()
+    refused = [t for t in untrusted if t not in allowed]
     if refused:
         raise UntrustedModelError(
             f"{path} asks for types that are not trusted: {refused}. Nothing was loaded. If "

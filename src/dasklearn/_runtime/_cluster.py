@@ -35,10 +35,19 @@ __all__ = ["WORKER_TIMEOUT", "WorkersLost", "active_client", "as_default", "curr
 WORKER_TIMEOUT = 60.0  # default seconds without any worker before a wait gives up
 POLL_SECONDS = 0.25  # default seconds between two checks of the cluster's workers
 SCATTER_ATTEMPTS = 11  # a scatter survives this many workers leaving during it, less one
-#: the runtime's own small objects (models, estimators, parameter vectors)
-#: normally scatter in milliseconds; one that takes longer went to a dying
-#: worker (distributed may retry it for minutes) and is tried again
+#: the adaptive searches' models, estimators and scorers normally scatter in
+#: milliseconds; an attempt that takes longer than this (plus a second per
+#: 5 MB) went to a dying worker (distributed may retry it for minutes) and is
+#: given up for another
 SMALL_SCATTER_SECONDS = 15.0
+
+
+def scatter_bound(value) -> float:
+    """Seconds an attempt to scatter ``value`` may take: :data:`SMALL_SCATTER_SECONDS`,
+    plus a second per 5 MB of its pickle (a slow link still gets there)."""
+    import cloudpickle
+
+    return SMALL_SCATTER_SECONDS + len(cloudpickle.dumps(value)) / 5e6
 
 
 class WorkersLost(RuntimeError):
@@ -108,12 +117,19 @@ class ClientClosed(RuntimeError):
     """The Client was closed while dasklearn was using it."""
 
 
+_CLOSED = ("The dask Client was closed while dasklearn was using it (during a fit, say). Keep the Client "
+           "open until the call returns.")
+
+
+def _closed(client) -> bool:
+    return getattr(client, "status", "running") in ("closing", "closed")
+
+
 def nthreads(client) -> dict[str, int]:
     """``client.nthreads()``, or :class:`ClientClosed` once the Client is
     closed (distributed's own call then fails with an AttributeError)."""
-    if client.status in ("closing", "closed"):
-        raise ClientClosed("The dask Client was closed while dasklearn was using it (during a fit, say). "
-                           "Keep the Client open until the call returns.")
+    if _closed(client):
+        raise ClientClosed(_CLOSED)
     return client.nthreads()
 
 
@@ -213,8 +229,9 @@ def gather(client, futures, *, poll: float | None = None) -> list:
         pass  # raised below by the gather itself
     try:
         return client.gather(futures)
-    except Exception:
-        nthreads(client)  # a Client closed meanwhile (it cancels the futures): ClientClosed says so
+    except Exception as exc:
+        if _closed(client):  # closed meanwhile (it cancels the futures): say so
+            raise ClientClosed(_CLOSED) from exc
         raise
 
 

@@ -78,10 +78,10 @@ import time
 import uuid
 
 from dasklearn._runtime._cluster import (
-    SMALL_SCATTER_SECONDS,
     gather,
     lost_with_worker,
     scatter,
+    scatter_bound,
     wait_on_cluster,
     nthreads as _nthreads,
 )
@@ -242,7 +242,7 @@ class DistributedModels(_Base):
         cluster; each worker fetches it from its holder once (see
         :func:`dasklearn._runtime._cluster.scatter`)."""
         self._shared_values[name] = obj
-        [self._shared[name]] = scatter(self.client, [obj], timeout=SMALL_SCATTER_SECONDS)
+        [self._shared[name]] = scatter(self.client, [obj], timeout=scatter_bound(obj))
 
     def _validation(self, fold):
         if fold not in self._val:
@@ -302,7 +302,7 @@ class DistributedModels(_Base):
         if refit:  # a refit does not depend on the state before it
             state, ops = None, ops[refit[-1]:]
         elif model_key in self._scored:
-            [state] = scatter(self.client, [self._scored[model_key]], timeout=SMALL_SCATTER_SECONDS)
+            [state] = scatter(self.client, [self._scored[model_key]], timeout=scatter_bound(self._scored[model_key]))
         else:
             state = None
         for op in ops:

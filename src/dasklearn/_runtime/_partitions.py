@@ -62,7 +62,6 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from dasklearn._runtime._cluster import (
     POLL_SECONDS,
-    SMALL_SCATTER_SECONDS,
     active_client,
     as_default,
     current_workers,
@@ -506,7 +505,7 @@ class _DistributedPartitions(Partitions):
 
     # --------------------------------------------------------------- tasks
     def _scatter(self, value):
-        return scatter(self.client, [value], timeout=SMALL_SCATTER_SECONDS)[0]
+        return scatter(self.client, [value])[0]
 
     def _resolve(self, arg):
         if not isinstance(arg, Held):

@@ -79,7 +79,6 @@ from typing import Callable
 import numpy as np
 
 from dasklearn._runtime._cluster import (
-    SMALL_SCATTER_SECONDS,
     WorkersLost,
     current_workers,
     lost_with_worker,
@@ -441,7 +440,7 @@ class DistributedBlocks(_Blocks):
         out, scattered = [], []
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > INLINE_BYTES:
-                [a] = scatter(self.client, [a], timeout=SMALL_SCATTER_SECONDS)
+                [a] = scatter(self.client, [a])
                 scattered.append(a)
             out.append(a)
         return tuple(out), scattered

@@ -52,17 +52,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    from dasklearn._runtime._cluster import WorkersLost
-    from dasklearn.demo import run
+    from dasklearn._runtime._cluster import ClientClosed, WorkersLost
+    from dasklearn.demo import SchedulerAddressError, run
 
     where = f"the cluster at {args.scheduler}" if args.scheduler else "a local Dask cluster"
     print(f"dasklearn demo: the distributed-learning tutorial on {where}")
     try:
         run(n_workers=args.n_workers, verbose=args.verbose, scheduler=args.scheduler, timeout=args.timeout)
-    except (TimeoutError, OSError, WorkersLost) as exc:  # no scheduler there, no workers, ...
-        print(f"dasklearn demo: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # e.g. an address that is not one
+    # no scheduler answering, not an address, no workers, the Client closed:
+    # one line; any other error is a bug, shown with its traceback
+    except (TimeoutError, SchedulerAddressError, WorkersLost, ClientClosed) as exc:
         print(f"dasklearn demo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
