@@ -395,7 +395,7 @@ def test_a_scatter_that_does_not_finish_is_given_up_and_tried_again():
         def nthreads(self):
             return {"tcp://127.0.0.1:1": 1}
 
-        def scatter(self, values, broadcast=False, hash=True):
+        def scatter(self, values, hash=True):
             FirstScatterHangs.calls += 1
             if FirstScatterHangs.calls == 1:
                 threading.Event().wait(30)  # as a scatter stuck on a dead worker

@@ -250,17 +250,17 @@ def as_default(client):
     return client.as_current()
 
 
-def _scatter_within(client, values: list, broadcast: bool, timeout: float | None) -> list:
+def _scatter_within(client, values: list, timeout: float | None) -> list:
     """``client.scatter``, given up (a TimeoutError) after ``timeout`` seconds."""
     if timeout is None:
-        return client.scatter(values, broadcast=broadcast, hash=False)
+        return client.scatter(values, hash=False)
     import threading
 
     box: dict = {}
 
     def run():
         try:
-            box["out"] = client.scatter(values, broadcast=broadcast, hash=False)
+            box["out"] = client.scatter(values, hash=False)
         except BaseException as exc:  # handed to the caller's thread
             box["exc"] = exc
 
@@ -274,11 +274,11 @@ def _scatter_within(client, values: list, broadcast: bool, timeout: float | None
     return box["out"]
 
 
-def scatter(client, values: list, *, broadcast: bool = False, timeout: float | None = None) -> list:
+def scatter(client, values: list, *, timeout: float | None = None) -> list:
     """``client.scatter(values, hash=False)``, tried again when a worker leaves during it.
 
-    The runtime scatters to one worker: the others fetch a value from it the
-    first time a task there needs it. (``broadcast=True`` makes the scheduler
+    Values go to one worker: the others fetch a value from it the first time
+    a task there needs it. (dask's ``broadcast=True`` makes the scheduler
     replicate it, and its replication retries a worker that died meanwhile
     for ever: a search whose workers kept dying hung there.) A value lost
     with its only holder is cancelled, which the callers detect
@@ -289,11 +289,9 @@ def scatter(client, values: list, *, broadcast: bool = False, timeout: float | N
     client : distributed.Client
     values : list
         Each item becomes one future (a list, so that no container is split).
-    broadcast : bool, default=False
-        Place a copy on every worker (see above: not used by the runtime).
     timeout : float, default=None
-        Give an attempt up after this many seconds and try again (for small
-        values, :data:`SMALL_SCATTER_SECONDS`); None waits as distributed does.
+        Give an attempt up after this many seconds and try again (see
+        :func:`scatter_bound`); None waits as distributed does.
 
     Returns
     -------
@@ -307,7 +305,7 @@ def scatter(client, values: list, *, broadcast: bool = False, timeout: float | N
     for attempt in range(SCATTER_ATTEMPTS):
         current_workers(client)  # a scatter needs a worker: wait for one (not for ever)
         try:
-            return _scatter_within(client, list(values), broadcast, timeout)
+            return _scatter_within(client, list(values), timeout)
         except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
             if attempt == SCATTER_ATTEMPTS - 1:
                 raise

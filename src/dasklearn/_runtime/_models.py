@@ -32,7 +32,7 @@ Where state lives
   input (no copy) or the block's dask graph, and the small shared objects
   (estimator, scorer, fit parameters).
 * Workers: the data parts, the newest state of each model, and the shared
-  objects (broadcast to every worker).
+  objects (on one worker, fetched by the others as their tasks need them).
 * Scheduler: the task specs (not the values) of each live model's chain of
   ``partial_fit`` tasks, i.e. its lineage: one small spec per task.
 
