@@ -83,3 +83,21 @@ def test_sparse_blocks_are_refused_by_name_before_any_work(make):
         make().fit(Xd, da.from_array(y, chunks=50))
     with pytest.raises(TypeError, match="does not support sparse input"):
         make().fit(X, y)
+
+
+def test_missing_weights_are_named_as_missing():
+    """NaN or pd.NA among dask weights is found where they live and reported
+    as missing values, not as a meaningless min / sum."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    X, y, w = _weighted_problem(40, 3, 0)
+    Xd, yd = da.from_array(X, chunks=(10, 3)), da.from_array(y, chunks=10)
+    holed = w.copy()
+    holed[25] = np.nan
+    with pytest.raises(ValueError, match=r"sample_weight contains NaN, missing \(pd\.NA\) or infinite"):
+        LinearRegression().fit(Xd, yd, sample_weight=da.from_array(holed, chunks=10))
+    nullable = pd.Series(w, dtype="Float64")
+    nullable[25] = pd.NA
+    with pytest.raises(ValueError, match=r"contains NaN, missing \(pd\.NA\).*drop or fill those rows"):
+        LinearRegression().fit(Xd, yd, sample_weight=dd.from_pandas(nullable, npartitions=4))

@@ -296,11 +296,14 @@ class _LinearModel(BaseEstimator):
             self._check_weight_values(s["w_finite"], s["w_min"], s["n"])
 
     def _check_weight_values(self, finite, w_min, total):
-        if not (finite and w_min >= 0 and total > 0):
-            zero = finite and w_min >= 0  # all weights zero
-            raise ValueError(f"{type(self).__name__}: sample_weight must be finite and non-negative with a "
-                             f"positive sum, got min={w_min}, sum={total}"
-                             f"{' (every weight is zero)' if zero else ''}. "
+        name = type(self).__name__
+        if not finite:
+            raise ValueError(f"{name}: sample_weight contains NaN, missing (pd.NA) or infinite values. "
+                             "Give every row a finite, non-negative weight (drop or fill those rows).")
+        if not (w_min >= 0 and total > 0):
+            zero = w_min >= 0  # all weights zero
+            raise ValueError(f"{name}: sample_weight must be non-negative with a positive sum, got "
+                             f"min={w_min}, sum={total}{' (every weight is zero)' if zero else ''}. "
                              f"{'Give some rows a non-zero weight.' if zero else 'Check the weights.'}")
 
     def _check_weights(self, sample_weight, n_rows, solver):
