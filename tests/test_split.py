@@ -220,6 +220,34 @@ def test_dask_dataframe_with_dask_array_and_int_size():
         compute_sync(train_test_split(ddf, bad, test_size=0.2)[0])
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("with_array", [False, True], ids=["frames", "frame-and-array"])
+def test_selected_partitions_are_those_of_the_whole_split(shuffle, with_array):
+    """A selection of a split frame's partitions (``.partitions[i]``,
+    ``.tail()``, ``.loc``), which dask computes without the others, gives
+    the rows the whole result has there: no test row in the training side,
+    partition i still aligned with the array's block i."""
+    df, ddf, ds = make_frames()
+    ddf = ddf.repartition(divisions=[1000, 1020, 1050, 1051, 1090, 1102])  # uneven, a one-row partition
+    inputs = (ddf, ddf.to_dask_array(lengths=True)) if with_array else (ddf, ddf["v"])
+    parts = train_test_split(*inputs, test_size=0.3, random_state=0, shuffle=shuffle)
+    Xtr, Xte, Ytr, _ = parts
+    whole_tr, whole_te = compute_sync(Xtr, Xte)
+    lengths = Xtr.map_partitions(len).compute(scheduler="synchronous")
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for i in range(Xtr.npartitions):
+        (part,) = compute_sync(Xtr.partitions[i])
+        pd.testing.assert_frame_equal(part, whole_tr.iloc[starts[i]:starts[i + 1]])
+        assert not set(part.index) & set(whole_te.index)
+        (y_part,) = compute_sync(Ytr.blocks[i] if with_array else Ytr.partitions[i])
+        y_part = np.asarray(y_part)
+        np.testing.assert_array_equal(y_part[:, -1] if y_part.ndim == 2 else y_part, part["v"].to_numpy())
+    last = whole_tr.iloc[starts[-2]:]  # dask's tail reads the last partition
+    pd.testing.assert_frame_equal(compute_sync(Xtr.tail(7, compute=False))[0], last.tail(7))
+    if not shuffle:  # divisions kept: .loc reads only the partitions it needs
+        pd.testing.assert_frame_equal(compute_sync(Xtr.loc[1060:1080])[0], whole_tr.loc[1060:1080])
+
+
 # --------------------------------------------------------------------------- CV splitters
 
 

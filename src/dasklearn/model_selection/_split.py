@@ -206,16 +206,27 @@ def _take_block(x, table, seed, shuffle, part, block_id=None):
     return x[_positions(x.shape[0], n_train, n_test, seed, block, shuffle, part)]
 
 
-def _take_partition(
-    df, ref, table, test_size, train_size, seed, shuffle, part, name, ref_name, partition_info=None
-):
+def _partition_number(i):
+    """One partition of the frame that tells each split task its partition's
+    number (see _split_dask)."""
+    import pandas as pd
+
+    return pd.DataFrame({"number": [i]})
+
+
+def _take_partition(df, number, ref, table, test_size, train_size, seed, shuffle, part, name, ref_name):
     """Train or test rows of one DataFrame partition (``table``: see _split_dask).
 
+    ``number``: the same partition of a frame holding the partition's number.
+    It is passed as data, not read from dask's ``partition_info``: dask moves
+    a selection of partitions (``.partitions[i]``, ``.tail()``, ``.loc`` on
+    known divisions) inside this call, and ``partition_info`` then numbers
+    the selected partitions from 0, which would draw other rows.
     ``ref``: the index of the same partition of the first DataFrame split
     with this one, when lengths are not known up front, to check that their
     rows align.
     """
-    i, n = partition_info["number"], len(df)
+    i, n = int(number["number"].iloc[0]), len(df)
     if ref is not None and len(ref) != n:
         raise ValueError(
             f"Partition {i} of {name} has {n} rows but partition {i} of {ref_name} has "
@@ -274,7 +285,7 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     n_samples = None if sizes is None else sum(sizes)
     test_size, train_size = _validate_sizes(test_size, train_size, n_samples)
     kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
-    table = None
+    table = table_key = None
     if sizes is not None:
         n_train, n_test = _block_counts(
             sizes, *_total_counts(test_size, train_size, n_samples), shuffle)
@@ -287,6 +298,12 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     # the other DataFrames is checked against the first one's (at compute time)
     frames = [k for k, a in enumerate(arrays) if not isinstance(a, da.Array)]
     ref_k = frames[0] if frames and table is None else None
+    if frames:
+        import dask.dataframe as dd
+
+        first = arrays[frames[0]]
+        numbers = dd.from_map(_partition_number, range(first.npartitions), divisions=first.divisions,
+                              meta=_partition_number(0).iloc[:0], enforce_metadata=False)
     out = []
     for k, a in enumerate(arrays):
         for part in (0, 1):
@@ -302,10 +319,12 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
             else:
                 # only the index of the first frame's partition is moved (for its length)
                 ref = arrays[ref_k].index if ref_k is not None and k != ref_k else None
+                # partition i of every input goes with partition i of the others
+                # (align_dataframes=False: no repartitioning to common divisions)
                 out.append(a.map_partitions(
-                    _take_partition, ref, table=table, test_size=test_size,
+                    _take_partition, numbers, ref, table=table_key, test_size=test_size,
                     train_size=train_size, part=part, name=f"arrays[{k}]", ref_name=f"arrays[{ref_k}]",
-                    **kwargs, meta=a, clear_divisions=bool(shuffle),
+                    **kwargs, meta=a, clear_divisions=bool(shuffle), align_dataframes=False,
                 ))
     return out
 
