@@ -380,6 +380,10 @@ def test_counts_poisson_recovers_coef():
         (make_blobs, dict(n_samples=[10, 20], centers=2), "centers must be None or an array"),
         (make_counts, dict(n_features=3, n_informative=4), "n_informative must be <= n_feat"),
         (make_counts, dict(scale=float("nan")), "scale must be a finite number"),
+        (make_blobs, dict(cluster_std=np.inf), "cluster_std must be a finite non-negative"),
+        (make_blobs, dict(return_centers="no"), r"return_centers must be True or False, got 'no'"),
+        (make_regression, dict(coef="no"), r"coef must be True or False, got 'no'"),
+        (make_counts, dict(coef=1), r"coef must be True or False, got 1"),
     ],
 )
 def test_bad_arguments(func, kwargs, match):
@@ -419,3 +423,19 @@ def test_default_classification_is_learnable_like_sklearns():
         X, y = make_classification(n_samples=2000, n_features=20, random_state=seed, chunks=500)
         X, y = X.compute(), y.compute()
         assert LogisticRegression().fit(X, y).score(X, y) > 0.75, seed
+
+
+@pytest.mark.parametrize("chunks", [4, 5, 12])
+def test_unshuffled_rows_are_in_scikit_learns_order_whatever_the_chunks(chunks):
+    """shuffle=False: cluster after cluster over the whole data set, as
+    scikit-learn lays them out (not a fair mix in every block)."""
+    from sklearn import datasets as sk
+
+    _, y = make_blobs(12, centers=3, shuffle=False, chunks=chunks, random_state=0)
+    np.testing.assert_array_equal(y.compute(), sk.make_blobs(12, centers=3, shuffle=False)[1])
+    _, y = make_blobs([2, 7, 3], centers=np.zeros((3, 2)), shuffle=False, chunks=chunks, random_state=0)
+    np.testing.assert_array_equal(y.compute(), np.repeat([0, 1, 2], [2, 7, 3]))
+    kwargs = dict(n_samples=12, n_features=4, n_informative=2, n_redundant=0, weights=[0.3],
+                  flip_y=0.0, shuffle=False)
+    _, y = make_classification(**kwargs, chunks=chunks, random_state=0)
+    np.testing.assert_array_equal(y.compute(), sk.make_classification(**kwargs, random_state=0)[1])

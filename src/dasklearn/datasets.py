@@ -26,7 +26,9 @@ Design
   scikit-learn's counts).  The rows of the data set are, in order, the merge
   of one evenly spaced sequence per cluster (:func:`_prefix_counts`), and a
   block takes the rows of its range: every block is a fair mix of the
-  clusters, and the clusters' totals over the blocks are exact.
+  clusters, and the clusters' totals over the blocks are exact.  With
+  ``shuffle=False`` the rows are in scikit-learn's order instead, cluster
+  after cluster over the whole data set (a block may then hold one class).
 * A block's ``X`` and ``y`` are drawn by one task into a packed float64 array
   ``[X | y]``, of which ``X`` and ``y`` are blockwise slices: computing both
   generates each block once (computing one alone generates the whole block).
@@ -229,8 +231,14 @@ def _prefix_counts(m, counts):
     return np.array(taken, dtype=np.int64)
 
 
-def _block_counts(start, stop, counts):
-    """Rows of each cluster in the data set's rows ``[start, stop)``."""
+def _block_counts(start, stop, counts, shuffle=True):
+    """Rows of each cluster in the data set's rows ``[start, stop)``: a fair
+    mix (:func:`_prefix_counts`) when the rows are shuffled, else the part of
+    scikit-learn's layout in that range (cluster after cluster over the whole
+    data set)."""
+    if not shuffle:
+        ends = np.cumsum(np.asarray(counts, dtype=np.int64))
+        return np.clip(ends, start, stop) - np.clip(ends - counts, start, stop)
     return _prefix_counts(stop, counts) - _prefix_counts(start, counts)
 
 
@@ -294,7 +302,7 @@ def _hypercube(n_vertices, dims, rng):
 def _classification_block(rng, start, stop, p):
     nf, ni, nr, nrep = p["n_features"], p["n_informative"], p["n_redundant"], p["n_repeated"]
     n = stop - start
-    counts = _block_counts(start, stop, p["cluster_counts"])
+    counts = _block_counts(start, stop, p["cluster_counts"], p["shuffle"])
     y = np.repeat(np.arange(len(counts)) % p["n_classes"], counts)
     X = np.empty((n, nf))
     Xi = X[:, :ni]
@@ -369,7 +377,10 @@ def make_classification(
         Multiplies the features after the shift; None: drawn uniformly in
         [1, 101] (the drawn values are in ``parameters["scale"]``).
     shuffle : bool, default=True
-        Shuffle the rows within each block; permute the columns (one permutation).
+        Shuffle the rows (each block is a fair mix of the clusters, its rows
+        shuffled) and permute the columns (one permutation). If False, the rows
+        are in scikit-learn's order: cluster after cluster over the whole data
+        set, so a block may hold a single class.
     %(random_state)s
     return_X_y : bool, default=True
         If False, return a :class:`~sklearn.utils.Bunch` with ``X``, ``y``,
@@ -525,6 +536,7 @@ def make_regression(
     noise = _check_real("noise", noise, 0.0, hint="It is a standard deviation.")
     tail_strength = _check_real("tail_strength", tail_strength, 0.0, 1.0, "Pass e.g. 0.5.")
     shuffle = _check_bool("shuffle", shuffle)
+    coef = _check_bool("coef", coef)
     if effective_rank is not None:
         effective_rank = _check_int("effective_rank", effective_rank, 1,
                                     "Pass None for well-conditioned N(0, 1) features.")
@@ -552,7 +564,7 @@ def make_regression(
 # ------------------------------------------------------------------ blobs
 def _blobs_block(rng, start, stop, p):
     n = stop - start
-    labels = np.repeat(np.arange(len(p["std"])), _block_counts(start, stop, p["counts"]))
+    labels = np.repeat(np.arange(len(p["std"])), _block_counts(start, stop, p["counts"], p["shuffle"]))
     if p["shuffle"]:  # rows are independent given their label
         labels = rng.permutation(labels)
     X = rng.standard_normal((n, p["centers"].shape[1]))
@@ -588,7 +600,9 @@ def make_blobs(
     center_box : tuple of float (min, max), default=(-10.0, 10.0)
         Bounding box of the random centers.
     shuffle : bool, default=True
-        Shuffle the rows within each block (otherwise grouped by center).
+        Shuffle the rows (each block is a fair mix of the centers, its rows
+        shuffled). If False, the rows are in scikit-learn's order: grouped by
+        center over the whole data set.
     %(random_state)s
     return_centers : bool, default=False
         Also return the centers.
@@ -635,15 +649,16 @@ def make_blobs(
             f"{n_centers} centers. Pass one count per center."
         )
     std = np.asarray(cluster_std, dtype=np.float64)
-    if std.ndim > 1 or std.size not in (1, n_centers) or not np.all(std >= 0):
+    if std.ndim > 1 or std.size not in (1, n_centers) or not np.all((std >= 0) & np.isfinite(std)):
         raise ValueError(
-            f"cluster_std must be a non-negative float or {n_centers} of them (one per "
+            f"cluster_std must be a finite non-negative float or {n_centers} of them (one per "
             f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
         )
     box = np.asarray(center_box, dtype=np.float64)
     if box.shape != (2,) or not np.all(np.isfinite(box)):
         raise ValueError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
     shuffle = _check_bool("shuffle", shuffle)
+    return_centers = _check_bool("return_centers", return_centers)
     seed = _seed(random_state)
     if not isinstance(centers, np.ndarray):
         # a box given as (max, min) is the same interval, as scikit-learn draws it
@@ -713,6 +728,7 @@ def make_counts(
             "Increase n_features or decrease n_informative."
         )
     scale = _check_real("scale", scale, 0.0, hint="It is the norm of the coefficients.")
+    coef = _check_bool("coef", coef)
     seed = _seed(random_state)
     rng = _init_rng(seed)
     beta = np.zeros(nf)
