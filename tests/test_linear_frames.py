@@ -296,3 +296,36 @@ def test_float32_data_give_float32_coefficients_and_predictions(make):
         if make is not LogisticRegression:
             assert pred.dtype == np.float32
             assert np.asarray(pred.compute() if hasattr(pred, "compute") else pred).dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["LogisticRegression", "DataParallel", "IncrementalSearchCV"])
+def test_columns_of_a_parquet_frame_fit_like_the_frame_in_memory(client, tmp_path, kind):
+    """``dd.read_parquet(path)[columns]``, the usual way to get a large frame:
+    counting its partitions' lengths must not let dask merge partitions
+    (dask/dask#12411 refused the fit); the fit equals the in-memory one."""
+    from sklearn import linear_model as sk
+    from sklearn.base import clone
+
+    from dasklearn.model_selection import IncrementalSearchCV
+    from dasklearn.wrappers import DataParallel
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(400, 4)), columns=list("abcd"))
+    df["y"] = (df["a"] - df["c"] > 0).astype(int)
+    dd.from_pandas(df, npartitions=8).to_parquet(tmp_path / "data")
+    frame = dd.read_parquet(tmp_path / "data")
+    X, y = frame[["a", "b", "c"]], frame["y"]
+    assert X.npartitions == 8
+    if kind == "LogisticRegression":
+        ours = LogisticRegression(tol=1e-10).fit(X, y)
+        ref = sk.LogisticRegression(tol=1e-10).fit(df[["a", "b", "c"]], df["y"])
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8)
+    elif kind == "DataParallel":
+        est = DataParallel(sk.SGDClassifier(random_state=0), max_rounds=2, random_state=0)
+        in_memory = clone(est).fit(dd.from_pandas(df[["a", "b", "c"]], npartitions=8),
+                                   dd.from_pandas(df["y"], npartitions=8))
+        np.testing.assert_array_equal(est.fit(X, y).estimator_.coef_, in_memory.estimator_.coef_)
+    else:
+        search = IncrementalSearchCV(sk.SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2]}, n_initial_parameters=2,
+                                     max_iter=2, random_state=0).fit(X, y, classes=[0, 1])
+        assert search.best_score_ > 0.8

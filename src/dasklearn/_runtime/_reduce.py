@@ -668,11 +668,17 @@ def as_dask_array(obj):
     DataParallel, the adaptive searches) convert dask frames here (one pass
     over the data for the lengths): their runtimes place and split blocks by
     their rows, which must be known.
-    """
-    from dask import is_dask_collection
 
-    if is_dask_collection(obj) and hasattr(obj, "to_dask_array"):
-        return obj.to_dask_array(lengths=True)
+    dask's partition tuning is off meanwhile: it may merge partitions while
+    the lengths are counted (a column selection of a Parquet-backed frame
+    does), and ``to_dask_array`` then refuses lengths that do not match its
+    partitions (dask/dask#12411).
+    """
+    import dask
+
+    if dask.is_dask_collection(obj) and hasattr(obj, "to_dask_array"):
+        with dask.config.set({"optimization.tune.active": False}):
+            return obj.to_dask_array(lengths=True)
     return obj
 
 
