@@ -176,3 +176,44 @@ def test_unknown_chunks_are_named_in_the_fix():
     with pytest.raises(ValueError, match=r"compute_chunk_sizes\(\)") as err:
         inc.fit(X_unknown, y_unknown, classes=[0, 1])
     assert "assume_equal_chunks" not in str(err.value)
+
+
+def test_outputs_on_a_dataframe_keep_its_index_kind_and_the_blocks_dtype(tmp_path):
+    """The lazy output's meta is true of its blocks: X's index (dates here,
+    so resample and date lookups work) and, for text labels, the dtype pandas
+    gives the blocks' Series (so the predictions can be written to Parquet)."""
+    from dasklearn.linear_model import LogisticRegression as OurLogisticRegression
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(96, 2)), columns=["a", "b"],
+                      index=pd.date_range("2020-01-01", periods=96, freq="h", name="when"))
+    df["label"] = np.where(df["a"] > 0, "pos", "neg")
+    frame = dd.from_pandas(df, npartitions=4)
+    X = frame[["a", "b"]]
+    fitted = [ParallelPostFit(LogisticRegression()).fit(df[["a", "b"]], df["label"]),
+              OurLogisticRegression().fit(X, frame["label"])]
+    for model in fitted:
+        pred = model.predict(X)
+        assert isinstance(pred._meta.index, pd.DatetimeIndex) and pred._meta.index.name == "when"
+        computed = pred.compute()
+        assert pred.dtype == computed.dtype
+        daily = (pred == "pos").resample("D").mean().compute()
+        np.testing.assert_allclose(daily.to_numpy(), (computed == "pos").resample("D").mean().to_numpy())
+        path = tmp_path / type(model).__name__
+        X.assign(pred=pred).to_parquet(path)
+        assert dd.read_parquet(path)["pred"].compute().tolist() == computed.tolist()
+    proba = fitted[0].predict_proba(X)
+    assert isinstance(proba._meta.index, pd.DatetimeIndex)
+    assert proba.loc["2020-01-02"].compute().shape == (24, 2)
+
+
+def test_a_pandas_probability_meta_of_another_width_takes_one_column_per_class():
+    fitted = ParallelPostFit(LogisticRegression(), predict_proba_meta=pd.DataFrame({"p": np.empty(0)}))
+    fitted.fit(XN, YN)
+    proba = fitted.predict_proba(X)
+    assert proba.shape[1] == 2
+    np.testing.assert_allclose(proba[:, 1].compute(), fitted.estimator_.predict_proba(XN)[:, 1])
+    frame = dd.from_pandas(pd.DataFrame(XN, columns=[f"f{i}" for i in range(6)]), npartitions=3)
+    on_frame = fitted.predict_proba(frame)
+    assert list(on_frame.columns) == [0, 1]
+    np.testing.assert_allclose(on_frame.compute().to_numpy(), fitted.estimator_.predict_proba(XN))

@@ -196,11 +196,22 @@ def _sample_from_meta(est, method, X, meta):
     whatever the meta's shape (only its dtype counts). A numpy meta without
     a width for ``transform`` takes the estimator's output feature names' count,
     or the width of the output on one row when it has none."""
+    if method in _WIDTH_FROM_CLASSES and hasattr(est, "classes_") and np.ndim(est.classes_) == 1:
+        n = len(est.classes_)
+        if hasattr(meta, "iloc"):
+            if meta.ndim == 2 and meta.shape[1] == n:
+                return meta.iloc[:0]  # one column per class, named as declared
+            dtype = meta.dtypes.iloc[0] if meta.ndim == 2 and meta.shape[1] else getattr(meta, "dtype", None)
+            dtype = np.dtype(np.float64) if dtype is None or meta.ndim == 2 and not meta.shape[1] else dtype
+            if hasattr(X, "iloc"):  # a frame's output: columns named after the classes
+                import pandas as pd
+
+                return pd.DataFrame({c: np.empty(0, dtype=dtype) for c in _output_columns(est, method, n)})
+            return np.empty((0, n), dtype=dtype)
+        return np.empty((0, n), dtype=np.asarray(meta).dtype)
     if hasattr(meta, "iloc"):
         return meta.iloc[:0]
     meta = np.asarray(meta)
-    if method in _WIDTH_FROM_CLASSES and hasattr(est, "classes_") and np.ndim(est.classes_) == 1:
-        return np.empty((0, len(est.classes_)), dtype=meta.dtype)
     if meta.ndim == 2 and meta.shape[1] == 0:
         try:
             width = len(est.get_feature_names_out())
@@ -260,15 +271,15 @@ def apply_method(est, method: str, X, meta=None, meta_name: str | None = None):
 
     sample = _sample_output(est, method, X) if meta is None else _sample_from_meta(est, method, X, meta)
     out = np.asarray(sample)
-    if isinstance(sample, pd.DataFrame):  # its own columns and dtypes (set_output(transform="pandas"))
-        meta = sample.iloc[:0].reset_index(drop=True)
-    elif declared is not None and isinstance(sample, pd.Series):  # the declared dtype and name
-        meta = sample.iloc[:0].reset_index(drop=True)
-    elif out.ndim == 1:
-        meta = pd.Series(np.empty(0, dtype=out.dtype))
+    if isinstance(sample, (pd.DataFrame, pd.Series)) and (declared is not None or sample.ndim == 2):
+        # its own columns and dtypes (set_output(transform="pandas")), or the declared dtype and name
+        meta = sample.iloc[:0]
+    elif out.ndim == 1:  # the dtype pandas gives the blocks' Series (text: str in pandas 3)
+        meta = pd.Series(out).iloc[:0]
     else:
         columns = _output_columns(est, method, out.shape[1])
         meta = pd.DataFrame({c: np.empty(0, dtype=out.dtype) for c in columns})
+    meta = meta.set_axis(X._meta.index[:0])  # X's index kind (dates, say), as the blocks keep it
     return X.map_partitions(call_frame, est_key, method, meta, declared, meta=meta)
 
 
