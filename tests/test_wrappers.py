@@ -469,6 +469,38 @@ def test_unfitted_wrapper_raises_not_fitted():
     assert clone(Incremental(SGDClassifier(), epochs=3)).get_params()["epochs"] == 3
 
 
+def test_a_prefitted_estimator_predicts_and_scores_until_the_wrapper_is_fitted(client):
+    """As dask-ml: ParallelPostFit(pretrained).predict(dask X) uses it as it
+    is (Incremental does not: its model is its own fit's)."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _data(n_blocks=3, rows=100)
+    Xn, yn = X.compute(), y.compute()
+    pretrained = LogisticRegression().fit(Xn[:150], yn[:150])
+    wrapped = ParallelPostFit(pretrained)
+    np.testing.assert_array_equal(wrapped.predict(X).compute(), pretrained.predict(Xn))
+    np.testing.assert_allclose(wrapped.predict_proba(X).compute(), pretrained.predict_proba(Xn))
+    assert wrapped.score(X, y) == pretrained.score(Xn, yn)
+    np.testing.assert_array_equal(wrapped.classes_, pretrained.classes_)
+    refit = wrapped.fit(Xn, yn)  # then its own fit's model, on a clone
+    assert refit.estimator_ is not pretrained and refit.score(X, y) == LogisticRegression().fit(Xn, yn).score(Xn, yn)
+    with pytest.raises(NotFittedError):
+        Incremental(SGDClassifier().fit(Xn, yn)).predict(X)
+
+
+def test_parallel_post_fit_partial_fit_continues_in_memory(client):
+    """dask-ml's ParallelPostFit.partial_fit: one call on the whole input
+    (computed first), continuing from the current model."""
+    X, y = _data(n_blocks=3, rows=100)
+    Xn, yn = X.compute(), y.compute()
+    wrapped = ParallelPostFit(SGDClassifier(random_state=0))
+    wrapped.partial_fit(X, y, classes=[0, 1]).partial_fit(Xn, yn)
+    loop = SGDClassifier(random_state=0).partial_fit(Xn, yn, classes=[0, 1]).partial_fit(Xn, yn)
+    np.testing.assert_array_equal(wrapped.coef_, loop.coef_)
+    assert wrapped.estimator is not wrapped.estimator_
+    assert not hasattr(ParallelPostFit(LogisticRegression()), "partial_fit")
+
+
 # ------------------------------------------------- scikit-learn's own checks
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("wrapper", [Incremental(SGDClassifier(random_state=0), random_state=0),

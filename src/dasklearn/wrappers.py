@@ -182,10 +182,14 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         the meta). Probabilities get one column per class whatever the
         meta's shape (only its dtype counts), as in dask-ml.
 
+    An estimator that is already fitted can be wrapped as it is: until the
+    wrapper's own ``fit``, ``predict`` & co and ``score`` use it (as in
+    dask-ml, for a pre-trained model applied to dask data).
+
     Attributes
     ----------
     estimator_ : estimator object
-        The fitted estimator.
+        The fitted estimator (set by ``fit`` or ``partial_fit``).
     classes_ : ndarray of shape (n_classes,)
         Class labels (classifiers only).
     n_features_in_ : int
@@ -212,6 +216,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """
 
     _own_fitted = ("estimator_",)  # the wrapper's fitted attributes, never the estimator's
+    _uses_a_prefitted_estimator = True  # before fit, predict with ``estimator`` if fitted (dask-ml)
 
     def __init__(self, estimator, *, scoring=None, predict_meta=None, predict_proba_meta=None,
                  transform_meta=None):
@@ -224,6 +229,20 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     # -- scikit-learn conventions (tags and predict & co: DelegateMixin) ----
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
+
+    def _fitted(self, method):
+        """``estimator_``; before any fit, the given estimator if it is fitted
+        (and this wrapper predicts with pre-fitted estimators)."""
+        if not hasattr(self, "estimator_") and self._uses_a_prefitted_estimator:
+            from sklearn.exceptions import NotFittedError
+
+            try:
+                check_is_fitted(self.estimator)
+            except (NotFittedError, TypeError):
+                pass
+            else:
+                return self.estimator
+        return super()._fitted(method)
 
     # -- validation ----------------------------------------------------------
     def _check_estimator(self):
@@ -302,6 +321,40 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._record_fitted(model)
         return self
 
+    @available_if(lambda self: hasattr(self.estimator, "partial_fit"))
+    def partial_fit(self, X, y=None, **fit_params):
+        """One ``partial_fit`` call of the estimator on the whole of ``X`` in
+        memory, continuing from the current model (a clone of ``estimator``
+        at the first call), as dask-ml's ParallelPostFit does.
+
+        A dask input is computed here first, so it must fit in memory; to
+        train on data larger than memory, block by block, use
+        :class:`Incremental`.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+            Training data.
+        y : array-like, dask array or dask Series of shape (n_samples,), default=None
+            Target values.
+        **fit_params : dict
+            Passed to the estimator's ``partial_fit`` (``classes`` at the
+            first call of a classifier); dask values are computed first.
+
+        Returns
+        -------
+        self : object
+            The fitted wrapper.
+        """
+        self._check_estimator()
+        self._check_scoring()
+        self._check_metas()
+        est = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
+        names = list(fit_params)
+        X, y, *values = _blockwise.compute_here(X, y, *(fit_params[k] for k in names))
+        self._record_fitted(est.partial_fit(X, y, **dict(zip(names, values))))
+        return self
+
     # -- delegation to the fitted estimator ----------------------------------
     @available_if(_has("transform"))
     def fit_transform(self, X, y=None, **fit_params):
@@ -345,18 +398,17 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         score : float
         """
-        check_is_fitted(self)
-        scorer = check_scoring(self.estimator_, scoring=self.scoring)
+        est = self._fitted("score")
+        scorer = check_scoring(est, scoring=self.scoring)
         kw = {}
         if sample_weight is not None:
             kw["sample_weight"] = _blockwise.compute_here(sample_weight)[0]
-        return _blockwise.score(scorer, self.estimator_, X, y, **kw)
+        return _blockwise.score(scorer, est, X, y, **kw)
 
     @property
     def classes_(self):
         """Class labels of the fitted estimator (classifiers only)."""
-        check_is_fitted(self)
-        return self.estimator_.classes_
+        return self._fitted("classes_").classes_
 
 
 class Incremental(ParallelPostFit):
@@ -491,6 +543,7 @@ class Incremental(ParallelPostFit):
     """
 
     _own_fitted = ("estimator_", "n_blocks_", "n_recoveries_")
+    _uses_a_prefitted_estimator = False  # as dask-ml's: its own fit's model only
 
     def __init__(self, estimator, *, scoring=None, shuffle_blocks=True, random_state=None, epochs=1,
                  assume_equal_chunks=True, predict_meta=None, predict_proba_meta=None, transform_meta=None):
