@@ -487,3 +487,23 @@ def test_persisted_fine_grained_input_is_used_where_it_is(client):
 
     assert ran(lazy_tasks, "compute_in_task")  # generated in one task
     assert not ran(persisted_tasks, "compute_in_task") and not ran(persisted_tasks, "make_classification")
+
+
+@pytest.mark.timeout(120)
+def test_search_nested_in_a_search_on_a_cluster_of_threads_finishes(clf_data):
+    """The inner search runs inside the outer search's task; sending its fits
+    to the same cluster and waiting held every worker thread (a threaded
+    cluster hung forever): nested work runs in the task's thread, and the
+    result is scikit-learn's."""
+    from dask.distributed import Client, LocalCluster
+
+    X, y = clf_data
+    X, y = X[:90], y[:90]
+    inner = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3)
+    ref = sk.GridSearchCV(sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3), {"cv": [2, 3]}, cv=3)
+    ref.fit(X, y)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as lc, \
+            Client(lc):
+        outer = GridSearchCV(inner, {"cv": [2, 3]}, cv=3).fit(X, y)
+    np.testing.assert_allclose(outer.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from dasklearn._runtime._cluster import (
     active_client,
     gather,
+    in_a_task,
     lost_with_worker,
     scatter,
     wait_on_cluster,
@@ -292,10 +293,14 @@ class DistributedBackend:
 
 
 def get_backend(n_jobs: int | None = None):
-    """A DistributedBackend on the active Client, else a LocalBackend."""
+    """A DistributedBackend on the active Client, else a LocalBackend (of one
+    thread, unless ``n_jobs`` says otherwise, inside a dask task: dask gives
+    each task one core)."""
     client = active_client()
     if client is not None:
         return DistributedBackend(client)
+    if n_jobs is None and in_a_task():
+        n_jobs = 1
     return LocalBackend(n_jobs)
 
 

@@ -78,10 +78,33 @@ def worker_timeout() -> float:
     return value
 
 
+def in_a_task() -> bool:
+    """Is this code running inside a dask.distributed task (a dasklearn
+    estimator fitted by a task: a search nested in a search, say)?"""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def active_client():
-    """The default dask.distributed Client, or None when there is none."""
+    """The default dask.distributed Client, or None when there is none.
+
+    None inside a task too: work sent from a task to the cluster and waited
+    for holds the task's worker thread, and once every thread waits so, no
+    task can run (a search nested in a search on a cluster of threads hung
+    forever). Nested work runs in the task's own thread instead, as
+    scikit-learn runs it.
+    """
     if "distributed" not in sys.modules:
         return None  # distributed never imported: no client can exist
+    if in_a_task():
+        return None
     from distributed import default_client
 
     try:
