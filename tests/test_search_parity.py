@@ -14,7 +14,7 @@ from sklearn import model_selection as sk
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, check_scoring, get_scorer, make_scorer
@@ -409,3 +409,34 @@ def test_fits_that_cannot_take_shared_folds_match_scikit_learn(client):
     assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
     for key in ("mean_test_score", "mean_train_score"):
         np.testing.assert_allclose(ours.cv_results_[key], ref.cv_results_[key], rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:.*penalty:FutureWarning", "ignore:Inconsistent values:UserWarning")
+def test_liblinear_fits_on_threads_give_scikit_learns_scores_every_time():
+    """liblinear / libsvm keep one random generator per process, reseeded by
+    each fit: fits of them running at once on threads would interleave their
+    draws (scores off, the best candidate changed from run to run). They run
+    one at a time in a process; the scores are scikit-learn's every time."""
+    X, y = make_classification(1500, 20, random_state=0)
+    estimator = LogisticRegression(solver="liblinear", penalty="l1", random_state=0, max_iter=3, tol=1e-8)
+    grid = {"C": [0.5, 1, 2, 4, 8, 16]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sk.GridSearchCV(estimator, grid, cv=3, scoring="neg_log_loss").fit(X, y)
+        for _ in range(4):
+            ours = GridSearchCV(estimator, grid, cv=3, scoring="neg_log_loss", n_jobs=2).fit(X, y)
+            np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                                       rtol=0, atol=1e-12)
+
+
+def test_which_fits_draw_from_the_process_wide_generator():
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.svm import SVC, LinearSVC
+
+    from dasklearn._runtime._model_kernels import _draws_from_the_process_rng as draws
+
+    assert draws(LinearSVC()) and draws(SVC()) and draws(LogisticRegression(solver="liblinear"))
+    assert draws(Pipeline([("scale", StandardScaler()), ("svm", LinearSVC())]))
+    assert draws(BaggingClassifier(SVC()))
+    assert not draws(LogisticRegression()) and not draws(Pipeline([("lr", LogisticRegression())]))
+    assert not draws(Ridge()) and not draws(object())

@@ -145,7 +145,10 @@ def _scalar_of(value):
 
 
 def _fit_task(est, X, y, fit_params):
-    return est.fit(X, y, **fit_params)
+    from dasklearn._runtime._model_kernels import one_at_a_time_if_seeded_globally
+
+    with one_at_a_time_if_seeded_globally(est):
+        return est.fit(X, y, **fit_params)
 
 
 class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):

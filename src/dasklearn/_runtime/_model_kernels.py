@@ -29,8 +29,10 @@ lost work by running the same tasks again.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -174,6 +176,47 @@ def concat_parts(parts: list):
     X = np.concatenate([p[0] for p in parts])
     y = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
     return X, y
+
+
+_PROCESS_RNG = threading.Lock()
+
+
+def _draws_from_the_process_rng(est) -> bool:
+    """Does fitting ``est`` (or an estimator inside it: a Pipeline's step, a
+    meta-estimator's estimator) draw from the random generator that
+    scikit-learn's liblinear and libsvm code keep, one per process, and each
+    fit reseeds from its ``random_state``? (``LinearSVC``, ``LinearSVR``, the
+    ``SVC`` family, ``LogisticRegression(solver="liblinear")``.)"""
+    from sklearn.base import BaseEstimator
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVC, NuSVR, OneClassSVM
+
+    libsvm = (SVC, SVR, LinearSVC, LinearSVR, NuSVC, NuSVR, OneClassSVM)
+    try:
+        inner = [v for v in est.get_params(deep=True).values() if isinstance(v, BaseEstimator)]
+    except Exception:  # not a scikit-learn estimator: nothing to look into
+        inner = []
+    for e in (est, *inner):
+        if isinstance(e, libsvm):
+            return True
+        if isinstance(e, (LogisticRegression, LogisticRegressionCV)) and getattr(e, "solver", None) == "liblinear":
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def one_at_a_time_if_seeded_globally(est):
+    """Fit ``est`` alone in this process if it draws from the process-wide
+    generator of liblinear / libsvm (see :func:`_draws_from_the_process_rng`):
+    fits running at once on threads (local searches, workers of several
+    threads) would interleave their draws, and a fixed ``random_state``
+    would not give scikit-learn's results, nor the same twice. Other fits
+    run concurrently as before."""
+    if _draws_from_the_process_rng(est):
+        with _PROCESS_RNG:
+            yield
+    else:
+        yield
 
 
 def new_model(template, params):

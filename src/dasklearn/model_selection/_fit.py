@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
-from dasklearn._runtime._model_kernels import new_model
+from dasklearn._runtime._model_kernels import new_model, one_at_a_time_if_seeded_globally
 from dasklearn._validation import score_number
 
 
@@ -334,7 +334,9 @@ def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: Fit
     start = time.perf_counter()
     try:
         est = new_model(template, params)
-        est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
+        with one_at_a_time_if_seeded_globally(est):
+            start = time.perf_counter()  # not the wait
+            est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
     except Exception as exc:
         if isinstance(opts.error_score, str) or (not private and _writes_its_input(exc)):  # 'raise', or retry
             raise
@@ -453,7 +455,8 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
     y_train, y_test = take_rows(y, train), take_rows(y, test)
     try:
         est = clone(prefix)
-        Xt_train = est.fit_transform(X_train, y_train)
+        with one_at_a_time_if_seeded_globally(est):
+            Xt_train = est.fit_transform(X_train, y_train)
         Xt_test = est.transform(X_test)
         # on a copy: a step with copy=False may have written into X_train (scikit-learn's
         # train score then transforms it again), and must not write into Xt_train
@@ -500,6 +503,7 @@ def fit_final(template, params, X, y, fit_params):
 
 def _refit(template, params, X, y, fit_params):
     est = new_model(template, params)
-    if y is None:
-        return est.fit(X, **fit_params)
-    return est.fit(X, y, **fit_params)
+    with one_at_a_time_if_seeded_globally(est):
+        if y is None:
+            return est.fit(X, **fit_params)
+        return est.fit(X, y, **fit_params)
