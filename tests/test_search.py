@@ -507,3 +507,45 @@ def test_search_nested_in_a_search_on_a_cluster_of_threads_finishes(clf_data):
         outer = GridSearchCV(inner, {"cv": [2, 3]}, cv=3).fit(X, y)
     np.testing.assert_allclose(outer.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
                                rtol=0, atol=1e-12)
+
+
+class _AnyParams(LogisticRegression):
+    """Takes any parameter through set_params and lists it in get_params only
+    once set, as LightGBM's and XGBoost's scikit-learn estimators do."""
+
+    def __init__(self, C=1.0, **kwargs):
+        super().__init__(C=C)
+        self._other = {}
+        self.set_params(**kwargs)
+
+    def get_params(self, deep=True):
+        return {**super().get_params(deep=deep), **self._other}
+
+    def set_params(self, **params):
+        known = super().get_params(deep=False)
+        for key, value in params.items():
+            if key in known:
+                super().set_params(**{key: value})
+            else:
+                setattr(self, key, value)
+                self._other[key] = value
+        return self
+
+    def fit(self, X, y):
+        self.C = self._other.get("reg_C", self.C)
+        return super().fit(X, y)
+
+
+def test_parameters_only_set_params_knows_are_searched(client, clf_data):
+    """scikit-learn's searches only need set_params to take a name; get_params
+    lists it only once set. In a pipeline too; a name set_params refuses is
+    still refused before any work."""
+    X, y = clf_data
+    for est, grid in [(_AnyParams(), {"reg_C": [0.001, 1.0]}),
+                      (Pipeline([("clf", _AnyParams())]), {"clf__reg_C": [0.001, 1.0]})]:
+        ours = GridSearchCV(est, grid, cv=3).fit(X, y)
+        ref = sk.GridSearchCV(est, grid, cv=3).fit(X, y)
+        _assert_same_results(ours, ref)
+        assert ours.best_params_ == ref.best_params_
+    with pytest.raises(ValueError, match=r"Invalid parameter 'clf__alpah'"):
+        GridSearchCV(Pipeline([("clf", LogisticRegression())]), {"clf__alpah": [1.0]}).fit(X, y)

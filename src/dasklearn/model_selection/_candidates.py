@@ -94,12 +94,18 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
     A name is valid when ``estimator.get_params(deep=True)`` has it, or when a
     prefix of it (``step`` in ``step__alpha``, or in ``step__inner__alpha``)
     is itself set by the same candidate to an estimator that has the rest (a
-    step replaced by another estimator brings its own parameters).
+    step replaced by another estimator brings its own parameters), or when
+    ``set_params`` accepts it all the same, as scikit-learn's searches only
+    require (LightGBM's estimators take any LightGBM parameter there, and
+    list it in ``get_params`` only once set).
     """
     valid = set(estimator.get_params(deep=True))
     for params in candidates:
         for name in params:
             if name in valid or _set_through_replaced_step(name, params):
+                continue
+            if _set_params_accepts(estimator, name, params[name]):
+                valid.add(name)
                 continue
             import difflib
 
@@ -109,6 +115,16 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
                 f"Invalid parameter {name!r} for estimator {type(estimator).__name__}: "
                 f"it is not one of its parameters (see estimator.get_params().keys()).{hint}"
             )
+
+
+def _set_params_accepts(estimator, name: str, value) -> bool:
+    from sklearn.base import clone
+
+    try:
+        clone(estimator).set_params(**{name: clone(value, safe=False)})
+    except Exception:  # ValueError for an unknown name, in scikit-learn's estimators
+        return False
+    return True
 
 
 def _set_through_replaced_step(name: str, params: dict) -> bool:
