@@ -274,6 +274,7 @@ def test_metadata_nobody_requested_is_refused_before_any_work(client):
     """scikit-learn's UnsetMetadataPassedError, raised on the client: the
     scheduler got no task."""
     from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.metrics import accuracy_score, make_scorer
 
     from conftest import scheduler_keys
 
@@ -285,14 +286,18 @@ def test_metadata_nobody_requested_is_refused_before_any_work(client):
         # pipeline's score; 1.9: the 'accuracy' scorer): the same here
         cases = [(LogisticRegression().set_fit_request(sample_weight=True), {"C": [1.0]}, "accuracy"),
                  (Pipeline([("lr", LogisticRegression().set_fit_request(sample_weight=True))]),
-                  {"lr__C": [1.0]}, None)]
+                  {"lr__C": [1.0]}, None),
+                 # several metrics, one of them requesting the weights: not a search of NaN scores
+                 (LogisticRegression().set_fit_request(sample_weight=True), {"C": [1.0]},
+                  {"a": make_scorer(accuracy_score).set_score_request(sample_weight=True), "b": "accuracy"})]
         for estimator, grid, scoring in cases:
+            refit = "a" if isinstance(scoring, dict) else True
             try:
-                sk.GridSearchCV(estimator, grid, cv=CV, scoring=scoring).fit(X, Y, sample_weight=W)
+                sk.GridSearchCV(estimator, grid, cv=CV, scoring=scoring, refit=refit).fit(X, Y, sample_weight=W)
             except UnsetMetadataPassedError:
                 refused += 1
                 with pytest.raises(UnsetMetadataPassedError):
-                    GridSearchCV(estimator, grid, cv=CV, scoring=scoring).fit(X, Y, sample_weight=W)
+                    GridSearchCV(estimator, grid, cv=CV, scoring=scoring, refit=refit).fit(X, Y, sample_weight=W)
     assert refused >= 1
     assert scheduler_keys(client) == before
 

@@ -275,6 +275,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if _routing_enabled():  # as scikit-learn routes them; refused before any work if not requested
             routed = process_routing(self, "fit", **fit_params, **({} if groups is None else {"groups": groups}))
             fit_params, groups = dict(routed.estimator.fit), routed.splitter.split.get("groups")
+            if scoring.metrics is not None:  # each metric's request, checked here (each fold's scoring routes so)
+                process_routing(scoring.combined, "score", **routed.scorer.score)
             scoring = dataclasses.replace(scoring, routed={
                 k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in routed.scorer.score.items()})
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
