@@ -329,3 +329,19 @@ def test_columns_of_a_parquet_frame_fit_like_the_frame_in_memory(client, tmp_pat
         search = IncrementalSearchCV(sk.SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2]}, n_initial_parameters=2,
                                      max_iter=2, random_state=0).fit(X, y, classes=[0, 1])
         assert search.best_score_ > 0.8
+
+
+def test_text_labels_of_a_dask_series_fit_without_a_conversion_warning():
+    """pandas 3 holds text labels as str: dask warns that it converts such
+    columns to object when making arrays; the labels are converted first,
+    as numpy holds them, so the user sees no warning about it."""
+    import warnings
+
+    df = pd.DataFrame({"a": np.arange(40.0)})
+    df["y"] = pd.Series(np.where(df["a"] > 20, "pos", "neg"), dtype="string")
+    frame = dd.from_pandas(df, npartitions=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = LogisticRegression().fit(frame[["a"]], frame["y"])
+    assert list(model.classes_) == ["neg", "pos"]
+    assert model.predict(frame[["a"]]).compute().tolist() == model.predict(df[["a"]]).tolist()

@@ -677,6 +677,11 @@ def as_dask_array(obj):
     import dask
 
     if dask.is_dask_collection(obj) and hasattr(obj, "to_dask_array"):
+        import pandas as pd
+
+        if getattr(obj, "ndim", 2) == 1 and isinstance(obj.dtype, pd.StringDtype):
+            # text labels as numpy holds them (dask would say it converts them so)
+            obj = obj.astype(object)
         with dask.config.set({"optimization.tune.active": False}):
             return obj.to_dask_array(lengths=True)
     return obj
