@@ -669,10 +669,13 @@ def as_dask_array(obj):
     over the data for the lengths): their runtimes place and split blocks by
     their rows, which must be known.
 
-    dask's partition tuning is off meanwhile: it may merge partitions while
-    the lengths are counted (a column selection of a Parquet-backed frame
-    does), and ``to_dask_array`` then refuses lengths that do not match its
-    partitions (dask/dask#12411).
+    The lengths are those of the array's own blocks (``compute_chunk_sizes``),
+    not counted on the frame: dask's partition tuning may merge a frame's
+    partitions (a column selection of a Parquet-backed frame's) when the
+    array is made but not when the frame's lengths are counted, or the other
+    way round, and ``to_dask_array(lengths=True)`` then refuses lengths that
+    do not match (dask/dask#12411). Tuning is off where dask has the switch,
+    so the blocks are the frame's partitions.
     """
     import dask
 
@@ -683,7 +686,7 @@ def as_dask_array(obj):
             # text labels as numpy holds them (dask would say it converts them so)
             obj = obj.astype(object)
         with dask.config.set({"optimization.tune.active": False}):
-            return obj.to_dask_array(lengths=True)
+            return obj.to_dask_array().compute_chunk_sizes()
     return obj
 
 
