@@ -271,3 +271,47 @@ def test_incremental_search_takes_dask_ml_decay_rate_none_only(small):
     assert InverseDecaySearchCV(SGD, PARAMS).get_params()["decay_rate"] == 1.0
     with pytest.raises(ValueError, match="decay_rate"):
         InverseDecaySearchCV(SGD, PARAMS, decay_rate=None).fit(X, y)
+
+
+def test_a_multi_output_dask_y_in_several_column_chunks_pairs_with_x_rows():
+    """``da.stack([y1, y2], axis=1)`` has one column per chunk: its blocks
+    must pair with X's blocks whole (it trained on the wrong targets, with
+    one output)."""
+    from sklearn.linear_model import SGDRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(600, 4)
+    Y = np.c_[X @ [1, 2, 3, 4], -(X @ [4, 3, 2, 1])]
+    Xd = da.from_array(X, chunks=(200, 4))
+    stacked = da.stack([da.from_array(Y[:, 0], chunks=200), da.from_array(Y[:, 1], chunks=200)], axis=1)
+    assert stacked.chunks[1] == (1, 1)
+    est = MultiOutputRegressor(SGDRegressor(random_state=0))
+    kw = dict(n_initial_parameters=1, max_iter=3, random_state=0)
+    ours = IncrementalSearchCV(est, {"estimator__alpha": [1e-4]}, **kw).fit(Xd, stacked)
+    ref = IncrementalSearchCV(est, {"estimator__alpha": [1e-4]}, **kw).fit(Xd, da.from_array(Y, chunks=(200, 2)))
+    assert ours.predict(X).shape == (600, 2)
+    assert ours.best_score_ == ref.best_score_
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_fits_seeded_from_liblinear_s_process_generator_repeat_on_threads():
+    """resource='n_samples' fits LinearSVC on threads: they run one at a time
+    (liblinear keeps one generator per process), so a fixed random_state
+    gives the same results as one thread, every time."""
+    from sklearn.svm import LinearSVC
+
+    X, y = make_classification(n_samples=3000, n_features=40, n_informative=10, flip_y=0.2, random_state=0)
+    grid = {"C": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 0.03]}
+
+    def run(n_jobs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search = SuccessiveHalvingSearchCV(LinearSVC(random_state=0, max_iter=30, dual=True), grid,
+                                               n_initial_parameters="grid", aggressiveness=2,
+                                               random_state=0, n_jobs=n_jobs).fit(X, y)
+        return search.cv_results_["test_score"].tolist(), search.best_estimator_.coef_.tolist()
+
+    one_thread = run(1)
+    for _ in range(4):
+        assert run(2) == one_thread

@@ -240,11 +240,12 @@ def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
     else:
         model, seconds, calls = state
         model = copy.deepcopy(model)
-    for parts in blocks:
-        X, y = concat_parts(parts)
-        if len(X):
-            model.partial_fit(X, y, **fit_params)
-        calls += 1
+    with one_at_a_time_if_seeded_globally(model):
+        for parts in blocks:
+            X, y = concat_parts(parts)
+            if len(X):
+                model.partial_fit(X, y, **fit_params)
+            calls += 1
     return model, seconds + time.perf_counter() - start, calls
 
 
@@ -262,7 +263,8 @@ def fit_rows(template, params, block_parts, counts, fit_params):
     X = np.concatenate(Xs)
     y = None if ys[0] is None else np.concatenate(ys)
     model = new_model(template, params)
-    model.fit(X, y, **fit_params)
+    with one_at_a_time_if_seeded_globally(model):
+        model.fit(X, y, **fit_params)
     return model, time.perf_counter() - start, int(len(X))
 
 

@@ -691,10 +691,17 @@ def as_dask_array(obj):
 
 
 def _aligned(X, *others):
-    """X with one column chunk and the (1-D) others with X's row chunks (dask arrays)."""
+    """X with one column chunk and the others with X's row chunks, in one
+    column chunk too (dask arrays): block ``i`` of each pairs with X's."""
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
-    return (X, *(a if a.chunks[0] == X.chunks[0] else a.rechunk({0: X.chunks[0]}) for a in others))
+
+    def like_x(a):
+        if a.chunks[0] == X.chunks[0] and (a.ndim == 1 or len(a.chunks[1]) == 1):
+            return a
+        return a.rechunk({0: X.chunks[0], **{k: -1 for k in range(1, a.ndim)}})
+
+    return (X, *(like_x(a) for a in others))
 
 
 def place_blocks(X, y, n_threads: int | None = None, sample_weight=None):

@@ -62,8 +62,9 @@ def check_data(estimator, X, y):
                     "ddf[col].to_dask_array(lengths=True)."
                 )
             check_length(y)  # before the rechunk, which would fail on another length
-            if y.chunks[0] != X.chunks[0]:
-                y = y.rechunk({0: X.chunks[0]})
+            if y.chunks[0] != X.chunks[0] or (y.ndim == 2 and len(y.chunks[1]) > 1):
+                # one block of y per block of X, all its columns in it (blocks pair up)
+                y = y.rechunk({0: X.chunks[0], **({1: -1} if y.ndim == 2 else {})})
         elif dask.is_dask_collection(y):  # X in memory: y comes here too (checked below)
             y = y.compute()
         if not dask.is_dask_collection(y):
