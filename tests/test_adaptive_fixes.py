@@ -315,3 +315,22 @@ def test_fits_seeded_from_liblinear_s_process_generator_repeat_on_threads():
     one_thread = run(1)
     for _ in range(4):
         assert run(2) == one_thread
+
+
+@pytest.mark.parametrize("search", [IncrementalSearchCV, HyperbandSearchCV])
+def test_column_names_of_a_frame_are_kept_and_checked(search):
+    """As scikit-learn's estimators fitted on a DataFrame: predicting on the
+    same columns says nothing; on columns in another order, an error."""
+    X, y = make_classification(n_samples=800, n_features=5, random_state=0)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcde")), npartitions=4)
+    target = dd.from_pandas(pd.Series(y), npartitions=4)
+    fitted = search(SGDClassifier(tol=None, random_state=0), {"alpha": [1e-4, 1e-3]}, max_iter=3,
+                    random_state=0).fit(frame, target)
+    np.testing.assert_array_equal(fitted.feature_names_in_, list("abcde"))
+    np.testing.assert_array_equal(fitted.best_estimator_.feature_names_in_, list("abcde"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fitted.predict(frame).compute()
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.predict(frame[list("edcba")]).compute()
+    assert not hasattr(search(SGDClassifier(), {"alpha": [1e-4]}, max_iter=2).fit(X, y), "feature_names_in_")

@@ -89,7 +89,12 @@ COMMON_ATTRS = """
     n_splits_ : int
         Number of validation folds (1 for a hold-out split).
     multimetric_ : bool
-        Always False: an adaptive search compares one number."""
+        Always False: an adaptive search compares one number.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen during fit, when X was a (dask) DataFrame with
+        string column names; the best estimator checks them when it predicts."""
 
 
 def adaptive_doc(text: str) -> str:

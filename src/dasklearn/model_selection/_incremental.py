@@ -89,7 +89,16 @@ SAMPLES = "n_samples"
 _DEFAULT_TEST_SIZE = 0.15
 
 
+def _string_column_names(X):
+    """X's column names when all are strings (scikit-learn's ``feature_names_in_``), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not len(columns) or not all(isinstance(c, str) for c in columns):
+        return None
+    return np.asarray(list(columns), dtype=object)
+
+
 # ------------------------------------------------------------------- base class
+
 class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared execution of the adaptive searches; subclasses supply the policy.
 
@@ -279,6 +288,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_params()
         scorer = self._check_scoring()
         resource = self._resource()
+        names = _string_column_names(X)
         X, y, n_samples = check_data(self.estimator, X, y)
         classifier = is_classifier(self.estimator)
         if self.cv is not None:
@@ -325,6 +335,13 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_splits_ = len(spec.folds)
             self.multimetric_ = False
             self.n_features_in_ = int(X.shape[1])
+            self.__dict__.pop("feature_names_in_", None)
+            if names is not None:
+                # the blocks were fitted as arrays: the best model checks the
+                # names of what it predicts on, as if fitted on the DataFrame
+                self.feature_names_in_ = names
+                if self.best_estimator_ is not None and not hasattr(self.best_estimator_, "feature_names_in_"):
+                    self.best_estimator_.feature_names_in_ = names
         finally:
             runtime.close()
         return self
