@@ -157,3 +157,47 @@ def test_missing_files_and_a_single_trusted_name(fitted, tmp_path):
     save(CustomSGD(random_state=0).fit(X, search.predict(X)), path)
     [name] = sio.get_untrusted_types(file=str(path))
     assert isinstance(load(path, trusted=name), CustomSGD)  # a lone name, not its characters
+
+
+def test_searches_scored_by_any_built_in_scorer_name_load(tmp_path):
+    """Every scorer name scikit-learn registers: its scorer type and the
+    metric function it calls are trusted (matthews_corrcoef and the
+    likelihood ratios were refused)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+    for scoring in ("matthews_corrcoef", "positive_likelihood_ratio", "neg_negative_likelihood_ratio"):
+        search = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2, scoring=scoring).fit(X, y)
+        save(search, tmp_path / f"{scoring}.skops")
+        loaded = load(tmp_path / f"{scoring}.skops")
+        assert loaded.score(X, y) == search.score(X, y)
+
+
+def test_fitted_imputers_load_and_tree_models_are_named(tmp_path):
+    from sklearn.impute import SimpleImputer
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    X[::7, 1] = np.nan
+    imputer = SimpleImputer().fit(X)
+    save(imputer, tmp_path / "imputer.skops")
+    np.testing.assert_array_equal(load(tmp_path / "imputer.skops").transform(X), imputer.transform(X))
+    tree = DecisionTreeClassifier(random_state=0).fit(np.nan_to_num(X), y)
+    save(tree, tmp_path / "tree.skops")
+    with pytest.raises(UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree"):
+        load(tmp_path / "tree.skops")
+    assert load(tmp_path / "tree.skops", trusted=["sklearn.tree._tree.Tree"]).score(np.nan_to_num(X), y) == 1.0
+
+
+@pytest.mark.parametrize("damage", [lambda b: b"garbage", lambda b: b[: len(b) // 2]], ids=["garbage", "truncated"])
+def test_a_damaged_array_in_a_model_file_is_named_as_such(fitted, tmp_path, damage):
+    good, bad = tmp_path / "good.skops", tmp_path / "bad.skops"
+    save(fitted, good)
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        first = [n for n in zin.namelist() if n.endswith(".npy")][0]
+        for name in zin.namelist():
+            data = zin.read(name)
+            zout.writestr(name, damage(data) if name == first else data)
+    with pytest.raises(UntrustedModelError, match="not a readable skops model file") as info:
+        load(bad)
+    assert "pickle" not in str(info.value)

@@ -55,7 +55,8 @@ def _default_trusted() -> frozenset:
     file): dasklearn's estimators, splitters and Hyperband's brackets (their
     constructors only store their arguments); scikit-learn's scorer classes
     and the public metric functions scorers use (``*_score``, ``*_error``,
-    ``*_loss``, ``*_deviance``)."""
+    ``*_loss``, ``*_deviance``, and those scikit-learn's scorers call);
+    ``numpy.dtype``."""
     import sklearn.metrics
     from sklearn.linear_model import LogisticRegression as _Probe
     from sklearn.metrics import check_scoring, get_scorer, get_scorer_names
@@ -72,6 +73,13 @@ def _default_trusted() -> frozenset:
     names.add(_qualified(type(check_scoring(_Probe()))))
     names |= {_qualified(getattr(sklearn.metrics, n)) for n in sklearn.metrics.__all__
               if n.endswith(("_score", "_error", "_loss", "_deviance")) and callable(getattr(sklearn.metrics, n))}
+    # the metric functions scikit-learn's own scorers call (matthews_corrcoef,
+    # the likelihood ratios), read from the scorer objects themselves
+    for n in get_scorer_names():
+        names |= {_qualified(v) for v in vars(get_scorer(n)).values()
+                  if callable(v) and not isinstance(v, type) and hasattr(v, "__qualname__")
+                  and getattr(v, "__module__", "").startswith("sklearn.metrics")}
+    names.add("numpy.dtype")  # a dtype from its name: what fitted imputers & co hold
     return frozenset(names)
 
 
@@ -121,4 +129,11 @@ def load(path, trusted=()):
             f"you wrote this file and trust these types, pass them as load(path, "
             f"trusted=[...]); otherwise do not use the file."
         )
-    return sio.load(path, trusted=list(untrusted))
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as exc:  # a damaged member: its arrays, say (the cause is chained)
+        raise UntrustedModelError(
+            f"{path} is not a readable skops model file: a part of it could not be read "
+            f"({type(exc).__name__}). It may be corrupted or tampered with; save the model again "
+            f"with dasklearn.io.save."
+        ) from exc
