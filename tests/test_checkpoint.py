@@ -225,3 +225,54 @@ def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
         assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
     assert len(ckpt.read_text().splitlines()) == 1 + 4  # the header and 2 x 2 fits, none twice
+
+
+def _create_at(path, fingerprint, start, queue):
+    while time.time() < start:
+        pass
+    try:
+        Checkpoint(path, fingerprint).load()
+        Checkpoint(path, fingerprint).append([{"c": 0, "s": 0, "r": {"by": fingerprint}}])
+        queue.put("took it")
+    except ValueError:
+        queue.put("refused")
+
+
+def test_two_searches_creating_one_checkpoint_at_once_do_not_both_take_it(tmp_path):
+    """Two different searches started together with the same path: one
+    creates the file, the other reads its header and is refused (both took
+    it, and a rerun mixed in the other search's records)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(8):
+        path = str(tmp_path / f"{trial}.ckpt")
+        queue = ctx.Queue()
+        start = time.time() + 0.2
+        procs = [ctx.Process(target=_create_at, args=(path, fp, start, queue)) for fp in ("A", "B")]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        assert sorted(queue.get(timeout=5) for _ in procs) == ["refused", "took it"]
+        header, *records = (json.loads(line) for line in open(path))
+        assert [r["e"]["r"]["by"] for r in records] == [header["fingerprint"]]
+    assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f]
+
+
+def test_checkpoint_arguments_are_checked_before_any_work(data, tmp_path, monkeypatch):
+    from sklearn.model_selection import KFold, ShuffleSplit
+
+    X, y = data
+    monkeypatch.chdir(tmp_path)
+    est, grid = SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2]}
+    for bad, match in [("", "file path"), (True, "file path"), (tmp_path / "nope" / "s.ckpt", "does not exist")]:
+        with pytest.raises(ValueError, match=match):
+            GridSearchCV(est, grid, checkpoint=bad).fit(X, y)
+    with pytest.raises(ValueError, match="random_state must be set when checkpoint is given"):
+        RandomizedSearchCV(est, grid, n_iter=2, checkpoint=tmp_path / "r.ckpt").fit(X, y)
+    for cv in (KFold(3, shuffle=True), ShuffleSplit(3)):
+        with pytest.raises(ValueError, match="shuffles with random_state=None"):
+            GridSearchCV(est, grid, cv=cv, checkpoint=tmp_path / "g.ckpt").fit(X, y)
+    assert os.listdir(tmp_path) == []  # no file, not even a temporary one
+    GridSearchCV(est, grid, cv=KFold(3, shuffle=True, random_state=0), checkpoint=tmp_path / "g.ckpt").fit(X, y)

@@ -8,9 +8,10 @@ as results arrive. A crash mid-write leaves at most one torn last line;
 loading stops at the first line that fails to parse or check, and the file is
 truncated back to the last good line before anything new is appended.
 
-The header is written to a temporary file, fsynced and renamed into place
-(and the directory fsynced), so a crash while creating the file leaves
-either no checkpoint or a complete header.
+The header is written to a temporary file, fsynced and hard-linked into
+place (and the directory fsynced), so a crash while creating the file
+leaves either no checkpoint or a complete header, and of two searches that
+create the same file at once only one does (the other reads its header).
 
 Two kinds share the format: ``kind="search"`` (GridSearchCV /
 RandomizedSearchCV: one record per finished (candidate, split) fit) and
@@ -136,14 +137,9 @@ class Checkpoint:
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             header = {"format": _FORMAT, "version": _VERSION, "kind": self.kind,
                       "fingerprint": self.fingerprint}
-            tmp = f"{self.path}.tmp-{os.getpid()}"
-            with open(tmp, "w") as fh:
-                fh.write(json.dumps(header) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path)
-            return []
+            if self._create(header):
+                return []
+            # another process created it meanwhile: its header is judged below
         entries, good_end = [], 0
         with open(self.path, "rb") as fh:
             first = fh.readline()
@@ -185,6 +181,33 @@ class Checkpoint:
                 fh.flush()
                 os.fsync(fh.fileno())
         return entries
+
+    def _create(self, header) -> bool:
+        """Publish a file holding just ``header``, unless another process has
+        created one meanwhile (then False). The header is written to a
+        temporary file first and hard-linked into place, which fails if the
+        path exists: of two searches starting at once, one creates the file
+        and the other reads its header (and is refused if it is another
+        search), instead of both taking it."""
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(json.dumps(header) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                if os.path.getsize(self.path) != 0:
+                    return False
+                os.replace(tmp, self.path)  # an empty file there (made by the user): ours
+            except OSError:  # a file system without hard links
+                os.replace(tmp, self.path)
+            _fsync_dir(self.path)
+            return True
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def append(self, entries: list) -> None:
         """Durably append ``entries`` (JSON-serialisable) in one write."""

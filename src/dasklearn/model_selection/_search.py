@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import numbers
+import os
 import warnings
 from collections.abc import Mapping
 
@@ -175,6 +176,31 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
+        if self.checkpoint is not None:
+            self._check_checkpoint()
+
+    def _check_checkpoint(self):
+        """A usable path, and a search that draws the same candidates and
+        splits when run again (else its file could never be resumed)."""
+        path = self.checkpoint
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ValueError(f"checkpoint must be None or a file path (str or path-like); got {path!r}.")
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(folder):
+            raise ValueError(f"checkpoint={path!r}: its directory {folder!r} does not exist. Create it "
+                             "first, or pass a path in an existing directory.")
+        if getattr(self, "random_state", 0) is None:
+            raise ValueError(
+                f"{type(self).__name__}: random_state must be set when checkpoint is given (e.g. "
+                "random_state=0): a resumed search must draw the same candidates as the run that "
+                "wrote the checkpoint."
+            )
+        if getattr(self.cv, "random_state", 0) is None and getattr(self.cv, "shuffle", True):
+            raise ValueError(
+                f"cv={self.cv!r} shuffles with random_state=None, so each run splits differently and "
+                "the checkpoint could never be resumed. Give the splitter a random_state (e.g. "
+                f"{type(self.cv).__name__}(..., random_state=0))."
+            )
 
     def _scorers(self):
         """(Scoring for the workers, ``scorer_``, metric names or None when not
