@@ -276,3 +276,47 @@ def test_checkpoint_arguments_are_checked_before_any_work(data, tmp_path, monkey
             GridSearchCV(est, grid, cv=cv, checkpoint=tmp_path / "g.ckpt").fit(X, y)
     assert os.listdir(tmp_path) == []  # no file, not even a temporary one
     GridSearchCV(est, grid, cv=KFold(3, shuffle=True, random_state=0), checkpoint=tmp_path / "g.ckpt").fit(X, y)
+
+
+class _LoggedScaler(BaseEstimator):
+    """A first pipeline step that logs the rows of each fit."""
+
+    def __init__(self, log=None):
+        self.log = log
+
+    def fit(self, X, y=None):
+        with open(self.log, "a") as fh:
+            fh.write(f"{len(X)}\n")
+        self.mean_ = X.mean(0)
+        return self
+
+    def transform(self, X):
+        return X - self.mean_
+
+
+def test_resume_fits_a_pipeline_s_leading_steps_only_on_splits_left(data, tmp_path):
+    """The leading steps shared by all candidates are fitted once per split
+    with fits left to run (a complete checkpoint: only the refit)."""
+    from sklearn.pipeline import Pipeline
+
+    X, y = data
+    log, path = tmp_path / "fits.log", tmp_path / "s.ckpt"
+
+    def run():
+        est = Pipeline([("scale", _LoggedScaler(str(log))), ("sgd", SGDClassifier(random_state=0))])
+        return GridSearchCV(est, {"sgd__alpha": [1e-4, 1e-3, 1e-2]}, cv=5, checkpoint=path, n_jobs=1).fit(X, y)
+
+    def fits():
+        rows = open(log).read().split()
+        os.remove(log)
+        return sorted(int(r) for r in rows)
+
+    first = run()
+    assert len(fits()) == 6  # five splits and the refit
+    np.testing.assert_array_equal(run().cv_results_["mean_test_score"], first.cv_results_["mean_test_score"])
+    assert fits() == [len(X)]  # the refit only
+    header, *records = open(path).read().splitlines()
+    kept = [r for r in records if json.loads(r)["e"]["s"] != 4]
+    open(path, "w").write("\n".join([header, *kept]) + "\n")
+    np.testing.assert_array_equal(run().cv_results_["mean_test_score"], first.cv_results_["mean_test_score"])
+    assert fits() == [len(X) * 4 // 5, len(X)]  # split 4's, and the refit

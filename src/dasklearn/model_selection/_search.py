@@ -442,8 +442,11 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             prefix = Pipeline(self.estimator.steps[:prefix_len])
             scoring_h, tail_h, whole_h = backend.put_all(
                 [scoring, Pipeline(self.estimator.steps[prefix_len:]), self.estimator])
+            # only the splits with fits to run (a resumed search may have none left)
+            needed = {s for _, s, _, _ in items}
             folds = [backend.submit(_fit.fit_prefix, prefix, X_h, y_h, sp, self.error_score,
-                                    self.return_train_score) for sp in splits]
+                                    self.return_train_score) if s in needed else None
+                     for s, sp in enumerate(splits)]
             placed += [scoring_h, tail_h, whole_h, *folds]
             kernel, shared = _fit.fit_and_score_prefolded, (tail_h, whole_h, folds, scoring_h, opts)
         else:
