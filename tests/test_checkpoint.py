@@ -220,11 +220,30 @@ def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
         print("ok")
     '''))
     ckpt = tmp_path / "s.ckpt"
+
+    def run(seed="1"):
+        return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+
     for seed in ("1", "2"):  # two processes, two string-hash seeds
-        run = subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
-        assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+        done = run(seed)
+        assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
     assert len(ckpt.read_text().splitlines()) == 1 + 4  # the header and 2 x 2 fits, none twice
+    # lines added or removed elsewhere in the script: the same search
+    script.write_text("# a comment\n\n" + script.read_text().replace("import sys\n", "import sys\n\n\n"))
+    done = run()
+    assert done.returncode == 0 and len(ckpt.read_text().splitlines()) == 1 + 4, done.stderr[-2000:]
+    # the script's class or scorer edited: another search, refused
+    original = script.read_text()
+    for edited in (original.replace("class MySGD(SGDClassifier):\n    pass",
+                                    "class MySGD(SGDClassifier):\n    def fit(self, X, y):\n"
+                                    "        return super().fit(X[:, :1], y)"),
+                   original.replace("accuracy_score(y, est.predict(X))", "1 - accuracy_score(y, est.predict(X))")):
+        assert edited != original
+        script.write_text(edited)
+        done = run()
+        assert done.returncode != 0 and "other code of a function or class of your script" in done.stderr, \
+            done.stderr[-2000:]
 
 
 def _create_at(path, fingerprint, start, queue):
@@ -320,3 +339,43 @@ def test_resume_fits_a_pipeline_s_leading_steps_only_on_splits_left(data, tmp_pa
     open(path, "w").write("\n".join([header, *kept]) + "\n")
     np.testing.assert_array_equal(run().cv_results_["mean_test_score"], first.cv_results_["mean_test_score"])
     assert fits() == [len(X) * 4 // 5, len(X)]  # split 4's, and the refit
+
+
+class _FailsWhileFlagged(ClassifierMixin, BaseEstimator):
+    """SGD whose fits with alpha >= 0.01 fail while the file ``flag`` exists
+    (a failure whose cause goes away: memory, a module since fixed)."""
+
+    def __init__(self, alpha=1e-4, flag=None):
+        self.alpha = alpha
+        self.flag = flag
+
+    def fit(self, X, y):
+        if self.alpha >= 0.01 and os.path.exists(self.flag):
+            raise RuntimeError("flagged")
+        self.model_ = SGDClassifier(alpha=self.alpha, random_state=0).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_a_resumed_search_runs_its_failed_fits_again(data, tmp_path):
+    import warnings
+
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y = data
+    flag, path = tmp_path / "flag", tmp_path / "s.ckpt"
+    flag.write_text("")
+    search = GridSearchCV(_FailsWhileFlagged(flag=str(flag)), {"alpha": [1e-4, 1e-2]}, cv=3, checkpoint=path,
+                          n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        first = search.fit(X, y).cv_results_["mean_test_score"]
+    assert np.isfinite(first[0]) and np.isnan(first[1])
+    flag.unlink()
+    resumed = search.fit(X, y).cv_results_["mean_test_score"]
+    fresh = GridSearchCV(_FailsWhileFlagged(flag=str(flag)), {"alpha": [1e-4, 1e-2]}, cv=3).fit(X, y)
+    np.testing.assert_array_equal(resumed, fresh.cv_results_["mean_test_score"])
+    assert len(path.read_text().splitlines()) == 1 + 6 + 3  # the failed fits' records, then their new ones

@@ -39,7 +39,12 @@ _READS = {"search": (2,), "adaptive": (1, 2)}
 def fingerprint(*parts) -> str:
     """A stable hash of the search's defining arguments and its data: the
     same in every process that runs the same search (so a crashed search's
-    file is recognised when it is run again)."""
+    file is recognised when it is run again).
+
+    Functions and classes of the user's script (``__main__``) are hashed by
+    their code as well as their name: a script whose scorer or estimator
+    class was edited between two runs is another search (its recorded
+    results would be stale)."""
     import joblib
     from dask.base import is_dask_collection, tokenize
 
@@ -52,8 +57,94 @@ def fingerprint(*parts) -> str:
                 token = joblib.hash(part)
             except Exception:  # a lambda (a scorer, say), which pickle cannot name
                 token = _value_hash(part)
+            scripts = _script_code(part)
+            if scripts:
+                token = f"{token}-{scripts}"
         h.update(str(token).encode())
     return h.hexdigest()
+
+
+def _code_token(code) -> tuple:
+    """What a code object does, without where it sits in its file (line
+    numbers): an edit elsewhere in the script keeps the token."""
+    import types
+
+    consts = []
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            consts.append(_code_token(c))
+        elif isinstance(c, frozenset):  # its order follows the (per-process) string hashes
+            consts.append(("frozenset", tuple(sorted(map(repr, c)))))
+        else:
+            consts.append(repr(c))
+    return (code.co_code, code.co_names, code.co_varnames, tuple(consts))
+
+
+class _ScriptFinder(pickle.Pickler):
+    """Walks an object as pickle does, collecting the functions and classes
+    of the running script (``__main__``) it refers to; writes nothing."""
+
+    def __init__(self):
+        import io
+
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.found: dict = {}
+
+    def reducer_override(self, obj):
+        import types
+
+        if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == "__main__":
+            self.found.setdefault(obj.__qualname__, obj)
+        return NotImplemented
+
+
+def _script_code(part) -> str:
+    """A hash of the code of the script's functions and classes ``part``
+    refers to ("" when none; numpy / pandas data are not walked)."""
+    import numpy as np
+
+    if isinstance(part, np.ndarray) or hasattr(part, "iloc"):
+        return ""
+    finder = _ScriptFinder()
+    try:
+        finder.dump(part)
+    except Exception:  # what pickle cannot walk is hashed by value elsewhere
+        pass
+    if not finder.found:
+        return ""
+    h = hashlib.sha256()
+    for name in sorted(finder.found):
+        h.update(name.encode())
+        h.update(repr(_object_code(finder.found[name])).encode())
+    return h.hexdigest()
+
+
+def _stable(value) -> str:
+    """A hash of ``value`` that is the same in every run (not its repr, which
+    may show an address)."""
+    import joblib
+
+    try:
+        return joblib.hash(value)
+    except Exception:
+        return type(value).__qualname__
+
+
+def _object_code(obj):
+    """The code of a function, or of a class's methods (and properties)."""
+    import types
+
+    if isinstance(obj, types.FunctionType):
+        return _code_token(obj.__code__), _stable(obj.__defaults__)
+    out = [tuple(f"{b.__module__}.{b.__qualname__}" for b in obj.__mro__[1:])]
+    for name, value in sorted(vars(obj).items()):
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            out.append((name, *(_code_token(f.__code__) for f in (value.fget, value.fset) if f is not None)))
+        elif isinstance(value, types.FunctionType):
+            out.append((name, _code_token(value.__code__), _stable(value.__defaults__)))
+    return tuple(out)
 
 
 def _function_value(*parts):  # pragma: no cover - never called: stands for a function in a hash
@@ -77,7 +168,6 @@ class _ValueHasher(pickle.Pickler):
     classes are not: they carry a per-process id)."""
 
     def reducer_override(self, obj):
-        import marshal
         import types
 
         if isinstance(obj, types.FunctionType) and not _named(obj):
@@ -87,7 +177,7 @@ class _ValueHasher(pickle.Pickler):
                     cells.append(cell.cell_contents)
                 except ValueError:  # an empty cell
                     cells.append(None)
-            return _function_value, (obj.__module__, obj.__qualname__, marshal.dumps(obj.__code__),
+            return _function_value, (obj.__module__, obj.__qualname__, _code_token(obj.__code__),
                                      obj.__defaults__, obj.__kwdefaults__, tuple(cells))
         return NotImplemented
 
@@ -163,8 +253,9 @@ class Checkpoint:
             if header.get("fingerprint") != self.fingerprint or header.get("kind") != self.kind:
                 raise ValueError(
                     f"checkpoint={self.path!r} was written by a different search (other "
-                    "estimator, parameters, splits, scoring or data), so its results cannot "
-                    "be reused. Pass a new checkpoint path, or delete the file to start over."
+                    "estimator, parameters, splits, scoring or data, or other code of a function "
+                    "or class of your script), so its results cannot be reused. Pass a new "
+                    "checkpoint path, or delete the file to start over."
                 )
             good_end = fh.tell()
             for raw in fh:

@@ -413,7 +413,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         records = [None] * (len(candidates) * n_splits)
         if ckpt is not None:
             for entry in ckpt.load():
-                records[entry["c"] * n_splits + entry["s"]] = entry["r"]
+                # a fit that failed runs again: its cause (memory, a module since
+                # fixed) may be gone; its new record is appended after the old one
+                failed = entry["r"].get("error") is not None
+                records[entry["c"] * n_splits + entry["s"]] = None if failed else entry["r"]
         progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
         if backend.dashboard_link:
             progress.note(f"dashboard: {backend.dashboard_link}")
