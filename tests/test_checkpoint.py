@@ -379,3 +379,20 @@ def test_a_resumed_search_runs_its_failed_fits_again(data, tmp_path):
     fresh = GridSearchCV(_FailsWhileFlagged(flag=str(flag)), {"alpha": [1e-4, 1e-2]}, cv=3).fit(X, y)
     np.testing.assert_array_equal(resumed, fresh.cv_results_["mean_test_score"])
     assert len(path.read_text().splitlines()) == 1 + 6 + 3  # the failed fits' records, then their new ones
+
+
+def _two_metrics(est, X, y):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    predicted = est.predict(X)
+    return {"zeta_f1": f1_score(y, predicted), "acc": accuracy_score(y, predicted)}
+
+
+def test_a_resumed_search_keeps_the_order_of_a_scorer_s_metrics(data, tmp_path):
+    X, y = data
+    def run():
+        return GridSearchCV(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2]}, cv=3, scoring=_two_metrics,
+                            refit="acc", checkpoint=tmp_path / "s.ckpt", n_jobs=1).fit(X, y)
+    first, resumed = run(), run()
+    assert list(resumed.cv_results_) == list(first.cv_results_)
+    assert [k for k in first.cv_results_ if "_test_" in k][0] == "split0_test_zeta_f1"

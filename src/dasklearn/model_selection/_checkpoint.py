@@ -196,8 +196,10 @@ def _value_hash(part) -> str:
 
 
 def _line(entry) -> str:
+    """A record: the entry as it is (its metrics in the scorer's order, which
+    the resumed results keep), with a CRC of its canonical (sorted) form."""
     body = json.dumps(entry, sort_keys=True)
-    return json.dumps({"e": entry, "crc": zlib.crc32(body.encode())}, sort_keys=True)
+    return json.dumps({"e": entry, "crc": zlib.crc32(body.encode())})
 
 
 def _parse(line: str):
