@@ -334,3 +334,38 @@ def test_column_names_of_a_frame_are_kept_and_checked(search):
     with pytest.raises(ValueError, match="feature names should match"):
         fitted.predict(frame[list("edcba")]).compute()
     assert not hasattr(search(SGDClassifier(), {"alpha": [1e-4]}, max_iter=2).fit(X, y), "feature_names_in_")
+
+
+def test_halving_on_rows_gives_a_classifier_every_class_from_the_first_rung():
+    """resource='n_samples': the first rung has at least two rows per class
+    (one row cannot train a classifier) and a class-fair choice of rows (the
+    first rows of each block held one class when it was rare), as
+    scikit-learn's halving search subsamples."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=500, n_features=5, random_state=0)
+    search = SuccessiveHalvingSearchCV(LogisticRegression(), {"C": loguniform(1e-3, 1e3)},
+                                       n_initial_parameters=300, random_state=0).fit(X, y)
+    first = min(r["n_samples"] for records in search.model_history_.values() for r in records)
+    assert first >= 4
+    rare, labels = make_classification(n_samples=2000, n_features=5, weights=[0.95], random_state=0)
+    Xd, yd = da.from_array(rare, chunks=200), da.from_array(labels, chunks=200)
+    for seed in range(10):
+        SuccessiveHalvingSearchCV(LogisticRegression(), {"C": loguniform(1e-3, 1e3)}, n_initial_parameters=81,
+                                  random_state=seed).fit(Xd, yd)
+
+
+def test_class_fair_order_keeps_every_prefix_near_the_class_shares():
+    from dasklearn._runtime._model_kernels import class_fair_order
+
+    y = np.array([0] * 95 + [1] * 5)
+    for block in range(20):
+        order = class_fair_order(y, block)
+        assert sorted(order) == list(range(100))
+        for m in range(1, 101):
+            assert abs((y[order[:m]] == 1).sum() - m * 0.05) < 1
+        ones = order[y[order] == 1]
+        assert list(ones) == sorted(ones)  # each class's rows in their order
+    # over many blocks, the first rows hold the rare class in its share
+    firsts = [y[class_fair_order(y, b)[:2]].sum() for b in range(100)]
+    assert 5 <= sum(firsts) <= 15  # 200 rows, 10 expected

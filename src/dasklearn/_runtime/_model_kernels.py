@@ -249,17 +249,64 @@ def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
     return model, seconds + time.perf_counter() - start, calls
 
 
+_GOLDEN = 0.6180339887498949
+_SILVER = 0.4142135623730951
+
+
+def class_fair_order(y, block: int):
+    """Positions of ``y``'s rows ordered so that every prefix holds each class
+    in about its share (within one row), each class's rows in their order.
+
+    Row ``j`` of class ``k`` (of ``C_k``) comes at time ``(j + phase) / C_k``,
+    the phase depending on the block and the class: a block's share of a
+    rare class is rounded up in some blocks and down in others, so the
+    first rows of many blocks together hold each class in its share too.
+    """
+    _, inverse = np.unique(np.asarray(y), return_inverse=True)
+    inverse = inverse.ravel()
+    counts = np.bincount(inverse)
+    phases = ((block + 1) * _GOLDEN + np.arange(len(counts)) * _SILVER) % 1.0
+    rank_in_class = np.empty(len(inverse), dtype=np.int64)
+    for k in range(len(counts)):
+        rank_in_class[inverse == k] = np.arange(counts[k])
+    times = (rank_in_class + phases[inverse]) / counts[inverse]
+    return np.argsort(times, kind="stable")
+
+
+def _take(parts, positions):
+    """(Xs, ys) of the rows at ``positions`` (sorted) of the parts laid end to end."""
+    Xs, ys, offset = [], [], 0
+    for X, y in parts:
+        local = positions[(positions >= offset) & (positions < offset + len(y))] - offset
+        if len(local):
+            Xs.append(X[local])
+            ys.append(y[local])
+        offset += len(y)
+    return Xs, ys
+
+
 def fit_rows(template, params, block_parts, counts, fit_params):
-    """A fresh model fitted on the first ``counts[b]`` training rows of each block."""
+    """A fresh model fitted on ``counts[b]`` training rows of each block (the
+    first ones). For a classifier, ``sum(counts)`` rows of all the blocks in
+    :func:`class_fair_order` instead (every class in its share, as
+    scikit-learn's halving search subsamples: the first rows of each block
+    could all be of one class, and the fit would fail), in row order."""
+    from sklearn.base import is_classifier
+
     start = time.perf_counter()
-    Xs, ys = [], []
-    for parts, n in zip(block_parts, counts):
-        for X, y in parts:
-            if n <= 0:
-                break
-            Xs.append(X[:n])
-            ys.append(None if y is None else y[:n])
-            n -= len(Xs[-1])
+    parts = [part for block in block_parts for part in block]
+    if is_classifier(template) and parts and parts[0][1] is not None and np.ndim(parts[0][1]) == 1:
+        y_all = np.concatenate([np.asarray(y) for _, y in parts])
+        Xs, ys = _take(parts, np.sort(class_fair_order(y_all, 0)[:sum(counts)]))
+    else:
+        Xs, ys = [], []
+        for block, n in zip(block_parts, counts):
+            for X, y in block:
+                if n <= 0:
+                    break
+                Xs.append(X[:n])
+                ys.append(None if y is None else y[:n])
+                n -= len(Xs[-1])
     X = np.concatenate(Xs)
     y = None if ys[0] is None else np.concatenate(ys)
     model = new_model(template, params)

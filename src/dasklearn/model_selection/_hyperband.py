@@ -39,7 +39,11 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
     HalvingRandomSearchCV but distributed: each rung *refits* its models with
     ``fit`` on a growing subsample of the training rows (taken evenly from
     every block), and the last rung uses ``max_iter`` rows (default: all
-    training rows of a fold).
+    training rows of a fold). For a classifier the subsample holds every
+    class in its share (as scikit-learn's halving search stratifies it), and
+    when ``n_initial_iter`` is None the first rung has at least two rows
+    per class (``metadata``, computed before the classes are known, may
+    then show smaller first rungs than ``metadata_``).
 
     Parameters
     ----------
@@ -109,12 +113,14 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
                 f"max_iter={self.max_iter}. Use n_initial_iter <= max_iter (or leave it None)."
             )
 
-    def _rungs(self, n_models, top):
+    def _rungs(self, n_models, top, min_rows=1):
         """Rungs planned for ``n_initial_parameters`` models (the grid's size
-        for 'grid') up to ``top``, with at most ``n_models`` in each."""
+        for 'grid') up to ``top``, with at most ``n_models`` in each (and, on
+        rows, at least ``min_rows`` from the first)."""
         n = n_models if self.n_initial_parameters == "grid" else int(self.n_initial_parameters)
         if self.n_initial_iter is None and top is not None:
-            rungs = pol.exhaust_rungs(n, self.aggressiveness, top)
+            # a classifier fitted on rows: at least 2 per class from the first rung
+            rungs = pol.exhaust_rungs(n, self.aggressiveness, top, min_rows)
         else:
             rungs = pol.sha_rungs(n, self.n_initial_iter or 1, self.aggressiveness, top)
         return pol.cap_rungs(rungs, n_models)
@@ -128,7 +134,7 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
                     f"{max_resource} training rows. Use max_iter <= {max_resource} or None."
                 )
             top = max_resource if top is None else top
-        self._rungs_ = self._rungs(n_models, top)
+        self._rungs_ = self._rungs(n_models, top, getattr(self, "_min_rows", 1))
         return self._additional_calls, top, None
 
     def _additional_calls(self, history, done=frozenset()):

@@ -324,6 +324,10 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             runtime.share("scorer", scorer)
             runtime.share("fit_params", fit_params)
             max_resource = min(int(train_rows[f].sum()) for f in spec.folds) if resource == SAMPLES else None
+            # as scikit-learn's halving search: a classifier's first rung of rows
+            # has at least two per class (one row cannot train it)
+            self._min_rows = (2 * len(layout.classes) if resource == SAMPLES and classifier
+                              and layout.classes is not None else 1)
             tracks = [Track(name, ids, cands, *self._prepare(name, len(cands), max_resource))
                       for name, ids, cands in sampled]
             orders = {f: BlockOrder(np.flatnonzero(train_rows[f]), order_seed) for f in [*spec.folds, "all"]}

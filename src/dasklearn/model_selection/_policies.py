@@ -258,15 +258,16 @@ def exhaust_initial(n_models: int, aggressiveness, max_resource: int) -> int:
     return max(1, _floor_scale(int(max_resource), aggressiveness, -n_halvings(n_models, aggressiveness)))
 
 
-def exhaust_rungs(n_models: int, aggressiveness, max_resource: int) -> list[tuple[int, int]]:
+def exhaust_rungs(n_models: int, aggressiveness, max_resource: int, min_resource: int = 1) -> list[tuple[int, int]]:
     """Rungs whose last one uses exactly ``max_resource`` (scikit-learn's
     ``min_resources='exhaust'``): rung ``k`` of ``K`` trains
     ``floor(n_models / eta**k)`` models to ``floor(max_resource * eta**(k - K))``
-    (at least 1, and increasing)."""
+    (at least ``min_resource``, and increasing; rungs that would pass
+    ``max_resource`` are dropped, so the last may keep several models)."""
     K = n_halvings(n_models, aggressiveness)
     rungs, previous = [], 0
     for k in range(K + 1):
-        r = max(_floor_scale(int(max_resource), aggressiveness, k - K), previous + 1, 1)
+        r = max(_floor_scale(int(max_resource), aggressiveness, k - K), previous + 1, int(min_resource), 1)
         rungs.append((_floor_scale(n_models, aggressiveness, -k), min(r, int(max_resource))))
         previous = rungs[-1][1]
         if previous >= max_resource:
