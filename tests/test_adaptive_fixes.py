@@ -369,3 +369,14 @@ def test_class_fair_order_keeps_every_prefix_near_the_class_shares():
     # over many blocks, the first rows hold the rare class in its share
     firsts = [y[class_fair_order(y, b)[:2]].sum() for b in range(100)]
     assert 5 <= sum(firsts) <= 15  # 200 rows, 10 expected
+
+
+def test_dasklearn_s_incremental_wrapper_gets_the_classes_found_in_y(small):
+    """Its partial_fit takes **fit_kwargs: the labels the search found reach
+    it, as they reach an SGDClassifier (it failed with "needs classes=")."""
+    from dasklearn.wrappers import Incremental
+
+    X, y = small
+    search = IncrementalSearchCV(Incremental(SGDClassifier(random_state=0)), {"estimator__alpha": [1e-4, 1e-3]},
+                                 n_initial_parameters=2, max_iter=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(search.best_estimator_.classes_, np.unique(y.compute() if hasattr(y, "compute") else y))

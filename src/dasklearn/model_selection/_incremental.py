@@ -622,10 +622,13 @@ def warn_small_space(owner, asked) -> int | None:
 
 
 def _accepts(method, name) -> bool:
+    """Does ``method`` take ``name``: by name, or through ``**kwargs`` (a
+    wrapper's, such as dasklearn's Incremental, passing it on)?"""
     try:
-        return name in inspect.signature(method).parameters
+        params = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 # ----------------------------------------------------------------- the searches
