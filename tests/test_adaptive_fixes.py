@@ -380,3 +380,28 @@ def test_dasklearn_s_incremental_wrapper_gets_the_classes_found_in_y(small):
     search = IncrementalSearchCV(Incremental(SGDClassifier(random_state=0)), {"estimator__alpha": [1e-4, 1e-3]},
                                  n_initial_parameters=2, max_iter=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(search.best_estimator_.classes_, np.unique(y.compute() if hasattr(y, "compute") else y))
+
+
+def test_column_names_reach_the_model_that_predicts_in_pipelines_and_wrappers():
+    """A Pipeline's feature_names_in_ is its first step's (a read-only
+    property: setting it failed at the end of fit); dasklearn's wrappers
+    predict with their estimator_, which must hold the names."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from dasklearn.wrappers import Incremental
+
+    X, y = make_classification(n_samples=600, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=3)
+    target = dd.from_pandas(pd.Series(y), npartitions=3)
+    pipe = SuccessiveHalvingSearchCV(make_pipeline(StandardScaler(), LogisticRegression()),
+                                     {"logisticregression__C": [0.1, 1.0, 10.0]}, n_initial_parameters="grid",
+                                     random_state=0).fit(frame, target)
+    wrapped = IncrementalSearchCV(Incremental(SGDClassifier(random_state=0)), {"estimator__alpha": [1e-4, 1e-3]},
+                                  n_initial_parameters=2, max_iter=2, random_state=0).fit(frame, target)
+    for search in (pipe, wrapped):
+        np.testing.assert_array_equal(search.feature_names_in_, list("abc"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            search.predict(frame).compute()

@@ -201,3 +201,21 @@ def test_a_damaged_array_in_a_model_file_is_named_as_such(fitted, tmp_path, dama
     with pytest.raises(UntrustedModelError, match="not a readable skops model file") as info:
         load(bad)
     assert "pickle" not in str(info.value)
+
+
+def test_a_trusted_type_whose_module_is_missing_says_so(tmp_path, monkeypatch):
+    """Not "corrupted or tampered with": the module is not installed here."""
+    import sys
+
+    (tmp_path / "h6_model.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Mine(LogisticRegression):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import h6_model
+
+    X, y = make_classification(n_samples=60, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    save(h6_model.Mine().fit(X, y), tmp_path / "m.skops")
+    monkeypatch.delitem(sys.modules, "h6_model")
+    (tmp_path / "h6_model.py").unlink()
+    with pytest.raises(ModuleNotFoundError, match="h6_model"):
+        load(tmp_path / "m.skops", trusted=["h6_model.Mine"])

@@ -440,3 +440,25 @@ def test_which_fits_draw_from_the_process_wide_generator():
     assert draws(BaggingClassifier(SVC()))
     assert not draws(LogisticRegression()) and not draws(Pipeline([("lr", LogisticRegression())]))
     assert not draws(Ridge()) and not draws(object())
+
+
+@pytest.mark.timeout(120)
+def test_dasklearn_estimators_around_liblinear_fits_do_not_wait_on_themselves():
+    """The lock that runs liblinear / libsvm fits one at a time is taken by
+    the fits themselves, not around a dasklearn estimator that fits them
+    (a wrapper's fit took it twice; a nested search held it while its own
+    fits waited for it on other threads: both hung)."""
+    from sklearn.svm import SVC
+
+    from dasklearn.wrappers import ParallelPostFit
+
+    X, y = make_classification(200, 5, random_state=0)
+    wrapped = GridSearchCV(ParallelPostFit(SVC()), {"estimator__C": [0.1, 1.0]}, cv=3, n_jobs=2).fit(X, y)
+    ref = sk.GridSearchCV(SVC(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    np.testing.assert_allclose(wrapped.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+    inner = GridSearchCV(SVC(), {"kernel": ["rbf", "linear"]}, cv=2, n_jobs=2)
+    nested = GridSearchCV(inner, {"cv": [2, 3]}, cv=3, n_jobs=2).fit(X, y)
+    ref = sk.GridSearchCV(sk.GridSearchCV(SVC(), {"kernel": ["rbf", "linear"]}, cv=2), {"cv": [2, 3]}, cv=3)
+    np.testing.assert_allclose(nested.cv_results_["mean_test_score"], ref.fit(X, y).cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)

@@ -131,6 +131,8 @@ def load(path, trusted=()):
         )
     try:
         return sio.load(path, trusted=list(untrusted))
+    except (ImportError, AttributeError):  # a trusted type whose module is not installed here
+        raise
     except Exception as exc:  # a damaged member: its arrays, say (the cause is chained)
         raise UntrustedModelError(
             f"{path} is not a readable skops model file: a part of it could not be read "

@@ -178,7 +178,7 @@ def concat_parts(parts: list):
     return X, y
 
 
-_PROCESS_RNG = threading.Lock()
+_PROCESS_RNG = threading.RLock()  # re-entered by a fit inside a fit on one thread
 
 
 def _draws_from_the_process_rng(est) -> bool:
@@ -186,7 +186,11 @@ def _draws_from_the_process_rng(est) -> bool:
     meta-estimator's estimator) draw from the random generator that
     scikit-learn's liblinear and libsvm code keep, one per process, and each
     fit reseeds from its ``random_state``? (``LinearSVC``, ``LinearSVR``, the
-    ``SVC`` family, ``LogisticRegression(solver="liblinear")``.)"""
+    ``SVC`` family, ``LogisticRegression(solver="liblinear")``.)
+
+    False when a dasklearn estimator is involved: its own fits (a nested
+    search's, a wrapper's) take the lock where they run, and holding it
+    around them would block their fits on other threads forever."""
     from sklearn.base import BaseEstimator
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVC, NuSVR, OneClassSVM
@@ -196,6 +200,8 @@ def _draws_from_the_process_rng(est) -> bool:
         inner = [v for v in est.get_params(deep=True).values() if isinstance(v, BaseEstimator)]
     except Exception:  # not a scikit-learn estimator: nothing to look into
         inner = []
+    if any(type(e).__module__.startswith("dasklearn.") for e in (est, *inner)):
+        return False
     for e in (est, *inner):
         if isinstance(e, libsvm):
             return True
@@ -258,27 +264,54 @@ def class_fair_order(y, block: int):
     in about its share (within one row), each class's rows in their order.
 
     Row ``j`` of class ``k`` (of ``C_k``) comes at time ``(j + phase) / C_k``,
-    the phase depending on the block and the class: a block's share of a
-    rare class is rounded up in some blocks and down in others, so the
-    first rows of many blocks together hold each class in its share too.
+    the phase depending on ``block`` and the class (so that, over many
+    blocks, a rare class's share is rounded up in some and down in others).
+    O(n log n).
     """
     _, inverse = np.unique(np.asarray(y), return_inverse=True)
     inverse = inverse.ravel()
     counts = np.bincount(inverse)
     phases = ((block + 1) * _GOLDEN + np.arange(len(counts)) * _SILVER) % 1.0
+    by_class = np.argsort(inverse, kind="stable")  # each class's rows, in their order
+    starts = np.cumsum(counts) - counts
     rank_in_class = np.empty(len(inverse), dtype=np.int64)
-    for k in range(len(counts)):
-        rank_in_class[inverse == k] = np.arange(counts[k])
+    rank_in_class[by_class] = np.arange(len(inverse)) - starts[inverse[by_class]]
     times = (rank_in_class + phases[inverse]) / counts[inverse]
     return np.argsort(times, kind="stable")
+
+
+_ORDERS: dict = {}  # id()s of a fold's label arrays -> (weak references to them, class_fair_order)
+_ORDERS_KEPT = 8
+
+
+def _fold_order(ys):
+    """:func:`class_fair_order` of the labels ``ys`` laid end to end, kept
+    for the next models fitted on the same placed fold (every model of a
+    rung is, and computing it is O(n log n) in the fold's rows)."""
+    import weakref
+
+    key = tuple(id(y) for y in ys)
+    hit = _ORDERS.get(key)
+    if hit is not None and all(ref() is y for ref, y in zip(hit[0], ys)):
+        return hit[1]
+    order = class_fair_order(np.concatenate([np.asarray(y) for y in ys]), 0)
+    try:
+        refs = tuple(weakref.ref(y) for y in ys)
+    except TypeError:  # labels that cannot be weakly referenced: not kept
+        return order
+    if len(_ORDERS) >= _ORDERS_KEPT:
+        _ORDERS.pop(next(iter(_ORDERS)), None)
+    _ORDERS[key] = (refs, order)
+    return order
 
 
 def _take(parts, positions):
     """(Xs, ys) of the rows at ``positions`` (sorted) of the parts laid end to end."""
     Xs, ys, offset = [], [], 0
     for X, y in parts:
-        local = positions[(positions >= offset) & (positions < offset + len(y))] - offset
-        if len(local):
+        lo, hi = np.searchsorted(positions, [offset, offset + len(y)])
+        if hi > lo:
+            local = positions[lo:hi] - offset
             Xs.append(X[local])
             ys.append(y[local])
         offset += len(y)
@@ -296,8 +329,11 @@ def fit_rows(template, params, block_parts, counts, fit_params):
     start = time.perf_counter()
     parts = [part for block in block_parts for part in block]
     if is_classifier(template) and parts and parts[0][1] is not None and np.ndim(parts[0][1]) == 1:
-        y_all = np.concatenate([np.asarray(y) for _, y in parts])
-        Xs, ys = _take(parts, np.sort(class_fair_order(y_all, 0)[:sum(counts)]))
+        n_rows = sum(len(y) for _, y in parts)
+        if sum(counts) >= n_rows:  # every row (the last rung): no choice to make
+            Xs, ys = [X for X, _ in parts], [y for _, y in parts]
+        else:
+            Xs, ys = _take(parts, np.sort(_fold_order([y for _, y in parts])[:sum(counts)]))
     else:
         Xs, ys = [], []
         for block, n in zip(block_parts, counts):

@@ -607,7 +607,11 @@ class LocalModels(_Base):
 
 def model_runtime(n_jobs: int | None = None):
     """:class:`DistributedModels` on the active Client, else :class:`LocalModels`."""
-    from dasklearn._runtime._cluster import active_client
+    from dasklearn._runtime._cluster import active_client, in_a_task
 
     client = active_client()
-    return DistributedModels(client) if client is not None else LocalModels(n_jobs)
+    if client is not None:
+        return DistributedModels(client)
+    if n_jobs is None and in_a_task():
+        n_jobs = 1  # dask gives each task one core
+    return LocalModels(n_jobs)

@@ -80,14 +80,19 @@ def _code_token(code) -> tuple:
     return (code.co_code, code.co_names, code.co_varnames, tuple(consts))
 
 
+class _Discard:
+    """A file that keeps nothing (the walk needs no bytes)."""
+
+    def write(self, data) -> int:
+        return len(data)
+
+
 class _ScriptFinder(pickle.Pickler):
     """Walks an object as pickle does, collecting the functions and classes
     of the running script (``__main__``) it refers to; writes nothing."""
 
     def __init__(self):
-        import io
-
-        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
         self.found: dict = {}
 
     def reducer_override(self, obj):
@@ -102,8 +107,9 @@ def _script_code(part) -> str:
     """A hash of the code of the script's functions and classes ``part``
     refers to ("" when none; numpy / pandas data are not walked)."""
     import numpy as np
+    import scipy.sparse as sp
 
-    if isinstance(part, np.ndarray) or hasattr(part, "iloc"):
+    if isinstance(part, np.ndarray) or hasattr(part, "iloc") or sp.issparse(part):
         return ""
     finder = _ScriptFinder()
     try:

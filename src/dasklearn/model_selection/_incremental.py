@@ -97,6 +97,21 @@ def _string_column_names(X):
     return np.asarray(list(columns), dtype=object)
 
 
+def _record_names(model, names) -> None:
+    """Give ``model`` (trained on arrays) the column names it would have from
+    a DataFrame: on the estimator that predicts (a dasklearn wrapper's
+    ``estimator_``, a Pipeline's steps through its first step's)."""
+    target = getattr(model, "estimator_", model)  # dasklearn's wrappers predict with estimator_
+    if hasattr(target, "steps"):  # Pipeline: its feature_names_in_ is its first step's
+        target = next((s for _, s in target.steps if s not in (None, "passthrough")), None)
+    if target is None or hasattr(target, "feature_names_in_"):
+        return
+    try:
+        target.feature_names_in_ = names
+    except AttributeError:  # a read-only property (FeatureUnion, say): leave it
+        pass
+
+
 # ------------------------------------------------------------------- base class
 
 class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
@@ -344,8 +359,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 # the blocks were fitted as arrays: the best model checks the
                 # names of what it predicts on, as if fitted on the DataFrame
                 self.feature_names_in_ = names
-                if self.best_estimator_ is not None and not hasattr(self.best_estimator_, "feature_names_in_"):
-                    self.best_estimator_.feature_names_in_ = names
+                _record_names(self.best_estimator_, names)
         finally:
             runtime.close()
         return self
