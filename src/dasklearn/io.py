@@ -56,7 +56,7 @@ def _default_trusted() -> frozenset:
     constructors only store their arguments); scikit-learn's scorer classes
     and the public metric functions scorers use (``*_score``, ``*_error``,
     ``*_loss``, ``*_deviance``, and those scikit-learn's scorers call);
-    ``numpy.dtype``."""
+    ``numpy.dtype``; scikit-learn's metadata request records."""
     import sklearn.metrics
     from sklearn.linear_model import LogisticRegression as _Probe
     from sklearn.metrics import check_scoring, get_scorer, get_scorer_names
@@ -80,6 +80,11 @@ def _default_trusted() -> frozenset:
                   if callable(v) and not isinstance(v, type) and hasattr(v, "__qualname__")
                   and getattr(v, "__module__", "").startswith("sklearn.metrics")}
     names.add("numpy.dtype")  # a dtype from its name: what fitted imputers & co hold
+    # the metadata requests some scikit-learn versions keep on scorers (plain records)
+    from sklearn.utils.metadata_routing import MetadataRequest
+
+    request = MetadataRequest(owner="dasklearn")
+    names |= {_qualified(MetadataRequest), _qualified(type(request.fit))}
     return frozenset(names)
 
 
