@@ -23,7 +23,14 @@ def _collinear(n=2000, n_classes=2):
 
 
 def _optimum(X, y, C, l1_ratio):
-    return sk.LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12, max_iter=200_000).fit(X, y)
+    import sklearn
+
+    # scikit-learn before 1.8 reads l1_ratio only with penalty="elasticnet"
+    # (1.8 deprecates penalty: l1_ratio alone says it)
+    old = tuple(int(v) for v in sklearn.__version__.split(".")[:2]) < (1, 8)
+    kw = {"penalty": "elasticnet"} if old else {}
+    return sk.LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12, max_iter=200_000,
+                                 **kw).fit(X, y)
 
 
 def _relerr(a, b):
