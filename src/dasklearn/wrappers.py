@@ -255,6 +255,12 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"got {self.estimator!r} of type {type(self.estimator).__name__}."
             )
 
+    def _check_before_fit(self):
+        """The parameters ``fit`` and ``partial_fit`` need, checked before any work."""
+        self._check_estimator()
+        self._check_scoring()
+        self._check_metas()
+
     def _check_scoring(self):
         if self.scoring is None:
             return  # the estimator's own score, if it has one
@@ -299,9 +305,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted wrapper.
         """
-        self._check_estimator()
-        self._check_scoring()
-        self._check_metas()
+        self._check_before_fit()
         est = clone(self.estimator)
         names = list(fit_params)
         values = [fit_params[k] for k in names]
@@ -349,9 +353,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted wrapper.
         """
-        self._check_estimator()
-        self._check_scoring()
-        self._check_metas()
+        self._check_before_fit()
         est = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
         names = list(fit_params)
         X, y, *values = _blockwise.compute_here(X, y, *(fit_params[k] for k in names))
