@@ -405,3 +405,12 @@ def test_column_names_reach_the_model_that_predicts_in_pipelines_and_wrappers():
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
             search.predict(frame).compute()
+
+
+def test_sparse_input_is_refused_with_a_sentence_that_reads_right(small):
+    import scipy.sparse as sp
+
+    X, y = small
+    X = X.compute() if hasattr(X, "compute") else X
+    with pytest.raises(TypeError, match=r"^An adaptive search does not support sparse input: X is a scipy\.sparse"):
+        IncrementalSearchCV(SGDClassifier(), {"alpha": [1e-4]}, max_iter=2).fit(sp.csr_matrix(X), y)

@@ -27,7 +27,7 @@ def check_data(estimator, X, y):
     """
     import dask
 
-    _validation.reject_sparse("The adaptive searches", X)
+    _validation.reject_sparse("An adaptive search", X)
     X = _validation.check_numeric(estimator, X)
     if not dask.is_dask_collection(X):
         _validation.raise_for_nonfinite(estimator, _validation.finite_report(X))
