@@ -201,8 +201,10 @@ def _sample_from_meta(est, method, X, meta):
         if hasattr(meta, "iloc"):
             if meta.ndim == 2 and meta.shape[1] == n:
                 return meta.iloc[:0]  # one column per class, named as declared
-            dtype = meta.dtypes.iloc[0] if meta.ndim == 2 and meta.shape[1] else getattr(meta, "dtype", None)
-            dtype = np.dtype(np.float64) if dtype is None or meta.ndim == 2 and not meta.shape[1] else dtype
+            if meta.ndim == 1:  # a Series: its dtype
+                dtype = meta.dtype
+            else:  # a DataFrame: its first column's (float64 without columns)
+                dtype = meta.dtypes.iloc[0] if meta.shape[1] else np.dtype(np.float64)
             if hasattr(X, "iloc"):  # a frame's output: columns named after the classes
                 import pandas as pd
 

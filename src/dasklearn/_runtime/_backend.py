@@ -17,7 +17,7 @@ from typing import Any, Callable
 from dasklearn._runtime._cluster import (
     active_client,
     gather,
-    in_a_task,
+    local_jobs,
     lost_with_worker,
     scatter,
     wait_on_cluster,
@@ -299,9 +299,7 @@ def get_backend(n_jobs: int | None = None):
     client = active_client()
     if client is not None:
         return DistributedBackend(client)
-    if n_jobs is None and in_a_task():
-        n_jobs = 1
-    return LocalBackend(n_jobs)
+    return LocalBackend(local_jobs(n_jobs))
 
 
 def run_batched(

@@ -92,6 +92,12 @@ def in_a_task() -> bool:
     return True
 
 
+def local_jobs(n_jobs: int | None) -> int | None:
+    """Threads for local work: ``n_jobs``; if None, one inside a task (dask
+    gives each task one core), else None (the local default)."""
+    return 1 if n_jobs is None and in_a_task() else n_jobs
+
+
 def active_client():
     """The default dask.distributed Client, or None when there is none.
 

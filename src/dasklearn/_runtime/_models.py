@@ -607,11 +607,7 @@ class LocalModels(_Base):
 
 def model_runtime(n_jobs: int | None = None):
     """:class:`DistributedModels` on the active Client, else :class:`LocalModels`."""
-    from dasklearn._runtime._cluster import active_client, in_a_task
+    from dasklearn._runtime._cluster import active_client, local_jobs
 
     client = active_client()
-    if client is not None:
-        return DistributedModels(client)
-    if n_jobs is None and in_a_task():
-        n_jobs = 1  # dask gives each task one core
-    return LocalModels(n_jobs)
+    return DistributedModels(client) if client is not None else LocalModels(local_jobs(n_jobs))
