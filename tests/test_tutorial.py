@@ -73,3 +73,29 @@ def test_demo_command_refuses_bad_arguments_in_one_line(args, message, capsys):
         rc = usage_error.code
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_python_dash_m_dasklearn_and_version_flag():
+    from dasklearn import __version__
+
+    for argv in (["-m", "dasklearn", "--version"], ["-m", "dasklearn", "version"]):
+        done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and __version__ in done.stdout, (argv, done.stdout, done.stderr)
+
+
+def test_demo_names_no_dashboard_without_bokeh():
+    """Without bokeh, dask serves a page saying it is missing: the demo says so
+    instead of printing a link (with bokeh, the link)."""
+    from importlib.util import find_spec
+
+    from dasklearn.demo import _dashboard
+
+    class FakeClient:  # only its dashboard_link is read
+        dashboard_link = "http://127.0.0.1:8787/status"
+
+    shown = _dashboard(FakeClient(), local=True)
+    if find_spec("bokeh") is None:
+        assert "needs bokeh" in shown
+    else:
+        assert shown == FakeClient.dashboard_link
+    assert _dashboard(FakeClient(), local=False) == FakeClient.dashboard_link

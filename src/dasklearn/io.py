@@ -21,7 +21,7 @@ one runs a code template that the file itself holds (scipy's
 ``rv_generic.__setstate__``). Name them in ``trusted`` only for files you
 made, or save ``search.best_estimator_`` rather than the search.
 
-Requires the ``skops`` package (``pip install skops``).
+Requires the ``skops`` package (the ``io`` extra: ``pip install "dasklearn[io]"``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _skops():
         import skops.io as sio
     except ImportError as exc:  # pragma: no cover - skops is installed with [test]
         raise ImportError(
-            "Saving and loading models needs the skops package: pip install skops"
+            "Saving and loading models needs the skops package: pip install skops (or the io extra of dasklearn)"
         ) from exc
     return sio
 

@@ -29,10 +29,15 @@ def _positive_float(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from dasklearn import __version__
+
     parser = argparse.ArgumentParser(prog="dasklearn", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"dasklearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the distributed-learning tutorial, timing each step, on a new "
-                                       "local cluster or on an existing one (--scheduler)")
+    what = ("run the distributed-learning tutorial (make_classification, train_test_split, "
+            "GridSearchCV over scipy distributions), timing each step, on a new local cluster "
+            "or on an existing one (--scheduler)")
+    demo = sub.add_parser("demo", help=what, description=what)
     demo.add_argument("--n-workers", type=_positive_int, default=None,
                       help="worker processes of the local cluster (default: dask's choice)")
     demo.add_argument("--scheduler", default=None, metavar="ADDRESS",
