@@ -367,3 +367,38 @@ def test_split_on_cluster_matches_synchronous(client):
     for (tr, te), (etr, ete) in zip(folds, expected, strict=True):
         np.testing.assert_array_equal(tr, etr)
         np.testing.assert_array_equal(te, ete)
+
+
+def _tuning_switch() -> bool:
+    """Whether this dask can switch its partition tuning off."""
+    return dask.config.get("optimization.tune.active", None) is not None
+
+
+@pytest.mark.parametrize("with_array", [False, True])
+def test_columns_of_a_parquet_frame_split_aligned(tmp_path, with_array):
+    """X = frame[cols], y = frame["y"] of ``dd.read_parquet``: dask merges the
+    partitions of a column selection when it computes (dask/dask#12411), by
+    how few columns are kept, which broke the partition-by-partition pairing
+    (a crash inside dask at compute time)."""
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(400, 4)), columns=list("abcd"))
+    df["y"] = (df["a"] > 0).astype(int)
+    dd.from_pandas(df, npartitions=8).to_parquet(tmp_path / "data")
+    frame = dd.read_parquet(tmp_path / "data")
+    X, y = frame[["a", "b", "c"]], frame["y"]
+    inputs = (X, y, da.from_array(df["a"].to_numpy(), chunks=50)) if with_array else (X, y)
+    if not _tuning_switch():  # (dask 2025.5): refused up front, with the way out
+        with pytest.raises(ValueError, match="Split the frame that holds all the columns"):
+            train_test_split(*inputs, test_size=0.25, random_state=0)
+        return
+    parts = dask.compute(*train_test_split(*inputs, test_size=0.25, random_state=0), scheduler="sync")
+    X_train, X_test, y_train, y_test = parts[:4]
+    assert (len(X_train), len(X_test)) == (300, 100) if with_array else len(X_train) + len(X_test) == 400
+    assert X_train.index.equals(y_train.index) and X_test.index.equals(y_test.index)
+    assert y_train.equals((X_train["a"] > 0).astype(int)) and y_test.equals((X_test["a"] > 0).astype(int))
+    assert sorted([*X_train.index, *X_test.index]) == list(range(400))
+    if with_array:
+        np.testing.assert_array_equal(parts[4], X_train["a"].to_numpy())
+        np.testing.assert_array_equal(parts[5], X_test["a"].to_numpy())
+    # a selected column alone too
+    alone = train_test_split(y, random_state=0)[0].compute(scheduler="sync")
+    assert alone.equals(df["y"].loc[alone.index])

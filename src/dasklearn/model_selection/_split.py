@@ -214,6 +214,14 @@ def _partition_number(i):
     return pd.DataFrame({"number": [i]})
 
 
+def _partition_length(df):
+    """One partition of the frame that holds the length of the same partition
+    of ``df`` (see _take_partition's ``ref``)."""
+    import pandas as pd
+
+    return pd.DataFrame({"rows": [len(df)]})
+
+
 def _take_partition(df, number, ref, table, test_size, train_size, seed, shuffle, part, name, ref_name):
     """Train or test rows of one DataFrame partition (``table``: see _split_dask).
 
@@ -222,15 +230,18 @@ def _take_partition(df, number, ref, table, test_size, train_size, seed, shuffle
     a selection of partitions (``.partitions[i]``, ``.tail()``, ``.loc`` on
     known divisions) inside this call, and ``partition_info`` then numbers
     the selected partitions from 0, which would draw other rows.
-    ``ref``: the index of the same partition of the first DataFrame split
-    with this one, when lengths are not known up front, to check that their
-    rows align.
+    ``ref``: the length of the same partition of the first DataFrame split
+    with this one (see _partition_length), when lengths are not known up
+    front, to check that their rows align. (Not its index: a column
+    selection, the index's included, of a Parquet-backed frame would be
+    merged into fewer partitions when computed; see _as_computed.)
     """
     i, n = int(number["number"].iloc[0]), len(df)
-    if ref is not None and len(ref) != n:
+    ref_rows = None if ref is None else int(ref["rows"].iloc[0])
+    if ref_rows is not None and ref_rows != n:
         raise ValueError(
             f"Partition {i} of {name} has {n} rows but partition {i} of {ref_name} has "
-            f"{len(ref)}; inputs split together must have the same rows in each partition. "
+            f"{ref_rows}; inputs split together must have the same rows in each partition. "
             f"Repartition them alike, e.g. `y = y.repartition(divisions=X.divisions)` "
             "(known divisions), or split one DataFrame holding both and select the columns after."
         )
@@ -247,7 +258,39 @@ def _take_partition(df, number, ref, table, test_size, train_size, seed, shuffle
     return df.iloc[_positions(n, int(n_train), int(n_test), seed, i, shuffle, part)]
 
 
-def _check_dask_inputs(arrays):
+def _as_computed(frame):
+    """``frame`` in the partitions it is computed in, which no later
+    optimisation changes.
+
+    dask's partition tuning merges partitions of a column selection of a
+    Parquet-backed frame when a graph is optimised, by how few columns are
+    kept (dask/dask#12411), and does so again inside any graph built on an
+    already optimised frame: X = frame[cols] and y = frame["y"] come out in
+    other numbers of partitions at compute time than at split time, while
+    the split pairs partition i of every input. When a graph on ``frame``
+    would be computed in fewer partitions than it shows, ``frame`` is
+    optimised here, with the tuning off where dask has the switch, and its
+    partitions are taken as they are (``to_delayed`` / ``from_delayed``: a
+    graph of one task per partition, made now). Other frames are kept as
+    they are (their graphs stay lazy).
+    """
+    import dask.dataframe as dd
+
+    if _lengths(frame).optimize().npartitions == frame.npartitions:
+        return frame
+    with dask.config.set({"optimization.tune.active": False}):
+        parts = frame.to_delayed(optimize_graph=True)
+    divisions = frame.divisions if len(frame.divisions) == len(parts) + 1 else None
+    return dd.from_delayed(parts, meta=frame._meta, divisions=divisions, verify_meta=False)
+
+
+def _lengths(frame):
+    """A frame of one row per partition of ``frame``: its length."""
+    return frame.map_partitions(_partition_length, meta=_partition_length(frame._meta).iloc[:0],
+                                enforce_metadata=False, clear_divisions=True)
+
+
+def _check_dask_inputs(arrays, given_partitions=None):
     """Validate the alignment of dask inputs; return rows per block, or None."""
     for a in arrays:
         if not (isinstance(a, da.Array) or _is_dask_frame(a)):
@@ -259,6 +302,15 @@ def _check_dask_inputs(arrays):
                 "Pass arrays with one row per sample."
             )
     nblocks = [a.numblocks[0] if isinstance(a, da.Array) else a.npartitions for a in arrays]
+    if len(set(nblocks)) > 1 and given_partitions is not None and len(set(given_partitions)) == 1:
+        raise ValueError(
+            f"The dask inputs have {given_partitions[0]} partitions each, but dask computes "
+            f"them in {nblocks}: it merges the partitions of a column selection of a "
+            "Parquet-backed frame, by how few columns are kept, and this dask version has no "
+            "switch to stop it, so the inputs cannot be split blockwise together. Split the "
+            "frame that holds all the columns, then select them: `train, test = "
+            "train_test_split(frame, ...)`; `X_train, y_train = train[cols], train['y']`."
+        )
     if len(set(nblocks)) > 1:
         raise ValueError(
             "All dask inputs must have the same number of row blocks/partitions so "
@@ -281,7 +333,10 @@ def _check_dask_inputs(arrays):
 
 def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     """Blockwise train/test split of aligned dask collections (lazy)."""
-    sizes = _check_dask_inputs(arrays)
+    given = [a.numblocks[0] if isinstance(a, da.Array) and a.ndim else getattr(a, "npartitions", None)
+             for a in arrays]
+    arrays = [_as_computed(a) if _is_dask_frame(a) else a for a in arrays]
+    sizes = _check_dask_inputs(arrays, given)
     n_samples = None if sizes is None else sum(sizes)
     test_size, train_size = _validate_sizes(test_size, train_size, n_samples)
     kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
@@ -304,6 +359,8 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
         first = arrays[frames[0]]
         numbers = dd.from_map(_partition_number, range(first.npartitions), divisions=first.divisions,
                               meta=_partition_number(0).iloc[:0], enforce_metadata=False)
+        if ref_k is not None:  # only the first frame's partition lengths are moved
+            lengths = _lengths(arrays[ref_k])
     out = []
     for k, a in enumerate(arrays):
         for part in (0, 1):
@@ -317,8 +374,7 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
                     meta=da.utils.meta_from_array(a), name=name,
                 ))
             else:
-                # only the index of the first frame's partition is moved (for its length)
-                ref = arrays[ref_k].index if ref_k is not None and k != ref_k else None
+                ref = lengths if ref_k is not None and k != ref_k else None
                 # partition i of every input goes with partition i of the others
                 # (align_dataframes=False: no repartitioning to common divisions)
                 out.append(a.map_partitions(
