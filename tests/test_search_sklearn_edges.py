@@ -356,3 +356,105 @@ def test_a_parameter_with_fit_that_is_no_estimator_keeps_the_nan_check():
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN.*_LogisticWithDistribution"):
         GridSearchCV(_LogisticWithDistribution(prior=norm), {"C": [1.0]}).fit(Xn, Y)
+
+
+class _LowThresholdPipeline(Pipeline):
+    """A Pipeline subclass with its own predict (as users write them)."""
+
+    def predict(self, X, **params):
+        return (self.predict_proba(X)[:, 1] > 0.2).astype(int)
+
+
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_a_pipeline_subclass_keeps_its_own_methods(on_cluster, request):
+    """Its leading steps are not fitted once per split as a plain Pipeline
+    (that dropped the subclass's predict: other scores, another best)."""
+    if on_cluster:
+        request.getfixturevalue("client")
+    X_, y_ = make_classification(300, 6, n_informative=4, weights=[0.9, 0.1], random_state=0)
+    est = _LowThresholdPipeline([("s", StandardScaler()), ("clf", LogisticRegression())])
+    ours, theirs = _both(est, {"clf__C": [0.03, 0.1, 1, 10]}, X_, y_, scoring="f1",
+                         cv=list(sk.StratifiedKFold(3).split(X_, y_)))
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+    assert ours.best_params_ == theirs.best_params_
+    assert type(ours.best_estimator_) is _LowThresholdPipeline
+
+
+class _NoReturn(ClassifierMixin, BaseEstimator):
+    """fit forgets ``return self``; scikit-learn's search keeps the object."""
+
+    def __init__(self, C=1.0):
+        self.C = C
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(C=self.C).fit(X, y)
+        self.classes_ = self.model_.classes_
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+class _FitsOnXOnly(BaseEstimator):
+    """``fit(X)``: takes no y at all."""
+
+    def __init__(self, shrink=1.0):
+        self.shrink = shrink
+
+    def fit(self, X):
+        self.mean_ = X.mean(0) * self.shrink
+        return self
+
+    def score(self, X):
+        return -float(((X - self.mean_) ** 2).sum())
+
+
+def test_refit_keeps_the_estimator_when_fit_returns_nothing():
+    ours, theirs = _both(_NoReturn(), {"C": [0.01, 1.0]}, X, Y, cv=CV)
+    assert isinstance(ours.best_estimator_, _NoReturn) and ours.best_estimator_.C == theirs.best_estimator_.C
+    assert ours.score(X, Y) == theirs.score(X, Y)
+
+
+def test_an_estimator_whose_fit_takes_no_y():
+    """Fits get fit(X) when y is None, as in scikit-learn (not fit(X, None))."""
+    ours, theirs = _both(_FitsOnXOnly(), {"shrink": [0.5, 1.0]}, X, None, cv=CV)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-9)
+    assert ours.best_params_ == theirs.best_params_ and np.isnan(ours.cv_results_["mean_test_score"]).sum() == 0
+
+
+class _SeesMeta(ClassifierMixin, BaseEstimator):
+    """Records the rows of its ``meta`` fit parameter, scores by them."""
+
+    def __init__(self, c=1):
+        self.c = c
+
+    def fit(self, X, y, meta=None):
+        self.classes_ = np.unique(y)
+        self.meta_type_ = type(meta).__name__
+        rows = meta.shape[0] if hasattr(meta, "shape") else len(meta)
+        assert rows == len(X), (rows, len(X))  # sliced to the fold's rows
+        self.seen_ = float(meta.sum()) if hasattr(meta, "shape") else float(sum(np.sum(m) for m in meta))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+    def score(self, X, y):  # (the type's name counts: a list must reach the folds as a list)
+        return self.seen_ * self.c + len(self.meta_type_)
+
+
+@pytest.mark.parametrize("kind", ["coo", "csr", "ragged list", "list"])
+def test_sparse_and_list_fit_parameters_are_sliced_per_fold(kind):
+    import scipy.sparse as sp
+
+    n = len(X)
+    meta = {"coo": lambda: sp.random(n, 3, density=0.5, format="coo", random_state=0),
+            "csr": lambda: sp.random(n, 3, density=0.5, format="csr", random_state=0),
+            "ragged list": lambda: [list(range(i % 4)) for i in range(n)],
+            "list": lambda: [float(i) for i in range(n)]}[kind]()
+    ours = GridSearchCV(_SeesMeta(), {"c": [1, 2]}, cv=CV).fit(X, Y, meta=meta)
+    theirs = sk.GridSearchCV(_SeesMeta(), {"c": [1, 2]}, cv=CV).fit(X, Y, meta=meta)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-9)
+    assert ours.best_estimator_.meta_type_ == theirs.best_estimator_.meta_type_

@@ -263,15 +263,29 @@ def _shared_then_private(attempt, private: bool = False):
     return attempt(True)
 
 
+def _n_rows(value):
+    """Rows of an array, frame, sparse matrix or sequence (None: not one)."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return shape[0] if len(shape) else None
+    return len(value) if hasattr(value, "__len__") and not isinstance(value, (str, dict)) else None
+
+
+def indexable_params(fit_params: dict, n_samples: int) -> dict:
+    """Fit parameters as scikit-learn's search passes them on: a sparse
+    matrix of one row per sample in CSR (a COO matrix has no rows to index),
+    the others as given."""
+    import scipy.sparse as sp
+
+    return {k: v.tocsr() if sp.issparse(v) and v.format not in ("csr", "csc") and _n_rows(v) == n_samples
+            else v for k, v in fit_params.items()}
+
+
 def split_fit_params(fit_params: dict, n_samples: int, idx) -> dict:
-    """Slice sample-aligned fit parameters (length n_samples) to ``idx``."""
-    out = {}
-    for k, v in fit_params.items():
-        if hasattr(v, "__len__") and not isinstance(v, (str, dict)) and len(v) == n_samples:
-            out[k] = take_rows(v if hasattr(v, "shape") or hasattr(v, "iloc") else np.asarray(v), idx)
-        else:
-            out[k] = v
-    return out
+    """Slice sample-aligned fit parameters (n_samples rows) to ``idx``, as
+    scikit-learn does: arrays, frames, sparse matrices and lists (ragged
+    ones too; a list stays a list); anything else is passed as it is."""
+    return {k: take_rows(v, idx) if _n_rows(v) == n_samples else v for k, v in fit_params.items()}
 
 
 def score_weights(fit_params: dict, train_params: dict, n_samples: int, test) -> tuple:
@@ -336,7 +350,7 @@ def _fit_score_attempt(template, params, fold: Fold, scoring: Scoring, opts: Fit
         est = new_model(template, params)
         with one_at_a_time_if_seeded_globally(est):
             start = time.perf_counter()  # not the wait
-            est.fit(use(fold.X_train), use(fold.y_train), **fit_params)  # y=None too: fit(X, y=None)
+            _fit_xy(est, use(fold.X_train), use(fold.y_train), fit_params)
     except Exception as exc:
         if isinstance(opts.error_score, str) or (not private and _writes_its_input(exc)):  # 'raise', or retry
             raise
@@ -501,9 +515,29 @@ def fit_final(template, params, X, y, fit_params):
     return _shared_then_private(attempt)
 
 
+def _fit_xy(est, X, y, fit_params) -> None:
+    """``est.fit(X, y)``; without y when y is None and fit takes none (a
+    ``fit(X)``), as scikit-learn's searches call it (a fit whose y is
+    required gets y=None and says y is missing, rather than a TypeError).
+    What fit returns is not used: the estimator is the fitted model."""
+    if y is None and not _takes_y(est.fit):
+        est.fit(X, **fit_params)
+    else:
+        est.fit(X, y, **fit_params)
+
+
+def _takes_y(method) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # no signature to read: pass y, as before
+        return True
+    return "y" in params or any(p.kind is p.VAR_POSITIONAL for p in params.values())
+
+
 def _refit(template, params, X, y, fit_params):
     est = new_model(template, params)
     with one_at_a_time_if_seeded_globally(est):
-        if y is None:
-            return est.fit(X, **fit_params)
-        return est.fit(X, y, **fit_params)
+        _fit_xy(est, X, y, fit_params)
+    return est

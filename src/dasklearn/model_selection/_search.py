@@ -132,8 +132,12 @@ def _local_copy(obj):
 
 
 def _prefix_length(estimator, candidates) -> int:
-    """Number of leading Pipeline steps no candidate changes (0: no reuse)."""
-    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+    """Number of leading Pipeline steps no candidate changes (0: no reuse).
+
+    Only for scikit-learn's own Pipeline: the shared steps and the rest are
+    fitted as plain Pipelines, which would drop what a subclass changes (its
+    own predict, or imbalanced-learn's samplers between the steps)."""
+    if type(estimator) is not Pipeline or len(estimator.steps) < 2:
         return 0
     position = {name: i for i, (name, _) in enumerate(estimator.steps)}
     first_touched = len(estimator.steps) - 1  # the final step is always refitted
@@ -332,7 +336,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"cv={self.cv!r} asks for {n_splits_wanted} splits but there are only "
                 f"{n_samples} samples. Use fewer folds (cv <= {n_samples})."
             )
-        fit_params = {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}
+        fit_params = _fit.indexable_params(
+            {k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in fit_params.items()}, n_samples)
 
         backend = get_backend(self.n_jobs)
         if backend.remote:
