@@ -454,7 +454,7 @@ def test_early_refit_of_a_candidate_that_is_not_the_best_is_cancelled(client):
         again = _EarlyRefit(search, backend, [{"alpha": 1.0}, {"alpha": 2.0}], 3, ["score"], False,
                             (X_h, y_h, {}))
         again.observe([(c, s, record(0.9 - 0.4 * c)) for s in range(2) for c in range(2)])
-        model, seconds = again.result_for(0)
+        model, seconds, _ = again.result_for(0)
         np.testing.assert_array_equal(model.coef_, Ridge(alpha=1.0).fit(X, y).coef_)
         assert seconds > 0  # the refit's own time, measured on the worker
     finally:

@@ -458,3 +458,43 @@ def test_sparse_and_list_fit_parameters_are_sliced_per_fold(kind):
     np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
                                rtol=0, atol=1e-9)
     assert ours.best_estimator_.meta_type_ == theirs.best_estimator_.meta_type_
+
+
+def test_the_refits_warnings_reach_the_caller_from_the_cluster(client):
+    """The refit runs on a worker; its ConvergenceWarning is raised again in
+    the caller (scikit-learn refits in the caller's process): it can be
+    caught, filtered, or made an error."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    search = GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV)
+    with pytest.warns(ConvergenceWarning):
+        search.fit(X, Y)
+    assert search.best_estimator_.n_iter_[0] == 2  # (the refit did stop early)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV).fit(X, Y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV).fit(X, Y)
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+@pytest.mark.parametrize("verbose", [2, 3])
+def test_verbose_prints_scikit_learns_line_per_fit(verbose, capsys):
+    """verbose >= 2: one line per fit on stdout, as scikit-learn prints it
+    (its scores from 3); the fits finish in any order, so the lines are
+    compared as sets (times blanked)."""
+    import re
+
+    def lines(search):
+        search.fit(X, Y)
+        out = capsys.readouterr().out
+        return sorted(re.sub(r"total time=.*", "", line).rstrip(".") for line in out.splitlines() if "END" in line)
+
+    kw = dict(cv=CV, verbose=verbose, return_train_score=verbose == 3)
+    grid = {"C": [0.1, 1.0]}
+    ours = lines(GridSearchCV(LogisticRegression(), grid, **kw))
+    theirs = lines(sk.GridSearchCV(LogisticRegression(), grid, **kw))
+    strip = lambda ls: [re.sub(r"\.{2,}", "..", line) for line in ls]  # (dot padding: time widths differ)
+    assert len(ours) == 6 and strip(ours) == strip(theirs)

@@ -16,6 +16,14 @@ class Progress:
         self.done = 0
         self._start = time.perf_counter()
         self._last = 0.0
+        self._bar_open = False  # a bar is drawn on a line not yet ended
+
+    def line(self, text: str, stream=None) -> None:
+        """One whole line (on stdout by default), below the bar."""
+        if self._bar_open:
+            print(file=self.stream, flush=True)
+            self._bar_open = False
+        print(text, file=stream if stream is not None else sys.stdout, flush=True)
 
     def note(self, message: str) -> None:
         if self.enabled:
@@ -33,6 +41,7 @@ class Progress:
         filled = int(width * self.done / self.total)
         bar = "#" * filled + "-" * (width - filled)
         end = "\n" if self.done >= self.total else ""
+        self._bar_open = not end
         print(
             f"\r{self.tag} {self.label} |{bar}| {self.done}/{self.total}"
             f" ({now - self._start:.1f}s)",

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from dataclasses import dataclass, field
 
@@ -502,17 +503,38 @@ def _shared(fold: Fold) -> Fold:
 
 
 def fit_final(template, params, X, y, fit_params):
-    """Refit the best candidate on all the data; returns (model, seconds).
+    """Refit the best candidate on all the data; returns (model, seconds,
+    warnings).
 
     X and y are given read-only: the refit may run while fits of the last
-    split still slice their folds from the same placed data."""
+    split still slice their folds from the same placed data. In a dask task
+    (on a worker) the refit's warnings are recorded and returned, for the
+    caller to raise again where the user can see, filter or catch them
+    (:func:`reemit`), as scikit-learn's refit in the caller's process does;
+    elsewhere they are raised as they come (the list is empty)."""
+    from dasklearn._runtime._cluster import in_a_task
+
     def attempt(private: bool):
         start = time.perf_counter()
         X_, y_ = (_for_use(X, private=True), _for_use(y, private=True)) if private else \
             (_read_only_view(X), _read_only_view(y))
         return _refit(template, params, X_, y_, fit_params), time.perf_counter() - start
 
-    return _shared_then_private(attempt)
+    if not in_a_task():
+        return (*_shared_then_private(attempt), [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the caller's filters decide, in reemit
+        model, seconds = _shared_then_private(attempt)
+    return model, seconds, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def reemit(recorded) -> None:
+    """Raise again the warnings :func:`fit_final` recorded in a task."""
+    for text, category, filename, lineno in recorded:
+        try:
+            warnings.warn_explicit(text, category, filename, lineno)
+        except TypeError:  # a warning class that cannot be made from its text alone
+            warnings.warn_explicit(f"{category.__name__}: {text}", UserWarning, filename, lineno)
 
 
 def _fit_xy(est, X, y, fit_params) -> None:

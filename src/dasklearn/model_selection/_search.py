@@ -385,8 +385,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.scorer_ = scorer_
             self._select_best(results, names, multimetric)
             if self.refit:
-                model, seconds = early.result_for(self.best_index_) or call(
+                model, seconds, recorded = early.result_for(self.best_index_) or call(
                     backend, _fit.fit_final, self.estimator, self.best_params_, X_h, y_h, fit_params)
+                _fit.reemit(recorded)
                 self.best_estimator_ = model
                 self.refit_time_ = seconds
                 if hasattr(model, "feature_names_in_"):
@@ -464,6 +465,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             kernel = _fit.fit_and_score_batch
             shared = (est_h, X_h, y_h, splits_h, params_h, scoring_h, opts)
         def on_results(idx, recs):
+            if self.verbose >= 2:  # scikit-learn's line per fit (with its scores from 3)
+                for i, r in zip(idx, recs):
+                    progress.line(fit_line(candidates[items[i][0]], items[i][1], n_splits, r, self.verbose))
             progress.advance(len(idx))
             if early is not None:
                 early.observe([(items[i][0], items[i][1], r) for i, r in zip(idx, recs)])
@@ -691,6 +695,30 @@ class RandomizedSearchCV(BaseSearchCV):
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
 
 
+def _short_time(seconds: float) -> str:
+    return f"{seconds / 60:4.1f}min" if seconds > 60 else f" {seconds:5.1f}s"
+
+
+def fit_line(params: dict, split: int, n_splits: int, record: dict, verbose: int) -> str:
+    """The line scikit-learn's search prints for one fit at ``verbose >= 2``
+    (scores from 3): ``[CV 1/3] END ....alpha=0.1;, score=0.874 total time=   0.2s``."""
+    head = f"[CV {split + 1}/{n_splits}] END " if verbose > 2 else "[CV] END "
+    msg = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    msg += ";" if msg else ""
+    if verbose > 2:
+        test, train = record["test"], record["train"]
+        if test is None:  # the fit failed
+            msg += ", score=nan"
+        elif set(test) == {"score"}:
+            msg += ", score=" + (f"(train={train['score']:.3f}, test={test['score']:.3f})" if train
+                                 else f"{test['score']:.3f}")
+        else:
+            for name in sorted(test):
+                msg += f" {name}: (" + (f"train={train[name]:.3f}, " if train else "") + f"test={test[name]:.3f})"
+    msg += f" total time={_short_time(record['fit_time'] + record['score_time'])}"
+    return head + "." * (80 - len(head) - len(msg)) + msg
+
+
 def _refit_metric(refit, multimetric: bool) -> str:
     """The ``cv_results_`` metric a ``refit=True`` / metric-name search ranks by."""
     return refit if multimetric else "score"
@@ -745,7 +773,7 @@ class _EarlyRefit:
                 priority=1))
 
     def result_for(self, best: int):
-        """(model, seconds) of the early refit if it is of ``best``, else None."""
+        """(model, seconds, warnings) of the early refit if it is of ``best``, else None."""
         if self._started is None:
             return None
         candidate, future = self._started
