@@ -137,11 +137,17 @@ def _run_block(gen, seed, model, block_id=None):
     the first row of every block (plus ``n_samples``), held under one key of
     the graph.  Block ``i`` is rows ``[offsets[i], offsets[i + 1])``.
     """
+    from dasklearn._runtime._threads import one_blas_thread
+
     params, offsets = model
     index = block_id[0]
     start, stop = int(offsets[index]), int(offsets[index + 1])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
-    out = gen(rng, start, stop, params)
+    # one BLAS thread, as on a dask worker: a product's last bits depend on
+    # how many threads BLAS splits it over, so the numbers would otherwise
+    # differ between the workers and a local scheduler
+    with one_blas_thread():
+        out = gen(rng, start, stop, params)
     assert out.shape[0] == stop - start, (out.shape, start, stop)
     return out
 
@@ -263,7 +269,12 @@ def _classification_counts(n_samples, weights, n_clusters_per_class):
 _RANDOM_STATE_DOC = """random_state : int, RandomState, Generator or None, default=None
         Seed.  A RandomState or Generator (None: numpy's global RandomState) is
         used once, on the client, to draw an int seed.  The same int seed and
-        ``chunks`` give the same numbers on any scheduler or cluster."""
+        ``chunks`` give the same numbers on any cluster and on the synchronous
+        scheduler: each block is drawn with one BLAS thread, as on a dask
+        worker.  (With dask's threaded scheduler, OpenBLAS may ignore that
+        limit in its pool threads, and large products -- ``n_informative``
+        of about 50 or more, ``effective_rank`` -- may then differ in their
+        last bits.)"""
 _CHUNKS_DOC = """chunks : int or tuple of int, default=100_000
         Rows per block, or the size of each block (summing to the number of
         rows).  Block ``i`` is drawn from its own stream, so the numbers depend
@@ -414,15 +425,18 @@ def make_classification(
             f"{n_clusters} > 2**{ni}. Use n_informative >= "
             f"{int(np.ceil(np.log2(n_clusters)))} or fewer classes or clusters per class."
         )
-    w = (np.full(n_classes, 1.0 / n_classes) if weights is None
-         else np.asarray(weights, dtype=np.float64))
+    # float32 weights stay float32: scikit-learn's row counts are computed in
+    # the weights' own precision
+    w = np.full(n_classes, 1.0 / n_classes) if weights is None else np.asarray(weights)
+    if w.dtype not in (np.float32, np.float64):
+        w = w.astype(np.float64)
     if w.ndim != 1:
         raise ValueError(
             f"weights must be a 1-D list of proportions, one per class, got {reprlib.repr(weights)}. "
             "Pass e.g. weights=[0.9, 0.1] for two classes."
         )
-    if len(w) == n_classes - 1:  # summed in order, as scikit-learn's sum(weights)
-        w = np.append(w, 1.0 - sum(w.tolist()))
+    if len(w) == n_classes - 1:  # summed in order and precision, as scikit-learn's sum(weights)
+        w = np.append(w, w.dtype.type(1.0 - sum(list(w))))
     if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):
         raise ValueError(
             f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
