@@ -19,7 +19,7 @@ from dasklearn.model_selection._incremental import IncrementalSearchCV, InverseD
 
 PARAMS = {"alpha": loguniform(1e-4, 1e1), "loss": ["hinge", "log_loss"]}  # early scores are informative
 SGD = SGDClassifier(tol=None, random_state=0)
-ROWS_PER_BLOCK, TRAIN_PER_BLOCK = 500, 425  # test_size 0.15: ceil(75) validation rows
+ROWS_PER_BLOCK, TRAIN_PER_BLOCK = 500, 450  # 10 blocks: test_size min(0.2, 1/10), 50 validation rows
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +138,11 @@ def test_halving_on_samples_for_estimators_without_partial_fit(client, data):
     tree = DecisionTreeClassifier(random_state=0)
     search = SuccessiveHalvingSearchCV(tree, params, n_initial_parameters=9, random_state=0).fit(X, y)
     n_train = 10 * TRAIN_PER_BLOCK
-    # 9 candidates, 2 halvings: 9 @ 4250 // 9 = 472 rows, 3 @ 1416, 1 @ 4250 (all)
-    assert sorted(search.cv_results_["n_samples"]) == [472] * 6 + [1416] * 2 + [n_train]
+    # 9 candidates, 2 halvings: 9 @ 4500 // 9 = 500 rows, 3 @ 1500, 1 @ 4500 (all)
+    first, second = n_train // 9, n_train // 3
+    assert sorted(search.cv_results_["n_samples"]) == [first] * 6 + [second] * 2 + [n_train]
     assert search.metadata_ == {"n_models": 9, "max_iter": n_train, "n_fits": 13,
-                                "n_samples": 9 * 472 + 3 * 1416 + n_train}
+                                "n_samples": 9 * first + 3 * second + n_train}
     assert search.best_estimator_.tree_.n_node_samples[0] == n_train
     assert {"mean_fit_time", "n_samples"} <= set(search.cv_results_)
     grid = [{k: [v] for k, v in c.items()} for c in search.cv_results_["params"]]
@@ -271,7 +272,7 @@ def test_invalid_data_and_sizes(small):
         IncrementalSearchCV(SGD, PARAMS).fit(X[:, 0], y)
     with pytest.raises(ValueError, match="per-sample parameters"):
         IncrementalSearchCV(SGD, PARAMS).fit(X, y, sample_weight=np.ones(len(y)))
-    with pytest.raises(ValueError, match="max_iter=10000 samples, but a fold has only 510"):
+    with pytest.raises(ValueError, match="max_iter=10000 samples, but a fold has only 480"):
         SuccessiveHalvingSearchCV(DecisionTreeClassifier(), {"max_depth": [1, 2]}, n_initial_parameters="grid",
                                   max_iter=10_000).fit(X, y)
 

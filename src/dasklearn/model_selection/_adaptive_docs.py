@@ -21,8 +21,9 @@ COMMON_PARAMS = """
         Improvement that counts as progress for ``patience``; None or NaN
         never stops a model early.
     test_size : float, default=None
-        Fraction of each block's rows held out for validation (0.15 when
-        None). The validation rows of all blocks are scored together, so they
+        Fraction of each block's rows held out for validation; None: one
+        block's share of all rows, at most 0.2 (``min(0.2, 1 / n_blocks)``,
+        as dask-ml). The validation rows of all blocks are scored together, so they
         must fit in one worker's memory.
     cv : int, default=None
         Number of folds to score on instead of one hold-out split. Each

@@ -86,7 +86,12 @@ __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearch
 
 CALLS = pol.CALLS
 SAMPLES = "n_samples"
-_DEFAULT_TEST_SIZE = 0.15
+
+
+def _default_test_size(X) -> float:
+    """dask-ml's default hold-out: one block's share of the rows, at most 0.2."""
+    n_blocks = X.numblocks[0] if hasattr(X, "numblocks") else 1
+    return min(0.2, 1 / n_blocks)
 
 
 def _string_column_names(X):
@@ -223,7 +228,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     "given; with cv each fold is the validation set of its models. Pass one of them."
                 )
         if self.test_size is not None and not (is_real(self.test_size) and 0 < self.test_size < 1):
-            fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.15.")
+            fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.1.")
         if not (is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
             fail(self, "verbose", self.verbose, "a non-negative int")
         if not isinstance(self.prefix, str):
@@ -309,7 +314,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.cv is not None:
             spec = SplitSpec("kfold", n_folds=int(self.cv), stratify=classifier and y is not None)
         else:
-            ts = _DEFAULT_TEST_SIZE if self.test_size is None else float(self.test_size)
+            ts = _default_test_size(X) if self.test_size is None else float(self.test_size)
             spec = SplitSpec("holdout", test_size=ts)
         rng = check_random_state(self.random_state)
         sampled = self._make_tracks(rng)
