@@ -148,13 +148,28 @@ def test_partial_fit_streams_and_continues(client):
     X, y = _data(n_blocks=4)
     est = SGDClassifier(random_state=0)
     first, second = (X[:60_000], y[:60_000]), (X[60_000:], y[60_000:])
-    inc = Incremental(est, shuffle_blocks=True, random_state=0)
+    inc = Incremental(est, shuffle_blocks=True, random_state=4)
     inc.partial_fit(*first, classes=CLASSES)
     inc.partial_fit(*second)  # classes already known
-    _assert_same_model(inc.estimator_, _loop(est, [X, y], range(4), classes=CLASSES))
+    # each call one more pass, in that pass's order (as dask-ml's partial_fit shuffles its blocks)
+    order = [*_block_order(2, 0, True, 4), *(2 + _block_order(2, 1, True, 4))]
+    assert order == [1, 0, 3, 2]  # (seed 4: neither pass in block order)
+    _assert_same_model(inc.estimator_, _loop(est, [X, y], order, classes=CLASSES))
+    in_order = Incremental(est, shuffle_blocks=False).partial_fit(*first, classes=CLASSES).partial_fit(*second)
+    _assert_same_model(in_order.estimator_, _loop(est, [X, y], range(4), classes=CLASSES))
     # fit starts again from scratch
     inc.fit(*second, classes=CLASSES)
-    _assert_same_model(inc.estimator_, _loop(est, [X, y], 2 + _block_order(2, 0, True, 0), classes=CLASSES))
+    _assert_same_model(inc.estimator_, _loop(est, [X, y], 2 + _block_order(2, 0, True, 4), classes=CLASSES))
+
+
+def test_fit_then_partial_fit_is_fit_with_one_more_epoch(client):
+    """partial_fit goes on with the next pass's block order (shuffle_blocks)."""
+    X, y = _data(n_blocks=4, rows=2_000)
+    est = SGDClassifier(random_state=0)
+    two = Incremental(est, random_state=4, epochs=2).fit(X, y, classes=CLASSES)
+    one_more = Incremental(est, random_state=4).fit(X, y, classes=CLASSES).partial_fit(X, y)
+    _assert_same_model(one_more.estimator_, two.estimator_)
+    assert list(_block_order(4, 1, True, 4)) == [1, 2, 3, 0]  # (seed 4: pass 1 not in block order)
 
 
 def test_unknown_chunk_sizes(client):

@@ -432,9 +432,11 @@ class Incremental(ParallelPostFit):
     ``np.random.default_rng([seed, e]).permutation(n_blocks)`` when
     ``shuffle_blocks=True``, and ``0, 1, ..., n_blocks - 1`` otherwise. With an
     int ``random_state``, ``seed`` is that int; otherwise one seed is drawn per
-    ``fit`` from ``random_state`` (None: numpy's global RandomState). Rows are
-    never shuffled within a block; the estimator's own ``shuffle`` (e.g.
-    SGDClassifier's) applies inside each ``partial_fit`` call.
+    ``fit`` from ``random_state`` (None: numpy's global RandomState);
+    ``partial_fit`` goes on with the next pass's order, as dask-ml's
+    ``partial_fit`` shuffles its blocks too. Rows are never shuffled within a
+    block; the estimator's own ``shuffle`` (e.g. SGDClassifier's) applies
+    inside each ``partial_fit`` call.
 
     Inputs. ``X`` may be a dask array (chunked along rows; chunks along columns
     are joined) or a dask DataFrame, with ``y`` a dask array or dask Series
@@ -646,12 +648,17 @@ class Incremental(ParallelPostFit):
         """
         self._check_params()
         seed = self._seed() if self.shuffle_blocks else None
-        return self._train(clone(self.estimator), X, y, fit_kwargs, self.epochs,
+        return self._train(clone(self.estimator), X, y, fit_kwargs, range(self.epochs),
                            self.shuffle_blocks, seed, classes_from_y=True, fresh=True)
 
     def partial_fit(self, X, y=None, **fit_kwargs):
-        """One more pass over ``X``, in block order, continuing from the
-        current model (for data that arrive over time).
+        """One more pass over ``X``, continuing from the current model (for
+        data that arrive over time). With ``shuffle_blocks=True`` the blocks
+        are visited in the order of the next pass (see Block order): after
+        ``fit`` with ``epochs=n``, the k-th ``partial_fit`` takes pass
+        ``n + k - 1``'s order (so ``fit`` then ``partial_fit`` on the same data
+        equals ``fit`` with one more epoch); before any fit, pass 0's, with a
+        seed drawn as ``fit`` draws it.
 
         Parameters
         ----------
@@ -671,11 +678,18 @@ class Incremental(ParallelPostFit):
         self._check_params()
         fresh = not hasattr(self, "estimator_")
         model = clone(self.estimator) if fresh else self.estimator_
-        return self._train(model, X, y, fit_kwargs, 1, False, None, classes_from_y=False, fresh=fresh)
+        if fresh or getattr(self, "_passes", None) is None:
+            seed, done = (self._seed() if self.shuffle_blocks else None), 0
+        else:
+            seed, done = self._passes
+        return self._train(model, X, y, fit_kwargs, range(done, done + 1), self.shuffle_blocks, seed,
+                           classes_from_y=False, fresh=fresh)
 
-    def _train(self, model, X, y, fit_kwargs, epochs, shuffle, seed, classes_from_y, fresh):
-        """``partial_fit`` ``model`` on every block of X, ``epochs`` times;
-        ``fresh``: it has learned nothing yet (then all-empty X is an error)."""
+    def _train(self, model, X, y, fit_kwargs, passes, shuffle, seed, classes_from_y, fresh):
+        """``partial_fit`` ``model`` on every block of X, once per pass in
+        ``passes`` (a range: pass ``e`` has its own block order); ``fresh``:
+        it has learned nothing yet (then all-empty X is an error)."""
+        epochs = len(passes)
         if not _blockwise.is_dask(X):
             # in memory already: one block, fitted here
             y, *values = _blockwise.compute_here(y, *fit_kwargs.values())
@@ -684,6 +698,7 @@ class Incremental(ParallelPostFit):
             model = copy.deepcopy(model)
             for _ in range(epochs):
                 model.partial_fit(X, y, **kw)
+            self._passes = (seed, passes.stop)
             self.n_blocks_ = 1
             self.n_recoveries_ = 0
             self._record_fitted(model)
@@ -705,7 +720,7 @@ class Incremental(ParallelPostFit):
         known_rows = _known_rows(X)
         if fresh and known_rows == 0:  # known before any work (else counted while fitting)
             raise _no_rows_error(n_blocks)
-        order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in range(epochs)])
+        order = np.concatenate([_block_order(n_blocks, e, shuffle, seed) for e in passes])
         step = functools.partial(_partial_fit_block_counting, has_y=y is not None, block_kw=block_kw,
                                  static_kw=static_kw)
         recoveries: list = []
@@ -713,6 +728,7 @@ class Incremental(ParallelPostFit):
                                   on_recover=lambda position, reason: recoveries.append(position))
         if fresh and not seen:
             raise _no_rows_error(n_blocks)
+        self._passes = (seed, passes.stop)  # where a partial_fit goes on from
         self.n_blocks_ = n_blocks
         self.n_recoveries_ = len(recoveries)
         self._record_fitted(model)
