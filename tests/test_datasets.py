@@ -486,3 +486,22 @@ def test_float32_weights_give_scikit_learns_class_counts(as_list, n_given):
     theirs = np.bincount(skd.make_classification(**kw)[1])
     ours = np.bincount(make_classification(**kw, chunks=300)[1].compute())
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("make", [make_classification, make_regression, make_blobs, make_counts])
+def test_dask_two_axis_chunks_as_dask_ml_takes_them(make):
+    """(rows, n_features), (rows, -1) and ((sizes...), (n_features,)): all
+    the columns in one block, the same numbers as the row form."""
+    n_features = 4 if make is not make_counts else 3
+    kw = dict(n_samples=1000, n_features=n_features, random_state=0)
+    if make is make_counts:
+        kw["n_informative"] = 2
+    rows = make(**kw, chunks=100)[0]
+    for chunks in [(100, n_features), (100, -1), ((100,) * 10, (n_features,))]:
+        X = make(**kw, chunks=chunks)[0]
+        assert X.chunks == ((100,) * 10, (n_features,))
+        np.testing.assert_array_equal(X.compute(), rows.compute())
+    # two block sizes that sum to n_samples stay two block sizes
+    assert make(**kw, chunks=(1000 - n_features, n_features))[0].chunks[0] == (1000 - n_features, n_features)
+    with pytest.raises(ValueError, match="chunks must be"):
+        make(**kw, chunks=(100, 2))  # columns split: not supported

@@ -91,8 +91,19 @@ def _check_vector(name, value, n):
     return np.broadcast_to(arr.ravel(), (n,)).copy()
 
 
-def _row_chunks(chunks, n_samples):
-    """Normalise ``chunks`` (int rows per block, or a tuple of block sizes)."""
+def _row_chunks(chunks, n_samples, n_features=None):
+    """Normalise ``chunks`` (int rows per block, or a tuple of block sizes)
+    to the row block sizes. dask's two-axis forms (as dask-ml takes them) are
+    read too, with all the columns in one block: ``(rows, n_features)`` (or
+    ``(rows, -1)``) when it is not also two block sizes summing to
+    ``n_samples``, and ``((sizes...), (n_features,))``."""
+    if isinstance(chunks, (tuple, list)) and len(chunks) == 2 and n_features is not None:
+        rows, cols = chunks
+        whole_columns = cols in (-1, n_features, (n_features,))
+        if whole_columns and isinstance(rows, (tuple, list)):
+            chunks = rows
+        elif whole_columns and _is_int(rows) and not (_is_int(cols) and rows + cols == n_samples):
+            chunks = rows
     if _is_int(chunks) and chunks >= 1:
         q, r = divmod(n_samples, int(chunks))
         return (int(chunks),) * q + ((r,) if r else ())
@@ -110,7 +121,7 @@ def _sizes(n_samples, n_features, chunks):
     """Validated ``n_samples``, ``n_features`` and row chunks."""
     n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
     n_features = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
-    return n_samples, n_features, _row_chunks(chunks, n_samples)
+    return n_samples, n_features, _row_chunks(chunks, n_samples, n_features)
 
 
 def _seed(random_state):
@@ -275,10 +286,14 @@ _RANDOM_STATE_DOC = """random_state : int, RandomState, Generator or None, defau
         limit in its pool threads, and large products -- ``n_informative``
         of about 50 or more, ``effective_rank`` -- may then differ in their
         last bits.)"""
-_CHUNKS_DOC = """chunks : int or tuple of int, default=100_000
+_CHUNKS_DOC = """chunks : int or tuple, default=100_000
         Rows per block, or the size of each block (summing to the number of
-        rows).  Block ``i`` is drawn from its own stream, so the numbers depend
-        on the chunking -- hence a fixed default rather than dask's "auto"."""
+        rows).  dask's two-axis forms, with all the columns in one block, are
+        read too: ``(rows, n_features)`` or ``(rows, -1)`` (unless those two
+        numbers sum to ``n_samples``: then they are two block sizes) and
+        ``((sizes...), (n_features,))``.  Block ``i`` is drawn from its own
+        stream, so the numbers depend on the chunking -- hence a fixed default
+        rather than dask's "auto"."""
 
 
 def _fill_doc(func):
