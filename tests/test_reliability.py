@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import loguniform
 from sklearn.datasets import make_classification
+from sklearn.linear_model import SGDClassifier
 
 from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
@@ -182,3 +183,90 @@ def test_search_on_an_adaptive_cluster_at_zero_workers_scales_it_up():
         est = SGDClassifier(max_iter=5, tol=None, random_state=0)
         search = _fit_in_thread(GridSearchCV(est, {"alpha": [1e-4, 1e-3]}, cv=2), X, y)
         assert len(search.cv_results_["params"]) == 2 and len(c.nthreads()) == 1
+
+
+# ------------------------------------------- nothing left behind, clear errors
+def _left_on(client, deadline=15.0):
+    """(client futures, scheduler tasks) left, once they settle (a private cluster)."""
+    import gc
+
+    end = time.time() + deadline
+    while True:
+        gc.collect()
+        futures = len(client.futures)
+        tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+        if (futures, tasks) == (0, 0) or time.time() > end:
+            return futures, tasks
+        time.sleep(0.2)
+
+
+def test_search_whose_workers_all_die_leaves_nothing_behind(client):
+    """The batches cancelled with the scattered data were kept by their
+    tracebacks (futures on the client, a result in worker memory)."""
+    X, y = make_classification(n_samples=1200, n_features=10, random_state=0)
+    grid = {"alpha": list(np.logspace(-5, -1, 6))}
+
+    def kill_all():
+        time.sleep(1.0)
+        for pid in client.run(os.getpid).values():
+            os.kill(pid, signal.SIGKILL)
+
+    reference = GridSearchCV(LoggedSGD(log=os.devnull, delay=0.2), grid, cv=3).fit(X, y)
+    killer = threading.Thread(target=kill_all, daemon=True)
+    killer.start()
+    disturbed = GridSearchCV(LoggedSGD(log=os.devnull, delay=0.2), grid, cv=3).fit(X, y)
+    killer.join()
+    np.testing.assert_array_equal(disturbed.cv_results_["mean_test_score"], reference.cv_results_["mean_test_score"])
+    del disturbed
+    assert _left_on(client) == (0, 0)
+
+
+class _KillsItsWorker(LoggedSGD):
+    """A fit that kills its worker (a crash in compiled code, a memory limit)."""
+
+    def fit(self, X, y):
+        if self.alpha > 1e-3:
+            os._exit(1)
+        return super().fit(X, y)
+
+
+def test_a_fit_that_kills_its_worker_every_time_says_so(client):
+    """It ended in 'FutureCancelledError ... already forgotten' after eleven
+    tries, naming nothing."""
+    from dasklearn._runtime._cluster import WorkersLost
+
+    X, y = make_classification(n_samples=600, n_features=10, random_state=0)
+    search = GridSearchCV(_KillsItsWorker(log=os.devnull), {"alpha": [1e-5, 1e-4, 1e-2]}, cv=3)
+    with pytest.raises(WorkersLost, match="A task may be killing its worker"):
+        search.fit(X, y)
+    client.wait_for_workers(2, timeout=60)
+    assert _left_on(client) == (0, 0)
+
+
+class _SlowFit(SGDClassifier):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        time.sleep(0.1)
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("kind", ["GridSearchCV", "HyperbandSearchCV", "LogisticRegression"])
+def test_closing_the_client_mid_fit_says_so(client, kind):
+    """The cleanup's own cancel on the closed Client replaced ClientClosed
+    with distributed's 'Client is closed. Can't send cancel-keys message'."""
+    import dask.array as da
+
+    from dasklearn._runtime._cluster import ClientClosed
+    from dasklearn.linear_model import LogisticRegression
+    from dasklearn.model_selection import HyperbandSearchCV
+
+    X, y = make_classification(n_samples=3000, n_features=10, random_state=0)
+    Xd, yd = da.from_array(X, chunks=300), da.from_array(y, chunks=300)
+    grid = {"alpha": list(np.logspace(-5, -1, 6))}
+    run = {"GridSearchCV": lambda: GridSearchCV(LoggedSGD(log=os.devnull, delay=0.2), grid, cv=3).fit(X, y),
+           "HyperbandSearchCV": lambda: HyperbandSearchCV(_SlowFit(random_state=0), grid, max_iter=9,
+                                                          random_state=0).fit(Xd, yd, classes=[0, 1]),
+           "LogisticRegression": lambda: LogisticRegression(solver="gradient_descent", max_iter=100_000,
+                                                            tol=1e-30).fit(Xd, yd)}[kind]
+    threading.Timer(1.5, client.close).start()
+    with pytest.raises(ClientClosed, match="Client was closed"):
+        run()

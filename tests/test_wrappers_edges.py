@@ -118,3 +118,35 @@ def test_the_wrappers_own_fitted_attributes_are_not_taken_from_the_estimator():
         assert outer.n_blocks_ == 3
         outer.set_params(estimator=SGDClassifier(random_state=0)).fit(X, y, classes=[0, 1])
     assert outer.n_blocks_ == 3 and outer.n_recoveries_ == 0
+
+
+def test_failed_fits_and_scores_on_dask_input_leave_nothing_on_the_cluster(client):
+    """The erred future was kept by the exception's traceback (a cycle rooted
+    in the Client): its task and inputs stayed on the scheduler for good."""
+    import gc
+    import time
+
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from conftest import scheduler_keys
+
+    before = scheduler_keys(client)
+    X, y = make_classification(n_samples=400, n_features=5, random_state=0)
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    fitted = ParallelPostFit(LogisticRegression()).fit(X, y)
+    failing = [lambda: ParallelPostFit(LogisticRegression()).fit(Xd, yd[:300]),  # y too short
+               lambda: fitted.score(Xd[:, :4], yd),  # a feature missing
+               lambda: Incremental(SGDClassifier()).fit(Xd, yd, classes=yd.map_blocks(lambda b: 1 // 0, dtype=int))]
+    for call in failing:
+        with pytest.raises(Exception):
+            call()
+    deadline = time.time() + 15
+    while True:
+        gc.collect()
+        left = scheduler_keys(client) - before
+        if not left or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, sorted(left)[:5]
+    assert ParallelPostFit(LogisticRegression()).fit(Xd, yd).score(Xd, yd) > 0.5  # the cluster still works

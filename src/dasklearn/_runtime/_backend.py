@@ -15,7 +15,11 @@ import os
 from typing import Any, Callable
 
 from dasklearn._runtime._cluster import (
+    WorkersLost,
+    _closed,
     active_client,
+    cancel_quietly,
+    check_open,
     gather,
     local_jobs,
     lost_with_worker,
@@ -217,7 +221,11 @@ class DistributedBackend:
 
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
         futures = materialize_on_cluster(self.client, [objs[i] for i in lazy], self.n_slots) if lazy else []
-        values = gather(self.client, futures, poll=self.POLL_SECONDS)
+        try:
+            values = gather(self.client, futures, poll=self.POLL_SECONDS)
+        except BaseException:
+            self.release(futures)  # (see result)
+            raise
         out = list(objs)
         for i, v in zip(lazy, values):
             out[i] = v
@@ -226,6 +234,7 @@ class DistributedBackend:
     def submit(self, fn: Callable, *args, priority: int = 0):
         """``fn(*args)`` as a task; a higher ``priority`` runs before tasks
         already waiting (dask's task priorities)."""
+        check_open(self.client)
         return self.client.submit(_InConfig(fn, self._config), *args, pure=False, priority=priority)
 
     def wait_any(self, futures):
@@ -241,9 +250,16 @@ class DistributedBackend:
         return {f for f in futures if f.done()}
 
     def result(self, future):
-        if future.done():  # (wait_any's futures are)
-            return future.result()
-        return gather(self.client, [future], poll=self.POLL_SECONDS)[0]
+        """The value of ``future``; if it failed, the future is released
+        before the error propagates: the traceback keeps it (and its task on
+        the scheduler) alive for as long as the caller keeps the exception."""
+        try:
+            if future.done():  # (wait_any's futures are)
+                return future.result()
+            return gather(self.client, [future], poll=self.POLL_SECONDS)[0]
+        except BaseException:
+            self.release([future])
+            raise
 
     def fetch(self, handle):
         return self.result(handle) if hasattr(handle, "result") else handle
@@ -259,12 +275,13 @@ class DistributedBackend:
         return out
 
     def cancel(self, futures) -> None:
-        futures = list(futures)
-        if futures:
-            self.client.cancel(futures)
+        cancel_quietly(self.client, list(futures))
 
     def release(self, handles) -> None:
-        """Forget ``handles`` (futures) now; other values are ignored."""
+        """Forget ``handles`` (futures) now; other values are ignored (and
+        all once the Client is closed: it forgot them)."""
+        if _closed(self.client):
+            return
         for h in handles:
             if hasattr(h, "release"):
                 self._origin.pop(getattr(h, "key", None), None)
@@ -328,7 +345,8 @@ def run_batched(
     arrive ordered by phase, and items of one group take about as long as
     each other. When a new phase starts, its items are reordered longest
     expected first, from the seconds observed for their groups in earlier
-    phases (see ``_batching.longest_first``).
+    phases (see ``_batching.longest_first``). Tasks lost with their
+    workers more than ``max_resubmits`` times end in :class:`WorkersLost`.
     """
     from dasklearn._runtime._batching import BatchPolicy, longest_first
 
@@ -362,12 +380,16 @@ def run_batched(
                 try:
                     out = backend.result(fut)
                 except Exception as exc:
-                    if not backend.is_lost_data(exc) or resubmits >= max_resubmits:
-                        # the traceback keeps this future alive (and its erred
-                        # task on the scheduler) as long as the caller keeps
-                        # the exception: release it now
-                        backend.release([fut])
-                        raise
+                    if not backend.is_lost_data(exc):
+                        raise  # (backend.result released the future)
+                    if resubmits >= max_resubmits:
+                        # a task that kills its worker each time (a memory
+                        # limit, a crash in compiled code) ends here
+                        raise WorkersLost(
+                            f"Tasks were lost with dying workers {resubmits + 1} times during this call; "
+                            "giving up. A task may be killing its worker (a memory limit, a crash in "
+                            "compiled code): check the workers' logs."
+                        ) from exc
                     resubmits += 1
                     shared = backend.refresh(shared)
                     retry.append(idx)
@@ -393,11 +415,16 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
     for attempt in range(max_resubmits + 1):
         future = backend.submit(fn, *args)
         try:
-            return backend.result(future)
+            return backend.result(future)  # (released if it failed)
         except Exception as exc:
-            if not backend.is_lost_data(exc) or attempt == max_resubmits:
-                backend.release([future])  # not kept on the scheduler by the traceback
+            if not backend.is_lost_data(exc):
                 raise
+            if attempt == max_resubmits:
+                raise WorkersLost(
+                    f"The task {getattr(fn, '__name__', fn)} was lost with dying workers {attempt + 1} "
+                    "times; giving up. It may be killing its worker (a memory limit, a crash in "
+                    "compiled code): check the workers' logs."
+                ) from exc
             args = backend.refresh(args)
         finally:
             del future

@@ -154,6 +154,22 @@ def _closed(client) -> bool:
     return getattr(client, "status", "running") in ("closing", "closed")
 
 
+def check_open(client) -> None:
+    """:class:`ClientClosed` if ``client`` is closed (before sending it work:
+    distributed's own error would not say what happened)."""
+    if _closed(client):
+        raise ClientClosed(_CLOSED)
+
+
+def cancel_quietly(client, futures) -> None:
+    """Cancel ``futures``, unless the Client is closed: closing cancelled them
+    already, and a cancel then raises distributed's error in place of the
+    one being handled."""
+    futures = [f for f in futures if f is not None]
+    if futures and not _closed(client):
+        client.cancel(futures)
+
+
 def nthreads(client) -> dict[str, int]:
     """``client.nthreads()``, or :class:`ClientClosed` once the Client is
     closed (distributed's own call then fails with an AttributeError)."""

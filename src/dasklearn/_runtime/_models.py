@@ -78,6 +78,8 @@ import time
 import uuid
 
 from dasklearn._runtime._cluster import (
+    _closed,
+    cancel_quietly,
     gather,
     lost_with_worker,
     scatter,
@@ -470,13 +472,13 @@ class DistributedModels(_Base):
     def close(self) -> None:
         """Cancel pending work and release everything this search placed."""
         futures = [h.future for h in self._pending if h.future is not None]
-        if futures:
-            self.client.cancel(futures)
-        handles = [*futures, *self._states.values(), *self._val.values(), *self._shared.values(),
-                   *(p for parts in self._parts for p in parts)]
-        for h in handles:
-            if h is not None:
-                h.release()
+        if not _closed(self.client):  # (closed: it forgot them all already)
+            cancel_quietly(self.client, futures)
+            handles = [*futures, *self._states.values(), *self._val.values(), *self._shared.values(),
+                       *(p for parts in self._parts for p in parts)]
+            for h in handles:
+                if h is not None:
+                    h.release()
         self._pending.clear()
         self._states.clear()
         self._scored.clear()

@@ -64,6 +64,7 @@ from dasklearn._runtime._cluster import (
     POLL_SECONDS,
     active_client,
     as_default,
+    check_open,
     current_workers,
     lost_with_worker,
     scatter,
@@ -522,6 +523,7 @@ class _DistributedPartitions(Partitions):
     def _submit(self, fn, g, args):
         name = getattr(fn, "__name__", "task").strip("_")
         parts = [self._futures[i] for i in self.blocks[g]]
+        check_open(self.client)
         return self.client.submit(fn, parts, *(self._resolve(a) for a in args), pure=False,
                                   workers=[self.worker_of[g]], allow_other_workers=True,
                                   key=f"dasklearn-{name}-{uuid.uuid4().hex}")
