@@ -108,3 +108,30 @@ def test_failed_connection_leaves_dask_config_alone():
         connect(f"tcp://127.0.0.1:{_free_port()}", timeout=1)
     assert dask.config.get("scheduler", None) == before
     assert da.ones(4, chunks=2).sum().compute() == 4  # local computing still works
+
+
+def test_estimator_classes_and_bad_n_jobs_are_refused_up_front():
+    from sklearn.linear_model import SGDClassifier
+
+    from dasklearn.model_selection import GridSearchCV
+    from dasklearn.wrappers import DataParallel, Incremental, ParallelPostFit
+
+    X = np.random.RandomState(0).rand(40, 3)
+    y = (X[:, 0] > 0.5).astype(int)
+    for make in (lambda e: GridSearchCV(e, {"alpha": [1e-4]}), Incremental, ParallelPostFit, DataParallel):
+        with pytest.raises(TypeError, match=r"got the class SGDClassifier itself. Pass SGDClassifier\(\)"):
+            make(SGDClassifier).fit(X, y)
+    for n_jobs in ("2", 1.5, 0, True):
+        with pytest.raises(ValueError, match="n_jobs must be None or a nonzero int"):
+            GridSearchCV(SGDClassifier(), {"alpha": [1e-4]}, n_jobs=n_jobs, cv=2).fit(X, y)
+
+
+def test_split_of_dask_inputs_of_other_lengths_says_so():
+    """Same number of blocks, other lengths: the message blamed the chunks
+    and proposed a rechunk that fails."""
+    import dask.array as da
+
+    from dasklearn.model_selection import train_test_split
+
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[400, 320\]"):
+        train_test_split(da.ones((400, 2), chunks=100), da.ones(320, chunks=80))

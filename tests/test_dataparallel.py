@@ -217,6 +217,10 @@ def test_invalid_data_fails_before_any_work(client, no_placement):
         DataParallel(SGDClassifier()).fit(X[:, 0], y)
     with pytest.raises(ValueError, match="different numbers of rows"):
         DataParallel(SGDClassifier()).fit(X, y[:100])
+    X_np, y_np = X.compute(), y.compute()  # in memory, or an in-memory y with a dask X
+    for X_, y_ in [(X_np, y_np[:300]), (X, y_np[:300])]:
+        with pytest.raises(ValueError, match="X and y have different numbers of rows: 2000 and 300"):
+            DataParallel(SGDClassifier()).fit(X_, y_)
 
 
 def test_label_outside_classes_raises_from_the_worker(client):

@@ -443,6 +443,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """Validate everything before any work is submitted; the merge family."""
         name = type(self).__name__
         est = self.estimator
+        _validation.check_instance(name, est)
         if not hasattr(est, "partial_fit"):
             raise TypeError(
                 f"{name} trains with partial_fit, which {type(est).__name__} does not have"
@@ -507,13 +508,13 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _validation.check_2d(X.shape, name)
         if y.ndim not in (1, 2):
             raise ValueError(f"{name}: y must be 1-D (or 2-D for multi-output), got shape {y.shape}.")
+        if not (math.isnan(X.shape[0]) or math.isnan(y.shape[0])) and X.shape[0] != y.shape[0]:
+            raise ValueError(f"{name}: X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}.")
         if not isinstance(X, da.Array):
             rows = max(1, math.ceil(X.shape[0] / n_groups))  # one block per group
             X = da.from_array(X, chunks=(rows, -1))
         if not isinstance(y, da.Array):
             y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
-        if not (math.isnan(X.shape[0]) or math.isnan(y.shape[0])) and X.shape[0] != y.shape[0]:
-            raise ValueError(f"{name}: X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}.")
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
         if y.ndim == 2 and len(y.chunks[1]) > 1:

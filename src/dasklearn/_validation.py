@@ -282,6 +282,15 @@ def check_targets(estimator, y) -> None:
             )
 
 
+def check_instance(owner: str, estimator) -> None:
+    """TypeError for an estimator class given where an instance is expected."""
+    if isinstance(estimator, type):
+        raise TypeError(
+            f"{owner}: estimator must be an estimator instance, got the class "
+            f"{estimator.__name__} itself. Pass {estimator.__name__}() (with its parameters)."
+        )
+
+
 def check_picklable(obj, what: str = "estimator") -> None:
     """Objects sent to workers must pickle; say so before anything is sent."""
     import cloudpickle

@@ -37,7 +37,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from dasklearn import _blockwise
+from dasklearn import _blockwise, _validation
 from dasklearn._delegation import DelegateMixin, _has
 
 __all__ = ["DataParallel", "Incremental", "ParallelPostFit"]
@@ -249,6 +249,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- validation ----------------------------------------------------------
     def _check_estimator(self):
+        _validation.check_instance(type(self).__name__, self.estimator)
         if not hasattr(self.estimator, "fit"):
             raise TypeError(
                 f"{type(self).__name__} needs a scikit-learn estimator with a fit method; "
@@ -563,6 +564,7 @@ class Incremental(ParallelPostFit):
 
     # -- validation ----------------------------------------------------------
     def _check_params(self):
+        _validation.check_instance(type(self).__name__, self.estimator)
         if not hasattr(self.estimator, "partial_fit"):
             raise TypeError(
                 f"Incremental needs an estimator with a partial_fit method; "

@@ -169,6 +169,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- validation ----------------------------------------------------------
     def _check_params(self):
+        _validation.check_instance(type(self).__name__, self.estimator)
         if not hasattr(self.estimator, "fit"):
             raise TypeError(
                 f"estimator must be a scikit-learn estimator with a fit method; got "
@@ -180,6 +181,12 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral)
+                                        or isinstance(self.n_jobs, bool) or self.n_jobs == 0):
+            raise ValueError(
+                f"n_jobs must be None or a nonzero int (local threads without a Client; -1: one per "
+                f"CPU); got {self.n_jobs!r}."
+            )
         if self.checkpoint is not None:
             self._check_checkpoint()
 

@@ -317,6 +317,9 @@ def _check_dask_inputs(arrays, given_partitions=None):
             f"that they can be split blockwise; got {nblocks}. Rechunk the arrays with "
             "`y = y.rechunk({0: X.chunks[0]})` or repartition the DataFrames to match."
         )
+    lengths = [a.shape[0] for a in arrays if isinstance(a, da.Array) and not math.isnan(a.shape[0])]
+    if len(set(lengths)) > 1:  # (as scikit-learn words it)
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}.")
     sizes = None
     for k, a in enumerate(arrays):
         if isinstance(a, da.Array):
