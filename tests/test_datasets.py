@@ -505,3 +505,11 @@ def test_dask_two_axis_chunks_as_dask_ml_takes_them(make):
     assert make(**kw, chunks=(1000 - n_features, n_features))[0].chunks[0] == (1000 - n_features, n_features)
     with pytest.raises(ValueError, match="chunks must be"):
         make(**kw, chunks=(100, 2))  # columns split: not supported
+
+
+def test_blobs_two_axis_chunks_name_the_centers_columns():
+    centers = np.zeros((3, 5))
+    X = make_blobs(400, centers=centers, chunks=(100, 5), random_state=0)[0]
+    assert X.chunks == ((100,) * 4, (5,))
+    with pytest.raises(ValueError, match="chunks must be"):
+        make_blobs(400, centers=centers, chunks=(100, 2), random_state=0)  # n_features's default, not the data's

@@ -270,3 +270,49 @@ def test_closing_the_client_mid_fit_says_so(client, kind):
     threading.Timer(1.5, client.close).start()
     with pytest.raises(ClientClosed, match="Client was closed"):
         run()
+
+
+def test_one_death_of_a_worker_of_many_threads_is_survived():
+    """One death cancels every batch in flight (2 per slot): counted per
+    batch, eight slots' worth gave up after a single death."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    X, y = make_classification(n_samples=600, n_features=5, random_state=0)
+    grid = {"alpha": list(np.logspace(-6, -1, 24))}
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
+            n_workers=1, threads_per_worker=8, processes=True, dashboard_address=":0",
+            host="127.0.0.1") as cluster, Client(cluster, set_as_default=True) as client:
+        thread, killed = kill_a_worker_when(client, lambda: time.sleep(2.0) or True)  # 2 s in
+        search = GridSearchCV(LoggedSGD(log=os.devnull, delay=0.3), grid, cv=3).fit(X, y)
+        thread.join()
+        assert killed and len(search.cv_results_["params"]) == 24
+        assert not np.isnan(search.cv_results_["mean_test_score"]).any()
+
+
+def test_refit_warnings_are_not_recorded_on_a_worker_of_several_threads():
+    """Recording swaps the process's warning state (Python < 3.14), under
+    the other tasks of the worker: on several threads the refit's warnings
+    stay in the worker's log instead."""
+    import warnings
+
+    import dask
+    from dask.distributed import Client, LocalCluster
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from dasklearn.model_selection import _fit
+
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0",
+            host="127.0.0.1") as cluster, Client(cluster) as client:
+        future = client.submit(_fit.fit_final, LogisticRegression(max_iter=2), {}, X, y, {})
+        model, _, recorded = future.result()
+        assert recorded == [] and model.n_iter_[0] == 2  # (it did not converge: it warned, in the worker)
+    with warnings.catch_warnings(record=True) as caught:  # on a worker of one thread: recorded
+        warnings.simplefilter("always")
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                          host="127.0.0.1") as cluster, Client(cluster) as client:
+            _, _, recorded = client.submit(_fit.fit_final, LogisticRegression(max_iter=2), {}, X, y, {}).result()
+    assert any(issubclass(category, ConvergenceWarning) for _, category, *_ in recorded)

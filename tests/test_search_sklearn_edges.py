@@ -478,6 +478,11 @@ def test_the_refits_warnings_reach_the_caller_from_the_cluster(client):
         warnings.simplefilter("ignore", ConvergenceWarning)
         GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV).fit(X, Y)
     assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    with warnings.catch_warnings(record=True) as caught:  # a module= filter matches too
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn")
+        GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV).fit(X, Y)
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
 @pytest.mark.parametrize("verbose", [2, 3])

@@ -172,6 +172,16 @@ def test_fit_then_partial_fit_is_fit_with_one_more_epoch(client):
     assert list(_block_order(4, 1, True, 4)) == [1, 2, 3, 0]  # (seed 4: pass 1 not in block order)
 
 
+def test_partial_fit_after_shuffle_blocks_is_switched_on(client):
+    """fit without shuffling, then set_params(shuffle_blocks=True): the next
+    pass draws its seed (there was none to go on with)."""
+    X, y = _data(n_blocks=4, rows=2_000)
+    inc = Incremental(SGDClassifier(random_state=0), shuffle_blocks=False, random_state=4)
+    inc.fit(X, y, classes=CLASSES).set_params(shuffle_blocks=True).partial_fit(X, y)
+    ref = _loop(SGDClassifier(random_state=0), [X, y], [*range(4), *_block_order(4, 1, True, 4)], classes=CLASSES)
+    _assert_same_model(inc.estimator_, ref)
+
+
 def test_unknown_chunk_sizes(client):
     X, y = _data(n_blocks=4, rows=2_000)
     keep = X[:, 0] > -0.5

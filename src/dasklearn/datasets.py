@@ -110,8 +110,9 @@ def _row_chunks(chunks, n_samples, n_features=None):
     sizes = tuple(chunks) if isinstance(chunks, (tuple, list)) else ()
     if not sizes or not all(_is_int(s) and s >= 1 for s in sizes) or sum(sizes) != n_samples:
         raise ValueError(
-            "chunks must be a positive int (rows per block) or a tuple of positive "
-            f"block sizes summing to n_samples={n_samples}, got {reprlib.repr(chunks)}. "
+            "chunks must be a positive int (rows per block), a tuple of positive "
+            f"block sizes summing to n_samples={n_samples}, or dask's (rows, n_features) with all "
+            f"the columns in one block; got {reprlib.repr(chunks)}. "
             f"Pass e.g. chunks={min(n_samples, DEFAULT_CHUNKS)}."
         )
     return tuple(int(s) for s in sizes)
@@ -270,7 +271,10 @@ def _classification_counts(n_samples, weights, n_clusters_per_class):
     """
     n_classes = len(weights)
     k = np.arange(n_classes * n_clusters_per_class)
-    counts = (n_samples * weights[k % n_classes] / n_clusters_per_class).astype(np.int64)
+    # one scalar at a time, as scikit-learn: numpy's promotion of a Python int
+    # with a float32 scalar differs between versions, and must match its own
+    counts = np.array([int(n_samples * weights[c % n_classes] / n_clusters_per_class) for c in range(len(k))],
+                      dtype=np.int64)
     q, r = divmod(max(n_samples - int(counts.sum()), 0), len(k))
     counts += q + (k < r)
     ends = np.minimum(np.cumsum(counts), n_samples)
@@ -659,7 +663,6 @@ def make_blobs(
                 f"{len(per_center)} coordinates, got centers={centers!r}. Pass centers=None."
             )
         n_samples = int(per_center.sum())
-    n_samples, n_features, rows = _sizes(n_samples, n_features, chunks)
     if centers is None:
         n_centers = 3 if per_center is None else len(per_center)
     elif _is_int(centers):
@@ -672,6 +675,8 @@ def make_blobs(
                 f"n_features), got shape {centers.shape}. Pass e.g. centers=[[0, 0], [5, 5]]."
             )
         n_centers, n_features = centers.shape
+    # (after the centers: they give the number of columns that chunks may name)
+    n_samples, n_features, rows = _sizes(n_samples, n_features, chunks)
     if per_center is not None and len(per_center) != n_centers:
         raise ValueError(
             f"n_samples has {len(per_center)} per-center counts but there are "

@@ -680,10 +680,9 @@ class Incremental(ParallelPostFit):
         self._check_params()
         fresh = not hasattr(self, "estimator_")
         model = clone(self.estimator) if fresh else self.estimator_
-        if fresh or getattr(self, "_passes", None) is None:
-            seed, done = (self._seed() if self.shuffle_blocks else None), 0
-        else:
-            seed, done = self._passes
+        seed, done = (None, 0) if fresh or getattr(self, "_passes", None) is None else self._passes
+        if self.shuffle_blocks and seed is None:  # (first pass, or shuffle_blocks set since)
+            seed = self._seed()
         return self._train(model, X, y, fit_kwargs, range(done, done + 1), self.shuffle_blocks, seed,
                            classes_from_y=False, fresh=fresh)
 

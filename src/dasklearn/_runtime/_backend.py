@@ -336,8 +336,8 @@ def run_batched(
     ``seconds`` feeds the batching policy. ``shared`` are placed handles
     (futures on a cluster) that every task receives without re-sending them.
     Results come back in item order. A batch that fails because a worker
-    died with data it needed is resubmitted (up to ``max_resubmits`` times)
-    after the lost handles in ``shared`` are placed again; finished results
+    died with data it needed is resubmitted (an item up to ``max_resubmits``
+    times) after the lost handles in ``shared`` are placed again; finished results
     are never recomputed. On any other exception the pending tasks are
     cancelled before it propagates, so the cluster is left clean.
 
@@ -345,8 +345,8 @@ def run_batched(
     arrive ordered by phase, and items of one group take about as long as
     each other. When a new phase starts, its items are reordered longest
     expected first, from the seconds observed for their groups in earlier
-    phases (see ``_batching.longest_first``). Tasks lost with their
-    workers more than ``max_resubmits`` times end in :class:`WorkersLost`.
+    phases (see ``_batching.longest_first``). An item lost with dying
+    workers more than ``max_resubmits`` times ends in :class:`WorkersLost`.
     """
     from dasklearn._runtime._batching import BatchPolicy, longest_first
 
@@ -354,7 +354,7 @@ def run_batched(
     results: list = [None] * len(items)
     pending: dict = {}
     retry: list[list[int]] = []
-    resubmits = 0
+    times_lost: dict = {}  # item -> times its batch was lost with a worker
     queue, start = list(range(len(items))), 0  # items not yet sent: queue[start:]
     phase = None
     group_seconds: dict = {}  # group -> [total seconds, items]
@@ -382,15 +382,18 @@ def run_batched(
                 except Exception as exc:
                     if not backend.is_lost_data(exc):
                         raise  # (backend.result released the future)
-                    if resubmits >= max_resubmits:
-                        # a task that kills its worker each time (a memory
-                        # limit, a crash in compiled code) ends here
+                    # counted per item: one worker's death loses every batch
+                    # in flight once; an item that kills its worker each
+                    # time (a memory limit, a crash in compiled code) is lost
+                    # every time, and ends here
+                    for i in idx:
+                        times_lost[i] = times_lost.get(i, 0) + 1
+                    if max(times_lost[i] for i in idx) > max_resubmits:
                         raise WorkersLost(
-                            f"Tasks were lost with dying workers {resubmits + 1} times during this call; "
+                            f"A task was lost with dying workers {max_resubmits + 1} times; "
                             "giving up. A task may be killing its worker (a memory limit, a crash in "
                             "compiled code): check the workers' logs."
                         ) from exc
-                    resubmits += 1
                     shared = backend.refresh(shared)
                     retry.append(idx)
                     continue

@@ -508,33 +508,56 @@ def fit_final(template, params, X, y, fit_params):
 
     X and y are given read-only: the refit may run while fits of the last
     split still slice their folds from the same placed data. In a dask task
-    (on a worker) the refit's warnings are recorded and returned, for the
-    caller to raise again where the user can see, filter or catch them
-    (:func:`reemit`), as scikit-learn's refit in the caller's process does;
-    elsewhere they are raised as they come (the list is empty)."""
-    from dasklearn._runtime._cluster import in_a_task
-
+    on a worker of one thread, the refit's warnings are recorded and
+    returned, for the caller to raise again where the user can see, filter
+    or catch them (:func:`reemit`), as scikit-learn's refit in the caller's
+    process does. Elsewhere they are raised as they come (the list is
+    empty): recording swaps the process's warning state (Python < 3.14),
+    which other tasks running at the same time on a worker of several
+    threads would see."""
     def attempt(private: bool):
         start = time.perf_counter()
         X_, y_ = (_for_use(X, private=True), _for_use(y, private=True)) if private else \
             (_read_only_view(X), _read_only_view(y))
         return _refit(template, params, X_, y_, fit_params), time.perf_counter() - start
 
-    if not in_a_task():
+    if not _alone_on_a_worker():
         return (*_shared_then_private(attempt), [])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # the caller's filters decide, in reemit
         model, seconds = _shared_then_private(attempt)
-    return model, seconds, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    return model, seconds, [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename))
+                            for w in caught]
+
+
+def _alone_on_a_worker() -> bool:
+    """In a dask task, on a worker that runs one task at a time?"""
+    from dasklearn._runtime._cluster import in_a_task
+
+    if not in_a_task():
+        return False
+    from distributed import get_worker
+
+    return get_worker().state.nthreads == 1
+
+
+def _module_of(filename: str) -> str | None:
+    """The name of the loaded module of ``filename`` (for ``module=`` filters)."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return None
 
 
 def reemit(recorded) -> None:
     """Raise again the warnings :func:`fit_final` recorded in a task."""
-    for text, category, filename, lineno in recorded:
+    for text, category, filename, lineno, module in recorded:
         try:
-            warnings.warn_explicit(text, category, filename, lineno)
+            warnings.warn_explicit(text, category, filename, lineno, module=module)
         except TypeError:  # a warning class that cannot be made from its text alone
-            warnings.warn_explicit(f"{category.__name__}: {text}", UserWarning, filename, lineno)
+            warnings.warn_explicit(f"{category.__name__}: {text}", UserWarning, filename, lineno, module=module)
 
 
 def _fit_xy(est, X, y, fit_params) -> None:

@@ -301,6 +301,9 @@ def _check_dask_inputs(arrays, given_partitions=None):
                 f"arrays[{k}] is a 0-d dask array (a single value); train_test_split splits rows. "
                 "Pass arrays with one row per sample."
             )
+    lengths = [a.shape[0] for a in arrays if isinstance(a, da.Array) and not math.isnan(a.shape[0])]
+    if len(set(lengths)) > 1:  # (as scikit-learn words it)
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}.")
     nblocks = [a.numblocks[0] if isinstance(a, da.Array) else a.npartitions for a in arrays]
     if len(set(nblocks)) > 1 and given_partitions is not None and len(set(given_partitions)) == 1:
         raise ValueError(
@@ -317,9 +320,6 @@ def _check_dask_inputs(arrays, given_partitions=None):
             f"that they can be split blockwise; got {nblocks}. Rechunk the arrays with "
             "`y = y.rechunk({0: X.chunks[0]})` or repartition the DataFrames to match."
         )
-    lengths = [a.shape[0] for a in arrays if isinstance(a, da.Array) and not math.isnan(a.shape[0])]
-    if len(set(lengths)) > 1:  # (as scikit-learn words it)
-        raise ValueError(f"Found input variables with inconsistent numbers of samples: {lengths}.")
     sizes = None
     for k, a in enumerate(arrays):
         if isinstance(a, da.Array):
