@@ -237,7 +237,7 @@ def test_a_fit_that_kills_its_worker_every_time_says_so(client):
 
     X, y = make_classification(n_samples=600, n_features=10, random_state=0)
     search = GridSearchCV(_KillsItsWorker(log=os.devnull), {"alpha": [1e-5, 1e-4, 1e-2]}, cv=3)
-    with pytest.raises(WorkersLost, match="A task may be killing its worker"):
+    with pytest.raises(WorkersLost, match="lost with dying workers 11 times; giving up. It may be killing its worker"):
         search.fit(X, y)
     client.wait_for_workers(2, timeout=60)
     assert _left_on(client) == (0, 0)

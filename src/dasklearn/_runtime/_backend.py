@@ -389,11 +389,7 @@ def run_batched(
                     for i in idx:
                         times_lost[i] = times_lost.get(i, 0) + 1
                     if max(times_lost[i] for i in idx) > max_resubmits:
-                        raise WorkersLost(
-                            f"A task was lost with dying workers {max_resubmits + 1} times; "
-                            "giving up. A task may be killing its worker (a memory limit, a crash in "
-                            "compiled code): check the workers' logs."
-                        ) from exc
+                        raise _lost_too_often(getattr(kernel, "__name__", "task"), max_resubmits + 1) from exc
                     shared = backend.refresh(shared)
                     retry.append(idx)
                     continue
@@ -413,6 +409,13 @@ def run_batched(
     return results
 
 
+def _lost_too_often(name: str, times: int) -> WorkersLost:
+    return WorkersLost(
+        f"A {name} task was lost with dying workers {times} times; giving up. It may be killing "
+        "its worker (a memory limit, a crash in compiled code): check the workers' logs."
+    )
+
+
 def call(backend, fn: Callable, *args, max_resubmits: int = 10):
     """``fn(*args)`` as one task; resubmitted if a worker dies with its inputs."""
     for attempt in range(max_resubmits + 1):
@@ -423,11 +426,7 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
             if not backend.is_lost_data(exc):
                 raise
             if attempt == max_resubmits:
-                raise WorkersLost(
-                    f"The task {getattr(fn, '__name__', fn)} was lost with dying workers {attempt + 1} "
-                    "times; giving up. It may be killing its worker (a memory limit, a crash in "
-                    "compiled code): check the workers' logs."
-                ) from exc
+                raise _lost_too_often(getattr(fn, "__name__", "task"), attempt + 1) from exc
             args = backend.refresh(args)
         finally:
             del future
