@@ -101,3 +101,18 @@ def test_missing_weights_are_named_as_missing():
     nullable[25] = pd.NA
     with pytest.raises(ValueError, match=r"contains NaN, missing \(pd\.NA\).*drop or fill those rows"):
         LinearRegression().fit(Xd, yd, sample_weight=dd.from_pandas(nullable, npartitions=4))
+
+
+@pytest.mark.parametrize("dask_input", [False, True])
+def test_labels_of_mixed_types_are_refused_as_scikit_learn_does(dask_input):
+    """A TypeError from sorting ints with strings; scikit-learn raises a ValueError."""
+    import dask.array as da
+
+    from dasklearn.linear_model import LogisticRegression
+
+    X = np.random.RandomState(0).randn(90, 3)
+    y = np.array([1, "a"] * 45, dtype=object)
+    if dask_input:
+        X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LogisticRegression().fit(X, y)

@@ -396,14 +396,26 @@ def summarize_block(block, classification: bool):
         "class_totals": None,
     }
     if classification:  # the labels, and the rows of each (what class_weight='balanced' needs)
-        out["classes"], counts = np.unique(y, return_counts=True)
+        out["classes"], counts = _labels(np.unique, y, return_counts=True)
         out["class_totals"] = counts.astype(np.float64)
     return out
 
 
+def _labels(order, *args, **kwargs):
+    """``order(*args)`` (np.unique, np.union1d on labels), with labels of
+    types that cannot be sorted together named as scikit-learn's ValueError."""
+    try:
+        return order(*args, **kwargs)
+    except TypeError as exc:
+        raise ValueError(
+            f"Unknown label type: the labels mix types that cannot be ordered ({exc}). "
+            "Use labels of one type (all numbers or all strings)."
+        ) from None
+
+
 def _merged_totals(a, b):
     """Per-class totals of two summaries, over the union of their classes."""
-    classes = np.union1d(a["classes"], b["classes"])
+    classes = _labels(np.union1d, a["classes"], b["classes"])
     totals = np.zeros(len(classes))
     for s in (a, b):
         np.add.at(totals, np.searchsorted(classes, s["classes"]), s["class_totals"])
@@ -421,7 +433,7 @@ def combine_summaries(a, b):
         "y_min": min(a["y_min"], b["y_min"]),
         "y_max": max(a["y_max"], b["y_max"]),
         "y_sum": a["y_sum"] + b["y_sum"],
-        "classes": None if a["classes"] is None else np.union1d(a["classes"], b["classes"]),
+        "classes": None if a["classes"] is None else _labels(np.union1d, a["classes"], b["classes"]),
         "class_totals": None if a["classes"] is None else _merged_totals(a, b),
     }
 
