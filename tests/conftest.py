@@ -75,15 +75,22 @@ def cli_cluster(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def private_client(n_workers: int = 2):
+def private_client(n_workers: int = 2, lost_worker_timeout: str = "1 hour"):
     """A Client on a new LocalCluster of its own, for tests that SIGKILL
     workers: a nanny restart can occasionally stall after quick successive
     kills (seen with distributed 2026.8), and that must not leave the shared
-    session cluster short of a worker for the tests that follow."""
+    session cluster short of a worker for the tests that follow.
+
+    LocalCluster closes a worker's nanny for good when, ``lost_worker_timeout``
+    after one of its deaths (dask's default: 15 s), that worker is away again:
+    on a loaded machine, tests that kill a worker again and again then saw
+    the cluster empty (dask's policy, not dasklearn's, so it is switched off
+    here unless a test asks for it)."""
     import dask
     from dask.distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
+                          "distributed.deploy.lost-worker-timeout": lost_worker_timeout}), LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
     ) as cluster, Client(cluster, set_as_default=True) as c:
         yield c

@@ -404,3 +404,29 @@ def test_a_scatter_that_does_not_finish_is_given_up_and_tried_again():
     start = time.monotonic()
     assert _cluster.scatter(FirstScatterHangs(), ["value"], timeout=0.5) == ["future"]
     assert FirstScatterHangs.calls == 2 and time.monotonic() - start < 5
+
+
+class _PartialFitKills(SGDClassifier):
+    """A partial_fit that kills its worker (a crash in compiled code, a memory limit)."""
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        os._exit(1)
+
+
+def test_a_cluster_emptied_by_a_model_that_kills_its_worker_says_why(memory_data):
+    """As test_reliability's search: the adaptive searches said only 'The
+    cluster has had no worker for 60 s' once LocalCluster stopped restarting
+    the worker a partial_fit kept killing."""
+    import dask
+
+    from conftest import private_client
+    from dasklearn._runtime._cluster import WorkersLost
+
+    X, y = memory_data
+    search = IncrementalSearchCV(_PartialFitKills(), {"alpha": [1e-4, 1e-3]}, n_initial_parameters=2,
+                                 max_iter=3, random_state=0)
+    with private_client(n_workers=1, lost_worker_timeout="0s") as c, dask.config.set({"dasklearn.worker-timeout": 2}):
+        with pytest.raises(WorkersLost, match=r"no worker for 2 s\. .*Before that, a model task of this run was "
+                                               r"lost with dying workers \d+ times?: a task may be killing"):
+            search.fit(X, y)
+        assert c.nthreads() == {}

@@ -243,6 +243,25 @@ def test_a_fit_that_kills_its_worker_every_time_says_so(client):
     assert _left_on(client) == (0, 0)
 
 
+def test_a_cluster_emptied_by_a_fit_that_kills_its_worker_says_why():
+    """LocalCluster stops restarting a worker still away
+    ``distributed.deploy.lost-worker-timeout`` after a death; the search then
+    said only 'The cluster has had no worker for 60 s', hiding the fit that
+    killed it."""
+    import dask
+
+    from conftest import private_client
+    from dasklearn._runtime._cluster import WorkersLost
+
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    search = GridSearchCV(_KillsItsWorker(log=os.devnull), {"alpha": [1e-2]}, cv=2)
+    with private_client(n_workers=1, lost_worker_timeout="0s") as c, dask.config.set({"dasklearn.worker-timeout": 2}):
+        with pytest.raises(WorkersLost, match=r"no worker for 2 s\. .*Before that, a fit_and_score_batch task of "
+                                               r"this run was lost with dying workers \d+ times?: a task may be killing"):
+            search.fit(X, y)
+        assert c.nthreads() == {}  # (the nanny was closed: the message's premise)
+
+
 class _SlowFit(SGDClassifier):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         time.sleep(0.1)

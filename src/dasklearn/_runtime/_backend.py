@@ -17,6 +17,7 @@ from typing import Any, Callable
 from dasklearn._runtime._cluster import (
     WorkersLost,
     _closed,
+    _emptied_after_losses,
     active_client,
     cancel_quietly,
     check_open,
@@ -403,6 +404,12 @@ def run_batched(
                         total[1] += 1
                 if on_results is not None:
                     on_results(idx, [r for r, _ in out])
+    except WorkersLost as exc:
+        backend.cancel(pending)
+        lost = max(times_lost.values(), default=0)
+        if not 0 < lost <= max_resubmits:
+            raise  # nothing lost before, or _lost_too_often
+        raise _emptied_after_losses(exc, getattr(kernel, "__name__", "task"), lost) from exc
     except BaseException:
         backend.cancel(pending)
         raise
@@ -418,18 +425,25 @@ def _lost_too_often(name: str, times: int) -> WorkersLost:
 
 def call(backend, fn: Callable, *args, max_resubmits: int = 10):
     """``fn(*args)`` as one task; resubmitted if a worker dies with its inputs."""
-    for attempt in range(max_resubmits + 1):
-        future = backend.submit(fn, *args)
-        try:
-            return backend.result(future)  # (released if it failed)
-        except Exception as exc:
-            if not backend.is_lost_data(exc):
-                raise
-            if attempt == max_resubmits:
-                raise _lost_too_often(getattr(fn, "__name__", "task"), attempt + 1) from exc
-            args = backend.refresh(args)
-        finally:
-            del future
+    name, lost = getattr(fn, "__name__", "task"), 0
+    try:
+        while True:
+            future = backend.submit(fn, *args)
+            try:
+                return backend.result(future)  # (released if it failed)
+            except Exception as exc:
+                if not backend.is_lost_data(exc):
+                    raise
+                lost += 1
+                if lost > max_resubmits:
+                    raise _lost_too_often(name, lost) from exc
+                args = backend.refresh(args)
+            finally:
+                del future
+    except WorkersLost as exc:
+        if not 0 < lost <= max_resubmits:
+            raise  # nothing lost before, or _lost_too_often
+        raise _emptied_after_losses(exc, name, lost) from exc
 
 
 def connect(address: str, timeout: float = 10.0, **client_kwargs):

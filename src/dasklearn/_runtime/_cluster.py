@@ -184,6 +184,18 @@ def _no_worker_error(timeout: float) -> WorkersLost:
                        "value 'dasklearn.worker-timeout' (seconds).")
 
 
+def _emptied_after_losses(exc: WorkersLost, name: str, times: int) -> WorkersLost:
+    """``exc`` (the cluster has no worker) with what came before it: a cluster
+    manager stops restarting a worker that keeps dying (LocalCluster closes
+    one that is still away ``distributed.deploy.lost-worker-timeout`` after a
+    death), so a task that kills its worker can empty the cluster."""
+    return WorkersLost(
+        f"{exc} Before that, a {name} task of this run was lost with dying workers {times} "
+        f"time{'s' if times > 1 else ''}: a task may be killing its worker (a memory limit, a crash in "
+        "compiled code), and the cluster manager stopped restarting it. Check the workers' logs."
+    )
+
+
 def current_workers(client, *, timeout: float | None = None, poll: float | None = None) -> dict[str, int]:
     """``client.nthreads()`` once the cluster has a worker.
 

@@ -78,7 +78,9 @@ import time
 import uuid
 
 from dasklearn._runtime._cluster import (
+    WorkersLost,
     _closed,
+    _emptied_after_losses,
     cancel_quietly,
     gather,
     lost_with_worker,
@@ -163,6 +165,7 @@ class DistributedModels(_Base):
         self._pending: set = set()  # score handles in flight
         self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
         self._n_scores = 0
+        self._most_lost = 0  # most times one score was resubmitted after lost data
 
     def _suffix(self) -> str:
         return f"~{self._generation}" if self._generation else ""
@@ -372,11 +375,12 @@ class DistributedModels(_Base):
     def _recover(self, handle) -> None:
         """Resubmit a score whose task the scheduler cancelled (lost data)."""
         handle.attempts += 1
+        self._most_lost = max(self._most_lost, handle.attempts)
         if handle.attempts > self.max_resubmits:
             try:
                 handle.future.result()
             except Exception as exc:
-                raise RuntimeError(
+                raise WorkersLost(
                     f"model {handle.model_key[0]!r} (fold {handle.model_key[1]!r}): the data it needs were "
                     f"lost with dying workers {self.max_resubmits} times in a row; giving up. Check the "
                     "workers' logs (memory limits, crashes)."
@@ -391,25 +395,30 @@ class DistributedModels(_Base):
 
         Raises :class:`~dasklearn._runtime._cluster.WorkersLost` when the
         cluster has had no worker for ``dasklearn.worker-timeout`` seconds (as every
-        wait here).
+        wait here), saying so if work was lost with dying workers before.
         """
         from concurrent.futures import CancelledError
 
         handles = list(handles)
-        while True:
-            done = [h for h in handles if h.future.done()]
-            ready = []
-            for h in done:
-                if lost_with_worker(h.future):
-                    self._recover(h)
-                else:
-                    ready.append(h)
-            if ready:
-                return ready
-            try:
-                wait_on_cluster(self.client, [h.future for h in handles], return_when="FIRST_COMPLETED")
-            except CancelledError:
-                pass  # recovered above, next time round
+        try:
+            while True:
+                done = [h for h in handles if h.future.done()]
+                ready = []
+                for h in done:
+                    if lost_with_worker(h.future):
+                        self._recover(h)
+                    else:
+                        ready.append(h)
+                if ready:
+                    return ready
+                try:
+                    wait_on_cluster(self.client, [h.future for h in handles], return_when="FIRST_COMPLETED")
+                except CancelledError:
+                    pass  # recovered above, next time round
+        except WorkersLost as exc:
+            if not 0 < self._most_lost <= self.max_resubmits:
+                raise  # nothing lost before, or lost too often (_recover)
+            raise _emptied_after_losses(exc, "model", self._most_lost) from exc
 
     def _result(self, handle):
         from concurrent.futures import CancelledError
