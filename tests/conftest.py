@@ -30,10 +30,10 @@ def cluster():
 
     import dasklearn  # noqa: F401
 
-    # Workers here are SIGKILLed and restarted by their nannies many times. A
-    # restart by fork copies this multi-threaded process and can deadlock if
-    # another thread holds a lock at that instant, so this cluster uses dask's
-    # own default, spawn. (The tutorial and demo tests run dasklearn's fork
+    # A nanny restarts a worker that dies (tests that kill workers on purpose
+    # use private_client). A restart by fork copies this multi-threaded
+    # process and can deadlock if another thread holds a lock at that
+    # instant, so this cluster uses dask's own default, spawn. (The tutorial and demo tests run dasklearn's fork
     # default for scripts.)
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
         n_workers=2,
@@ -75,7 +75,7 @@ def cli_cluster(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def private_client(n_workers: int = 2, lost_worker_timeout: str = "1 hour"):
+def private_client(n_workers: int = 2, lost_worker_timeout: str = "1 hour", threads_per_worker: int = 1):
     """A Client on a new LocalCluster of its own, for tests that SIGKILL
     workers: a nanny restart can occasionally stall after quick successive
     kills (seen with distributed 2026.8), and that must not leave the shared
@@ -91,6 +91,28 @@ def private_client(n_workers: int = 2, lost_worker_timeout: str = "1 hour"):
 
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
                           "distributed.deploy.lost-worker-timeout": lost_worker_timeout}), LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0", host="127.0.0.1"
     ) as cluster, Client(cluster, set_as_default=True) as c:
         yield c
+
+
+def close_once_working(client, after: float = 0.5, timeout: float = 60.0):
+    """Close ``client`` from a thread ``after`` seconds once a task is running
+    on its cluster: mid-fit, also on a slow machine (a fixed delay could fire
+    before the fit had chosen the cluster, which then runs on local threads)."""
+    import threading
+    import time
+
+    def working(dask_scheduler):
+        return any(ts.state == "processing" for ts in dask_scheduler.tasks.values())
+
+    def run():
+        deadline = time.monotonic() + timeout
+        while not client.run_on_scheduler(working) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(after)
+        client.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -41,7 +41,7 @@ def _held_model_ids(client):
     return {k.split("/")[1] for k in keys if k.startswith("dasklearn-model-")}
 
 
-def _dasklearn_keys(client, timeout=3.0):
+def _dasklearn_keys(client, timeout=15.0):  # (returns as soon as none are left)
     deadline = time.monotonic() + timeout
     while True:
         keys = client.run_on_scheduler(

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,13 +42,15 @@ class LoggedPartialSGD(ClassifierMixin, BaseEstimator):
     """SGDClassifier that appends one line per partial_fit call to ``log``
     (seen across worker processes)."""
 
-    def __init__(self, alpha=1e-4, loss="hinge", log=None, delay=0.0):
+    def __init__(self, alpha=1e-4, loss="hinge", log=None, delay=0.0, gate=None):
         self.alpha = alpha
         self.loss = loss
         self.log = log
         self.delay = delay
+        self.gate = gate
 
     def partial_fit(self, X, y, classes=None):
+        _wait_at_gate(self.gate, self.log)
         time.sleep(self.delay)
         if self.log is not None:
             with open(self.log, "a") as fh:
@@ -68,6 +71,30 @@ class LoggedPartialSGD(ClassifierMixin, BaseEstimator):
 
 def _n_calls(log) -> int:
     return len(log.read_text().split()) if log.exists() else 0
+
+
+def _wait_at_gate(gate, log) -> None:
+    """Hold a call while the calls logged reach the number in the file
+    ``gate``: the search is then still running when a test's killer, which
+    moves or removes the gate after each kill, gets to it (a worker's restart
+    is slow on a loaded machine; the search's sleeps are not)."""
+    while gate is not None:
+        try:
+            with open(gate) as fh:
+                limit = int(fh.read())
+        except (OSError, ValueError):
+            return  # no gate (or none any more)
+        if _n_calls(Path(log)) < limit:
+            return
+        time.sleep(0.01)
+
+
+def _set_gate(gate, limit) -> None:
+    if limit is None:
+        gate.unlink(missing_ok=True)
+    else:  # replaced whole: a call never reads half a number
+        gate.with_suffix(".tmp").write_text(str(limit))
+        os.replace(gate.with_suffix(".tmp"), gate)
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +125,12 @@ def assert_same_search(a, b):
 
 
 # ------------------------------------------------------------------ worker loss
-def kill_busiest_worker_when(client, *conditions, everyone=False, timeout=60):
+def kill_busiest_worker_when(client, *conditions, everyone=False, timeout=60, after_kill=None):
     """For each condition in turn: once ``condition()`` and both workers are
     up, SIGKILL (its nanny restarts it) the worker holding the most of the
-    search's data and models (``everyone``: both workers at once). A second
-    kill, after the first worker came back empty, takes the last copies."""
+    search's data and models (``everyone``: both workers at once), then call
+    ``after_kill(i)`` (i: the kill's index). A second kill, after the first
+    worker came back empty, takes the last copies."""
     killed = []
 
     def holdings(dask_scheduler):
@@ -124,6 +152,8 @@ def kill_busiest_worker_when(client, *conditions, everyone=False, timeout=60):
             for victim in victims:
                 os.kill(pids[victim], signal.SIGKILL)
             killed.append((victims, sum(held.get(v, 0) for v in victims)))
+            if after_kill is not None:
+                after_kill(len(killed) - 1)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -131,15 +161,19 @@ def kill_busiest_worker_when(client, *conditions, everyone=False, timeout=60):
 
 
 def _survives_kill(client, tmp_path, make, X, y, kill_after, everyone=False, delay=0.08):
-    """``make(log, delay)``: the search; slowed down (which changes no result)
-    while workers are killed, so that it is still running when they are."""
-    log = tmp_path / "calls.log"
-    reference = make(log, 0.0).fit(X, y)
+    """``make(log, delay, gate)``: the search; slowed down (which changes no
+    result) while workers are killed, and held at each kill's number of calls
+    until that kill is done (:func:`_wait_at_gate`), so that it is still
+    running when they are."""
+    log, gate = tmp_path / "calls.log", tmp_path / "gate"
+    reference = make(log, 0.0, None).fit(X, y)
     n_reference = _n_calls(log)
     log.unlink()
-    thread, killed = kill_busiest_worker_when(client, *[lambda n=n: _n_calls(log) >= n for n in kill_after],
-                                              everyone=everyone)
-    disturbed = make(log, delay).fit(X, y)
+    _set_gate(gate, kill_after[0])
+    thread, killed = kill_busiest_worker_when(
+        client, *[lambda n=n: _n_calls(log) >= n for n in kill_after], everyone=everyone,
+        after_kill=lambda i: _set_gate(gate, kill_after[i + 1] if i + 1 < len(kill_after) else None))
+    disturbed = make(log, delay, str(gate)).fit(X, y)
     thread.join()
     assert len(killed) == len(kill_after) and all(held for _, held in killed), (
         f"not every kill hit a worker holding the search's data during the search: {killed}")
@@ -162,8 +196,8 @@ def test_hyperband_survives_worker_kill(client, tmp_path, memory_data, dask_data
     X, y = memory_data if kind == "memory" else dask_data
     extra = {} if kind == "memory" else {"cv": 2}
 
-    def make(log, delay):
-        return HyperbandSearchCV(LoggedPartialSGD(log=str(log), delay=delay), PARAMS, max_iter=9,
+    def make(log, delay, gate):
+        return HyperbandSearchCV(LoggedPartialSGD(log=str(log), delay=delay, gate=gate), PARAMS, max_iter=9,
                                  random_state=0, **extra)
 
     # two folds make twice the calls: half the delay keeps the same duration
@@ -174,9 +208,9 @@ def test_hyperband_survives_worker_kill(client, tmp_path, memory_data, dask_data
 def test_incremental_search_survives_worker_kill(client, tmp_path, memory_data):
     X, y = memory_data
 
-    def make(log, delay):
-        return IncrementalSearchCV(LoggedPartialSGD(log=str(log), delay=delay), PARAMS, n_initial_parameters=6,
-                                   max_iter=8, fits_per_score=2, random_state=0)
+    def make(log, delay, gate):
+        return IncrementalSearchCV(LoggedPartialSGD(log=str(log), delay=delay, gate=gate), PARAMS,
+                                   n_initial_parameters=6, max_iter=8, fits_per_score=2, random_state=0)
 
     _survives_kill(client, tmp_path, make, X, y, kill_after=[10, 25])
 

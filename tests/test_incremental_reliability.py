@@ -246,10 +246,8 @@ class _SlowSGD(SGDClassifier):
 def test_closing_the_client_during_a_fit_says_so(kind):
     """It was an AttributeError from inside distributed ('NoneType' object
     has no attribute 'ncores'); it is now an error that says what happened."""
-    import threading
-
     import dask.array as da
-    from conftest import private_client
+    from conftest import close_once_working, private_client
 
     from dasklearn._runtime._cluster import ClientClosed
     from dasklearn.wrappers import DataParallel, Incremental
@@ -260,6 +258,7 @@ def test_closing_the_client_during_a_fit_says_so(kind):
     with private_client() as client:
         est = (Incremental(_SlowSGD(random_state=0)) if kind == "Incremental"
                else DataParallel(_SlowSGD(random_state=0), max_rounds=5))
-        threading.Timer(1.5, client.close).start()
+        closing = close_once_working(client)
         with pytest.raises(ClientClosed, match="Client was closed"):
             est.fit(X, y, classes=[0, 1])
+        closing.join()

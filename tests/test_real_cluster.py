@@ -60,7 +60,7 @@ def test_tls_cluster_requires_certificates(tmp_path):
         # Refused clients connect from a process of their own: a Client whose
         # constructor failed is cleaned up by its __del__, which in distributed
         # 2026.8 can block this process's event-loop runner for minutes.
-        trusted = _connect_in_subprocess(address, tls)  # the same helper connects with the right files
+        trusted = _connect_in_subprocess(address, tls, timeout="60s")  # the same helper, the right files
         assert trusted.returncode == 0 and "CONNECTED" in trusted.stdout, trusted.stdout + trusted.stderr
         refused = _connect_in_subprocess(address, None)  # no certificates at all
         assert refused.returncode != 0 and "REFUSED" in refused.stdout, refused.stdout + refused.stderr
@@ -73,13 +73,13 @@ import sys
 from dask.distributed import Client
 from distributed.security import Security
 
-address, files = sys.argv[1], sys.argv[2:]
+address, timeout, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 security = None
 if files:
     ca, cert, key = files
     security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 try:
-    client = Client(address, security=security, timeout="5s")
+    client = Client(address, security=security, timeout=timeout)
 except Exception as exc:
     print("REFUSED", "OSError" if isinstance(exc, OSError) else type(exc).__name__, flush=True)
     import os
@@ -89,10 +89,11 @@ client.close()
 """
 
 
-def _connect_in_subprocess(address, tls_files):
+def _connect_in_subprocess(address, tls_files, timeout="5s"):
     """Try to connect a Client to ``address`` from a fresh process (with the
-    given TLS files, or none); its stdout says REFUSED <error> or CONNECTED."""
+    given TLS files, or none) within ``timeout``; its stdout says REFUSED
+    <error> or CONNECTED."""
     args = [] if tls_files is None else [str(tls_files["ca"]), str(tls_files["cert"]), str(tls_files["key"])]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
-    return subprocess.run([sys.executable, "-c", _CONNECT, address, *args], capture_output=True,
+    return subprocess.run([sys.executable, "-c", _CONNECT, address, timeout, *args], capture_output=True,
                           text=True, timeout=120, env=env)

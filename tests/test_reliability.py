@@ -268,10 +268,13 @@ class _SlowFit(SGDClassifier):
         return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
 
+@pytest.mark.parametrize("after", [0.0, 0.5], ids=["at-the-first-task", "mid-fit"])
 @pytest.mark.parametrize("kind", ["GridSearchCV", "HyperbandSearchCV", "LogisticRegression"])
-def test_closing_the_client_mid_fit_says_so(client, kind):
+def test_closing_the_client_mid_fit_says_so(client, kind, after):
     """The cleanup's own cancel on the closed Client replaced ClientClosed
-    with distributed's 'Client is closed. Can't send cancel-keys message'."""
+    with distributed's 'Client is closed. Can't send cancel-keys message';
+    closed while a linear model placed its blocks, it said they were lost
+    with their workers (or 'CommClosedError')."""
     import dask.array as da
 
     from dasklearn._runtime._cluster import ClientClosed
@@ -286,22 +289,44 @@ def test_closing_the_client_mid_fit_says_so(client, kind):
                                                           random_state=0).fit(Xd, yd, classes=[0, 1]),
            "LogisticRegression": lambda: LogisticRegression(solver="gradient_descent", max_iter=100_000,
                                                             tol=1e-30).fit(Xd, yd)}[kind]
-    threading.Timer(1.5, client.close).start()
+    from conftest import close_once_working
+
+    closing = close_once_working(client, after=after)
     with pytest.raises(ClientClosed, match="Client was closed"):
         run()
+    closing.join()
+
+
+def test_closing_the_client_while_blocks_are_placed_says_so(client, monkeypatch):
+    """Closed between the blocks' computation and the question of where they
+    are, the fit raised distributed's CommClosedError (or said the blocks
+    were lost with their workers)."""
+    import dask.array as da
+
+    from dasklearn._runtime import _reduce
+    from dasklearn._runtime._cluster import ClientClosed
+    from dasklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=600, n_features=5, random_state=0)
+    real = _reduce.DistributedBlocks._locations
+
+    def closed_first(self, futures):
+        self.client.close()
+        return real(self, futures)
+
+    monkeypatch.setattr(_reduce.DistributedBlocks, "_locations", closed_first)
+    with pytest.raises(ClientClosed, match="Client was closed"):
+        LogisticRegression().fit(da.from_array(X, chunks=200), da.from_array(y, chunks=200))
 
 
 def test_one_death_of_a_worker_of_many_threads_is_survived():
     """One death cancels every batch in flight (2 per slot): counted per
     batch, eight slots' worth gave up after a single death."""
-    import dask
-    from dask.distributed import Client, LocalCluster
+    from conftest import private_client
 
     X, y = make_classification(n_samples=600, n_features=5, random_state=0)
     grid = {"alpha": list(np.logspace(-6, -1, 24))}
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
-            n_workers=1, threads_per_worker=8, processes=True, dashboard_address=":0",
-            host="127.0.0.1") as cluster, Client(cluster, set_as_default=True) as client:
+    with private_client(n_workers=1, threads_per_worker=8) as client:
         thread, killed = kill_a_worker_when(client, lambda: time.sleep(2.0) or True)  # 2 s in
         search = GridSearchCV(LoggedSGD(log=os.devnull, delay=0.3), grid, cv=3).fit(X, y)
         thread.join()

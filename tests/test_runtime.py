@@ -137,24 +137,26 @@ def _sum_kernel(batch, data):
     return [(float(data.sum()) + x, 0.0) for x in batch]
 
 
-def test_lost_scattered_data_is_placed_again(client):
+def test_lost_scattered_data_is_placed_again():
     """The only worker holding scattered data dies: the batch is resubmitted
     with the data placed again, and results are those of an undisturbed run."""
     import os
     import signal
 
-    backend = DistributedBackend(client)
-    data = backend.put(np.ones(1000))
-    holder = next(iter(client.who_has(data).values()))[0]
-    os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
-    deadline = time.time() + 30
-    while data.status != "cancelled" and time.time() < deadline:
-        time.sleep(0.05)
-    assert data.status == "cancelled"
-    out = run_batched(backend, _sum_kernel, list(range(10)), (data,))
-    assert out == [1000.0 + x for x in range(10)]
-    backend.release([data])
-    client.wait_for_workers(2, timeout=30)
+    from conftest import private_client
+
+    with private_client() as client:  # a worker is killed: not the shared cluster
+        backend = DistributedBackend(client)
+        data = backend.put(np.ones(1000))
+        holder = next(iter(client.who_has(data).values()))[0]
+        os.kill(client.run(os.getpid, workers=[holder])[holder], signal.SIGKILL)
+        deadline = time.time() + 30
+        while data.status != "cancelled" and time.time() < deadline:
+            time.sleep(0.05)
+        assert data.status == "cancelled"
+        out = run_batched(backend, _sum_kernel, list(range(10)), (data,))
+        assert out == [1000.0 + x for x in range(10)]
+        backend.release([data])
 
 
 def test_forked_workers_get_dasks_thread_limits():

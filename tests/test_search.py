@@ -195,9 +195,11 @@ class _SlowLogged(BaseEstimator):
     def fit(self, X, y):
         import time
 
+        with open(self.log, "a") as fh:
+            fh.write(f"start {len(X)}\n")
         time.sleep(self.delay)
         with open(self.log, "a") as fh:
-            fh.write(f"{len(X)}\n")
+            fh.write(f"end {len(X)}\n")
         self.fitted_rows_ = len(X)
         return self
 
@@ -213,9 +215,15 @@ def test_refit_of_the_leader_overlaps_the_last_split(client, clf_data, tmp_path)
     X, y = clf_data
     log = tmp_path / "fits.log"
     search = GridSearchCV(_SlowLogged(log=str(log)), {"C": [1.0, 2.0, 3.0, 4.0]}, cv=3).fit(X, y)
-    rows = [int(r) for r in log.read_text().split()]
-    assert len(rows) == 4 * 3 + 1  # the early refit was the right one: no second refit
-    assert rows.count(len(X)) == 1 and rows[-1] != len(X)  # refit done before the last fit
+    lines = [tuple(line.split()) for line in log.read_text().splitlines()]
+    ends = [int(rows) for what, rows in lines if what == "end"]
+    assert len(ends) == 4 * 3 + 1  # the early refit was the right one: no second refit
+    assert ends.count(len(X)) == 1
+    # the refit started before the last cross-validation fit ended (by the order of their
+    # starts and ends, not by which ended last: they may run side by side on a slow machine)
+    refit_start = lines.index(("start", str(len(X))))
+    last_cv_end = max(i for i, (what, rows) in enumerate(lines) if what == "end" and int(rows) != len(X))
+    assert refit_start < last_cv_end
     assert search.best_params_ == {"C": 3.0}
     assert search.best_estimator_.C == 3.0 and search.best_estimator_.fitted_rows_ == len(X)
     assert search.refit_time_ >= 0.3
@@ -315,8 +323,12 @@ def test_training_data_reach_each_worker_at_most_once(client, kind):
     if kind == "dask":
         X, y = da.from_array(X, chunks=5_000), da.from_array(y, chunks=5_000)
     before = _incoming_transfers(client)
-    search = GridSearchCV(SGDClassifier(max_iter=5, tol=None, random_state=0),
-                          {"alpha": list(np.logspace(-5, -1, 12))}, cv=3).fit(X, y)
+    client.amm.stop()  # dask's memory manager may drop an idle worker's copy, which it then fetches again
+    try:
+        search = GridSearchCV(SGDClassifier(max_iter=5, tol=None, random_state=0),
+                              {"alpha": list(np.logspace(-5, -1, 12))}, cv=3).fit(X, y)
+    finally:
+        client.amm.start()
     assert len(search.cv_results_["params"]) == 12  # 36 fits in many tasks
     after = _incoming_transfers(client)
     for worker, log in after.items():

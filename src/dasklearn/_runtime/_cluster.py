@@ -26,6 +26,7 @@ worker already.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -161,6 +162,22 @@ def check_open(client) -> None:
         raise ClientClosed(_CLOSED)
 
 
+@contextlib.contextmanager
+def closed_says_so(client):
+    """Any error raised inside while ``client`` is closed becomes
+    :class:`ClientClosed`: closing cancels the client's futures and breaks
+    its connections, and distributed's errors for that (cancelled futures,
+    closed comms) would read as a lost worker or a crash."""
+    try:
+        yield
+    except ClientClosed:
+        raise
+    except Exception as exc:
+        if _closed(client):
+            raise ClientClosed(_CLOSED) from exc
+        raise
+
+
 def cancel_quietly(client, futures) -> None:
     """Cancel ``futures``, unless the Client is closed: closing cancelled them
     already, and a cancel then raises distributed's error in place of the
@@ -249,6 +266,9 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     ------
     WorkersLost
         When the cluster has had no worker for ``timeout`` seconds.
+    ClientClosed
+        When the wait failed because ``client`` was closed (closing
+        cancels its futures: not a loss to recover from).
     concurrent.futures.CancelledError
         When a future is cancelled (as ``distributed.wait``).
     """
@@ -258,7 +278,7 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     alone_since = None
     while True:
         try:
-            with as_default(client):
+            with closed_says_so(client), as_default(client):
                 wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
             return
         except TimeoutError:
@@ -284,12 +304,8 @@ def gather(client, futures, *, poll: float | None = None) -> list:
         wait_on_cluster(client, futures, poll=poll)
     except CancelledError:
         pass  # raised below by the gather itself
-    try:
+    with closed_says_so(client):
         return client.gather(futures)
-    except Exception as exc:
-        if _closed(client):  # closed meanwhile (it cancels the futures): say so
-            raise ClientClosed(_CLOSED) from exc
-        raise
 
 
 def as_default(client):

@@ -81,6 +81,7 @@ import numpy as np
 from dasklearn._runtime._cluster import (
     WorkersLost,
     check_open,
+    closed_says_so,
     current_workers,
     lost_with_worker,
     scatter,
@@ -366,13 +367,14 @@ class DistributedBlocks(_Blocks):
         self._evaluators = None  # one actor future per worker holding groups (see _Evaluator), or None
         self._evaluator_groups: list[tuple[str, list[int]]] = []  # each one's (address, group numbers)
         self._actors = None  # their handles, once fetched
-        try:
-            self._place()
-        except _LOST as exc:
-            raise WorkersLost("The input's blocks were lost with their workers while being placed "
-                              "(their futures were cancelled). Persist the input again and fit again.") from exc
-        self.n_blocks = len(self.futures)
-        self._start_evaluators()
+        with closed_says_so(client):
+            try:
+                self._place()
+            except _LOST as exc:
+                raise WorkersLost("The input's blocks were lost with their workers while being placed (their "
+                                  "futures were cancelled). Persist the input again and fit again.") from exc
+            self.n_blocks = len(self.futures)
+            self._start_evaluators()
 
     # ---------------------------------------------------------- placement
     def _place(self) -> None:
