@@ -116,3 +116,22 @@ def close_once_working(client, after: float = 0.5, timeout: float = 60.0):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
+
+
+def settled_transitions(client, quiet: float = 0.3, timeout: float = 15.0) -> int:
+    """The scheduler's transition counter once it has not moved for ``quiet``
+    seconds: the previous test's clean-up (a closed Client's releases) may
+    still be reaching a busy scheduler, and is not this test's work."""
+    import time
+
+    def count(dask_scheduler):
+        return dask_scheduler.transition_counter
+
+    deadline = time.monotonic() + timeout
+    last = client.run_on_scheduler(count)
+    while True:
+        time.sleep(quiet)
+        now = client.run_on_scheduler(count)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now

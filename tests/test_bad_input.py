@@ -78,7 +78,9 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_explained(client, case):
     action, exc_type, pattern, submits = CASES[case]
-    counter = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    from conftest import settled_transitions
+
+    counter = settled_transitions(client)
     with pytest.raises(exc_type, match=pattern):
         action()
     if not submits:

@@ -179,7 +179,7 @@ def test_search_on_an_adaptive_cluster_at_zero_workers_scales_it_up():
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), LocalCluster(
         n_workers=0, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
     ) as lc, Client(lc) as c:
-        lc.adapt(minimum=0, maximum=1, interval="200ms")
+        lc.adapt(minimum=0, maximum=1, interval="200ms", wait_count=10**6)  # up, never down
         est = SGDClassifier(max_iter=5, tol=None, random_state=0)
         search = _fit_in_thread(GridSearchCV(est, {"alpha": [1e-4, 1e-3]}, cv=2), X, y)
         assert len(search.cv_results_["params"]) == 2 and len(c.nthreads()) == 1

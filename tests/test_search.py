@@ -261,8 +261,10 @@ def test_error_score_raise_propagates_original_exception(client, clf_data):
 
 
 def test_bad_parameters_rejected_before_any_task(client, clf_data):
+    from conftest import settled_transitions
+
     X, y = clf_data
-    before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+    before = settled_transitions(client)
     with pytest.raises(ValueError, match=r"Invalid parameter 'alpah'"):
         GridSearchCV(SGDClassifier(), {"alpah": [1.0]}).fit(X, y)
     with pytest.raises(ValueError, match=r"n_iter must be a positive integer"):
