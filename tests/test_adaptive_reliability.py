@@ -73,12 +73,15 @@ def _n_calls(log) -> int:
     return len(log.read_text().split()) if log.exists() else 0
 
 
-def _wait_at_gate(gate, log) -> None:
+def _wait_at_gate(gate, log, timeout: float = 120.0) -> None:
     """Hold a call while the calls logged reach the number in the file
     ``gate``: the search is then still running when a test's killer, which
     moves or removes the gate after each kill, gets to it (a worker's restart
-    is slow on a loaded machine; the search's sleeps are not)."""
-    while gate is not None:
+    is slow on a loaded machine; the search's sleeps are not). Not longer
+    than ``timeout`` (a killer that failed leaves the gate shut; the test
+    then fails on its kills, not on pytest's timeout)."""
+    deadline = time.monotonic() + timeout
+    while gate is not None and time.monotonic() < deadline:
         try:
             with open(gate) as fh:
                 limit = int(fh.read())

@@ -251,7 +251,7 @@ def test_a_cluster_emptied_by_a_fit_that_kills_its_worker_says_why():
     import dask
 
     from conftest import private_client
-    from dasklearn._runtime._cluster import WorkersLost
+    from dasklearn.exceptions import WorkersLost
 
     X, y = make_classification(n_samples=300, n_features=10, random_state=0)
     search = GridSearchCV(_KillsItsWorker(log=os.devnull), {"alpha": [1e-2]}, cv=2)
@@ -304,7 +304,7 @@ def test_closing_the_client_while_blocks_are_placed_says_so(client, monkeypatch)
     import dask.array as da
 
     from dasklearn._runtime import _reduce
-    from dasklearn._runtime._cluster import ClientClosed
+    from dasklearn.exceptions import ClientClosed
     from dasklearn.linear_model import LogisticRegression
 
     X, y = make_classification(n_samples=600, n_features=5, random_state=0)
@@ -360,3 +360,17 @@ def test_refit_warnings_are_not_recorded_on_a_worker_of_several_threads():
                           host="127.0.0.1") as cluster, Client(cluster) as client:
             _, _, recorded = client.submit(_fit.fit_final, LogisticRegression(max_iter=2), {}, X, y, {}).result()
     assert any(issubclass(category, ConvergenceWarning) for _, category, *_ in recorded)
+
+
+def test_the_cluster_errors_are_public_and_pickle():
+    """Users caught them only by importing a private module."""
+    import pickle
+
+    from dasklearn._runtime import _cluster
+    from dasklearn.exceptions import ClientClosed, WorkersLost
+
+    assert WorkersLost is _cluster.WorkersLost and ClientClosed is _cluster.ClientClosed
+    assert issubclass(WorkersLost, RuntimeError) and issubclass(ClientClosed, RuntimeError)
+    error = pickle.loads(pickle.dumps(WorkersLost("gone")))
+    assert type(error) is WorkersLost and str(error) == "gone"
+    assert f"{type(error).__module__}.{type(error).__name__}" == "dasklearn.exceptions.WorkersLost"

@@ -18,6 +18,7 @@ from dasklearn._runtime._cluster import (
     WorkersLost,
     _closed,
     _emptied_after_losses,
+    closed_says_so,
     active_client,
     cancel_quietly,
     check_open,
@@ -235,8 +236,8 @@ class DistributedBackend:
     def submit(self, fn: Callable, *args, priority: int = 0):
         """``fn(*args)`` as a task; a higher ``priority`` runs before tasks
         already waiting (dask's task priorities)."""
-        check_open(self.client)
-        return self.client.submit(_InConfig(fn, self._config), *args, pure=False, priority=priority)
+        with closed_says_so(self.client):
+            return self.client.submit(_InConfig(fn, self._config), *args, pure=False, priority=priority)
 
     def wait_any(self, futures):
         """The futures that are done, once one is (:class:`WorkersLost` when

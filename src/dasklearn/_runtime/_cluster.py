@@ -54,6 +54,8 @@ def scatter_bound(value) -> float:
 class WorkersLost(RuntimeError):
     """The cluster lost its workers (or the data they held) for good."""
 
+    __module__ = "dasklearn.exceptions"  # where users import it from
+
 
 def worker_timeout() -> float:
     """Seconds a wait tolerates a cluster without workers: the dask config
@@ -146,9 +148,12 @@ def lost_with_worker(x, *, recomputable: bool = False) -> bool:
 class ClientClosed(RuntimeError):
     """The Client was closed while dasklearn was using it."""
 
+    __module__ = "dasklearn.exceptions"
 
-_CLOSED = ("The dask Client was closed while dasklearn was using it (during a fit, say). Keep the Client "
-           "open until the call returns.")
+
+_CLOSED = ("The dask Client was closed while dasklearn was using it (during a fit, say): by a call to "
+           "close, or by distributed when it lost the scheduler. Keep the Client open until the call returns; "
+           "if it lost the scheduler, check the scheduler's log.")
 
 
 def _closed(client) -> bool:
@@ -378,7 +383,8 @@ def scatter(client, values: list, *, timeout: float | None = None) -> list:
     for attempt in range(SCATTER_ATTEMPTS):
         current_workers(client)  # a scatter needs a worker: wait for one (not for ever)
         try:
-            return _scatter_within(client, list(values), timeout)
+            with closed_says_so(client):
+                return _scatter_within(client, list(values), timeout)
         except (OSError, KeyError, TimeoutError):  # a worker left during the scatter
             if attempt == SCATTER_ATTEMPTS - 1:
                 raise

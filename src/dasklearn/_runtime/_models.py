@@ -382,7 +382,7 @@ class DistributedModels(_Base):
             except Exception as exc:
                 raise WorkersLost(
                     f"model {handle.model_key[0]!r} (fold {handle.model_key[1]!r}): the data it needs were "
-                    f"lost with dying workers {self.max_resubmits} times in a row; giving up. Check the "
+                    f"lost with dying workers {handle.attempts} times in a row; giving up. Check the "
                     "workers' logs (memory limits, crashes)."
                 ) from exc
         time.sleep(0.05 * handle.attempts)  # let the client hear of every lost key

@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from dasklearn import _blockwise, _validation
 from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress, call, get_backend, run_batched
+from dasklearn.exceptions import ClientClosed, WorkersLost
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
@@ -789,6 +790,8 @@ class _EarlyRefit:
             return None
         try:
             return self._backend.result(future)
+        except (WorkersLost, ClientClosed):
+            raise  # no cluster, or no Client, to refit with (waiting again would not help)
         except Exception:  # lost with a worker, say: refit as usual
             return None
 
