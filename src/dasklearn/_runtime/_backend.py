@@ -21,7 +21,6 @@ from dasklearn._runtime._cluster import (
     closed_says_so,
     active_client,
     cancel_quietly,
-    check_open,
     gather,
     local_jobs,
     lost_with_worker,
