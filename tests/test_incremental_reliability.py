@@ -200,7 +200,9 @@ def test_recoveries_without_progress_give_up_and_clean_up(client, monkeypatch):
     monkeypatch.setattr(_blocks, "POLL_SECONDS", 0.1)
     monkeypatch.setattr(_blocks._ClusterFold, "_check", always_lost)
     with _no_cyclic_gc():
-        with pytest.raises(RuntimeError, match="recoveries in a row made no progress"):
+        from dasklearn.exceptions import WorkersLost  # (a RuntimeError, as it was)
+
+        with pytest.raises(WorkersLost, match="recoveries in a row made no progress"):
             Incremental(LoggedSGD(delay=0.5), shuffle_blocks=False).fit(X, y, classes=CLASSES)
         assert len(calls) >= _blocks.MAX_STALLED_RECOVERIES + 1  # more if a slow machine let a step finish
         assert _settle(client) == 0

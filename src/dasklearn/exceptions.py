@@ -2,8 +2,9 @@
 
 ``WorkersLost`` (a ``RuntimeError``): the cluster lost its workers, or the
 data they held, for good -- it has had no worker for
-``dasklearn.worker-timeout`` seconds, or a task was lost with dying workers
-too often (it may be killing its worker).
+``dasklearn.worker-timeout`` seconds, or work was lost with dying workers
+too often in one call (a task may be killing its worker). Every estimator
+raises it: the searches, Incremental, DataParallel and the linear models.
 
 ``ClientClosed`` (a ``RuntimeError``): the dask Client was closed while a
 dasklearn call was using it.

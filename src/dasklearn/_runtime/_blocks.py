@@ -590,7 +590,7 @@ class _ClusterFold:
                     self._abandon(keep_fetch=True)
                     stalled = 0 if self.saved[0] > start else stalled + 1
                     if stalled > MAX_STALLED_RECOVERIES:
-                        raise RuntimeError(
+                        raise WorkersLost(
                             f"{lost}; {stalled} recoveries in a row made no progress (the last "
                             f"state kept is after step {self.saved[0] + 1} of {n}). Either step "
                             f"{self.saved[0] + 2} kills its worker (e.g. out of memory: use smaller "

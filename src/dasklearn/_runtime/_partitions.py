@@ -62,6 +62,7 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from dasklearn._runtime._cluster import (
     POLL_SECONDS,
+    WorkersLost,
     active_client,
     as_default,
     check_open,
@@ -73,7 +74,7 @@ from dasklearn._runtime._cluster import (
 
 __all__ = ["Held", "Partitions", "assign_groups", "group_blocks", "place_blocks", "worker_count"]
 
-MAX_RECOVERIES = 10  # worker losses survived by one call (then: RuntimeError)
+MAX_RECOVERIES = 10  # worker losses survived by one call (then: WorkersLost)
 
 
 # ------------------------------------------------------------ pure policies
@@ -479,7 +480,7 @@ class _DistributedPartitions(Partitions):
                     self._refresh_held(alive)
                 return sorted(recovered)
             recovered |= self._place_once(moves)
-        raise RuntimeError(f"Placing the data failed: workers kept leaving ({MAX_RECOVERIES} attempts).")
+        raise WorkersLost(f"Placing the data failed: workers kept leaving ({MAX_RECOVERIES} attempts).")
 
     def _refresh_held(self, alive) -> None:
         """Drop placed copies that no running worker holds any more."""
@@ -572,7 +573,7 @@ class _DistributedPartitions(Partitions):
                     continue
                 losses += 1
                 if losses > MAX_RECOVERIES:
-                    raise RuntimeError(f"{fn.__name__}: workers were lost {losses} times during one call; "
+                    raise WorkersLost(f"{fn.__name__}: workers were lost {losses} times during one call; "
                                        "giving up. Check the workers' logs (memory limits?).")
                 self._cancel(pending.pop(g, None) for g in lost)
                 before = {g: self.worker_of[g] for g in pending}
