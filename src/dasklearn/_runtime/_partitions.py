@@ -574,7 +574,7 @@ class _DistributedPartitions(Partitions):
                 losses += 1
                 if losses > MAX_RECOVERIES:
                     raise WorkersLost(f"{fn.__name__}: workers were lost {losses} times during one call; "
-                                       "giving up. Check the workers' logs (memory limits?).")
+                                      "giving up. Check the workers' logs (memory limits?).")
                 self._cancel(pending.pop(g, None) for g in lost)
                 before = {g: self.worker_of[g] for g in pending}
                 replaced = set(self._ensure_placed(rebalance=False))
