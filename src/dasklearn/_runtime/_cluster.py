@@ -160,13 +160,6 @@ def _closed(client) -> bool:
     return getattr(client, "status", "running") in ("closing", "closed")
 
 
-def check_open(client) -> None:
-    """:class:`ClientClosed` if ``client`` is closed (before sending it work:
-    distributed's own error would not say what happened)."""
-    if _closed(client):
-        raise ClientClosed(_CLOSED)
-
-
 @contextlib.contextmanager
 def closed_says_so(client):
     """Any error raised inside while ``client`` is closed becomes

@@ -65,7 +65,7 @@ from dasklearn._runtime._cluster import (
     WorkersLost,
     active_client,
     as_default,
-    check_open,
+    closed_says_so,
     current_workers,
     lost_with_worker,
     scatter,
@@ -524,10 +524,10 @@ class _DistributedPartitions(Partitions):
     def _submit(self, fn, g, args):
         name = getattr(fn, "__name__", "task").strip("_")
         parts = [self._futures[i] for i in self.blocks[g]]
-        check_open(self.client)
-        return self.client.submit(fn, parts, *(self._resolve(a) for a in args), pure=False,
-                                  workers=[self.worker_of[g]], allow_other_workers=True,
-                                  key=f"dasklearn-{name}-{uuid.uuid4().hex}")
+        with closed_says_so(self.client):
+            return self.client.submit(fn, parts, *(self._resolve(a) for a in args), pure=False,
+                                      workers=[self.worker_of[g]], allow_other_workers=True,
+                                      key=f"dasklearn-{name}-{uuid.uuid4().hex}")
 
     def _gather(self, futures: dict) -> tuple[dict, set]:
         """Values of ``futures`` (finished); tags whose value was lost meanwhile.

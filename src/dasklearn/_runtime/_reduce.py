@@ -80,7 +80,6 @@ import numpy as np
 
 from dasklearn._runtime._cluster import (
     WorkersLost,
-    check_open,
     closed_says_so,
     current_workers,
     lost_with_worker,
@@ -451,8 +450,8 @@ class DistributedBlocks(_Blocks):
     def _submit(self, fn, address, *args):
         # pinned where the blocks are; "loose" so that a lost worker does not
         # hang the fit (the scheduler then recomputes the block elsewhere)
-        check_open(self.client)
-        return self.client.submit(fn, *args, workers=[address], allow_other_workers=True, pure=False)
+        with closed_says_so(self.client):
+            return self.client.submit(fn, *args, workers=[address], allow_other_workers=True, pure=False)
 
     def _wait(self, futures) -> None:
         """Wait for ``futures``; :class:`_Lost` if one is cancelled, and
