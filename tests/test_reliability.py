@@ -26,17 +26,22 @@ def client():
 
 
 def kill_a_worker_when(client, condition, timeout=60):
-    """SIGKILL one worker process (its nanny restarts it) once ``condition()``."""
+    """SIGKILL one worker process (its nanny restarts it) once ``condition()``;
+    not at all if that does not happen within ``timeout`` s (``killed`` then
+    stays empty, and the test's ``assert killed`` fails). ``killed["at"]``:
+    the ``time.monotonic()`` of the kill."""
     killed = {}
 
     def run():
-        deadline = time.time() + timeout
-        while not condition() and time.time() < deadline:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return
             time.sleep(0.02)
         pids = client.run(os.getpid)
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
-        killed["worker"] = victim
+        killed.update(worker=victim, at=time.monotonic())
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -61,8 +66,10 @@ def test_search_survives_worker_kill(client, tmp_path, search_cls):
     log.unlink()
     thread, killed = kill_a_worker_when(client, lambda: log.exists() and len(log.read_text().split()) >= 4)
     disturbed = make().fit(X, y)
+    end = time.monotonic()
     thread.join()
     assert killed, "the worker was not killed during the search"
+    assert killed["at"] < end, "the worker was killed after the search had ended"
     for key in SCORES:
         np.testing.assert_array_equal(disturbed.cv_results_[key], reference.cv_results_[key], err_msg=key)
     assert disturbed.best_params_ == reference.best_params_
@@ -226,8 +233,21 @@ class _KillsItsWorker(LoggedSGD):
 
     def fit(self, X, y):
         if self.alpha > 1e-3:
-            os._exit(1)
+            exit_worker()
         return super().fit(X, y)
+
+
+def exit_worker():
+    """End this dask worker's process at once, as a crash would; outside a
+    worker (a fit run in the test's own process by mistake), raise instead of
+    ending pytest."""
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        raise RuntimeError("this test estimator ends its process: it must run on a dask worker") from None
+    os._exit(1)
 
 
 def test_a_fit_that_kills_its_worker_every_time_says_so(client):
@@ -329,8 +349,9 @@ def test_one_death_of_a_worker_of_many_threads_is_survived():
     with private_client(n_workers=1, threads_per_worker=8) as client:
         thread, killed = kill_a_worker_when(client, lambda: time.sleep(2.0) or True)  # 2 s in
         search = GridSearchCV(LoggedSGD(log=os.devnull, delay=0.3), grid, cv=3).fit(X, y)
+        end = time.monotonic()
         thread.join()
-        assert killed and len(search.cv_results_["params"]) == 24
+        assert killed and killed["at"] < end and len(search.cv_results_["params"]) == 24
         assert not np.isnan(search.cv_results_["mean_test_score"]).any()
 
 
