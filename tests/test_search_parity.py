@@ -90,6 +90,48 @@ def test_scorer_without_sample_weight_scores_unweighted_and_says_so(client, scor
     assert np.isfinite(ours.cv_results_["mean_test_" + ("m" if isinstance(scoring, dict) else "score")]).all()
 
 
+class ScoreTakesOnlyKwargs(Ridge):
+    """A score whose signature does not name sample_weight (RFE's, RANSACRegressor's: ``**params``)."""
+
+    def score(self, X_, y_, **params):
+        return super().score(X_, y_, **params)
+
+
+@pytest.mark.parametrize("estimator", [ScoreTakesOnlyKwargs(), "ransac"], ids=["forwards kwargs", "RANSAC"])
+def test_estimator_score_without_sample_weight_in_its_signature_scores_unweighted(client, estimator):
+    """As scikit-learn: for scoring=None the weights go to the estimator's
+    score only if its signature names them. They went to any score that took
+    them: forwarded through **params they weighted the scores silently, and
+    RANSACRegressor's score (which refuses them) made every score NaN."""
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import RANSACRegressor
+
+    estimator = RANSACRegressor(random_state=0) if estimator == "ransac" else estimator
+    grid = {"min_samples": [0.5, 0.8]} if isinstance(estimator, RANSACRegressor) else {"alpha": [0.1, 10.0]}
+    Xr, yr = make_regression(n_samples=90, n_features=4, noise=5.0, random_state=0)
+    with pytest.warns(UserWarning, match="does not support sample_weight"):
+        GridSearchCV(estimator, grid, cv=3).fit(Xr, yr, sample_weight=W)
+    ours, ref = _both(estimator, grid, Xr, yr, cv=3, fit_kw={"sample_weight": W})
+    assert np.isfinite(ref.cv_results_["mean_test_score"]).all()
+    _same(ours, ref)
+
+
+def test_scoring_none_for_an_estimator_without_score_is_a_type_error(client):
+    """scikit-learn raises TypeError (from check_scoring); it came as a ValueError."""
+
+    class NoScore(BaseEstimator):
+        def __init__(self, a=1):
+            self.a = a
+
+        def fit(self, X_, y_=None):
+            return self
+
+    with pytest.raises(TypeError, match="should have a 'score' method"):
+        sk.GridSearchCV(NoScore(), {"a": [1, 2]}).fit(X, Y)
+    with pytest.raises(TypeError, match=r"Invalid scoring=None: .*should have a 'score' method"):
+        GridSearchCV(NoScore(), {"a": [1, 2]}).fit(X, Y)
+
+
 def test_scorer_returning_no_number_is_an_error(client):
     def forgot_return(est, X_, y_):
         accuracy_score(y_, est.predict(X_))
@@ -324,6 +366,28 @@ def test_y_with_unknown_chunk_sizes_is_named(client):
     y_unknown = da.from_array(Y, chunks=30)[da.from_array(np.ones(len(Y), dtype=bool), chunks=30)]
     with pytest.raises(ValueError, match=r"y is a dask array with unknown chunk sizes.*y\.compute_chunk_sizes"):
         GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X, y_unknown)
+
+
+@pytest.mark.parametrize("kind", ["str", "object", "dask str"])
+def test_numbers_held_as_text_in_a_frame_are_fitted_as_in_scikit_learn(client, kind):
+    """scikit-learn converts text or object columns of numbers (a CSV read
+    with placeholders, say); the up-front check refused them as non-numeric
+    columns. On a dask DataFrame the values are on the cluster: the
+    estimator judges them there."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]})
+    frame["a"] = frame["a"].map(repr).astype("str" if kind != "object" else object)
+    frame["b"] = frame["b"].astype(object)
+    given = dd.from_pandas(frame, npartitions=3) if kind.startswith("dask") else frame
+    assert not pd.api.types.is_numeric_dtype(given.dtypes["a"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(given, Y)
+        ref = sk.GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(frame, Y)
+    _same(ours, ref)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
 
 
 def test_string_and_category_columns_reach_estimators_that_take_them(client):

@@ -164,7 +164,10 @@ def check_numeric(estimator, X, name: str = "X"):
     that first sees them has no ``transform`` (a classifier or regressor,
     say) and its tags do not take strings; then an in-memory object array of
     numbers comes back as float64 (converted once here, as each fit would
-    convert it).
+    convert it). Text or object columns of a pandas DataFrame that hold
+    numbers only pass, as scikit-learn converts them; dask collections of
+    objects (whose values are on the cluster) and other libraries' frames
+    are left to the estimator.
 
     A first step with ``transform`` (an imputer or encoder, whose tags seldom
     say that it takes strings; also KMeans) and category columns (which some
@@ -174,11 +177,18 @@ def check_numeric(estimator, X, name: str = "X"):
     if tags is None or tags.string or tags.categorical or hasattr(_first_consumer(estimator), "transform"):
         return X
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        from dask import is_dask_collection
+
+        if not hasattr(X.dtypes, "items") or is_dask_collection(X):
+            # a frame of another library (polars), or one whose values are on
+            # the cluster: the estimator judges them where it fits
+            return X
         import pandas as pd
         from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
         bad = [c for c, t in X.dtypes.items()
-               if not (is_numeric_dtype(t) or is_bool_dtype(t) or isinstance(t, pd.CategoricalDtype))]
+               if not (is_numeric_dtype(t) or is_bool_dtype(t) or isinstance(t, pd.CategoricalDtype))
+               and not _converts_to_float(X[c])]
         if bad:
             raise TypeError(
                 f"{name} has non-numeric columns {bad[:5]} (dtypes "
@@ -202,6 +212,16 @@ def check_numeric(estimator, X, name: str = "X"):
             f"Convert it (X.astype(float)) or encode the text/categorical columns first."
         )
     return X
+
+
+def _converts_to_float(column) -> bool:
+    """Does this text or object column hold numbers only (as scikit-learn's
+    ``check_array`` converts it: ``'1.5'``, ``Decimal``, ``NaN``)?"""
+    try:
+        column.astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def reject_sparse(owner: str, X, name: str = "X") -> None:

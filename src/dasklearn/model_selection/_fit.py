@@ -43,8 +43,9 @@ class Scoring:
     its own scorer: when ``combined`` raises, or when there are sample
     weights (to learn which metrics take them), each metric is scored alone,
     so only the failing ones get ``error_score``. ``takes_weights`` maps the names of the user's own
-    callables (``"score"`` for a single scorer) to whether their signature
-    names ``sample_weight``. ``by_name``: every scorer was given by name (or
+    callables (``"score"`` for a single scorer, and for ``scoring=None``,
+    the estimator's ``score``) to whether their signature names
+    ``sample_weight``. ``by_name``: every scorer was given by name (or
     is the estimator's ``score``), so it only calls the estimator's
     prediction methods.
     """

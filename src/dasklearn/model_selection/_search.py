@@ -65,7 +65,9 @@ def _users_callable(scoring) -> bool:
 
 
 def _takes_weights(scorer) -> bool:
-    """Does the user's callable name ``sample_weight`` (scikit-learn's rule)?"""
+    """Does the user's callable (or, for ``scoring=None``, the estimator's
+    ``score``) name ``sample_weight`` (scikit-learn's rule; ``**kwargs`` do
+    not count)?"""
     try:
         return "sample_weight" in inspect.signature(scorer).parameters
     except (TypeError, ValueError):  # no signature to read
@@ -238,7 +240,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                        if multimetric else None)
             combined = check_scoring(self.estimator, scoring=metrics if multimetric else scoring)
         except (ValueError, TypeError) as exc:
-            raise ValueError(
+            raise (ValueError if isinstance(exc, ValueError) else TypeError)(
                 f"Invalid scoring={scoring!r}: {exc} Use a name from "
                 "sklearn.metrics.get_scorer_names(), a callable (estimator, X, y) -> "
                 "float or dict, or a list / dict of those."
@@ -249,6 +251,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
         given = named if multimetric else {"score": scoring}
         takes_weights = {name: _takes_weights(s) for name, s in given.items() if _users_callable(s)}
+        if scoring is None:  # the estimator's score: weighted if its signature names sample_weight
+            takes_weights["score"] = _takes_weights(self.estimator.score)
         by_name = all(s is None or isinstance(s, str) for s in given.values())
         return (_fit.Scoring(combined, metrics, takes_weights, by_name), (metrics if multimetric else combined),
                 names, multimetric)
