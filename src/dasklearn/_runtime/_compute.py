@@ -79,7 +79,8 @@ def _holds_futures(collections) -> bool:
 
     Only materialised layers (``persist`` makes one) can hold futures; lazy
     layers (Blockwise) are skipped, so this never expands a large graph on
-    the client.
+    the client. A DataFrame's graph (materialised whole by dask) also counts
+    when it reads keys it does not define (data persisted elsewhere).
     """
     try:
         from distributed import Future
@@ -87,6 +88,8 @@ def _holds_futures(collections) -> bool:
         return False
     for c in collections:
         graph = c.__dask_graph__()
+        if not hasattr(graph, "layers") and _refers_outside(graph):
+            return True
         layers = graph.layers.values() if hasattr(graph, "layers") else [graph]
         for layer in layers:
             if hasattr(layer, "is_materialized") and not layer.is_materialized():
@@ -95,6 +98,14 @@ def _holds_futures(collections) -> bool:
             if any(isinstance(v, Future) for v in mapping.values()):
                 return True
     return False
+
+
+def _refers_outside(graph) -> bool:
+    """Does this (materialised) graph read keys it does not define? A dask
+    DataFrame made from a persisted array (``dd.from_dask_array``) refers to
+    the array's keys on the workers without holding their futures."""
+    keys = graph.keys()
+    return any(dep not in keys for node in graph.values() for dep in getattr(node, "dependencies", ()))
 
 
 def _row_parts(collections, n_parts: int):
