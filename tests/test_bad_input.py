@@ -5,6 +5,7 @@ data are in memory), never a hang, and the cluster keeps working."""
 import socket
 import threading
 
+import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -59,6 +60,8 @@ CASES = {
         TypeError, r"non-numeric columns \['city'\].*OneHotEncoder", False),
     "object array": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0.astype(str), Y0),
                      TypeError, r"dtype <U.*needs numbers", False),
+    "delayed X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(dask.delayed(_with)(X0, 0, 0, 1.0), Y0),
+                  TypeError, r"X is a dask Delayed, whose rows the search cannot count.*da\.from_delayed", False),
     "empty input": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0[:0], Y0[:0]),
                     ValueError, r"X is empty \(0 samples\)", False),
     "n_iter <= 0": (lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),

@@ -75,9 +75,15 @@ def _takes_weights(scorer) -> bool:
 
 
 def _n_samples(X, name: str = "X") -> int:
-    if hasattr(X, "shape") and len(X.shape) and not _blockwise.is_dask(X):
-        return int(X.shape[0])
     if _blockwise.is_dask(X):
+        from dask.delayed import Delayed
+
+        if isinstance(X, Delayed) or not (hasattr(X, "chunks") or hasattr(X, "divisions")):  # a Bag
+            raise TypeError(
+                f"{name} is a dask {type(X).__name__}, whose rows the search cannot count or split. "
+                f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
+                f"DataFrame, or {name}.compute()."
+            )
         if hasattr(X, "chunks") and X.shape and np.isnan(X.shape[0]):
             raise ValueError(
                 f"{name} is a dask array with unknown chunk sizes (shape "
@@ -88,6 +94,8 @@ def _n_samples(X, name: str = "X") -> int:
         if hasattr(X, "chunks"):
             return int(X.shape[0])
         return int(len(X))  # dask DataFrame / Series: counts rows per partition
+    if hasattr(X, "shape") and len(X.shape):
+        return int(X.shape[0])
     return len(X)
 
 
