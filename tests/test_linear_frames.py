@@ -352,3 +352,26 @@ def test_text_labels_of_a_dask_series_fit_without_a_conversion_warning():
         model = LogisticRegression().fit(frame[["a"]], frame["y"])
     assert list(model.classes_) == ["neg", "pos"]
     assert model.predict(frame[["a"]]).compute().tolist() == model.predict(df[["a"]]).tolist()
+
+
+@pytest.mark.parametrize("model", [LogisticRegression, LinearRegression])
+@pytest.mark.parametrize("shape", ["frame", "array", "numpy"])
+def test_one_column_target_is_taken_as_1d_with_scikit_learns_warning(model, shape):
+    """scikit-learn takes a column-vector y (DataConversionWarning); these
+    models refused it, pointing to y.ravel(), which a dask DataFrame lacks."""
+    from sklearn.exceptions import DataConversionWarning
+
+    frame = _frame()
+    target = (frame["a"] > 0).astype(int) if model is LogisticRegression else frame["a"] * 2.0 - frame["b"]
+    X = dd.from_pandas(frame[["a", "b"]], npartitions=PARTS)
+    y = dd.from_pandas(target.rename("y"), npartitions=PARTS)
+    column = {"frame": lambda: y.to_frame(), "array": lambda: y.to_dask_array(lengths=True)[:, None],
+              "numpy": lambda: target.to_numpy()[:, None]}[shape]()
+    assert column.ndim == 2
+    with pytest.warns(DataConversionWarning, match="A column-vector y was passed"):
+        by_column = model().fit(X, column)
+    by_vector = model().fit(X, y)
+    np.testing.assert_array_equal(by_column.coef_, by_vector.coef_)
+    two = da.stack([y.to_dask_array(lengths=True)] * 2, axis=1)
+    with pytest.raises(ValueError, match=r"y must be 1-dimensional \(n_samples,\) or one column, got shape"):
+        model().fit(X, two)

@@ -126,6 +126,29 @@ def _numpy_series(s, owner: str, name: str):
     return s.map_partitions(_to_numpy_part, dtype.numpy_dtype, owner, name, meta=meta)
 
 
+def _one_column_as_1d(y):
+    """A y of one column (an (n, 1) array, a one-column DataFrame; dask or
+    in memory) as 1-d, with scikit-learn's DataConversionWarning
+    (``column_or_1d``)."""
+    from sklearn.exceptions import DataConversionWarning
+
+    if getattr(y, "ndim", 1) != 2:
+        return y
+    if hasattr(y, "columns"):  # a (dask) DataFrame
+        if len(y.columns) != 1:
+            return y
+        y = y[y.columns[0]]
+    elif y.shape[1] == 1:
+        y = y[:, 0]
+    else:
+        return y
+    warnings.warn(
+        "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+        "(n_samples, ), for example using ravel().", DataConversionWarning, stacklevel=4,
+    )
+    return y
+
+
 class _LinearModel(BaseEstimator):
     """Shared fit machinery; subclasses define the loss and the penalty scale.
 
@@ -250,6 +273,7 @@ class _LinearModel(BaseEstimator):
                 X = _float_frame(X, name)
             elif not _is_dask(X):  # in memory (a pandas DataFrame, say) next to a dask y
                 X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
+            y = _one_column_as_1d(y)
             if _is_dask(y) and not hasattr(y, "chunks"):  # a dask Series of a nullable dtype, say
                 y = _numpy_series(y, name, "y")
             X, y = as_dask_array(X), as_dask_array(y)
@@ -257,8 +281,8 @@ class _LinearModel(BaseEstimator):
             _validation.check_2d(X_shape, name)
             if len(y_shape) != 1:
                 raise ValueError(
-                    f"{name}: y must be 1-dimensional (n_samples,), got shape {y_shape}. "
-                    "Pass y.ravel() for a column vector."
+                    f"{name}: y must be 1-dimensional (n_samples,) or one column, got shape "
+                    f"{y_shape}. These models fit one target."
                 )
             if any(isinstance(s, float) and math.isnan(s) for s in (X_shape[0], y_shape[0])):
                 raise ValueError(
