@@ -229,7 +229,7 @@ def test_fitted_attributes_like_scikit_learn():
 # ------------------------------------------------------------------ errors
 @pytest.mark.parametrize("est,match", [
     (LogisticRegression(l1_ratio=1.0), "supports penalties None and 'l2' only"),
-    (LinearRegression(alpha=1.0, l1_ratio=0.5, solver="lbfgs"), "solver='newton', 'proximal_grad' or 'admm'"),
+    (LinearRegression(alpha=1.0, l1_ratio=0.5, solver="lbfgs"), "solver='auto' .*'newton', 'proximal_grad' or 'admm'"),
     (PoissonRegression(penalty="l1", solver="gradient_descent"), "supports penalties None"),
     (LogisticRegression(solver="sag"), "solver must be one of"),
     (LogisticRegression(C=0), "C must be a float > 0"),

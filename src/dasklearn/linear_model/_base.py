@@ -220,7 +220,8 @@ class _LinearModel(BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__}: solver={self.solver!r} supports penalties None and "
                 f"'l2' only, got penalty {penalty!r} (l1_ratio={l1_ratio}). Use "
-                "solver='newton', 'proximal_grad' or 'admm' for l1 and elastic-net penalties, "
+                "solver='auto' (it picks the solver for l1 and elastic-net penalties: proximal "
+                "Newton for up to 256 parameters), or 'newton', 'proximal_grad' or 'admm'; "
                 "or l1_ratio=0."
             )
         return penalty, l1_ratio
