@@ -138,6 +138,22 @@ def test_a_parameter_nested_in_a_replaced_step_is_accepted(client):
         GridSearchCV(pipe, {**grid, "model__pca__n_componentz": [2]}, cv=CV).fit(X, Y)
 
 
+def test_new_pipeline_steps_and_their_parameters_in_one_candidate_are_accepted(client):
+    """``steps`` replaced together with a parameter of a new step: scikit-learn's
+    ``set_params`` sets ``steps`` first, so the fit takes it; the up-front
+    check refused ``svc__C`` as a parameter the pipeline does not have."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    pipe = Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression())])
+    grid = [{"steps": [[("scale", StandardScaler()), ("svc", SVC())]], "svc__C": [0.1, 10.0]},
+            {"lr__C": [1.0]}]
+    ours, ref = _both(pipe, grid, X, Y, cv=CV)
+    _same_scores(ours, ref)
+    with pytest.raises(ValueError, match="Invalid parameter 'svc__Q'"):
+        GridSearchCV(pipe, [{**grid[0], "svc__Q": [1]}], cv=CV).fit(X, Y)
+
+
 class _FixedScore(ClassifierMixin, BaseEstimator):
     """Scores ``s`` whatever the data; fails to fit if ``fail``."""
 

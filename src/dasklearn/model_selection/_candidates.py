@@ -95,7 +95,8 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
     prefix of it (``step`` in ``step__alpha``, or in ``step__inner__alpha``)
     is itself set by the same candidate to an estimator that has the rest (a
     step replaced by another estimator brings its own parameters), or when
-    ``set_params`` accepts it all the same, as scikit-learn's searches only
+    ``set_params`` accepts it all the same, alone or with the rest of its
+    candidate (new ``steps`` and their parameters), as scikit-learn's searches only
     require (LightGBM's estimators take any LightGBM parameter there, and
     list it in ``get_params`` only once set).
     """
@@ -106,6 +107,8 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
                 continue
             if _set_params_accepts(estimator, name, params[name]):
                 valid.add(name)
+                continue
+            if _set_params_accepts_with_top_level(estimator, name, params):  # e.g. new Pipeline steps
                 continue
             import difflib
 
@@ -123,6 +126,21 @@ def _set_params_accepts(estimator, name: str, value) -> bool:
     try:
         clone(estimator).set_params(**{name: clone(value, safe=False)})
     except Exception:  # ValueError for an unknown name, in scikit-learn's estimators
+        return False
+    return True
+
+
+def _set_params_accepts_with_top_level(estimator, name: str, params: dict) -> bool:
+    """Does ``set_params`` take ``name`` together with the candidate's
+    top-level parameters (as each fit sets them, in one call)? A Pipeline's
+    ``steps`` (or a ColumnTransformer's ``transformers``) set first make the
+    new steps' parameters valid."""
+    from sklearn.base import clone
+
+    given = {k: v for k, v in params.items() if "__" not in k or k == name}
+    try:
+        clone(estimator).set_params(**{k: clone(v, safe=False) for k, v in given.items()})
+    except Exception:
         return False
     return True
 
