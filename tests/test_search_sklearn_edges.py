@@ -10,6 +10,7 @@ splits; the cluster tests use the shared LocalCluster (worker processes)."""
 
 import warnings
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
@@ -283,6 +284,36 @@ def test_groups_are_routed_to_the_splitter(client):
         kw = dict(cv=sk.GroupKFold(3))
         ours = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, **kw).fit(X, Y, groups=groups)
         ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, **kw).fit(X, Y, groups=groups)
+    _same_scores(ours, ref)
+
+
+class _ByDate(sk.BaseCrossValidator):
+    """A splitter that requests metadata other than groups (``dates``)."""
+
+    __metadata_request__split = {"dates": True}
+
+    def __init__(self, n_splits=3):
+        self.n_splits = n_splits
+
+    def split(self, X, y=None, groups=None, dates=None):
+        if dates is None:
+            raise ValueError("_ByDate needs dates")
+        cuts = np.quantile(dates, np.linspace(0, 1, self.n_splits + 2))
+        for lo, hi in zip(cuts[1:-1], cuts[2:]):
+            yield np.flatnonzero(dates < lo), np.flatnonzero((dates >= lo) & (dates < hi))
+
+    def get_n_splits(self, X=None, y=None, groups=None, dates=None):
+        return self.n_splits
+
+
+@pytest.mark.parametrize("dask_input", [False, True])
+def test_metadata_a_splitter_requests_reaches_it(client, dask_input):
+    """Only ``groups`` reached the splitter; the rest, though routed to it, was dropped."""
+    dates = np.random.default_rng(0).permutation(len(Y)).astype(float)
+    given = da.from_array(dates, chunks=30) if dask_input else dates
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=_ByDate()).fit(X, Y, dates=given)
+        ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=_ByDate()).fit(X, Y, dates=dates)
     _same_scores(ours, ref)
 
 

@@ -322,9 +322,11 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         check_param_names(self.estimator, candidates)
         scoring, scorer_, names, multimetric = self._scorers()
+        split_params = {}
         if _routing_enabled():  # as scikit-learn routes them; refused before any work if not requested
             routed = process_routing(self, "fit", **fit_params, **({} if groups is None else {"groups": groups}))
-            fit_params, groups = dict(routed.estimator.fit), routed.splitter.split.get("groups")
+            fit_params, split_params = dict(routed.estimator.fit), dict(routed.splitter.split)
+            groups = split_params.pop("groups", None)  # the rest: what the splitter requested besides
             if scoring.metrics is not None:  # each metric's request, checked here (each fold's scoring routes so)
                 process_routing(scoring.combined, "score", **routed.scorer.score)
             scoring = dataclasses.replace(scoring, routed={
@@ -379,7 +381,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 check_finite(report)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
-            splits = list(cv.split(split_X, y_local, _local_copy(groups)))
+            splits = list(cv.split(split_X, y_local, _local_copy(groups),
+                                   **{k: _local_copy(v) for k, v in split_params.items()}))
             if not splits:
                 raise ValueError(
                     f"No fits were performed: cv={self.cv!r} gave no splits. Was the CV iterator "
