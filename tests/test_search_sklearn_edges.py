@@ -317,6 +317,17 @@ def test_metadata_a_splitter_requests_reaches_it(client, dask_input):
     _same_scores(ours, ref)
 
 
+def test_score_parameters_without_routing_are_refused_as_in_scikit_learn(client):
+    """They were taken (and weighted the score) where scikit-learn raises."""
+    ours = GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=CV).fit(X, Y)
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=CV).fit(X, Y)
+    with pytest.raises(ValueError, match="only supported if enable_metadata_routing=True"):
+        ref.score(X, Y, sample_weight=W)
+    with pytest.raises(ValueError, match=r"only supported if enable_metadata_routing=True.*\['sample_weight'\]"):
+        ours.score(X, Y, sample_weight=W)
+    assert ours.score(X, Y) == ref.score(X, Y)
+
+
 def test_metadata_nobody_requested_is_refused_before_any_work(client):
     """scikit-learn's UnsetMetadataPassedError, raised on the client: the
     scheduler got no task."""

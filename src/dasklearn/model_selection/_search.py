@@ -607,6 +607,13 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_refit("score")
         if _routing_enabled():
             params = process_routing(self, "score", **params).scorer["score"]
+        elif params:  # as scikit-learn: score parameters go through metadata routing only
+            raise ValueError(
+                f"Passing extra keyword arguments to {type(self).__name__}.score is only supported if "
+                "enable_metadata_routing=True, which you can set using `sklearn.set_config`, and then "
+                "request them from the scorer (e.g. make_scorer(...).set_score_request(sample_weight=True)). "
+                f"Got extra keywords: {sorted(params)}."
+            )
         scorer = self.scorer_
         if self.multimetric_ and not isinstance(self.refit, str):
             raise ValueError("score needs refit set to a metric name when scoring is multi-metric.")
