@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import KFold
 
 from dasklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
@@ -42,6 +43,13 @@ def _free_port():
         return s.getsockname()[1]
 
 
+class _MiscountingKFold(KFold):
+    """Says 5 splits, makes n_splits (scikit-learn's search checks the two agree)."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 5
+
+
 # name -> (callable that must raise, exception type, message pattern, submits work first)
 CASES = {
     "nan in X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(_with(X0, 3, 2, np.nan), Y0),
@@ -62,6 +70,18 @@ CASES = {
                      TypeError, r"dtype <U.*needs numbers", False),
     "delayed X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(dask.delayed(_with)(X0, 0, 0, 1.0), Y0),
                   TypeError, r"X is a dask Delayed, whose rows the search cannot count.*da\.from_delayed", False),
+    "refit of another type": (lambda: GridSearchCV(SGDClassifier(), GRID, refit=1).fit(X0, Y0),
+                              ValueError, r"refit must be True, False, a metric name \(str\) or a callable; got 1",
+                              False),
+    "return_train_score not a bool": (lambda: GridSearchCV(SGDClassifier(), GRID, return_train_score="yes").fit(
+        X0, Y0), ValueError, r"return_train_score must be True or False; got 'yes'", False),
+    "grid key not a str": (lambda: GridSearchCV(SGDClassifier(), {1: [1]}).fit(X0, Y0),
+                           TypeError, r"param_grid keys must be parameter names \(str\); got 1", False),
+    "distribution key not a str": (lambda: RandomizedSearchCV(SGDClassifier(), {1: [1]}, n_iter=1).fit(X0, Y0),
+                                   TypeError, r"Parameter names must be str.*got 1", False),
+    "cv whose get_n_splits disagrees": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=_MiscountingKFold(3)).fit(
+        X0, Y0), ValueError, r"cv.split and cv.get_n_splits returned inconsistent results: expected 5 splits, got 3",
+        True),  # the splits are drawn once the data are placed
     "empty input": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0[:0], Y0[:0]),
                     ValueError, r"X is empty \(0 samples\)", False),
     "n_iter <= 0": (lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),

@@ -64,6 +64,8 @@ def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
     for grid in grids:
         out = {}
         for name, values in grid.items():
+            if not isinstance(name, str):
+                raise TypeError(f"param_grid keys must be parameter names (str); got {name!r}.")
             if is_distribution(values):
                 out[name] = quantile_grid(values, int(n_grid_points))
             elif isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
@@ -103,6 +105,8 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
     valid = set(estimator.get_params(deep=True))
     for params in candidates:
         for name in params:
+            if not isinstance(name, str):
+                raise TypeError(f"Parameter names must be str (as estimator.get_params() has them); got {name!r}.")
             if name in valid or _set_through_replaced_step(name, params):
                 continue
             if _set_params_accepts(estimator, name, params[name]):

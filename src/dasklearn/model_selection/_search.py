@@ -192,6 +192,12 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
+        if not (isinstance(self.refit, (bool, np.bool_, str)) or callable(self.refit)):
+            raise ValueError(
+                f"refit must be True, False, a metric name (str) or a callable; got {self.refit!r}."
+            )
+        if not isinstance(self.return_train_score, (bool, np.bool_)):
+            raise ValueError(f"return_train_score must be True or False; got {self.return_train_score!r}.")
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral)
                                         or isinstance(self.n_jobs, bool) or self.n_jobs == 0):
             raise ValueError(
@@ -381,8 +387,14 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 check_finite(report)
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
-            splits = list(cv.split(split_X, y_local, _local_copy(groups),
-                                   **{k: _local_copy(v) for k, v in split_params.items()}))
+            local_split_params = {k: _local_copy(v) for k, v in split_params.items()}
+            splits = list(cv.split(split_X, y_local, _local_copy(groups), **local_split_params))
+            n_splits_said = cv.get_n_splits(split_X, y_local, _local_copy(groups), **local_split_params)
+            if splits and len(splits) != n_splits_said:
+                raise ValueError(
+                    f"cv.split and cv.get_n_splits returned inconsistent results: expected "
+                    f"{n_splits_said} splits, got {len(splits)}. Fix the splitter's get_n_splits."
+                )
             if not splits:
                 raise ValueError(
                     f"No fits were performed: cv={self.cv!r} gave no splits. Was the CV iterator "
