@@ -258,14 +258,17 @@ def test_dask_ml_metas_declare_the_output_on_dask_input(small, search):
 
 
 def test_incremental_search_takes_dask_ml_decay_rate_none_only(small):
-    """dask-ml's FutureWarning tells its users to pass decay_rate=None; any
-    other value (dask-ml ignores it) is refused, pointing to InverseDecaySearchCV."""
+    """dask-ml's FutureWarning tells its users to pass decay_rate=None (its
+    docs also show 0, which decays nothing); any other value (dask-ml ignores
+    it) is refused, pointing to InverseDecaySearchCV."""
     from dasklearn.model_selection import InverseDecaySearchCV
 
     X, y = small
     a = IncrementalSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1, decay_rate=None).fit(X, y)
     b = IncrementalSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1).fit(X, y)
     np.testing.assert_array_equal(a.cv_results_["test_score"], b.cv_results_["test_score"])
+    c = IncrementalSearchCV(SGD, PARAMS, max_iter=3, random_state=0, n_jobs=1, decay_rate=0).fit(X, y)
+    np.testing.assert_array_equal(c.cv_results_["test_score"], b.cv_results_["test_score"])  # no decay either
     with pytest.raises(ValueError, match="InverseDecaySearchCV"):
         IncrementalSearchCV(SGD, PARAMS, decay_rate=1.0).fit(X, y)
     assert InverseDecaySearchCV(SGD, PARAMS).get_params()["decay_rate"] == 1.0

@@ -673,8 +673,9 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
     fits_per_score : int, default=1
         Number of partial_fit calls between two scores of a model.
     decay_rate : None, default=None
-        Accepted for dask-ml's code, which passes ``decay_rate=None``; any
-        other value is refused: the decay is InverseDecaySearchCV's.
+        Accepted for dask-ml's code, which passes ``decay_rate=None`` (or 0,
+        which decays nothing either); any other value is refused: the decay
+        is InverseDecaySearchCV's.
 %(common_params)s
 
     Attributes
@@ -705,8 +706,8 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
         self._check_decay_rate()
 
     def _check_decay_rate(self):
-        if self.decay_rate is not None:
-            fail(self, "decay_rate", self.decay_rate, "None",
+        if self.decay_rate is not None and not (is_real(self.decay_rate) and self.decay_rate == 0):
+            fail(self, "decay_rate", self.decay_rate, "None (or 0: no decay)",
                   "IncrementalSearchCV trains every candidate to the end; to drop models as "
                   "1 / (1 + t) ** decay_rate, use InverseDecaySearchCV(decay_rate=...) (where "
                   "dask-ml moved the parameter).")
