@@ -32,11 +32,6 @@ class Unpicklable(SGDClassifier):
         self.lock = lock
 
 
-def _unknown_chunks():
-    Xd = da.from_array(X0, chunks=20)
-    return Xd[Xd[:, 0] > -100]  # boolean indexing: nan chunk sizes
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,8 +56,6 @@ CASES = {
         ValueError, r"X contains 1 NaN value", True),
     "X and y lengths differ": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0, Y0[:50]),
                                ValueError, r"X has 60, y has 50", False),
-    "unknown chunk sizes": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(_unknown_chunks(), Y0),
-                            ValueError, r"unknown chunk sizes.*compute_chunk_sizes", False),
     "string columns": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(
         pd.DataFrame({"a": X0[:, 0], "city": ["x"] * 60}), Y0),
         TypeError, r"non-numeric columns \['city'\].*OneHotEncoder", False),

@@ -360,12 +360,31 @@ def test_no_splits_or_no_candidates_is_an_error(client):
                 search(LogisticRegression(), grid, cv=cv).fit(X, Y)
 
 
-def test_y_with_unknown_chunk_sizes_is_named(client):
+@pytest.mark.parametrize("unknown", ["X", "y", "both", "frame values"])
+def test_dask_arrays_of_unknown_chunk_sizes_are_searched(client, unknown):
+    """A boolean mask's result, or ``ddf.values`` (as dask-ml's errors advise),
+    has unknown row chunks; the search refused it, though it counts a
+    DataFrame's rows. Now it computes the sizes (the array is read whole
+    anyway), and the scores are scikit-learn's; the caller's array is left
+    as it was."""
     import dask.array as da
+    import dask.dataframe as dd
 
-    y_unknown = da.from_array(Y, chunks=30)[da.from_array(np.ones(len(Y), dtype=bool), chunks=30)]
-    with pytest.raises(ValueError, match=r"y is a dask array with unknown chunk sizes.*y\.compute_chunk_sizes"):
-        GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X, y_unknown)
+    def masked(a):
+        return da.from_array(a, chunks=30)[da.from_array(np.ones(len(a), dtype=bool), chunks=30)]
+
+    if unknown == "frame values":
+        frame = dd.from_pandas(__import__("pandas").DataFrame(X, columns=list("abcd")), npartitions=3)
+        X_given, y_given = frame.values, Y
+    else:
+        X_given = masked(X) if unknown in ("X", "both") else X
+        y_given = masked(Y) if unknown in ("y", "both") else Y
+    ours = GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X_given, y_given)
+    ref = sk.GridSearchCV(LogisticRegression(), GRID, cv=CV).fit(X, Y)
+    _same(ours, ref)
+    for given in (X_given, y_given):
+        if isinstance(given, da.Array):
+            assert np.isnan(given.shape[0])  # the caller's array is left as it was
 
 
 @pytest.mark.parametrize("kind", ["str", "object", "dask str"])

@@ -84,19 +84,26 @@ def _n_samples(X, name: str = "X") -> int:
                 f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
                 f"DataFrame, or {name}.compute()."
             )
-        if hasattr(X, "chunks") and X.shape and np.isnan(X.shape[0]):
-            raise ValueError(
-                f"{name} is a dask array with unknown chunk sizes (shape "
-                f"{X.shape}); the search needs the number of samples to make the "
-                f"splits. Call {name}.compute_chunk_sizes() first, or build it with "
-                "ddf.to_dask_array(lengths=True)."
-            )
-        if hasattr(X, "chunks"):
+        if hasattr(X, "chunks"):  # with known row chunks (see _with_known_rows)
             return int(X.shape[0])
         return int(len(X))  # dask DataFrame / Series: counts rows per partition
     if hasattr(X, "shape") and len(X.shape):
         return int(X.shape[0])
     return len(X)
+
+
+def _with_known_rows(value):
+    """A dask array whose row chunk sizes are unknown (after boolean
+    indexing, or ``ddf.values``) persisted, with its chunk sizes computed:
+    the search reads it whole anyway, as it counts a DataFrame's rows. The
+    caller's array is left as it is; other values come back as they are."""
+    from dask.array import Array
+
+    if not (isinstance(value, Array) and value.ndim and np.isnan(value.shape[0])):
+        return value
+    value = value.persist()
+    value.compute_chunk_sizes()  # from the persisted blocks: one small task each
+    return value
 
 
 def _routing_enabled() -> bool:
@@ -340,6 +347,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
+        X, y = _with_known_rows(X), _with_known_rows(y)
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
         X = _unless_a_candidate_takes_it(
