@@ -341,15 +341,21 @@ def test_no_worker_at_the_start_waits_then_raises(monkeypatch):
 
 
 @pytest.mark.parametrize("persisted", [True, False])
-def test_a_frame_made_from_a_persisted_array_is_trained_like_the_array(client, persisted):
-    """``dd.from_dask_array`` of a persisted array reads the array's keys on the
-    workers without holding them in its graph: its blocks were computed in one
-    task from that graph, and the fit failed with "Missing dependency"."""
+@pytest.mark.parametrize("given", ["frame", "array of the frame"])
+def test_a_frame_made_from_a_persisted_array_is_trained_like_the_array(client, persisted, given):
+    """``dd.from_dask_array`` of a persisted array (and an array made back
+    from that frame) reads the array's keys on the workers without holding
+    them in its graph: its blocks were computed in one task from that graph,
+    and the fit failed with "Missing dependency"."""
     X = da.random.RandomState(0).random_sample((2000, 5), chunks=(400, 5))
     X = X.persist() if persisted else X
     frame = dd.from_dask_array(X, columns=list("abcde"))
     y = (X[:, 4] > 0.5).astype(int)
-    by_frame = Incremental(SGDClassifier(random_state=0), random_state=0).fit(
-        frame[list("abcd")], (frame["e"] > 0.5).astype(int), classes=CLASSES)
+    if given == "frame":
+        X_given, y_given = frame[list("abcd")], (frame["e"] > 0.5).astype(int)
+    else:
+        back = frame.to_dask_array(lengths=True)
+        X_given, y_given = back[:, :4], (back[:, 4] > 0.5).astype(int)
+    by_frame = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X_given, y_given, classes=CLASSES)
     by_array = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X[:, :4], y, classes=CLASSES)
     _assert_same_model(by_frame.estimator_, by_array.estimator_)

@@ -79,8 +79,10 @@ def _holds_futures(collections) -> bool:
 
     Only materialised layers (``persist`` makes one) can hold futures; lazy
     layers (Blockwise) are skipped, so this never expands a large graph on
-    the client. A DataFrame's graph (materialised whole by dask) also counts
-    when it reads keys it does not define (data persisted elsewhere).
+    the client. A graph also counts when its materialised part reads keys
+    that no layer of it defines: a dask DataFrame made from a persisted
+    array (``dd.from_dask_array``), and arrays made from such a frame, read
+    the array's keys on the workers without holding their futures.
     """
     try:
         from distributed import Future
@@ -88,24 +90,25 @@ def _holds_futures(collections) -> bool:
         return False
     for c in collections:
         graph = c.__dask_graph__()
-        if not hasattr(graph, "layers") and _refers_outside(graph):
+        layers = list(graph.layers.values()) if hasattr(graph, "layers") else [graph]
+        materialized = [getattr(layer, "mapping", layer) for layer in layers
+                        if not (hasattr(layer, "is_materialized") and not layer.is_materialized())]
+        if any(isinstance(v, Future) for mapping in materialized for v in mapping.values()):
             return True
-        layers = graph.layers.values() if hasattr(graph, "layers") else [graph]
-        for layer in layers:
-            if hasattr(layer, "is_materialized") and not layer.is_materialized():
-                continue
-            mapping = getattr(layer, "mapping", layer)
-            if any(isinstance(v, Future) for v in mapping.values()):
-                return True
+        if _refers_outside(materialized, set(getattr(graph, "layers", ()))):
+            return True
     return False
 
 
-def _refers_outside(graph) -> bool:
-    """Does this (materialised) graph read keys it does not define? A dask
-    DataFrame made from a persisted array (``dd.from_dask_array``) refers to
-    the array's keys on the workers without holding their futures."""
-    keys = graph.keys()
-    return any(dep not in keys for node in graph.values() for dep in getattr(node, "dependencies", ()))
+def _refers_outside(mappings, layer_names: set) -> bool:
+    """Do these materialised tasks read a key that neither they nor a layer of
+    their graph (named as its keys are) define?"""
+    defined = set().union(*(m.keys() for m in mappings)) if mappings else set()
+
+    def outside(key) -> bool:
+        return key not in defined and (key[0] if isinstance(key, tuple) else key) not in layer_names
+
+    return any(outside(dep) for m in mappings for node in m.values() for dep in getattr(node, "dependencies", ()))
 
 
 def _row_parts(collections, n_parts: int):
