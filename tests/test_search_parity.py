@@ -360,6 +360,28 @@ def test_no_splits_or_no_candidates_is_an_error(client):
                 search(LogisticRegression(), grid, cv=cv).fit(X, Y)
 
 
+def _persisted_blocks_here(name, est, X_, y_):
+    """A "metric": how many blocks of the dask array ``name`` this worker holds."""
+    from distributed import get_worker
+
+    return float(sum(1 for k in get_worker().data if isinstance(k, tuple) and k[0] == name))
+
+
+def test_unknown_chunk_input_is_not_kept_persisted_during_the_fits(client):
+    """Persisted to count its rows, the input was held until fit returned,
+    beside the placed copy the fits read: twice the memory."""
+    import functools
+
+    import dask.array as da
+
+    X_masked = da.from_array(X, chunks=30)[da.from_array(np.ones(len(X), dtype=bool), chunks=30)]
+    blocks = functools.partial(_persisted_blocks_here, X_masked.name)
+    search = GridSearchCV(LogisticRegression(), GRID, cv=CV, scoring={"acc": "accuracy", "blocks": blocks},
+                          refit="acc").fit(X_masked, Y)
+    assert np.isfinite(search.cv_results_["mean_test_acc"]).all()
+    assert (search.cv_results_["mean_test_blocks"] == 0).all(), search.cv_results_["mean_test_blocks"]
+
+
 @pytest.mark.parametrize("unknown", ["X", "y", "both", "frame values"])
 def test_dask_arrays_of_unknown_chunk_sizes_are_searched(client, unknown):
     """A boolean mask's result, or ``ddf.values`` (as dask-ml's errors advise),

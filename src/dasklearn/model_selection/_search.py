@@ -92,18 +92,26 @@ def _n_samples(X, name: str = "X") -> int:
     return len(X)
 
 
-def _with_known_rows(value):
-    """A dask array whose row chunk sizes are unknown (after boolean
-    indexing, or ``ddf.values``) persisted, with its chunk sizes computed:
-    the search reads it whole anyway, as it counts a DataFrame's rows. The
-    caller's array is left as it is; other values come back as they are."""
+def _with_known_rows(X, y) -> tuple:
+    """(X, y), where a dask array of unknown row chunk sizes (after boolean
+    indexing, or ``ddf.values``) is persisted, with its chunk sizes computed:
+    the search reads it whole anyway, as it counts a DataFrame's rows. X and
+    y are persisted together, so that work they share (a mask) runs once.
+    The caller's arrays are left as they are."""
     from dask.array import Array
 
-    if not (isinstance(value, Array) and value.ndim and np.isnan(value.shape[0])):
-        return value
-    value = value.persist()
-    value.compute_chunk_sizes()  # from the persisted blocks: one small task each
-    return value
+    def unknown(a) -> bool:
+        return isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))
+
+    which = [a for a in (X, y) if unknown(a)]
+    if not which:
+        return X, y
+    import dask
+
+    persisted = dict(zip(map(id, which), dask.persist(*which)))
+    for a in persisted.values():
+        a.compute_chunk_sizes()  # from the persisted blocks: one small task each
+    return tuple(persisted.get(id(a), a) for a in (X, y))
 
 
 def _routing_enabled() -> bool:
@@ -347,7 +355,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
-        X, y = _with_known_rows(X), _with_known_rows(y)
+        given = (X, y)
+        X, y = _with_known_rows(X, y)
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
         X = _unless_a_candidate_takes_it(
@@ -384,6 +393,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             # the data go to the cluster once; dask inputs are computed there, and
             # only y (one value per sample, needed by the splitters) comes back
             X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
+            X, y = (g if _blockwise.is_dask(g) else v for g, v in zip(given, (X, y)))  # drop persisted copies
             placed += [X_h, y_h]
             # X is checked where it is (only two counts come back), in the
             # same round trip that brings y
