@@ -7,6 +7,7 @@ import threading
 
 import dask
 import dask.array as da
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +60,9 @@ CASES = {
     "string columns": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(
         pd.DataFrame({"a": X0[:, 0], "city": ["x"] * 60}), Y0),
         TypeError, r"non-numeric columns \['city'\].*OneHotEncoder", False),
+    "date column in a dask DataFrame": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(
+        dd.from_pandas(pd.DataFrame({"a": X0[:, 0], "day": pd.date_range("2020-01-01", periods=60)}), npartitions=2),
+        Y0), TypeError, r"non-numeric columns \['day'\] \(dtypes \['datetime64", False),
     "object array": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0.astype(str), Y0),
                      TypeError, r"dtype <U.*needs numbers", False),
     "delayed X": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(dask.delayed(_with)(X0, 0, 0, 1.0), Y0),

@@ -165,9 +165,9 @@ def check_numeric(estimator, X, name: str = "X"):
     say) and its tags do not take strings; then an in-memory object array of
     numbers comes back as float64 (converted once here, as each fit would
     convert it). Text or object columns of a pandas DataFrame that hold
-    numbers only pass, as scikit-learn converts them; dask collections of
-    objects (whose values are on the cluster) and other libraries' frames
-    are left to the estimator.
+    numbers only pass, as scikit-learn converts them; text or object columns
+    of a dask DataFrame and dask arrays of objects (whose values are on the
+    cluster), and other libraries' frames, are left to the estimator.
 
     A first step with ``transform`` (an imputer or encoder, whose tags seldom
     say that it takes strings; also KMeans) and category columns (which some
@@ -179,16 +179,21 @@ def check_numeric(estimator, X, name: str = "X"):
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
         from dask import is_dask_collection
 
-        if not hasattr(X.dtypes, "items") or is_dask_collection(X):
-            # a frame of another library (polars), or one whose values are on
-            # the cluster: the estimator judges them where it fits
+        if not hasattr(X.dtypes, "items"):  # a frame of another library (polars): the estimator judges it
             return X
         import pandas as pd
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype
+
+        def numbers_as_text(column, dtype) -> bool:
+            """Text or objects that may hold numbers only (scikit-learn converts
+            them): tried here in memory; on the cluster, left to the estimator."""
+            if not (is_object_dtype(dtype) or is_string_dtype(dtype)):
+                return False
+            return is_dask_collection(X) or _converts_to_float(X[column])
 
         bad = [c for c, t in X.dtypes.items()
                if not (is_numeric_dtype(t) or is_bool_dtype(t) or isinstance(t, pd.CategoricalDtype))
-               and not _converts_to_float(X[c])]
+               and not numbers_as_text(c, t)]
         if bad:
             raise TypeError(
                 f"{name} has non-numeric columns {bad[:5]} (dtypes "

@@ -74,16 +74,22 @@ def _takes_weights(scorer) -> bool:
         return False
 
 
+def _check_has_rows(X, name: str) -> None:
+    """A dask collection the search can count and split the rows of (an
+    array or a DataFrame / Series; not a Delayed, whose every attribute is
+    another Delayed, nor a Bag)."""
+    from dask.delayed import Delayed
+
+    if _blockwise.is_dask(X) and (isinstance(X, Delayed) or not (hasattr(X, "chunks") or hasattr(X, "divisions"))):
+        raise TypeError(
+            f"{name} is a dask {type(X).__name__}, whose rows the search cannot count or split. "
+            f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
+            f"DataFrame, or {name}.compute()."
+        )
+
+
 def _n_samples(X, name: str = "X") -> int:
     if _blockwise.is_dask(X):
-        from dask.delayed import Delayed
-
-        if isinstance(X, Delayed) or not (hasattr(X, "chunks") or hasattr(X, "divisions")):  # a Bag
-            raise TypeError(
-                f"{name} is a dask {type(X).__name__}, whose rows the search cannot count or split. "
-                f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
-                f"DataFrame, or {name}.compute()."
-            )
         if hasattr(X, "chunks"):  # with known row chunks (see _with_known_rows)
             return int(X.shape[0])
         return int(len(X))  # dask DataFrame / Series: counts rows per partition
@@ -355,12 +361,14 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
+        _check_has_rows(X, "X")
+        _check_has_rows(y, "y")
         given = (X, y)
         X, y = _with_known_rows(X, y)
+        X = _unless_a_candidate_takes_it(  # (before counting a dask DataFrame's rows, which computes)
+            lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
-        X = _unless_a_candidate_takes_it(
-            lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
 
         def check_finite(report):  # (NaN, inf) counts of X, in memory or computed where X is
             _unless_a_candidate_takes_it(
