@@ -153,6 +153,12 @@ def test_new_pipeline_steps_and_their_parameters_in_one_candidate_are_accepted(c
     _same_scores(ours, ref)
     with pytest.raises(ValueError, match="Invalid parameter 'svc__Q'"):
         GridSearchCV(pipe, [{**grid[0], "svc__Q": [1]}], cv=CV).fit(X, Y)
+    with pytest.raises(ValueError, match="Invalid parameter 'stepz'"):  # the owner's typo is named, not svc__C
+        GridSearchCV(pipe, [{**grid[0], "stepz": [1]}], cv=CV).fit(X, Y)
+    nested = Pipeline([("model", pipe)])  # the same, one level down
+    nested_grid = [{"model__steps": grid[0]["steps"], "model__svc__C": [0.1, 10.0]}]
+    ours, ref = _both(nested, nested_grid, X, Y, cv=CV)
+    _same_scores(ours, ref)
 
 
 class _FixedScore(ClassifierMixin, BaseEstimator):

@@ -97,22 +97,23 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
     prefix of it (``step`` in ``step__alpha``, or in ``step__inner__alpha``)
     is itself set by the same candidate to an estimator that has the rest (a
     step replaced by another estimator brings its own parameters), or when
-    ``set_params`` accepts it all the same, alone or with the rest of its
-    candidate (new ``steps`` and their parameters), as scikit-learn's searches only
-    require (LightGBM's estimators take any LightGBM parameter there, and
-    list it in ``get_params`` only once set).
+    ``set_params`` accepts it all the same, alone or with the candidate's
+    parameters of its owners (new ``steps`` and their parameters), as
+    scikit-learn's searches only require (LightGBM's estimators take any
+    LightGBM parameter there, and list it in ``get_params`` only once set).
     """
     valid = set(estimator.get_params(deep=True))
     for params in candidates:
         for name in params:
             if not isinstance(name, str):
                 raise TypeError(f"Parameter names must be str (as estimator.get_params() has them); got {name!r}.")
+        for name in sorted(params, key=lambda n: n.count("__")):  # owners first: their error is the cause
             if name in valid or _set_through_replaced_step(name, params):
                 continue
             if _set_params_accepts(estimator, name, params[name]):
                 valid.add(name)
                 continue
-            if _set_params_accepts_with_top_level(estimator, name, params):  # e.g. new Pipeline steps
+            if _set_params_accepts_with_owners(estimator, name, params):  # e.g. new Pipeline steps
                 continue
             import difflib
 
@@ -134,14 +135,20 @@ def _set_params_accepts(estimator, name: str, value) -> bool:
     return True
 
 
-def _set_params_accepts_with_top_level(estimator, name: str, params: dict) -> bool:
+def _set_params_accepts_with_owners(estimator, name: str, params: dict) -> bool:
     """Does ``set_params`` take ``name`` together with the candidate's
-    top-level parameters (as each fit sets them, in one call)? A Pipeline's
-    ``steps`` (or a ColumnTransformer's ``transformers``) set first make the
-    new steps' parameters valid."""
+    parameters of the estimators that own it (as each fit sets them, in one
+    call)? A Pipeline's ``steps`` (``steps``, or ``model__steps`` for a
+    nested one) set first make the new steps' parameters valid."""
     from sklearn.base import clone
 
-    given = {k: v for k, v in params.items() if "__" not in k or k == name}
+    def owner(key: str) -> str:  # the path of the estimator whose parameter key sets ("" the top one)
+        return key.rsplit("__", 1)[0] if "__" in key else ""
+
+    def owns(key: str) -> bool:  # key sets a parameter of an estimator above name's (not a sibling's)
+        return key == name or (owner(key) == "" and owner(name) != "") or owner(name).startswith(owner(key) + "__")
+
+    given = {k: v for k, v in params.items() if owns(k)}
     try:
         clone(estimator).set_params(**{k: clone(v, safe=False) for k, v in given.items()})
     except Exception:
