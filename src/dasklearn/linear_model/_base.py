@@ -144,7 +144,8 @@ def _one_column_as_1d(y):
         return y
     warnings.warn(
         "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
-        "(n_samples, ), for example using ravel().", DataConversionWarning, stacklevel=4,
+        "(n_samples, ), for example using ravel().", DataConversionWarning,
+        stacklevel=_validation.user_stacklevel(),
     )
     return y
 

@@ -672,7 +672,7 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
         Maximum number of partial_fit calls of any model.
     fits_per_score : int, default=1
         Number of partial_fit calls between two scores of a model.
-    decay_rate : None, default=None
+    decay_rate : None or 0, default=None
         Accepted for dask-ml's code, which passes ``decay_rate=None`` (or 0,
         which decays nothing either); any other value is refused: the decay
         is InverseDecaySearchCV's.

@@ -414,8 +414,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             local_split_params = {k: _local_copy(v) for k, v in split_params.items()}
-            splits = list(cv.split(split_X, y_local, _local_copy(groups), **local_split_params))
-            n_splits_said = cv.get_n_splits(split_X, y_local, _local_copy(groups), **local_split_params)
+            local_groups = _local_copy(groups)
+            splits = list(cv.split(split_X, y_local, local_groups, **local_split_params))
+            n_splits_said = cv.get_n_splits(split_X, y_local, local_groups, **local_split_params)
             if splits and len(splits) != n_splits_said:
                 raise ValueError(
                     f"cv.split and cv.get_n_splits returned inconsistent results: expected "
