@@ -363,10 +363,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
         _check_has_rows(X, "X")
         _check_has_rows(y, "y")
+        X = _unless_a_candidate_takes_it(  # (before anything computes dask input: counting its rows)
+            lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
         given = (X, y)
         X, y = _with_known_rows(X, y)
-        X = _unless_a_candidate_takes_it(  # (before counting a dask DataFrame's rows, which computes)
-            lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
         n_samples = _n_samples(X)
         _validation.check_n_samples(n_samples)
 
