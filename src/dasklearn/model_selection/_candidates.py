@@ -110,10 +110,10 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
         for name in sorted(params, key=lambda n: n.count("__")):  # owners first: their error is the cause
             if name in valid or _set_through_replaced_step(name, params):
                 continue
-            if _set_params_accepts(estimator, name, params[name]):
+            if _set_params_accepts(estimator, {name: params[name]}):
                 valid.add(name)
                 continue
-            if _set_params_accepts_with_owners(estimator, name, params):  # e.g. new Pipeline steps
+            if _set_params_accepts(estimator, _with_owners(name, params)):  # e.g. new Pipeline steps
                 continue
             import difflib
 
@@ -125,35 +125,28 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
             )
 
 
-def _set_params_accepts(estimator, name: str, value) -> bool:
+def _set_params_accepts(estimator, params: dict) -> bool:
+    """Does ``set_params`` take ``params`` (in one call, as each fit sets them)?"""
     from sklearn.base import clone
 
     try:
-        clone(estimator).set_params(**{name: clone(value, safe=False)})
+        clone(estimator).set_params(**{k: clone(v, safe=False) for k, v in params.items()})
     except Exception:  # ValueError for an unknown name, in scikit-learn's estimators
         return False
     return True
 
 
-def _set_params_accepts_with_owners(estimator, name: str, params: dict) -> bool:
-    """Does ``set_params`` take ``name`` together with the candidate's
-    parameters of the estimators that own it (as each fit sets them, in one
-    call)? A Pipeline's ``steps`` (``steps``, or ``model__steps`` for a
-    nested one) set first make the new steps' parameters valid."""
-    from sklearn.base import clone
-
+def _with_owners(name: str, params: dict) -> dict:
+    """``name`` and the candidate's parameters of the estimators that own it:
+    a Pipeline's ``steps`` (``steps``, or ``model__steps`` for a nested one),
+    set first, make the new steps' parameters valid."""
     def owner(key: str) -> str:  # the path of the estimator whose parameter key sets ("" the top one)
         return key.rsplit("__", 1)[0] if "__" in key else ""
 
     def owns(key: str) -> bool:  # key sets a parameter of an estimator above name's (not a sibling's)
         return key == name or (owner(key) == "" and owner(name) != "") or owner(name).startswith(owner(key) + "__")
 
-    given = {k: v for k, v in params.items() if owns(k)}
-    try:
-        clone(estimator).set_params(**{k: clone(v, safe=False) for k, v in given.items()})
-    except Exception:
-        return False
-    return True
+    return {k: v for k, v in params.items() if owns(k)}
 
 
 def _set_through_replaced_step(name: str, params: dict) -> bool:

@@ -401,7 +401,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             # the data go to the cluster once; dask inputs are computed there, and
             # only y (one value per sample, needed by the splitters) comes back
             X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
-            X, y = (g if _blockwise.is_dask(g) else v for g, v in zip(given, (X, y)))  # drop persisted copies
+            X, y = given  # without the persisted copies (see _with_known_rows): the placed ones are read
             placed += [X_h, y_h]
             # X is checked where it is (only two counts come back), in the
             # same round trip that brings y
