@@ -9,7 +9,8 @@ Cluster start-up is excluded for both Dask libraries (they share the cluster),
 and the dask arrays are persisted on the workers before timing, as
 scikit-learn's numpy data are already in memory: the timed part is the search
 (including moving the data where each library needs it), not the generation
-of the data set.
+of the data set. scikit-learn's process pool is started once before the
+rounds, untimed, so every round times it warm (it stays alive between calls).
 
 This machine's speed drifts by 10-30% within minutes, so the libraries run in
 rounds: in each round scikit-learn runs with no cluster alive (as its users
@@ -76,6 +77,10 @@ def main():
     print(f"data {X_np.shape} float64 ({X_np.nbytes / 1e6:.0f} MB) in {X.numblocks[0]} chunks; "
           f"{n_cand} candidates x 3 folds; {args.rounds} rounds")
 
+    # scikit-learn's pool of worker processes (loky) starts at its first parallel call (about 1 s
+    # here) and then stays alive between calls: started untimed, every round times it warm, as
+    # rounds after the first always did (the clusters' start is not timed either)
+    sk.GridSearchCV(est, GRID, cv=3, n_jobs=2).fit(X_np[:3000], y_np[:3000])
     times = {"dasklearn": [], "scikit-learn": [], "dask-ml": []}
     ref = ours = theirs = None
     for r in range(args.rounds):
