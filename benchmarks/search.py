@@ -17,6 +17,11 @@ rounds: in each round scikit-learn runs with no cluster alive (as its users
 run it), then a fresh cluster runs dasklearn and dask-ml, in an order that
 alternates between rounds. Each ratio is the median of the per-round ratios,
 printed with their range.
+
+``--profiler-off`` starts the clusters with dask's statistical profiler
+turned off (``distributed.worker.profile.enabled: False``, which a user may
+set; dasklearn never does): it shows what dask's own periodic work beside the
+fits costs on this machine. The default is dask's default configuration.
 """
 
 from __future__ import annotations
@@ -30,14 +35,20 @@ from _common import ratio_line, timed
 GRID = {"alpha": list(np.logspace(-6, -2, 8)), "penalty": ["l2", "l1"]}
 
 
-def _on_cluster(X, y, est, run_dask_ml: bool, dask_ml_first: bool):
+def _on_cluster(X, y, est, run_dask_ml: bool, dask_ml_first: bool, profiler_off: bool = False):
     """(dasklearn seconds, search, dask-ml seconds or None, search or error) on a fresh cluster."""
+    import contextlib
+
+    import dask
     from dask.distributed import Client, LocalCluster, wait
 
     import dasklearn.model_selection as dl
 
     out = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as client:
+    config = (dask.config.set({"distributed.worker.profile.enabled": False}) if profiler_off
+              else contextlib.nullcontext())
+    with config, LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, \
+            Client(lc) as client:
         X, y = client.persist([X, y])
         wait([X, y])
         jobs = [("dasklearn", lambda: dl.GridSearchCV(est, GRID, cv=3).fit(X, y))]
@@ -62,6 +73,8 @@ def main():
     parser.add_argument("--n-samples", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-dask-ml", action="store_true", help="skip the dask-ml peer")
+    parser.add_argument("--profiler-off", action="store_true",
+                        help="clusters without dask's statistical profiler (a user's setting; see above)")
     args = parser.parse_args()
 
     from sklearn import model_selection as sk
@@ -91,7 +104,8 @@ def main():
             return res
         if sk_first:
             ref = run_sklearn()
-        res = _on_cluster(X, y, est, not args.no_dask_ml, dask_ml_first=r % 2 == 1)
+        res = _on_cluster(X, y, est, not args.no_dask_ml, dask_ml_first=r % 2 == 1,
+                          profiler_off=args.profiler_off)
         if not sk_first:
             ref = run_sklearn()
         times["dasklearn"].append(res["dasklearn"][0])
@@ -104,7 +118,8 @@ def main():
 
     same = np.abs(ours.cv_results_["mean_test_score"] - ref.cv_results_["mean_test_score"]).max()
     print()
-    print("Grid search, 2 cores, 2-worker LocalCluster (median over rounds)")
+    mode = ", dask's profiler off" if args.profiler_off else ""
+    print(f"Grid search, 2 cores, 2-worker LocalCluster{mode} (median over rounds)")
     print(f"{'program':<44} {'seconds':>8}  note")
     print("-" * 92)
     print(f"{'dasklearn GridSearchCV (dask arrays)':<44} {statistics.median(times['dasklearn']):8.2f}  "
