@@ -248,3 +248,63 @@ def test_the_user_s_start_method_wins_over_dasklearn_s_fork(how, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ("fork" if how == "nothing" else "forkserver")
+
+
+def test_fork_unsafe_pools_are_told_by_their_threads_names():
+    from dasklearn._runtime._start import fork_unsafe_pools
+
+    # polars' cleanup thread runs from its import on; its pool's threads only once used
+    assert fork_unsafe_pools(["python", "polars-ooc-clea", "jemalloc_bg_thd"]) == []
+    assert fork_unsafe_pools(["python", "polars-ooc-clea", "polars-0", "polars-1"]) == ["polars"]
+    assert fork_unsafe_pools([]) == []
+
+
+_POLARS_THEN_CLUSTER = """
+import sys
+import warnings
+
+import numpy as np
+import polars as pl
+
+import dask
+import dasklearn
+from dask.distributed import Client, LocalCluster
+from sklearn.linear_model import LogisticRegression
+
+import dasklearn.model_selection as dl
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    df = pl.DataFrame(X, schema=["a", "b", "c", "d"])
+    if sys.argv[1] == "used":
+        df = df[np.arange(0, 200)]  # polars starts its thread pool here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc):
+            search = dl.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2).fit(df, y)
+    said = [str(w.message) for w in caught if "does not survive fork" in str(w.message)]
+    print(dask.config.get("distributed.worker.multiprocessing-method"), len(said) > 0,
+          list(search.feature_names_in_), flush=True)
+"""
+
+
+@pytest.mark.parametrize("polars", ["imported", "used"])
+def test_workers_start_with_spawn_once_polars_pool_runs(polars, tmp_path):
+    """polars' thread pool does not survive fork: with it running in the
+    parent, forked workers hung in their first polars call (the search's row
+    selection). Then the workers start with spawn, with a warning; polars
+    only imported (no pool yet) keeps fork."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("polars")
+    script = tmp_path / "polars_then_cluster.py"
+    script.write_text(_POLARS_THEN_CLUSTER)
+    proc = subprocess.run([sys.executable, str(script), polars], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("DASK_")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    method, warned, names = proc.stdout.split(maxsplit=2)
+    assert (method, warned) == (("spawn", "True") if polars == "used" else ("fork", "False"))
+    assert names.strip() == "['a', 'b', 'c', 'd']"
