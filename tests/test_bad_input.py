@@ -79,6 +79,10 @@ CASES = {
     "cv whose get_n_splits disagrees": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=_MiscountingKFold(3)).fit(
         X0, Y0), ValueError, r"cv.split and cv.get_n_splits returned inconsistent results: expected 5 splits, got 3",
         True),  # the splits are drawn once the data are placed
+    "cv of another type": (lambda: GridSearchCV(SGDClassifier(), GRID, cv="3").fit(X0, Y0),
+                           ValueError, r"cv must be None, an int >= 2 \(folds\), a splitter.*got '3'", False),
+    "cv=1": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=1).fit(X0, Y0),
+             ValueError, r"cv must be None, an int >= 2 .*got 1\.", False),
     "empty input": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0[:0], Y0[:0]),
                     ValueError, r"X is empty \(0 samples\)", False),
     "n_iter <= 0": (lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),
@@ -158,3 +162,69 @@ def test_split_of_dask_inputs_of_other_lengths_says_so():
     for y_chunks in (80, 40):  # the same number of blocks, or another
         with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[400, 320\]"):
             train_test_split(da.ones((400, 2), chunks=100), da.ones(320, chunks=y_chunks))
+
+
+# GridSearchCV arguments, each with one parameter out of its domain
+BAD_SEARCH_ARGS = {
+    "cv": ((SGDClassifier(), GRID), {"cv": "3"}),
+    "refit": ((SGDClassifier(), GRID), {"refit": 1.5}),
+    "error_score": ((SGDClassifier(), GRID), {"error_score": "x"}),
+    "verbose": ((SGDClassifier(), GRID), {"verbose": "x"}),
+    "n_jobs": ((SGDClassifier(), GRID), {"n_jobs": "2"}),
+    "param_grid": ((SGDClassifier(), "alpha"), {}),
+}
+
+
+def _invalid_parameter_calls():
+    """One call per public entry point, each with one parameter out of its domain."""
+    from dasklearn.datasets import make_classification as dl_make_classification
+    from dasklearn.linear_model import LogisticRegression
+    from dasklearn.model_selection import HyperbandSearchCV, IncrementalSearchCV, train_test_split
+    from dasklearn.wrappers import DataParallel, Incremental
+
+    Xd, yd = da.from_array(X0, chunks=20), da.from_array(Y0, chunks=20)
+    calls = {f"GridSearchCV {name}": (lambda a=args, k=kwargs: GridSearchCV(*a, **k).fit(X0, Y0))
+             for name, (args, kwargs) in BAD_SEARCH_ARGS.items()}
+    return {
+        **calls,
+        "RandomizedSearchCV n_iter": lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),
+        "LogisticRegression C": lambda: LogisticRegression(C="1").fit(X0, Y0),
+        "LogisticRegression max_iter": lambda: LogisticRegression(max_iter=-1).fit(X0, Y0),
+        "make_classification n_samples": lambda: dl_make_classification(n_samples=-1),
+        "make_classification flip_y": lambda: dl_make_classification(flip_y=2.0),
+        "train_test_split test_size": lambda: train_test_split(Xd, yd, test_size=1.5),
+        "train_test_split shuffle": lambda: train_test_split(Xd, yd, shuffle="yes"),
+        "Incremental epochs": lambda: Incremental(SGDClassifier(), epochs=0).fit(Xd, yd),
+        "DataParallel max_rounds": lambda: DataParallel(SGDClassifier(), max_rounds=0).fit(Xd, yd),
+        "IncrementalSearchCV tol": lambda: IncrementalSearchCV(SGDClassifier(), GRID, tol="x").fit(Xd, yd),
+        "HyperbandSearchCV max_iter": lambda: HyperbandSearchCV(SGDClassifier(), GRID, max_iter=0).fit(Xd, yd),
+    }
+
+
+@pytest.mark.parametrize("case", list(_invalid_parameter_calls()))
+def test_invalid_parameters_raise_value_and_type_errors(case):
+    """As scikit-learn's InvalidParameterError: code catching either ValueError
+    or TypeError around scikit-learn's estimators catches ours too."""
+    from dasklearn.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as info:
+        _invalid_parameter_calls()[case]()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    assert "must be" in str(info.value)
+
+
+@pytest.mark.parametrize("name", list(BAD_SEARCH_ARGS))
+def test_search_parameter_errors_are_of_scikit_learns_kinds(name):
+    """The same bad parameter given to scikit-learn's GridSearchCV fails with
+    an exception of the same kinds as ours (ValueError and TypeError)."""
+    from sklearn.model_selection import GridSearchCV as SkGridSearchCV
+
+    args, kwargs = BAD_SEARCH_ARGS[name]
+    errors = []
+    for cls in (GridSearchCV, SkGridSearchCV):
+        with pytest.raises(Exception) as info:
+            cls(*args, **kwargs).fit(X0, Y0)
+        errors.append(info.value)
+    ours, theirs = errors
+    for kind in (ValueError, TypeError):
+        assert isinstance(ours, kind) == isinstance(theirs, kind), (kind, ours, theirs)

@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dasklearn import _validation
+from dasklearn._validation import InvalidParameterError
 from dasklearn._delegation import DelegateMixin
 from dasklearn._kernels.merge import (
     AVERAGED_FAMILIES,
@@ -201,7 +202,7 @@ def _check_int(owner, name, value, low, allow_none=False):
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
     if not ok and not (allow_none and value is None):
         none = " or None" if allow_none else ""
-        raise ValueError(f"{owner}: {name} must be an int >= {low}{none}, got {value!r}.")
+        raise InvalidParameterError(f"{owner}: {name} must be an int >= {low}{none}, got {value!r}.")
 
 
 def _check_real(owner, name, value, low, high=None, allow_none=False, high_open=False):
@@ -212,7 +213,7 @@ def _check_real(owner, name, value, low, high=None, allow_none=False, high_open=
     if not ok:
         rng = f">= {low}" if high is None else f"in [{low}, {high}{')' if high_open else ']'}"
         none = " or None" if allow_none else ""
-        raise ValueError(f"{owner}: {name} must be a number {rng}{none}, got {value!r}.")
+        raise InvalidParameterError(f"{owner}: {name} must be a number {rng}{none}, got {value!r}.")
 
 
 def _is_dask(obj) -> bool:
@@ -478,9 +479,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _check_real(name, "validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs == 0
                                         or isinstance(self.n_jobs, bool)):
-            raise ValueError(f"{name}: n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
+            raise InvalidParameterError(f"{name}: n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
         if not (self.scoring is None or isinstance(self.scoring, str) or callable(self.scoring)):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{name}: scoring must be None, a scorer name or a callable scorer(estimator, X, y), "
                 f"got {self.scoring!r}."
             )

@@ -14,6 +14,17 @@ import numbers
 import numpy as np
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or outside its range.
+
+    Both a ValueError and a TypeError, as scikit-learn's own
+    ``InvalidParameterError``: code that catches either of them for
+    scikit-learn's estimators catches it for dasklearn's too. Raised before
+    any work is sent to the cluster. Combinations of valid parameters that
+    do not go together stay plain ``ValueError``, as in scikit-learn.
+    """
+
+
 def is_real(x) -> bool:
     """A real number, but not a bool."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
@@ -332,5 +343,5 @@ def check_picklable(obj, what: str = "estimator") -> None:
 
 def check_positive_int(value, name: str, hint: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}. {hint}".rstrip())
+        raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}. {hint}".rstrip())
     return int(value)

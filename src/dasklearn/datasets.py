@@ -48,6 +48,8 @@ import numpy as np
 import dask.array as da
 from dask.base import tokenize
 
+from dasklearn._validation import InvalidParameterError
+
 __all__ = ["make_blobs", "make_classification", "make_counts", "make_regression"]
 
 DEFAULT_CHUNKS = 100_000
@@ -60,7 +62,7 @@ def _is_int(value):
 
 def _check_int(name, value, low, hint):
     if not _is_int(value) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}. {hint}")
+        raise InvalidParameterError(f"{name} must be an int >= {low}, got {value!r}. {hint}")
     return int(value)
 
 
@@ -70,13 +72,13 @@ def _check_real(name, value, low=None, high=None, hint="", positive=False):
             or (positive and value <= 0):
         bounds = (" > 0" if positive else "" if low is None else f" >= {low}" if high is None
                   else f" in [{low}, {high}]")
-        raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}. {hint}")
+        raise InvalidParameterError(f"{name} must be a finite number{bounds}, got {value!r}. {hint}")
     return float(value)
 
 
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}. Pass {name}=True or {name}=False.")
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}. Pass {name}=True or {name}=False.")
     return bool(value)
 
 

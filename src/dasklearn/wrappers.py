@@ -38,6 +38,7 @@ from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
+from dasklearn._validation import InvalidParameterError
 from dasklearn._delegation import DelegateMixin, _has
 
 __all__ = ["DataParallel", "Incremental", "ParallelPostFit"]
@@ -574,10 +575,10 @@ class Incremental(ParallelPostFit):
             )
         epochs = self.epochs
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1 (passes over the blocks); got {epochs!r}.")
+            raise InvalidParameterError(f"epochs must be an int >= 1 (passes over the blocks); got {epochs!r}.")
         for name in ("shuffle_blocks", "assume_equal_chunks"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+                raise InvalidParameterError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         self._check_scoring()
         self._check_metas()
 
@@ -590,7 +591,7 @@ class Incremental(ParallelPostFit):
         try:
             return int(check_random_state(rs).randint(0, 2**31 - 1))
         except ValueError:
-            raise ValueError(
+            raise InvalidParameterError(
                 "random_state must be None, a non-negative int, a numpy RandomState or a "
                 f"numpy Generator; got {rs!r}. Pass e.g. random_state=0."
             ) from None

@@ -172,7 +172,7 @@ class _LinearModel(BaseEstimator):
     # ------------------------------------------------------------ validation
     def _fail(self, name, expected, fix):
         value = getattr(self, name)
-        raise ValueError(
+        raise _validation.InvalidParameterError(
             f"{type(self).__name__}: {name} must be {expected}, got {value!r}. {fix}"
         )
 

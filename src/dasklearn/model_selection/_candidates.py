@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from dasklearn._validation import InvalidParameterError
+
 _MAX_ENUMERATED = 20
 
 
@@ -50,13 +52,13 @@ def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
     a list of dicts of lists, ready for ``sklearn.model_selection.ParameterGrid``.
     """
     if isinstance(n_grid_points, bool) or not isinstance(n_grid_points, (int, np.integer)) or n_grid_points < 1:
-        raise ValueError(
+        raise InvalidParameterError(
             f"n_grid_points must be a positive integer (values taken from each "
             f"distribution in param_grid); got {n_grid_points!r}."
         )
     grids = [param_grid] if isinstance(param_grid, Mapping) else param_grid
     if not isinstance(grids, Sequence) or not all(isinstance(g, Mapping) for g in grids):
-        raise TypeError(
+        raise InvalidParameterError(
             f"param_grid must be a dict or a list of dicts mapping parameter names "
             f"to lists of values or scipy.stats distributions; got {type(param_grid).__name__}."
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numbers
 
+from dasklearn._validation import InvalidParameterError
+
 
 def store_init_args(estimator, args: dict) -> None:
     """Store a constructor's arguments on ``estimator`` under their own names.
@@ -36,8 +38,8 @@ def is_int(x) -> bool:
 
 
 def fail(owner, name, value, expected, fix=""):
-    """Raise the ValueError of an invalid parameter, naming the estimator."""
-    raise ValueError(
+    """Raise the InvalidParameterError of a parameter, naming the estimator."""
+    raise InvalidParameterError(
         f"{type(owner).__name__}: {name} must be {expected}; got {value!r}."
         + (f" {fix}" if fix else "")
     )

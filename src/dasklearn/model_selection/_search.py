@@ -30,7 +30,7 @@ import inspect
 import numbers
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
@@ -44,6 +44,7 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.validation import check_is_fitted
 
 from dasklearn import _blockwise, _validation
+from dasklearn._validation import InvalidParameterError
 from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.exceptions import ClientClosed, WorkersLost
@@ -208,22 +209,30 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(self.estimator).__name__}."
             )
         if not (isinstance(self.error_score, numbers.Number) or self.error_score == "raise"):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"error_score must be 'raise' or a number (e.g. np.nan); got {self.error_score!r}."
             )
         if not isinstance(self.verbose, numbers.Integral):
-            raise TypeError(f"verbose must be an integer; got {self.verbose!r}.")
+            raise InvalidParameterError(f"verbose must be an integer; got {self.verbose!r}.")
         if not (isinstance(self.refit, (bool, np.bool_, str)) or callable(self.refit)):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"refit must be True, False, a metric name (str) or a callable; got {self.refit!r}."
             )
         if not isinstance(self.return_train_score, (bool, np.bool_)):
-            raise ValueError(f"return_train_score must be True or False; got {self.return_train_score!r}.")
+            raise InvalidParameterError(f"return_train_score must be True or False; got {self.return_train_score!r}.")
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral)
                                         or isinstance(self.n_jobs, bool) or self.n_jobs == 0):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"n_jobs must be None or a nonzero int (local threads without a Client; -1: one per "
                 f"CPU); got {self.n_jobs!r}."
+            )
+        cv = self.cv
+        if not (cv is None or (isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2)
+                or (hasattr(cv, "split") and hasattr(cv, "get_n_splits"))
+                or (isinstance(cv, Iterable) and not isinstance(cv, (str, bytes, numbers.Number)))):
+            raise InvalidParameterError(
+                f"cv must be None, an int >= 2 (folds), a splitter with split and get_n_splits "
+                f"(e.g. KFold(5)) or an iterable of (train, test) index pairs; got {cv!r}."
             )
         if self.checkpoint is not None:
             self._check_checkpoint()
@@ -233,7 +242,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         splits when run again (else its file could never be resumed)."""
         path = self.checkpoint
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-            raise ValueError(f"checkpoint must be None or a file path (str or path-like); got {path!r}.")
+            raise InvalidParameterError(f"checkpoint must be None or a file path (str or path-like); got {path!r}.")
         folder = os.path.dirname(os.path.abspath(os.fspath(path)))
         if not os.path.isdir(folder):
             raise ValueError(f"checkpoint={path!r}: its directory {folder!r} does not exist. Create it "
@@ -257,16 +266,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         scoring = self.scoring
         if isinstance(scoring, (list, tuple, set)):
             if len(scoring) == 0 or not all(isinstance(s, str) for s in scoring):
-                raise ValueError(
+                raise InvalidParameterError(
                     f"scoring given as a list must be non-empty and contain only scorer "
                     f"names; got {scoring!r}."
                 )
             if len(set(scoring)) != len(scoring):
-                raise ValueError(f"scoring has duplicate names: {scoring!r}.")
+                raise InvalidParameterError(f"scoring has duplicate names: {scoring!r}.")
             named, multimetric = {name: name for name in scoring}, True
         elif isinstance(scoring, Mapping):
             if not scoring:
-                raise ValueError("scoring given as a dict must not be empty.")
+                raise InvalidParameterError("scoring given as a dict must not be empty.")
             named, multimetric = dict(scoring), True
         else:
             named, multimetric = None, False

@@ -25,6 +25,8 @@ import numpy as np
 from sklearn import model_selection as _sk
 from sklearn.utils import check_random_state
 
+from dasklearn._validation import InvalidParameterError
+
 __all__ = ["KFold", "ShuffleSplit", "train_test_split"]
 
 _DEFAULT_TEST_SIZE = 0.25
@@ -61,13 +63,13 @@ def _validate_sizes(test_size, train_size, n_samples):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{name} must be a float in (0, 1), a positive int or None; received "
                 f"{value!r} of type {type(value).__name__}."
             )
         if not isinstance(value, numbers.Integral):
             if not 0 < value < 1:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"{name} as a fraction must be in the open interval (0, 1); received "
                     f"{value}. Pass e.g. {name}=0.25, or an int number of rows."
                 )
@@ -179,7 +181,7 @@ def _seed_from(random_state):
     """An int seed: ``random_state`` itself if int, else drawn from it once."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"random_state must be a non-negative int; received {random_state}."
             )
         return int(random_state)
@@ -491,7 +493,7 @@ def train_test_split(
             "blockwise=True, or shuffle the rows first (e.g. `ddf.shuffle(on=...)`)."
         )
     if not isinstance(shuffle, (bool, np.bool_)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"shuffle must be a bool (True or False); received {shuffle!r} of type "
             f"{type(shuffle).__name__}. Pass shuffle=True for random rows, or "
             "shuffle=False to keep the rows in order."
