@@ -177,7 +177,9 @@ BAD_SEARCH_ARGS = {
 
 def _invalid_parameter_calls():
     """One call per public entry point, each with one parameter out of its domain."""
+    from dasklearn.datasets import make_blobs as dl_make_blobs
     from dasklearn.datasets import make_classification as dl_make_classification
+    from dasklearn.datasets import make_regression as dl_make_regression
     from dasklearn.linear_model import LogisticRegression
     from dasklearn.model_selection import HyperbandSearchCV, IncrementalSearchCV, train_test_split
     from dasklearn.wrappers import DataParallel, Incremental
@@ -192,6 +194,10 @@ def _invalid_parameter_calls():
         "LogisticRegression max_iter": lambda: LogisticRegression(max_iter=-1).fit(X0, Y0),
         "make_classification n_samples": lambda: dl_make_classification(n_samples=-1),
         "make_classification flip_y": lambda: dl_make_classification(flip_y=2.0),
+        "make_classification weights": lambda: dl_make_classification(weights=[0.5, -0.5]),
+        "make_classification random_state": lambda: dl_make_classification(random_state="0"),
+        "make_blobs center_box": lambda: dl_make_blobs(center_box=(0, 1, 2)),
+        "make_regression chunks": lambda: dl_make_regression(n_samples=100, chunks=(50, 40)),
         "train_test_split test_size": lambda: train_test_split(Xd, yd, test_size=1.5),
         "train_test_split shuffle": lambda: train_test_split(Xd, yd, shuffle="yes"),
         "Incremental epochs": lambda: Incremental(SGDClassifier(), epochs=0).fit(Xd, yd),

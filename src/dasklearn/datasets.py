@@ -86,7 +86,7 @@ def _check_vector(name, value, n):
     """A finite scalar or ``n`` finite values (one per feature), as an array."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim > 1 or arr.size not in (1, n) or not np.all(np.isfinite(arr)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be None, a finite scalar or {n} finite values (one per "
             f"feature), got {reprlib.repr(value)}. Pass a scalar or an array of length {n}."
         )
@@ -111,7 +111,7 @@ def _row_chunks(chunks, n_samples, n_features=None):
         return (int(chunks),) * q + ((r,) if r else ())
     sizes = tuple(chunks) if isinstance(chunks, (tuple, list)) else ()
     if not sizes or not all(_is_int(s) and s >= 1 for s in sizes) or sum(sizes) != n_samples:
-        raise ValueError(
+        raise InvalidParameterError(
             "chunks must be a positive int (rows per block), a tuple of positive "
             f"block sizes summing to n_samples={n_samples}, or dask's (rows, n_features) with all "
             f"the columns in one block; got {reprlib.repr(chunks)}. "
@@ -137,7 +137,7 @@ def _seed(random_state):
         return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**63 - 1))
-    raise ValueError(
+    raise InvalidParameterError(
         "random_state must be None, a non-negative int, a numpy RandomState or a "
         f"numpy Generator, got {random_state!r}. Pass e.g. random_state=0."
     )
@@ -452,14 +452,14 @@ def make_classification(
     if w.dtype not in (np.float32, np.float64):
         w = w.astype(np.float64)
     if w.ndim != 1:
-        raise ValueError(
+        raise InvalidParameterError(
             f"weights must be a 1-D list of proportions, one per class, got {reprlib.repr(weights)}. "
             "Pass e.g. weights=[0.9, 0.1] for two classes."
         )
     if len(w) == n_classes - 1:  # summed in order and precision, as scikit-learn's sum(weights)
         w = np.append(w, w.dtype.type(1.0 - sum(list(w))))
     if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
             f"non-negative proportions, one per class, got {reprlib.repr(weights)}. "
             "Pass e.g. weights=[0.9, 0.1] for two classes."
@@ -655,7 +655,7 @@ def make_blobs(
     if not _is_int(n_samples):
         per_center = np.asarray(n_samples)
         if per_center.ndim != 1 or per_center.dtype.kind not in "iu" or np.any(per_center < 0):
-            raise ValueError(
+            raise InvalidParameterError(
                 "n_samples must be a positive int or a list of per-center counts, got "
                 f"{reprlib.repr(n_samples)}. Pass e.g. n_samples=1000 or [500, 300, 200]."
             )
@@ -672,7 +672,7 @@ def make_blobs(
     else:
         centers = np.asarray(centers, dtype=np.float64)
         if centers.ndim != 2 or len(centers) < 1 or not np.all(np.isfinite(centers)):
-            raise ValueError(
+            raise InvalidParameterError(
                 "centers must be an int or a finite array of shape (n_centers, "
                 f"n_features), got shape {centers.shape}. Pass e.g. centers=[[0, 0], [5, 5]]."
             )
@@ -686,13 +686,13 @@ def make_blobs(
         )
     std = np.asarray(cluster_std, dtype=np.float64)
     if std.ndim > 1 or std.size not in (1, n_centers) or not np.all((std >= 0) & np.isfinite(std)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"cluster_std must be a finite non-negative float or {n_centers} of them (one per "
             f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
         )
     box = np.asarray(center_box, dtype=np.float64)
     if box.shape != (2,) or not np.all(np.isfinite(box)):
-        raise ValueError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
+        raise InvalidParameterError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
     shuffle = _check_bool("shuffle", shuffle)
     return_centers = _check_bool("return_centers", return_centers)
     seed = _seed(random_state)
