@@ -182,7 +182,7 @@ def _invalid_parameter_calls():
     from dasklearn.datasets import make_regression as dl_make_regression
     from dasklearn.linear_model import LogisticRegression
     from dasklearn.model_selection import HyperbandSearchCV, IncrementalSearchCV, train_test_split
-    from dasklearn.wrappers import DataParallel, Incremental
+    from dasklearn.wrappers import DataParallel, Incremental, ParallelPostFit
 
     Xd, yd = da.from_array(X0, chunks=20), da.from_array(Y0, chunks=20)
     calls = {f"GridSearchCV {name}": (lambda a=args, k=kwargs: GridSearchCV(*a, **k).fit(X0, Y0))
@@ -197,7 +197,23 @@ def _invalid_parameter_calls():
         "make_classification weights": lambda: dl_make_classification(weights=[0.5, -0.5]),
         "make_classification random_state": lambda: dl_make_classification(random_state="0"),
         "make_blobs center_box": lambda: dl_make_blobs(center_box=(0, 1, 2)),
-        "make_regression chunks": lambda: dl_make_regression(n_samples=100, chunks=(50, 40)),
+        "make_regression chunks": lambda: dl_make_regression(n_samples=100, chunks=(50, 0, 50)),
+        "make_blobs cluster_std": lambda: dl_make_blobs(cluster_std="x"),
+        "make_classification shift": lambda: dl_make_classification(shift="x"),
+        "GridSearchCV scoring name": lambda: GridSearchCV(SGDClassifier(), GRID, scoring="acuracy").fit(X0, Y0),
+        "GridSearchCV scoring type": lambda: GridSearchCV(SGDClassifier(), GRID, scoring=1.5).fit(X0, Y0),
+        "RandomizedSearchCV random_state": lambda: RandomizedSearchCV(
+            SGDClassifier(), GRID, n_iter=1, random_state="0").fit(X0, Y0),
+        "RandomizedSearchCV param_distributions": lambda: RandomizedSearchCV(SGDClassifier(), "alpha").fit(X0, Y0),
+        "train_test_split random_state": lambda: train_test_split(Xd, yd, random_state="0"),
+        "train_test_split test_size count": lambda: train_test_split(Xd, yd, test_size=0),
+        "ParallelPostFit predict_meta": lambda: ParallelPostFit(SGDClassifier(), predict_meta=[0]).fit(
+            X0, Y0).predict(Xd),
+        "Incremental scoring": lambda: Incremental(SGDClassifier(), scoring="acuracy").fit(Xd, yd, classes=[0, 1]),
+        "DataParallel scoring": lambda: DataParallel(SGDClassifier(), scoring="acuracy").fit(Xd, yd),
+        "DataParallel random_state": lambda: DataParallel(SGDClassifier(), random_state=-1).fit(Xd, yd),
+        "IncrementalSearchCV random_state": lambda: IncrementalSearchCV(
+            SGDClassifier(), GRID, random_state="0").fit(Xd, yd),
         "train_test_split test_size": lambda: train_test_split(Xd, yd, test_size=1.5),
         "train_test_split shuffle": lambda: train_test_split(Xd, yd, shuffle="yes"),
         "Incremental epochs": lambda: Incremental(SGDClassifier(), epochs=0).fit(Xd, yd),
@@ -234,3 +250,27 @@ def test_search_parameter_errors_are_of_scikit_learns_kinds(name):
     ours, theirs = errors
     for kind in (ValueError, TypeError):
         assert isinstance(ours, kind) == isinstance(theirs, kind), (kind, ours, theirs)
+
+
+def test_parameters_that_only_clash_raise_plain_value_errors():
+    """Values valid alone that do not go together are a plain ValueError (not
+    a TypeError), as scikit-learn raises them."""
+    from dasklearn.datasets import make_blobs, make_classification, make_regression
+    from dasklearn.model_selection import IncrementalSearchCV, SuccessiveHalvingSearchCV
+
+    Xd, yd = da.from_array(X0, chunks=20), da.from_array(Y0, chunks=20)
+    calls = [
+        (lambda: make_classification(n_classes=2, weights=[0.2, 0.3, 0.5]), "weights must be 2"),
+        (lambda: make_blobs(centers=3, cluster_std=[1.0, 2.0]), "cluster_std must be .* or 3 of them"),
+        (lambda: make_classification(n_features=20, shift=[1.0, 2.0]), "shift must be .*got 2 values"),
+        (lambda: make_regression(n_samples=100, chunks=(50, 40)), "block sizes summing to n_samples=100"),
+        (lambda: make_classification(n_features=5, n_informative=4, n_redundant=2), "must be <= n_features"),
+        (lambda: IncrementalSearchCV(SGDClassifier(), GRID, checkpoint="x.ckpt").fit(Xd, yd),
+         "random_state must be an int when checkpoint is given"),
+        (lambda: SuccessiveHalvingSearchCV(SGDClassifier(), GRID, resource="n_samples", patience=3).fit(Xd, yd),
+         "patience must be False with resource='n_samples'"),
+    ]
+    for call, pattern in calls:
+        with pytest.raises(ValueError, match=pattern) as info:
+            call()
+        assert not isinstance(info.value, TypeError), info.value

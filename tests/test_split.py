@@ -329,7 +329,7 @@ def test_bad_dask_inputs():
         ({"test_size": 0.0}, "open interval"),
         ({"test_size": 1.0}, "open interval"),
         ({"train_size": -0.5}, "open interval"),
-        ({"test_size": 0}, "between 1 and"),
+        ({"test_size": 0}, "must be an int >= 1"),
         ({"test_size": N}, "between 1 and"),
         ({"train_size": N + 5}, "between 1 and"),
         ({"test_size": "0.2"}, "must be a float"),

@@ -485,8 +485,14 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{name}: scoring must be None, a scorer name or a callable scorer(estimator, X, y), "
                 f"got {self.scoring!r}."
             )
-        self._scorer(est)  # an unknown scorer name fails here
-        check_random_state(self.random_state)
+        try:
+            self._scorer(est)  # an unknown scorer name fails here
+        except (ValueError, TypeError) as exc:
+            raise InvalidParameterError(
+                f"{name}: invalid scoring={self.scoring!r}: {exc} Use None, a name from "
+                "sklearn.metrics.get_scorer_names() or a callable scorer(estimator, X, y)."
+            ) from exc
+        _validation.check_random_state_param(self.random_state, name)
         return family
 
     def _scorer(self, est):

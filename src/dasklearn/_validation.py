@@ -341,6 +341,23 @@ def check_picklable(obj, what: str = "estimator") -> None:
         ) from exc
 
 
+def check_random_state_param(value, owner: str = "", generator: bool = False) -> None:
+    """``random_state`` as scikit-learn takes it: None, an int in [0, 2**32 - 1]
+    or a numpy RandomState (and a numpy Generator where ``generator``)."""
+    import numbers
+
+    if value is None or isinstance(value, np.random.RandomState):
+        return
+    if generator and isinstance(value, np.random.Generator):
+        return
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= 2**32 - 1:
+        return
+    kinds = "None, an int in [0, 2**32 - 1], a numpy RandomState" + (" or a numpy Generator" if generator else "")
+    raise InvalidParameterError(
+        f"{owner + ': ' if owner else ''}random_state must be {kinds}; got {value!r}. Pass e.g. random_state=0."
+    )
+
+
 def check_positive_int(value, name: str, hint: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise InvalidParameterError(f"{name} must be a positive integer; got {value!r}. {hint}".rstrip())

@@ -82,14 +82,23 @@ def _check_bool(name, value):
     return bool(value)
 
 
+def _floats(name, value, expected, fix):
+    """``value`` as a float64 array; InvalidParameterError if it holds no numbers."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be {expected}, got {reprlib.repr(value)}. {fix}") from None
+
+
 def _check_vector(name, value, n):
     """A finite scalar or ``n`` finite values (one per feature), as an array."""
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim > 1 or arr.size not in (1, n) or not np.all(np.isfinite(arr)):
-        raise InvalidParameterError(
-            f"{name} must be None, a finite scalar or {n} finite values (one per "
-            f"feature), got {reprlib.repr(value)}. Pass a scalar or an array of length {n}."
-        )
+    expected = f"None, a finite scalar or {n} finite values (one per feature)"
+    fix = f"Pass a scalar or an array of length {n}."
+    arr = _floats(name, value, expected, fix)
+    if arr.ndim > 1 or not np.all(np.isfinite(arr)):
+        raise InvalidParameterError(f"{name} must be {expected}, got {reprlib.repr(value)}. {fix}")
+    if arr.size not in (1, n):  # a valid vector, of another length than n_features
+        raise ValueError(f"{name} must be {expected}, got {arr.size} values. {fix}")
     return np.broadcast_to(arr.ravel(), (n,)).copy()
 
 
@@ -110,8 +119,9 @@ def _row_chunks(chunks, n_samples, n_features=None):
         q, r = divmod(n_samples, int(chunks))
         return (int(chunks),) * q + ((r,) if r else ())
     sizes = tuple(chunks) if isinstance(chunks, (tuple, list)) else ()
-    if not sizes or not all(_is_int(s) and s >= 1 for s in sizes) or sum(sizes) != n_samples:
-        raise InvalidParameterError(
+    valid = sizes and all(_is_int(s) and s >= 1 for s in sizes)
+    if not valid or sum(sizes) != n_samples:  # (block sizes of another total: a plain ValueError)
+        raise (ValueError if valid else InvalidParameterError)(
             "chunks must be a positive int (rows per block), a tuple of positive "
             f"block sizes summing to n_samples={n_samples}, or dask's (rows, n_features) with all "
             f"the columns in one block; got {reprlib.repr(chunks)}. "
@@ -450,7 +460,8 @@ def make_classification(
     # the weights' own precision
     w = np.full(n_classes, 1.0 / n_classes) if weights is None else np.asarray(weights)
     if w.dtype not in (np.float32, np.float64):
-        w = w.astype(np.float64)
+        w = _floats("weights", weights, "a 1-D list of proportions, one per class",
+                    "Pass e.g. weights=[0.9, 0.1] for two classes.")
     if w.ndim != 1:
         raise InvalidParameterError(
             f"weights must be a 1-D list of proportions, one per class, got {reprlib.repr(weights)}. "
@@ -458,8 +469,8 @@ def make_classification(
         )
     if len(w) == n_classes - 1:  # summed in order and precision, as scikit-learn's sum(weights)
         w = np.append(w, w.dtype.type(1.0 - sum(list(w))))
-    if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):
-        raise InvalidParameterError(
+    if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):  # (a wrong count: a plain ValueError)
+        raise (InvalidParameterError if len(w) == n_classes else ValueError)(
             f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
             f"non-negative proportions, one per class, got {reprlib.repr(weights)}. "
             "Pass e.g. weights=[0.9, 0.1] for two classes."
@@ -670,7 +681,8 @@ def make_blobs(
     elif _is_int(centers):
         n_centers = _check_int("centers", centers, 1, "Pass a number of centers or coordinates.")
     else:
-        centers = np.asarray(centers, dtype=np.float64)
+        centers = _floats("centers", centers, "an int or a finite array of shape (n_centers, n_features)",
+                          "Pass e.g. centers=[[0, 0], [5, 5]].")
         if centers.ndim != 2 or len(centers) < 1 or not np.all(np.isfinite(centers)):
             raise InvalidParameterError(
                 "centers must be an int or a finite array of shape (n_centers, "
@@ -684,13 +696,15 @@ def make_blobs(
             f"n_samples has {len(per_center)} per-center counts but there are "
             f"{n_centers} centers. Pass one count per center."
         )
-    std = np.asarray(cluster_std, dtype=np.float64)
+    std = _floats("cluster_std", cluster_std, "a finite non-negative float or one per center",
+                  "Pass e.g. cluster_std=1.0.")
     if std.ndim > 1 or std.size not in (1, n_centers) or not np.all((std >= 0) & np.isfinite(std)):
-        raise InvalidParameterError(
+        # (a valid list of another length than the centers: a plain ValueError)
+        raise (ValueError if std.ndim <= 1 and np.all((std >= 0) & np.isfinite(std)) else InvalidParameterError)(
             f"cluster_std must be a finite non-negative float or {n_centers} of them (one per "
             f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
         )
-    box = np.asarray(center_box, dtype=np.float64)
+    box = _floats("center_box", center_box, "(min, max)", "Pass (-10, 10).")
     if box.shape != (2,) or not np.all(np.isfinite(box)):
         raise InvalidParameterError(f"center_box must be (min, max), got {center_box!r}. Pass (-10, 10).")
     shuffle = _check_bool("shuffle", shuffle)

@@ -269,7 +269,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         try:
             check_scoring(self.estimator, scoring=self.scoring)
         except (ValueError, TypeError) as exc:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"Invalid scoring={self.scoring!r} for {type(self).__name__}: {exc} Use None "
                 "(the estimator's score), a name from sklearn.metrics.get_scorer_names() "
                 "or a callable (estimator, X, y) -> float."
@@ -588,13 +588,8 @@ class Incremental(ParallelPostFit):
             return int(rs)
         if isinstance(rs, np.random.Generator):
             return int(rs.integers(0, 2**63 - 1))
-        try:
-            return int(check_random_state(rs).randint(0, 2**31 - 1))
-        except ValueError:
-            raise InvalidParameterError(
-                "random_state must be None, a non-negative int, a numpy RandomState or a "
-                f"numpy Generator; got {rs!r}. Pass e.g. random_state=0."
-            ) from None
+        _validation.check_random_state_param(rs, generator=True)
+        return int(check_random_state(rs).randint(0, 2**31 - 1))
 
     @staticmethod
     def _needs_classes(model, fit_kwargs) -> bool:

@@ -73,7 +73,7 @@ from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress
 from dasklearn._runtime._model_kernels import SplitSpec
 from dasklearn._runtime._models import model_runtime
-from dasklearn._validation import is_real
+from dasklearn._validation import InvalidParameterError, is_real
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data
@@ -213,9 +213,11 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if self.patience is not True and (not is_int(self.patience) or self.patience < 2):
                 fail(self, "patience", self.patience, "False or an int >= 2 (partial_fit calls)",
                       "patience=1 would stop every model after one call.")
-            if self._resource() != CALLS:
-                fail(self, "patience", self.patience, "False with resource='n_samples'",
-                      "Patience stops partial_fit training; refits on samples have no plateau.")
+            if self._resource() != CALLS:  # valid alone, not with this resource: a plain ValueError
+                raise ValueError(
+                    f"{type(self).__name__}: patience must be False with resource='n_samples'; got "
+                    f"{self.patience!r}. Patience stops partial_fit training; refits on samples have no plateau."
+                )
         if self.tol is not None and not is_real(self.tol):
             fail(self, "tol", self.tol, "a float or None", "E.g. tol=1e-3.")
         if self.cv is not None:
@@ -239,10 +241,13 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.checkpoint is not None:
             if not isinstance(self.checkpoint, (str, os.PathLike)):
                 fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
-            if not is_int(self.random_state):
-                fail(self, "random_state", self.random_state, "an int when checkpoint is given",
-                      "A resumed search must sample the same candidates, split and block order "
-                      "as the run that wrote the checkpoint; e.g. random_state=0.")
+            if not is_int(self.random_state):  # valid alone, not with a checkpoint: a plain ValueError
+                raise ValueError(
+                    f"{type(self).__name__}: random_state must be an int when checkpoint is given; got "
+                    f"{self.random_state!r}. A resumed search must sample the same candidates, split and "
+                    "block order as the run that wrote the checkpoint; e.g. random_state=0."
+                )
+        _validation.check_random_state_param(self.random_state, type(self).__name__)
 
     def _check_positive_int(self, name, expected="a positive int", none_ok=False):
         """Check that parameter ``name`` is an int >= 1 (or None with ``none_ok``)."""
@@ -263,7 +268,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         try:
             return check_scoring(self.estimator, scoring=self.scoring)
         except (ValueError, TypeError) as exc:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"{type(self).__name__}: invalid scoring={self.scoring!r}: {exc} Use a name from "
                 "sklearn.metrics.get_scorer_names() or a callable (estimator, X, y) -> float."
             ) from exc

@@ -284,7 +284,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                        if multimetric else None)
             combined = check_scoring(self.estimator, scoring=metrics if multimetric else scoring)
         except (ValueError, TypeError) as exc:
-            raise (ValueError if isinstance(exc, ValueError) else TypeError)(
+            raise InvalidParameterError(
                 f"Invalid scoring={scoring!r}: {exc} Use a name from "
                 "sklearn.metrics.get_scorer_names(), a callable (estimator, X, y) -> "
                 "float or dict, or a list / dict of those."
@@ -770,6 +770,15 @@ class RandomizedSearchCV(BaseSearchCV):
 
     def _candidates(self):
         _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
+        _validation.check_random_state_param(self.random_state, type(self).__name__)
+        dists = self.param_distributions
+        if not (isinstance(dists, Mapping) or (isinstance(dists, (list, tuple)) and dists
+                                               and all(isinstance(d, Mapping) for d in dists))):
+            raise InvalidParameterError(
+                f"param_distributions must be a dict (or a non-empty list of dicts) of parameter names "
+                f"to lists or scipy.stats distributions; got {dists!r}. E.g. "
+                "{'alpha': loguniform(1e-5, 1e-1)}."
+            )
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
 
 

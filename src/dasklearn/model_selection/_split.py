@@ -74,6 +74,11 @@ def _validate_sizes(test_size, train_size, n_samples):
                     f"{value}. Pass e.g. {name}=0.25, or an int number of rows."
                 )
             fractions += value
+        elif value < 1:
+            raise InvalidParameterError(
+                f"{name} as a number of rows must be an int >= 1; received {value}. "
+                f"Pass e.g. {name}=0.25, or a positive number of rows."
+            )
         elif n_samples is None:
             raise ValueError(
                 f"{name}={value} is a number of rows, but the partition lengths of the "
@@ -187,6 +192,11 @@ def _seed_from(random_state):
         return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**32))
+    if not (random_state is None or isinstance(random_state, np.random.RandomState)):
+        raise InvalidParameterError(
+            "random_state must be None, a non-negative int, a numpy RandomState or a numpy "
+            f"Generator; received {random_state!r}. Pass e.g. random_state=0."
+        )
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
