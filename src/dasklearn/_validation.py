@@ -344,8 +344,6 @@ def check_picklable(obj, what: str = "estimator") -> None:
 def check_random_state_param(value, owner: str = "", generator: bool = False) -> None:
     """``random_state`` as scikit-learn takes it: None, an int in [0, 2**32 - 1]
     or a numpy RandomState (and a numpy Generator where ``generator``)."""
-    import numbers
-
     if value is None or isinstance(value, np.random.RandomState):
         return
     if generator and isinstance(value, np.random.Generator):

@@ -698,9 +698,9 @@ def make_blobs(
         )
     std = _floats("cluster_std", cluster_std, "a finite non-negative float or one per center",
                   "Pass e.g. cluster_std=1.0.")
-    if std.ndim > 1 or std.size not in (1, n_centers) or not np.all((std >= 0) & np.isfinite(std)):
-        # (a valid list of another length than the centers: a plain ValueError)
-        raise (ValueError if std.ndim <= 1 and np.all((std >= 0) & np.isfinite(std)) else InvalidParameterError)(
+    valid = std.ndim <= 1 and np.all((std >= 0) & np.isfinite(std))
+    if not valid or std.size not in (1, n_centers):  # (valid, but not one per center: a plain ValueError)
+        raise (ValueError if valid else InvalidParameterError)(
             f"cluster_std must be a finite non-negative float or {n_centers} of them (one per "
             f"center), got {reprlib.repr(cluster_std)}. Pass e.g. cluster_std=1.0."
         )

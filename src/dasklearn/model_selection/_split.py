@@ -25,7 +25,7 @@ import numpy as np
 from sklearn import model_selection as _sk
 from sklearn.utils import check_random_state
 
-from dasklearn._validation import InvalidParameterError
+from dasklearn._validation import InvalidParameterError, check_random_state_param
 
 __all__ = ["KFold", "ShuffleSplit", "train_test_split"]
 
@@ -192,11 +192,7 @@ def _seed_from(random_state):
         return int(random_state)
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**32))
-    if not (random_state is None or isinstance(random_state, np.random.RandomState)):
-        raise InvalidParameterError(
-            "random_state must be None, a non-negative int, a numpy RandomState or a numpy "
-            f"Generator; received {random_state!r}. Pass e.g. random_state=0."
-        )
+    check_random_state_param(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
