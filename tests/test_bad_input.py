@@ -172,6 +172,8 @@ BAD_SEARCH_ARGS = {
     "verbose": ((SGDClassifier(), GRID), {"verbose": "x"}),
     "n_jobs": ((SGDClassifier(), GRID), {"n_jobs": "2"}),
     "param_grid": ((SGDClassifier(), "alpha"), {}),
+    "negative verbose": ((SGDClassifier(), GRID), {"verbose": -1}),
+    "pre_dispatch": ((SGDClassifier(), GRID), {"pre_dispatch": 1.5}),
 }
 
 
@@ -206,6 +208,7 @@ def _invalid_parameter_calls():
             SGDClassifier(), GRID, n_iter=1, random_state="0").fit(X0, Y0),
         "RandomizedSearchCV param_distributions": lambda: RandomizedSearchCV(SGDClassifier(), "alpha").fit(X0, Y0),
         "train_test_split random_state": lambda: train_test_split(Xd, yd, random_state="0"),
+        "train_test_split blockwise": lambda: train_test_split(Xd, yd, blockwise="no"),
         "train_test_split test_size count": lambda: train_test_split(Xd, yd, test_size=0),
         "ParallelPostFit predict_meta": lambda: ParallelPostFit(SGDClassifier(), predict_meta=[0]).fit(
             X0, Y0).predict(Xd),

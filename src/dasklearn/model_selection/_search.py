@@ -212,8 +212,13 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             raise InvalidParameterError(
                 f"error_score must be 'raise' or a number (e.g. np.nan); got {self.error_score!r}."
             )
-        if not isinstance(self.verbose, numbers.Integral):
-            raise InvalidParameterError(f"verbose must be an integer; got {self.verbose!r}.")
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:
+            raise InvalidParameterError(f"verbose must be an int >= 0 (or a bool); got {self.verbose!r}.")
+        if not isinstance(self.pre_dispatch, (numbers.Integral, str)):
+            raise InvalidParameterError(
+                f"pre_dispatch must be an int or a str such as '2*n_jobs' (scikit-learn's parameter, "
+                f"accepted for compatibility: dasklearn sizes its batches itself); got {self.pre_dispatch!r}."
+            )
         if not (isinstance(self.refit, (bool, np.bool_, str)) or callable(self.refit)):
             raise InvalidParameterError(
                 f"refit must be True, False, a metric name (str) or a callable; got {self.refit!r}."

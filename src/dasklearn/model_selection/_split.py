@@ -493,6 +493,11 @@ def train_test_split(
             "stratify is supported for in-memory input only; blockwise splitting of "
             "dask input cannot stratify. Pass stratify=None, or compute the inputs."
         )
+    if not isinstance(blockwise, (bool, np.bool_)):
+        raise InvalidParameterError(
+            f"blockwise must be a bool (True or False); received {blockwise!r}. Dask input is "
+            "split block by block: pass blockwise=True (the default)."
+        )
     if not blockwise:
         raise ValueError(
             "blockwise=False (a global shuffle) is not supported for dask input; use "
