@@ -83,6 +83,8 @@ CASES = {
                            ValueError, r"cv must be None, an int >= 2 \(folds\), a splitter.*got '3'", False),
     "cv=1": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=1).fit(X0, Y0),
              ValueError, r"cv must be None, an int >= 2 .*got 1\.", False),
+    "cv a splitter class": (lambda: GridSearchCV(SGDClassifier(), GRID, cv=KFold).fit(X0, Y0),
+                            TypeError, r"got the class KFold itself. Pass KFold\(\.\.\.\)", False),
     "empty input": (lambda: GridSearchCV(SGDClassifier(), GRID).fit(X0[:0], Y0[:0]),
                     ValueError, r"X is empty \(0 samples\)", False),
     "n_iter <= 0": (lambda: RandomizedSearchCV(SGDClassifier(), GRID, n_iter=0).fit(X0, Y0),

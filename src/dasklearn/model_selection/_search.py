@@ -232,6 +232,11 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"CPU); got {self.n_jobs!r}."
             )
         cv = self.cv
+        if isinstance(cv, type):
+            raise InvalidParameterError(
+                f"cv must be a splitter instance, got the class {cv.__name__} itself. Pass "
+                f"{cv.__name__}(...) (e.g. {cv.__name__}(n_splits=5)), an int or None."
+            )
         if not (cv is None or (isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv >= 2)
                 or (hasattr(cv, "split") and hasattr(cv, "get_n_splits"))
                 or (isinstance(cv, Iterable) and not isinstance(cv, (str, bytes, numbers.Number)))):
