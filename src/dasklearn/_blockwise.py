@@ -14,6 +14,8 @@ import uuid
 
 import numpy as np
 
+from dasklearn._validation import InvalidParameterError
+
 
 def is_dask(obj) -> bool:
     from dask import is_dask_collection
@@ -298,8 +300,6 @@ def check_meta(name: str, meta) -> None:
         return
     got = (f"a {meta.ndim}-d numpy array" if isinstance(meta, np.ndarray)
            else f"{type(meta).__name__} {meta!r}"[:120])
-    from dasklearn._validation import InvalidParameterError
-
     raise InvalidParameterError(
         f"{name} must be an empty numpy array (1-d, or 2-d with one column per output), a pandas "
         f"Series or a pandas DataFrame like the method's output: only its type, dtype and columns "

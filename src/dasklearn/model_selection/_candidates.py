@@ -21,6 +21,22 @@ from dasklearn._validation import InvalidParameterError
 _MAX_ENUMERATED = 20
 
 
+def param_dicts(value, name: str, owner: str = "", allow_empty: bool = False) -> list:
+    """A parameter space (a dict, or a list of dicts, of parameter names to
+    values or distributions) as a list of dicts; InvalidParameterError for
+    anything else (and for an empty list unless ``allow_empty``)."""
+    dicts = [value] if isinstance(value, Mapping) else value
+    if (isinstance(dicts, (str, bytes)) or not isinstance(dicts, Sequence) or not (dicts or allow_empty)
+            or not all(isinstance(d, Mapping) for d in dicts)):
+        raise InvalidParameterError(
+            f"{owner + ': ' if owner else ''}{name} must be a dict (or a {'' if allow_empty else 'non-empty '}"
+            f"list of dicts) of parameter names to lists of values or scipy.stats distributions; got "
+            f"{type(value).__name__} {value!r:.80}. E.g. {{'alpha': [1e-4, 1e-3]}} or "
+            "{'alpha': loguniform(1e-5, 1e-1)}."
+        )
+    return list(dicts)
+
+
 def is_distribution(value) -> bool:
     """True for scipy.stats frozen distributions (anything with ``rvs`` and ``ppf``)."""
     return hasattr(value, "rvs") and hasattr(value, "ppf")
@@ -56,12 +72,7 @@ def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:
             f"n_grid_points must be a positive integer (values taken from each "
             f"distribution in param_grid); got {n_grid_points!r}."
         )
-    grids = [param_grid] if isinstance(param_grid, Mapping) else param_grid
-    if not isinstance(grids, Sequence) or not all(isinstance(g, Mapping) for g in grids):
-        raise InvalidParameterError(
-            f"param_grid must be a dict or a list of dicts mapping parameter names "
-            f"to lists of values or scipy.stats distributions; got {type(param_grid).__name__}."
-        )
+    grids = param_dicts(param_grid, "param_grid", allow_empty=True)  # (an empty list: no candidates)
     expanded = []
     for grid in grids:
         out = {}

@@ -59,7 +59,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
@@ -77,7 +77,7 @@ from dasklearn._validation import InvalidParameterError, is_real
 from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data
-from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
+from dasklearn.model_selection._candidates import check_param_names, expand_param_grid, param_dicts
 from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, fingerprint
 from dasklearn.model_selection._params import fail, is_int, store_init_args
 from dasklearn.model_selection._results import _param_arrays, _rank
@@ -187,13 +187,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(self).__name__}: estimator must be a scikit-learn estimator; got "
                 f"{type(self.estimator).__name__}."
             )
-        params = self.parameters
-        if isinstance(params, Mapping):
-            params = [params]
-        if not isinstance(params, Sequence) or not params or not all(isinstance(p, Mapping) for p in params):
-            fail(self, "parameters", self.parameters,
-                  "a dict (or a non-empty list of dicts) of parameter names to lists or "
-                  "scipy.stats distributions", "E.g. {'alpha': loguniform(1e-5, 1e-1)}.")
+        param_dicts(self.parameters, "parameters", type(self).__name__)
         self._check_own_params()
         if self._resource() == CALLS:
             if not hasattr(self.estimator, "partial_fit"):
@@ -213,11 +207,9 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if self.patience is not True and (not is_int(self.patience) or self.patience < 2):
                 fail(self, "patience", self.patience, "False or an int >= 2 (partial_fit calls)",
                       "patience=1 would stop every model after one call.")
-            if self._resource() != CALLS:  # valid alone, not with this resource: a plain ValueError
-                raise ValueError(
-                    f"{type(self).__name__}: patience must be False with resource='n_samples'; got "
-                    f"{self.patience!r}. Patience stops partial_fit training; refits on samples have no plateau."
-                )
+            if self._resource() != CALLS:  # valid alone, not with this resource
+                fail(self, "patience", self.patience, "False with resource='n_samples'",
+                     "Patience stops partial_fit training; refits on samples have no plateau.", error=ValueError)
         if self.tol is not None and not is_real(self.tol):
             fail(self, "tol", self.tol, "a float or None", "E.g. tol=1e-3.")
         if self.cv is not None:
@@ -241,12 +233,10 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.checkpoint is not None:
             if not isinstance(self.checkpoint, (str, os.PathLike)):
                 fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
-            if not is_int(self.random_state):  # valid alone, not with a checkpoint: a plain ValueError
-                raise ValueError(
-                    f"{type(self).__name__}: random_state must be an int when checkpoint is given; got "
-                    f"{self.random_state!r}. A resumed search must sample the same candidates, split and "
-                    "block order as the run that wrote the checkpoint; e.g. random_state=0."
-                )
+            if not is_int(self.random_state):  # valid alone, not with a checkpoint
+                fail(self, "random_state", self.random_state, "an int when checkpoint is given",
+                     "A resumed search must sample the same candidates, split and block order "
+                     "as the run that wrote the checkpoint; e.g. random_state=0.", error=ValueError)
         _validation.check_random_state_param(self.random_state, type(self).__name__)
 
     def _check_positive_int(self, name, expected="a positive int", none_ok=False):

@@ -37,9 +37,11 @@ def is_int(x) -> bool:
 
 
 
-def fail(owner, name, value, expected, fix=""):
-    """Raise the InvalidParameterError of a parameter, naming the estimator."""
-    raise InvalidParameterError(
+def fail(owner, name, value, expected, fix="", error=InvalidParameterError):
+    """Raise the InvalidParameterError of a parameter, naming the estimator
+    (``error=ValueError`` for a value valid alone that clashes with another
+    parameter, as scikit-learn raises those)."""
+    raise error(
         f"{type(owner).__name__}: {name} must be {expected}; got {value!r}."
         + (f" {fix}" if fix else "")
     )

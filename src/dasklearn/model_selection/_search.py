@@ -49,7 +49,7 @@ from dasklearn._delegation import DelegateMixin
 from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.exceptions import ClientClosed, WorkersLost
 from dasklearn.model_selection import _fit
-from dasklearn.model_selection._candidates import check_param_names, expand_param_grid
+from dasklearn.model_selection._candidates import check_param_names, expand_param_grid, param_dicts
 from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
 from dasklearn.model_selection._params import store_init_args
 from dasklearn.model_selection._results import _rank, build_cv_results, scorer_names
@@ -781,14 +781,7 @@ class RandomizedSearchCV(BaseSearchCV):
     def _candidates(self):
         _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
         _validation.check_random_state_param(self.random_state, type(self).__name__)
-        dists = self.param_distributions
-        if not (isinstance(dists, Mapping) or (isinstance(dists, (list, tuple)) and dists
-                                               and all(isinstance(d, Mapping) for d in dists))):
-            raise InvalidParameterError(
-                f"param_distributions must be a dict (or a non-empty list of dicts) of parameter names "
-                f"to lists or scipy.stats distributions; got {dists!r}. E.g. "
-                "{'alpha': loguniform(1e-5, 1e-1)}."
-            )
+        param_dicts(self.param_distributions, "param_distributions")
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
 
 
