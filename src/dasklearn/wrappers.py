@@ -499,8 +499,9 @@ class Incremental(ParallelPostFit):
     scoring : str, callable or None, default=None
         Scorer used by :meth:`score`; None: the estimator's ``score``.
     shuffle_blocks : bool, default=True
-        Visit the blocks in a new random order at every pass of ``fit``.
-        :meth:`partial_fit` never shuffles.
+        Visit the blocks in a new random order at every pass of ``fit``;
+        :meth:`partial_fit` visits them in the next pass's order (see Block
+        order). False: in order, always.
     random_state : int, RandomState instance, Generator or None, default=None
         Seed of the block order (see above). An int makes ``fit`` reproducible.
     epochs : int, default=1

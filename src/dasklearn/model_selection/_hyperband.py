@@ -256,7 +256,12 @@ class HyperbandSearchCV(BaseIncrementalSearchCV):
     not a power of ``aggressiveness``, only bracket 0 is sure to reach
     ``max_iter``: with ``max_iter=100`` and ``aggressiveness=3``, brackets 4
     to 0 end at 81, 81, 99, 99 and 100 calls (``metadata`` shows each
-    bracket's ``decisions``).
+    bracket's ``decisions``). With a non-integer ``aggressiveness`` the later
+    rungs' calls are floored too (``floor(r * aggressiveness**k)``), where
+    dask-ml rounds them to the nearest integer: a rung may end a call
+    earlier than dask-ml's (``max_iter=20, aggressiveness=2.5``: bracket 2
+    decides at 3, 7 and 18 calls, dask-ml's at 3, 8 and 19). An integer
+    ``aggressiveness`` gives dask-ml's rungs.
     """)
 
     def __init__(self, estimator, parameters, *, max_iter=81, aggressiveness=3, patience=False, tol=1e-3,
