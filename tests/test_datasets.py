@@ -132,11 +132,12 @@ def test_classification_weights(weights, n_classes, expected):
 
 
 # (n_classes, n_clusters_per_class, weights): None, n_classes - 1 values, summing
-# below one (leftover rows round robin), above one (later clusters cut off), zero
+# below one (leftover rows round robin), above one (later clusters cut off), zero;
+# n_classes - 1 values summing to 1 but for round-off (the last class: no rows)
 CLASS_WEIGHTS = [
     (2, 2, None), (2, 1, None), (3, 2, None), (3, 1, [0.5, 0.3]), (2, 2, [0.9]),
     (2, 2, [0.2, 0.4]), (2, 2, [0.7, 0.6]), (3, 2, [0.1, 0.1, 0.1]), (3, 1, [0.6, 0.5, 0.4]),
-    (2, 1, [0.0, 0.0]),
+    (2, 1, [0.0, 0.0]), (5, 1, [0.2, 0.4, 0.3, 0.1]),
 ]
 
 

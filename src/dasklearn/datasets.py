@@ -468,7 +468,10 @@ def make_classification(
             "Pass e.g. weights=[0.9, 0.1] for two classes."
         )
     if len(w) == n_classes - 1:  # summed in order and precision, as scikit-learn's sum(weights)
-        w = np.append(w, w.dtype.type(1.0 - sum(list(w))))
+        last = w.dtype.type(1.0 - sum(list(w)))
+        if -len(w) * np.finfo(w.dtype).eps <= last < 0:  # weights summing to 1 but for round-off
+            last = w.dtype.type(0.0)  # (scikit-learn's row count of it is 0 too)
+        w = np.append(w, last)
     if len(w) != n_classes or not np.all(np.isfinite(w) & (w >= 0)):  # (a wrong count: a plain ValueError)
         raise (InvalidParameterError if len(w) == n_classes else ValueError)(
             f"weights must be {n_classes} (or {n_classes - 1}, summing to <= 1) "
