@@ -567,3 +567,27 @@ def test_verbose_prints_scikit_learns_line_per_fit(verbose, capsys):
     theirs = lines(sk.GridSearchCV(LogisticRegression(), grid, **kw))
     strip = lambda ls: [re.sub(r"\.{2,}", "..", line) for line in ls]  # (dot padding: time widths differ)
     assert len(ours) == 6 and strip(ours) == strip(theirs)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(error_score=0),
+    dict(error_score=-1.0, return_train_score=True),
+    dict(scoring=["accuracy", "f1"], refit="f1", return_train_score=True),
+])
+def test_verbose_line_of_a_failed_fit_is_scikit_learns(kw, capsys):
+    """A failed fit's line shows error_score as its score(s), per metric and
+    with train scores, as scikit-learn's does (not a fixed 'score=nan')."""
+    import re
+
+    def lines(search):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search.fit(X, Y)
+        out = capsys.readouterr().out
+        return sorted(re.sub(r"\.{2,}", "..", re.sub(r"total time=.*", "", line)).rstrip(".")
+                      for line in out.splitlines() if "END" in line)
+
+    grid = {"C": [-1.0, 1.0]}  # C=-1 fails
+    ours = lines(GridSearchCV(LogisticRegression(), grid, cv=CV, verbose=3, **kw))
+    theirs = lines(sk.GridSearchCV(LogisticRegression(), grid, cv=CV, verbose=3, **kw))
+    assert len(ours) == 6 and ours == theirs

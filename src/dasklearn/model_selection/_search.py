@@ -545,10 +545,14 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             placed += [scoring_h, splits_h, est_h, params_h]
             kernel = _fit.fit_and_score_batch
             shared = (est_h, X_h, y_h, splits_h, params_h, scoring_h, opts)
+        metric_names = None if scoring.metrics is None else list(scoring.metrics)  # (several metrics)
+
         def on_results(idx, recs):
             if self.verbose >= 2:  # scikit-learn's line per fit (with its scores from 3)
                 for i, r in zip(idx, recs):
-                    progress.line(fit_line(candidates[items[i][0]], items[i][1], n_splits, r, self.verbose))
+                    progress.line(fit_line(candidates[items[i][0]], items[i][1], n_splits, r, self.verbose,
+                                           error_score=self.error_score, metrics=metric_names,
+                                           train_scores=self.return_train_score))
             progress.advance(len(idx))
             if early is not None:
                 early.observe([(items[i][0], items[i][1], r) for i, r in zip(idx, recs)])
@@ -789,17 +793,22 @@ def _short_time(seconds: float) -> str:
     return f"{seconds / 60:4.1f}min" if seconds > 60 else f" {seconds:5.1f}s"
 
 
-def fit_line(params: dict, split: int, n_splits: int, record: dict, verbose: int) -> str:
+def fit_line(params: dict, split: int, n_splits: int, record: dict, verbose: int, *,
+             error_score=np.nan, metrics=None, train_scores: bool = False) -> str:
     """The line scikit-learn's search prints for one fit at ``verbose >= 2``
-    (scores from 3): ``[CV 1/3] END ....alpha=0.1;, score=0.874 total time=   0.2s``."""
+    (scores from 3): ``[CV 1/3] END ....alpha=0.1;, score=0.874 total time=   0.2s``.
+    A failed fit shows ``error_score`` as its scores, for each of ``metrics``
+    (the names of several metrics; None: one scorer), train scores too with
+    ``train_scores``, as scikit-learn's line does."""
     head = f"[CV {split + 1}/{n_splits}] END " if verbose > 2 else "[CV] END "
     msg = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
     msg += ";" if msg else ""
     if verbose > 2:
-        test, train = record["test"], record["train"]
+        test, train, as_dict = record["test"], record["train"], record["scores_as_dict"]
         if test is None:  # the fit failed
-            msg += ", score=nan"
-        elif set(test) == {"score"}:
+            test = {name: float(error_score) for name in (metrics or ["score"])}
+            train, as_dict = (dict(test) if train_scores else None), metrics is not None
+        if not as_dict:
             msg += ", score=" + (f"(train={train['score']:.3f}, test={test['score']:.3f})" if train
                                  else f"{test['score']:.3f}")
         else:
