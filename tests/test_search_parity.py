@@ -72,14 +72,20 @@ def test_sample_weight_reaches_the_scorers(client, scoring):
                            ours.cv_results_[f"mean_test_{names[0]}"])  # the weights matter here
 
 
+def kwargs_accuracy(y_true, y_pred, **kwargs):  # takes sample_weight, but its signature does not name it
+    return accuracy_score(y_true, y_pred, **kwargs)
+
+
 class DerivedScorer(type(make_scorer(unweighted_rate))):
     """A scorer class of another library, derived from scikit-learn's."""
 
 
 @pytest.mark.parametrize("scoring", [make_scorer(unweighted_rate), "adjusted_rand_score",
                                      {"m": make_scorer(unweighted_rate), "acc": "accuracy"},
-                                     DerivedScorer(unweighted_rate, 1, {}, "predict")],
-                         ids=["make_scorer", "name", "multimetric", "derived scorer class"])
+                                     DerivedScorer(unweighted_rate, 1, {}, "predict"),
+                                     make_scorer(kwargs_accuracy), {"m": make_scorer(kwargs_accuracy), "acc": "accuracy"}],
+                         ids=["make_scorer", "name", "multimetric", "derived scorer class", "metric of **kwargs",
+                              "multimetric, metric of **kwargs"])
 def test_scorer_without_sample_weight_scores_unweighted_and_says_so(client, scoring):
     refit = "acc" if isinstance(scoring, dict) else True
     with pytest.warns(UserWarning, match="does not support sample_weight"):

@@ -45,7 +45,8 @@ class Scoring:
     so only the failing ones get ``error_score``. ``takes_weights`` maps the names of the user's own
     callables (``"score"`` for a single scorer, and for ``scoring=None``,
     the estimator's ``score``) to whether their signature names
-    ``sample_weight``. ``by_name``: every scorer was given by name (or
+    ``sample_weight``, and those of scikit-learn's scorers to whether their
+    metric names it (from the scorer's metadata request), when they say. ``by_name``: every scorer was given by name (or
     is the estimator's ``score``), so it only calls the estimator's
     prediction methods.
     """
@@ -60,12 +61,11 @@ class Scoring:
 def _call_scorer(scorer, est, X, y, sample_weight, takes: bool | None):
     """(``scorer(est, X, y)``, whether the fold's sample weights were used).
 
-    As scikit-learn (without metadata routing): the user's own callable gets
-    ``sample_weight`` when its signature names it (``takes``, read once on
-    the client); a scikit-learn scorer (``takes`` None) gets it unless what
-    it calls (the metric, the estimator's ``score``) does not take it, and
-    then scores unweighted. (scikit-learn reads the metric's signature
-    through a private method; here the call says so.)
+    As scikit-learn (without metadata routing): the user's own callable, and
+    a scikit-learn scorer whose metric names ``sample_weight``, get it
+    (``takes``, read once on the client); a scorer that does not say
+    (``takes`` None) gets it unless what it calls does not take it, and then
+    scores unweighted.
     """
     args = (est, X) if y is None else (est, X, y)
     if sample_weight is None or takes is False:

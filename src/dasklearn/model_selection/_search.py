@@ -75,6 +75,19 @@ def _takes_weights(scorer) -> bool:
         return False
 
 
+def _metric_takes_weights(scorer) -> bool | None:
+    """Does a scikit-learn scorer's metric name ``sample_weight`` (a
+    ``**kwargs`` does not count, as scikit-learn decides whether its search
+    weights the scores)? Read from the scorer's public metadata request, which
+    lists the metric's parameters; None when the scorer does not say (its
+    call then tells, see ``_fit._call_scorer``)."""
+    try:
+        requests = scorer.get_metadata_routing().score.requests
+    except Exception:  # not a scorer made by make_scorer / get_scorer
+        return None
+    return "sample_weight" in requests
+
+
 def _check_has_rows(X, name: str) -> None:
     """A dask collection the search can count and split the rows of (an
     array or a DataFrame / Series; not a Delayed, whose every attribute is
@@ -304,7 +317,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
         given = named if multimetric else {"score": scoring}
-        takes_weights = {name: _takes_weights(s) for name, s in given.items() if _users_callable(s)}
+        takes_weights = {name: _takes_weights(s) if _users_callable(s)
+                         else _metric_takes_weights(metrics[name] if multimetric else combined)
+                         for name, s in given.items() if s is not None}
+        takes_weights = {name: takes for name, takes in takes_weights.items() if takes is not None}
         if scoring is None:  # the estimator's score: weighted if its signature names sample_weight
             takes_weights["score"] = _takes_weights(self.estimator.score)
         by_name = all(s is None or isinstance(s, str) for s in given.values())
