@@ -179,6 +179,40 @@ def test_custom_scoring_and_regressor(client):
     assert model.score(X, y) == pytest.approx(-np.mean((model.estimator_.predict(Xn) - yn) ** 2))
 
 
+def test_a_scorer_of_ones_own_gets_the_held_out_rows(client):
+    """A callable of the user's own may use X itself (est.score(X, y), X.shape):
+    it gets the held-out rows, and scores as the scikit-learn scorer does."""
+    X, y = _classification(n=4_000)
+    kw = dict(max_rounds=3, tol=None, random_state=0)
+    by_name = DataParallel(SGDClassifier(random_state=0), scoring="accuracy", **kw).fit(X, y)
+    seen = []
+
+    def own(est, X_, y_):
+        seen.append(X_.shape)
+        return est.score(X_, y_)
+
+    by_own = DataParallel(SGDClassifier(random_state=0), scoring=own, **kw).fit(X, y)
+    assert [r["score"] for r in by_own.history_] == pytest.approx([r["score"] for r in by_name.history_],
+                                                                   abs=1e-12)
+    assert len(seen) == 3 and seen[0][1] == X.shape[1] and 0 < seen[0][0] < X.shape[0]
+
+
+def test_multilabel_y_classes_are_its_columns(client):
+    """A label indicator y: the classes found are its columns (as
+    scikit-learn's MLPClassifier counts them), not its values 0 and 1."""
+    X, _ = _classification(n=2_000)
+    Y = da.stack([X[:, 0] > 0, X[:, 1] > 0, X[:, 2] > 0], axis=1).astype(int)
+    kw = dict(max_rounds=2, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = DataParallel(MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0), **kw).fit(X, Y)
+        given = DataParallel(MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0), **kw).fit(
+            X, Y, classes=np.arange(3))
+    assert_array_equal(found.classes_, [0, 1, 2])
+    assert found.predict(X).shape == (2_000, 3)
+    assert_array_equal(found.predict(X).compute(), given.predict(X).compute())
+
+
 # -------------------------------------------------- errors, before any work
 @pytest.fixture
 def no_placement(monkeypatch):
@@ -201,6 +235,8 @@ def no_placement(monkeypatch):
     (SGDClassifier(), {"validation_fraction": 1.0}, ValueError, r"validation_fraction.*\[0.0, 1.0\)"),
     (SGDClassifier(), {"tol": -1}, ValueError, "tol"),
     (SGDClassifier(), {"scoring": "not-a-metric"}, ValueError, "not-a-metric"),
+    (SGDClassifier(), {"scoring": "neg_log_loss"}, ValueError,
+     "asks the model for predict_proba, which SGDClassifier does not have"),  # hinge loss
     (SGDClassifier(), {"n_jobs": 0}, ValueError, "n_jobs"),
 ])
 def test_invalid_setups_fail_before_any_work(client, no_placement, estimator, kwargs, error, match):
@@ -218,6 +254,10 @@ def test_invalid_data_fails_before_any_work(client, no_placement):
     with pytest.raises(ValueError, match="different numbers of rows"):
         DataParallel(SGDClassifier()).fit(X, y[:100])
     X_np, y_np = X.compute(), y.compute()  # in memory, or an in-memory y with a dask X
+    X_nan = X_np.copy()
+    X_nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains 1 NaN value"):
+        DataParallel(SGDClassifier()).fit(X_nan, y_np)
     for X_, y_ in [(X_np, y_np[:300]), (X, y_np[:300])]:
         with pytest.raises(ValueError, match="X and y have different numbers of rows: 2000 and 300"):
             DataParallel(SGDClassifier()).fit(X_, y_)

@@ -1,6 +1,7 @@
 """Model files: saved and loaded without executing code; tampered files refused."""
 
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -187,6 +188,22 @@ def test_fitted_imputers_load_and_tree_models_are_named(tmp_path):
     with pytest.raises(UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree"):
         load(tmp_path / "tree.skops")
     assert load(tmp_path / "tree.skops", trusted=["sklearn.tree._tree.Tree"]).score(np.nan_to_num(X), y) == 1.0
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_fitted_networks_load(solver, tmp_path):
+    """A fitted MLP (DataParallel's networks) holds its optimizer: loaded
+    without naming it, and it predicts and trains on as the saved one."""
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp = MLPClassifier(hidden_layer_sizes=(5,), solver=solver, max_iter=5, random_state=0).fit(X, y)
+        save(mlp, tmp_path / "mlp.skops")
+        loaded = load(tmp_path / "mlp.skops")
+        np.testing.assert_array_equal(loaded.predict_proba(X), mlp.predict_proba(X))
+        np.testing.assert_array_equal(loaded.partial_fit(X, y).predict_proba(X), mlp.partial_fit(X, y).predict_proba(X))
 
 
 @pytest.mark.parametrize("damage", [lambda b: b"garbage", lambda b: b[: len(b) // 2]], ids=["garbage", "truncated"])

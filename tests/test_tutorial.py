@@ -60,6 +60,7 @@ def test_demo_command_prints_steps_and_results():
     (["--n-workers", "0"], "expected a whole number >= 1, got '0'"),
     (["--n-workers", "-1"], "expected a whole number >= 1, got '-1'"),
     (["--scheduler", "foo"], "'foo' is not a scheduler address"),
+    (["--scheduler", "tcp://127.0.0.1:99999", "--timeout", "30"], "port 99999 is not in 1-65535"),
     (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "0.5"], "No Dask scheduler answered at tcp://127.0.0.1:9"),
 ])
 def test_demo_command_refuses_bad_arguments_in_one_line(args, message, capsys):

@@ -149,7 +149,13 @@ def _feature_moments(parts) -> list:
 
 
 def _local_classes(parts):
-    return np.unique(np.concatenate([np.unique(np.asarray(a)) for p in parts for a in (p.y, p.y_val)]))
+    """A group's class labels; for a label indicator matrix (2-D y), its
+    columns, as scikit-learn's ``unique_labels`` and multilabel
+    ``partial_fit`` count them."""
+    ys = [np.asarray(a) for p in parts for a in (p.y, p.y_val)]
+    if ys and ys[0].ndim == 2:
+        return np.arange(ys[0].shape[1])
+    return np.unique(np.concatenate([np.unique(a) for a in ys]))
 
 
 def _validation_targets(parts):
@@ -158,6 +164,11 @@ def _validation_targets(parts):
     if parts[0].w_val is None:
         return y_val, None
     return y_val, np.concatenate([np.asarray(p.w_val) for p in parts])
+
+
+def _validation_rows(parts):
+    """A group's held-out rows of X (for a scorer of the user's own)."""
+    return np.concatenate([p.X_val for p in parts])
 
 
 def _respond(parts, model, method):
@@ -171,6 +182,41 @@ class _NoX:
 
     def __repr__(self):
         return "<validation rows on the workers>"
+
+
+def _users_scorer(scorer) -> bool:
+    """A callable of the user's own, not a scikit-learn scorer (nor a class
+    derived from one): it may use X itself, not only the model's responses."""
+    return not any(cls.__module__.startswith("sklearn.") for cls in type(scorer).__mro__)
+
+
+class _Asked(Exception):
+    """Raised by a :class:`_ResponseProbe` method: the scorer asked for it."""
+
+
+class _ResponseProbe:
+    """Stand-in for an unfitted model in a scorer call made before any work:
+    its response methods are those of ``est`` and raise :class:`_Asked` when
+    called. A scorer needing a method ``est`` lacks fails at once."""
+
+    def __init__(self, est, classes):
+        self._est, self.classes_ = est, classes
+        self.missing = []  # the response methods asked for that est lacks
+
+    def __getattr__(self, name):
+        if name in _RESPONSES and hasattr(self._est, name):
+            def method(X, **kwargs):
+                raise _Asked(name)
+
+            method.__name__ = name
+            return method
+        if name in _RESPONSES:
+            self.missing.append(name)
+            raise AttributeError(name)
+        return getattr(self._est, name)
+
+    def __sklearn_tags__(self):
+        return get_tags(self._est)
 
 
 class _RemoteResponses:
@@ -282,7 +328,12 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Validation score (higher is better): a scikit-learn scorer name or a
         callable ``scorer(estimator, X, y)``. None means accuracy for
         classifiers and R² for regressors (their ``score`` method). It is
-        also the metric of :meth:`score`.
+        also the metric of :meth:`score`. A scikit-learn scorer (a name, or
+        one made by ``make_scorer``) gets the model's responses computed
+        where the held-out rows are; a callable of your own gets the rows
+        themselves, brought to the client once (``validation_fraction`` of
+        the data). A scorer needing a method the estimator lacks (``neg_log_loss``
+        without ``predict_proba``) is refused before any work.
     validation_fraction : float, default=0.1
         Fraction of the rows of *every block* held out for validation, in
         [0, 1). The rows are drawn once, per block, from ``random_state`` and
@@ -486,14 +537,38 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 f"got {self.scoring!r}."
             )
         try:
-            self._scorer(est)  # an unknown scorer name fails here
+            scorer = self._scorer(est)  # an unknown scorer name fails here
         except (ValueError, TypeError) as exc:
             raise InvalidParameterError(
                 f"{name}: invalid scoring={self.scoring!r}: {exc} Use None, a name from "
                 "sklearn.metrics.get_scorer_names() or a callable scorer(estimator, X, y)."
             ) from exc
+        self._check_scorer_responses(scorer, est)
         _validation.check_random_state_param(self.random_state, name)
         return family
+
+    def _check_scorer_responses(self, scorer, est):
+        """A scikit-learn scorer needing a response method the estimator does
+        not have (``neg_log_loss`` of a hinge-loss SGDClassifier, which has
+        no ``predict_proba``) is refused here, before any work: the scorer is
+        called on a probe with the estimator's methods, and stops at the
+        first one it asks for."""
+        if _users_scorer(scorer):
+            return
+        classifier = is_classifier(est)
+        probe = _ResponseProbe(est, np.array([0, 1]) if classifier else None)
+        try:
+            scorer(probe, np.zeros((2, 1)), np.array([0, 1]) if classifier else np.array([0.0, 1.0]))
+        except AttributeError:
+            if probe.missing:
+                raise InvalidParameterError(
+                    f"{type(self).__name__}: scoring={self.scoring!r} asks the model for "
+                    f"{' or '.join(dict.fromkeys(probe.missing))}, which {type(est).__name__} does not "
+                    f"have with these parameters. Use a scorer it supports (e.g. "
+                    f"scoring={'accuracy' if classifier else 'r2'!r}), or an estimator with that method."
+                ) from None
+        except Exception:  # it asked for a method the estimator has (or the probe cannot tell)
+            pass
 
     def _scorer(self, est):
         from sklearn.metrics import check_scoring
@@ -518,6 +593,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if not (math.isnan(X.shape[0]) or math.isnan(y.shape[0])) and X.shape[0] != y.shape[0]:
             raise ValueError(f"{name}: X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}.")
         if not isinstance(X, da.Array):
+            # in memory: NaN / inf the estimator refuses are named here, before any work
+            _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))
             rows = max(1, math.ceil(X.shape[0] / n_groups))  # one block per group
             X = da.from_array(X, chunks=(rows, -1))
         if not isinstance(y, da.Array):
@@ -681,6 +758,11 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             got = parts.run(_respond, {g: (shared, method) for g in val_groups})
             return np.concatenate([got[g] for g in val_groups])
 
+        X_val = None  # a scorer of the user's own gets the held-out rows, brought here once
+        if val_groups and _users_scorer(scorer):
+            got = parts.run(_validation_rows, {g: () for g in val_groups})
+            X_val = np.concatenate([got[g] for g in val_groups])
+
         local: dict = {}  # MLPs: each group's own model (Held), continued next round
         model = state = None
         best, no_improvement = -np.inf, 0
@@ -714,8 +796,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 score = None
                 if val_groups:
                     kw = {} if w_val is None else {"sample_weight": w_val}
-                    score = _validation.score_number(
-                        scorer(_RemoteResponses(model, respond), _NoX(), y_val, **kw), scorer)
+                    value = (scorer(model, X_val, y_val, **kw) if X_val is not None
+                             else scorer(_RemoteResponses(model, respond), _NoX(), y_val, **kw))
+                    score = _validation.score_number(value, scorer)
                 self.history_.append({"round": r, "score": score, "param_change": change,
                                       "n_samples": int(sum(n_train[g] for g in active) * epochs),
                                       "time": time.perf_counter() - start})

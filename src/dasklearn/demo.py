@@ -56,7 +56,9 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: st
             from dasklearn._runtime import connect
 
             try:  # checked before any Client exists
-                parse_host_port(parse_address(scheduler)[1])
+                _, port = parse_host_port(parse_address(scheduler)[1])
+                if port is not None and not 0 < port < 65536:
+                    raise ValueError(f"port {port} is not in 1-65535")
             except ValueError as exc:
                 raise SchedulerAddressError(f"{scheduler!r} is not a scheduler address (e.g. "
                                             f"tcp://127.0.0.1:8786): {exc}") from exc

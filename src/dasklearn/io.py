@@ -56,7 +56,8 @@ def _default_trusted() -> frozenset:
     constructors only store their arguments); scikit-learn's scorer classes
     and the public metric functions scorers use (``*_score``, ``*_error``,
     ``*_loss``, ``*_deviance``, and those scikit-learn's scorers call);
-    ``numpy.dtype``; scikit-learn's metadata request records."""
+    ``numpy.dtype``; scikit-learn's metadata request records; the optimizers
+    a fitted MLP holds."""
     import sklearn.metrics
     from sklearn.linear_model import LogisticRegression as _Probe
     from sklearn.metrics import check_scoring, get_scorer, get_scorer_names
@@ -80,6 +81,9 @@ def _default_trusted() -> frozenset:
                   if callable(v) and not isinstance(v, type) and hasattr(v, "__qualname__")
                   and getattr(v, "__module__", "").startswith("sklearn.metrics")}
     names.add("numpy.dtype")  # a dtype from its name: what fitted imputers & co hold
+    # a fitted MLP (which DataParallel trains) holds its optimizer: plain
+    # records of arrays and numbers, rebuilt without running any of their code
+    names |= {f"sklearn.neural_network._stochastic_optimizers.{n}" for n in ("AdamOptimizer", "SGDOptimizer")}
     # the metadata requests some scikit-learn versions keep on scorers (plain records)
     from sklearn.utils.metadata_routing import MetadataRequest
 
