@@ -116,3 +116,12 @@ def test_labels_of_mixed_types_are_refused_as_scikit_learn_does(dask_input):
         X, y = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
     with pytest.raises(ValueError, match="Unknown label type"):
         LogisticRegression().fit(X, y)
+
+
+def test_a_single_weight_that_is_not_a_number_is_named_so():
+    """sample_weight='abc' is not a number (it was called NaN or infinite)."""
+    X, y, _ = _weighted_problem(40, 3, 0)
+    with pytest.raises(ValueError, match="sample_weight must be a number or one number per row, got 'abc'"):
+        LinearRegression().fit(X, y, sample_weight="abc")
+    with pytest.raises(ValueError, match="contains NaN"):
+        LinearRegression().fit(X, y, sample_weight=float("nan"))

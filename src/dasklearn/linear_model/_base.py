@@ -348,7 +348,10 @@ class _LinearModel(BaseEstimator):
             sample_weight = np.asarray(sample_weight)
             if sample_weight.ndim == 0:
                 value = sample_weight.item()
-                self._check_weight_values(_is_real(value) and math.isfinite(value), value, value)
+                if not _is_real(value):
+                    raise ValueError(f"{name}: sample_weight must be a number or one number per row, got "
+                                     f"{value!r}. Pass e.g. sample_weight=1.0 or an array of weights.")
+                self._check_weight_values(math.isfinite(value), value, value)
                 # equal weights: the blocks go unweighted (the loss is divided by the
                 # weights' sum); the value scales the data term against the penalty
                 return float(value)
@@ -462,10 +465,11 @@ class _LinearModel(BaseEstimator):
             result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
             objective.release_state()
         if not result.converged:
+            within = (f"within max_iter={self.max_iter} iterations" if result.n_iter >= self.max_iter
+                      else f"(it stopped after {result.n_iter} iterations)")
             warnings.warn(
-                f"{type(self).__name__}: solver={solver!r} did not converge within "
-                f"max_iter={self.max_iter} iterations ({result.message}). Increase max_iter, "
-                "loosen tol, or standardise the features.",
+                f"{type(self).__name__}: solver={solver!r} did not converge {within} "
+                f"({result.message}). Increase max_iter, loosen tol, or standardise the features.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -64,18 +64,38 @@ def soft_threshold(v, t):
 
 # ----------------------------------------------------------------- L-BFGS
 def lbfgs(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4) -> SolverResult:
-    """L-BFGS-B (scipy) with one ``evaluate(x, 1)`` call per function evaluation."""
+    """L-BFGS-B (scipy) with one ``evaluate(x, 1)`` call per function evaluation.
+
+    Converged when scipy's gradient test (``tol``) is met, or when the
+    objective stopped decreasing at machine precision (``ftol``, as
+    scikit-learn); but not when that stall follows an overflow (a step
+    giving ``exp`` of a Poisson model on features in the thousands an
+    infinite objective): the line search then falls back to where it
+    started, far from the optimum, and scipy still reports success. The
+    result is then unconverged unless its gradient's max-norm is at most ``tol``."""
     from scipy.optimize import minimize
 
     x0 = np.asarray(x0, dtype=np.float64)
     if max_iter == 0:
         return SolverResult(x0.copy(), 0, False, "max_iter=0")
+    overflowed = []
+
+    def fun(x):
+        f, g = evaluate(x, 1)
+        if not np.isfinite(f):
+            overflowed.append(True)
+        return f, g
+
     res = minimize(
-        lambda x: evaluate(x, 1), x0, jac=True, method="L-BFGS-B",
+        fun, x0, jac=True, method="L-BFGS-B",
         options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * _EPS},
     )
     message = res.message if isinstance(res.message, str) else res.message.decode()
-    return SolverResult(res.x, int(min(res.nit, max_iter)), res.status == 0, message)
+    residual = float(np.max(np.abs(res.jac), initial=0.0))
+    converged = res.status == 0 and (residual <= tol or not overflowed)  # (NaN residual: not converged)
+    if res.status == 0 and not converged:
+        message = f"the gradient's max-norm is {residual:.3g} > tol={tol:g} where scipy stopped: {message}"
+    return SolverResult(res.x, int(min(res.nit, max_iter)), converged, message)
 
 
 # ----------------------------------------------------------------- Newton
@@ -139,17 +159,11 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 
 
 # --------------------------------------------------------- proximal Newton
-def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
-    """Minimise ``z @ H @ z / 2 + b @ z + l1 @ |z|`` (H positive semi-definite)
-    by cyclic coordinate descent from ``z0``: local work on parameter-sized
-    arrays, no data. Stops when the model's own proximal-gradient residual
-    (in the units of the outer one, whatever the columns' scales) is at most
-    ``tol``. Coordinates with ``H[j, j] == 0`` (a feature that is zero on
-    every row) keep their value."""
-    z = np.array(z0, dtype=np.float64)
+def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> np.ndarray:
+    """Cyclic coordinate descent on ``z @ H @ z / 2 + b @ z + l1 @ |z|`` over
+    the ``active`` coordinates, from ``z`` (changed in place and returned)."""
     r = H @ z + b  # gradient of the smooth part at z
-    diag = np.diag(H).copy()
-    active = np.flatnonzero(diag > 0)
+    diag = np.diag(H)
     for _ in range(max_sweeps):
         for j in active:
             c = r[j] - diag[j] * z[j]
@@ -160,6 +174,44 @@ def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
                 z[j] = zj
         if np.max(np.abs(_prox_residual(z[active], r[active], l1[active])), initial=0.0) <= tol:
             break
+    return z
+
+
+def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
+    """Minimise ``z @ H @ z / 2 + b @ z + l1 @ |z|`` (H positive semi-definite)
+    by cyclic coordinate descent from ``z0``: local work on parameter-sized
+    arrays, no data. Stops when the model's own proximal-gradient residual
+    (in the units of the outer one, whatever the columns' scales) is at most
+    ``tol``. Coordinates with ``H[j, j] == 0`` (a feature that is zero on
+    every row) keep their value.
+
+    The unpenalised coordinates (the intercepts) are solved for exactly
+    given the others (a Schur complement of H, which amounts to centring
+    the features): coordinate descent then runs on the penalised ones only.
+    With the intercept as one of its coordinates, it would crawl wherever a
+    feature's mean is large against its spread (a column of years), as that
+    feature and the intercept are then nearly collinear.
+    """
+    z = np.array(z0, dtype=np.float64)
+    raw_diag = np.diag(H)
+    free, pen = np.flatnonzero(l1 == 0), np.flatnonzero(l1 != 0)
+    if free.size == 0 or pen.size == 0:
+        return _coordinate_descent(H, b, l1, z, np.flatnonzero(raw_diag > 0), tol=tol, max_sweeps=max_sweeps)
+    # z_free = -pinv(H_ff) (b_f + H_fp z_pen) minimises the model for given z_pen
+    # (pinv: the multinomial intercepts' shifts are flat, H_ff is singular)
+    inv_ff = np.linalg.pinv(H[np.ix_(free, free)])
+    follow = inv_ff @ H[np.ix_(free, pen)]
+    base = inv_ff @ b[free]
+    H_red = H[np.ix_(pen, pen)] - H[np.ix_(pen, free)] @ follow
+    H_red = (H_red + H_red.T) / 2
+    b_red = b[pen] - H[np.ix_(pen, free)] @ base
+    z_pen, raw_pen, red_diag = z[pen], raw_diag[pen], np.diag(H_red)
+    # a feature constant on every row is flat once the intercept moves with it: l1 puts it at 0
+    flat = (raw_pen > 0) & (red_diag <= 1e3 * _EPS * raw_pen)  # (rounding of the complement)
+    z_pen[flat] = 0.0
+    active = np.flatnonzero((raw_pen > 0) & ~flat)
+    z[pen] = _coordinate_descent(H_red, b_red, l1[pen], z_pen, active, tol=tol, max_sweeps=max_sweeps)
+    z[free] = -(base + follow @ z[pen])
     return z
 
 
