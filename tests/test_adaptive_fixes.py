@@ -417,3 +417,32 @@ def test_sparse_input_is_refused_with_a_sentence_that_reads_right(small):
     X = X.compute() if hasattr(X, "compute") else X
     with pytest.raises(TypeError, match=r"^An adaptive search does not support sparse input: X is a scipy\.sparse"):
         IncrementalSearchCV(SGDClassifier(), {"alpha": [1e-4]}, max_iter=2).fit(sp.csr_matrix(X), y)
+
+
+def test_a_pipeline_selecting_columns_by_name_is_refused_with_the_fix():
+    """Adaptive searches train on X's rows as arrays: a ColumnTransformer
+    selecting by name failed in every fit (each with scikit-learn's
+    'only supported for dataframes'); it is refused up front, and the same
+    pipeline selecting by position trains, on pandas and dask frames."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.randn(300), "b": rng.randn(300), "cat": rng.choice(list("xyz"), 300)})
+    y = pd.Series((X.a + (X.cat == "x") > 0.5).astype(int))
+    grid = {"logisticregression__C": [0.1, 1.0]}
+
+    def search(columns):
+        ct = ColumnTransformer([("oh", OneHotEncoder(handle_unknown="ignore"), columns[0]),
+                                ("sc", StandardScaler(), columns[1])])
+        return SuccessiveHalvingSearchCV(make_pipeline(ct, LogisticRegression()), grid, resource="n_samples",
+                                         n_initial_parameters=2, random_state=0)
+
+    for Xi, yi in [(X, y), (dd.from_pandas(X, npartitions=3), dd.from_pandas(y, npartitions=3))]:
+        for by_name in [(["cat"], ["a", "b"]), ("cat", [0, 1]), ([2], make_column_selector(dtype_include="number"))]:
+            with pytest.raises(ValueError, match="selects columns by name.*Select the columns by position"):
+                search(by_name).fit(Xi, yi)
+        fitted = search(([2], [0, 1])).fit(Xi, yi)
+        assert fitted.best_score_ > 0.6 and list(fitted.feature_names_in_) == ["a", "b", "cat"]

@@ -359,3 +359,31 @@ def test_a_frame_made_from_a_persisted_array_is_trained_like_the_array(client, p
     by_frame = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X_given, y_given, classes=CLASSES)
     by_array = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X[:, :4], y, classes=CLASSES)
     _assert_same_model(by_frame.estimator_, by_array.estimator_)
+
+
+def _shuffled_frame(shuffle_method=None):
+    rng = np.random.RandomState(0)
+    pdf = pd.DataFrame({"key": rng.permutation(400), "a": rng.randn(400), "b": rng.randn(400)})
+    pdf["y"] = (pdf.a > 0).astype(int)
+    df = dd.from_pandas(pdf, npartitions=4).set_index("key", shuffle_method=shuffle_method)
+    return df[["a", "b"]], df["y"]
+
+
+def test_a_frame_from_a_shuffle_trains_on_a_cluster(client):
+    """set_index / merge / sort_values with a Client shuffle peer-to-peer by
+    default, which the task computing one block cannot run (it failed with
+    dask's P2PConsistencyError): the blocks' graphs shuffle as tasks, the
+    model equals the one from the persisted input, and the shared work is
+    named (PerformanceWarning)."""
+    X, y = _shuffled_frame()
+    with pytest.warns(PerformanceWarning, match="depends on many row blocks"):
+        got = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X, y, classes=CLASSES)
+    ref = Incremental(SGDClassifier(random_state=0), random_state=0).fit(X.persist(), y.persist(), classes=CLASSES)
+    assert_array_equal(got.coef_, ref.coef_)
+
+
+def test_an_explicit_peer_to_peer_shuffle_is_refused_with_the_fix(client):
+    X, y = _shuffled_frame("p2p")
+    with pytest.raises(ValueError, match=r"peer-to-peer shuffle.*X = X.persist\(\).*shuffle_method='tasks'"):
+        Incremental(SGDClassifier(random_state=0)).fit(X, y, classes=CLASSES)
+    assert Incremental(SGDClassifier(random_state=0)).fit(X.persist(), y.persist(), classes=CLASSES).coef_.shape == (1, 2)

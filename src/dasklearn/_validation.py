@@ -133,6 +133,24 @@ def _input_tags(estimator):
     return None if tags.no_validation else tags.input_tags
 
 
+def column_names_selected(estimator) -> bool:
+    """Does a ColumnTransformer in ``estimator`` (itself, or a step of it)
+    select columns by name (strings, or a callable such as
+    ``make_column_selector``), which needs a DataFrame to select from?"""
+    from sklearn.compose import ColumnTransformer
+
+    inside = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else ()
+    for obj in (estimator, *inside):
+        if not isinstance(obj, ColumnTransformer):
+            continue
+        for _, _, columns in obj.transformers:
+            if callable(columns) or isinstance(columns, str):
+                return True
+            if not isinstance(columns, slice) and any(isinstance(c, str) for c in np.ravel(np.asarray(columns, dtype=object))):
+                return True
+    return False
+
+
 def finite_report(X) -> tuple[int, int]:
     """(number of NaN, number of +-inf) in the numeric part of X (pure kernel)."""
     import scipy.sparse as sp

@@ -177,19 +177,30 @@ class _BlockGraphs:
 
     def __init__(self, parts):
         import dask
+        from dask.utils import key_split
 
         self.graphs: list[dict] = []
         self.keys: list[list] = []
         for p in parts:
             n = n_row_blocks(p)
             if not _is_array(p):
-                with dask.config.set({"optimization.tune.active": False}):
+                # (a shuffle -- set_index, merge, sort_values -- lowered as tasks: the
+                # peer-to-peer one needs the distributed scheduler, not a block's own task)
+                with dask.config.set({"optimization.tune.active": False, "dataframe.shuffle.method": "tasks"}):
                     p = p.optimize(fuse=False)
             keys = flat_keys(p.__dask_keys__())
+            graph = dict(p.__dask_graph__())
+            if any(key_split(key) == "shuffle-barrier" for key in graph):
+                raise ValueError(
+                    "The input holds a peer-to-peer shuffle (shuffle_method='p2p' given to "
+                    "set_index, merge, sort_values or shuffle), which only the cluster as a whole "
+                    "can run, not the task that computes one block. Persist the input first "
+                    "(X = X.persist()), or shuffle it with shuffle_method='tasks'."
+                )
             if len(keys) != n:
                 raise ValueError(f"a collection of {n} row blocks has {len(keys)} chunks; "
                                  "expected one per row block (use whole_rows).")
-            self.graphs.append(dict(p.__dask_graph__()))
+            self.graphs.append(graph)
             self.keys.append(keys)
 
     def lineage(self, k: int, b: int) -> dict:

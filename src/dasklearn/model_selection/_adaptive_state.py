@@ -28,6 +28,13 @@ def check_data(estimator, X, y):
     import dask
 
     _validation.reject_sparse("An adaptive search", X)
+    if hasattr(X, "columns") and _validation.column_names_selected(estimator):
+        raise ValueError(
+            f"{type(estimator).__name__} selects columns by name (a ColumnTransformer), but an adaptive "
+            "search trains on the rows of X as arrays, without column names. Select the columns by "
+            "position (e.g. ColumnTransformer([('oh', OneHotEncoder(), [2])])), or encode the DataFrame "
+            "before the search."
+        )
     X = _validation.check_numeric(estimator, X)
     if not dask.is_dask_collection(X):
         _validation.raise_for_nonfinite(estimator, _validation.finite_report(X))
