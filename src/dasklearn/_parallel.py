@@ -153,7 +153,7 @@ def _local_classes(parts):
     columns, as scikit-learn's ``unique_labels`` and multilabel
     ``partial_fit`` count them."""
     ys = [np.asarray(a) for p in parts for a in (p.y, p.y_val)]
-    if ys and ys[0].ndim == 2:
+    if ys and ys[0].ndim == 2 and ys[0].shape[1] > 1:  # (one column: labels, as scikit-learn ravels it)
         return np.arange(ys[0].shape[1])
     return np.unique(np.concatenate([np.unique(a) for a in ys]))
 
@@ -182,12 +182,6 @@ class _NoX:
 
     def __repr__(self):
         return "<validation rows on the workers>"
-
-
-def _users_scorer(scorer) -> bool:
-    """A callable of the user's own, not a scikit-learn scorer (nor a class
-    derived from one): it may use X itself, not only the model's responses."""
-    return not any(cls.__module__.startswith("sklearn.") for cls in type(scorer).__mro__)
 
 
 class _Asked(Exception):
@@ -553,7 +547,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         no ``predict_proba``) is refused here, before any work: the scorer is
         called on a probe with the estimator's methods, and stops at the
         first one it asks for."""
-        if _users_scorer(scorer):
+        if _validation.users_callable(scorer):
             return
         classifier = is_classifier(est)
         probe = _ResponseProbe(est, np.array([0, 1]) if classifier else None)
@@ -759,7 +753,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             return np.concatenate([got[g] for g in val_groups])
 
         X_val = None  # a scorer of the user's own gets the held-out rows, brought here once
-        if val_groups and _users_scorer(scorer):
+        if val_groups and _validation.users_callable(scorer):
             got = parts.run(_validation_rows, {g: () for g in val_groups})
             X_val = np.concatenate([got[g] for g in val_groups])
 

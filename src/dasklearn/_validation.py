@@ -133,6 +133,13 @@ def _input_tags(estimator):
     return None if tags.no_validation else tags.input_tags
 
 
+def users_callable(obj) -> bool:
+    """A callable of the user's own, not a scikit-learn scorer (nor a class
+    derived from one): scikit-learn reads such a scorer's signature, and it
+    may use X itself, not only the model's responses."""
+    return callable(obj) and not any(cls.__module__.startswith("sklearn.") for cls in type(obj).__mro__)
+
+
 def column_names_selected(estimator) -> bool:
     """Does a ColumnTransformer in ``estimator`` (itself, or a step of it)
     select columns by name (strings, or a callable such as

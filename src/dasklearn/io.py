@@ -82,7 +82,9 @@ def _default_trusted() -> frozenset:
                   and getattr(v, "__module__", "").startswith("sklearn.metrics")}
     names.add("numpy.dtype")  # a dtype from its name: what fitted imputers & co hold
     # a fitted MLP (which DataParallel trains) holds its optimizer: plain
-    # records of arrays and numbers, rebuilt without running any of their code
+    # records of arrays and numbers, rebuilt without running any of their code.
+    # Named as skops names them (their module is scikit-learn's private one:
+    # nothing is imported from it; should it move, such files ask for trusted=)
     names |= {f"sklearn.neural_network._stochastic_optimizers.{n}" for n in ("AdamOptimizer", "SGDOptimizer")}
     # the metadata requests some scikit-learn versions keep on scorers (plain records)
     from sklearn.utils.metadata_routing import MetadataRequest

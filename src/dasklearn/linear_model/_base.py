@@ -465,11 +465,13 @@ class _LinearModel(BaseEstimator):
             result = self._solve(solver, objective, self._initial_params(spec, summary), blocks.n_blocks)
             objective.release_state()
         if not result.converged:
-            within = (f"within max_iter={self.max_iter} iterations" if result.n_iter >= self.max_iter
-                      else f"(it stopped after {result.n_iter} iterations)")
+            if result.n_iter >= self.max_iter:
+                within, fix = f"within max_iter={self.max_iter} iterations", "Increase max_iter, loosen tol, or"
+            else:  # it stopped early: more iterations would not help
+                within, fix = f"(it stopped after {result.n_iter} iterations)", "Use solver='newton', or"
             warnings.warn(
                 f"{type(self).__name__}: solver={solver!r} did not converge {within} "
-                f"({result.message}). Increase max_iter, loosen tol, or standardise the features.",
+                f"({result.message}). {fix} standardise the features.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

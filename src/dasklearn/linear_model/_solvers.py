@@ -92,7 +92,7 @@ def lbfgs(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4) -> 
     )
     message = res.message if isinstance(res.message, str) else res.message.decode()
     residual = float(np.max(np.abs(res.jac), initial=0.0))
-    converged = res.status == 0 and (residual <= tol or not overflowed)  # (NaN residual: not converged)
+    converged = res.status == 0 and (residual <= tol or not overflowed)  # (after an overflow, a NaN residual: not)
     if res.status == 0 and not converged:
         message = f"the gradient's max-norm is {residual:.3g} > tol={tol:g} where scipy stopped: {message}"
     return SolverResult(res.x, int(min(res.nit, max_iter)), converged, message)

@@ -58,13 +58,6 @@ from dasklearn.model_selection._results import _rank, build_cv_results, scorer_n
 _K_FOLD = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)  # n_splits folds of the samples
 
 
-def _users_callable(scoring) -> bool:
-    """A callable of the user's own (not a scikit-learn scorer, nor a class
-    derived from one): as in scikit-learn, it gets sample weights only if its
-    signature names them."""
-    return callable(scoring) and not any(cls.__module__.startswith("sklearn.") for cls in type(scoring).__mro__)
-
-
 def _takes_weights(scorer) -> bool:
     """Does the user's callable (or, for ``scoring=None``, the estimator's
     ``score``) name ``sample_weight`` (scikit-learn's rule; ``**kwargs`` do
@@ -317,7 +310,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
         given = named if multimetric else {"score": scoring}
-        takes_weights = {name: _takes_weights(s) if _users_callable(s)
+        takes_weights = {name: _takes_weights(s) if _validation.users_callable(s)
                          else _metric_takes_weights(metrics[name] if multimetric else combined)
                          for name, s in given.items() if s is not None}
         takes_weights = {name: takes for name, takes in takes_weights.items() if takes is not None}
