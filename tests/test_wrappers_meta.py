@@ -2,6 +2,8 @@
 transform_meta (the output's type declared, so nothing runs before the
 blocks) and Incremental's assume_equal_chunks."""
 
+import re
+
 import dask.array as da
 import dask.dataframe as dd
 import numpy as np
@@ -52,6 +54,24 @@ def test_blocks_are_cast_to_the_declared_dtype(client):
     assert p.dtype == np.int8 and q.dtype == np.float32  # the blocks are what the metadata says
     np.testing.assert_array_equal(p, ref.predict(XN))
     np.testing.assert_allclose(q, ref.predict_proba(XN), rtol=1e-6)
+
+
+def test_the_cast_to_a_declared_dtype_is_exact_for_integers_and_bools():
+    """0/1 labels declared bool (and 2.0 declared int) are cast: no value
+    changes (they were refused as not of the same kind); a value that would
+    change (2 as bool, 2.5 as int, 1e6 as float16) is refused; floats may
+    round to a narrower float dtype (the meta declares that precision)."""
+    from dasklearn._blockwise import _cast_values
+
+    bools = ParallelPostFit(LogisticRegression(), predict_meta=np.empty(0, dtype=bool)).fit(XN, YN).predict(X)
+    np.testing.assert_array_equal(bools.compute(), LogisticRegression().fit(XN, YN).predict(XN).astype(bool))
+    assert bools.compute().dtype == bool
+    np.testing.assert_array_equal(_cast_values(np.array([2.0, -3.0]), np.int64, "predict_meta"), [2, -3])
+    assert _cast_values(np.array([0.1]), np.float16, "predict_meta").dtype == np.float16
+    for values, dtype, shown in [([0, 2], bool, "[2]"), ([1.0, 2.5], np.int64, "[2.5]"),
+                                 ([1.0, 1e6], np.float16, "[1000000.0]"), ([300, 1], np.int8, "[300]")]:
+        with pytest.raises(ValueError, match=rf"cannot hold \(e\.g\. {re.escape(shown)}\)"):
+            _cast_values(np.array(values), dtype, "predict_meta")
 
 
 def test_a_probability_meta_without_columns_takes_one_per_class():

@@ -170,19 +170,25 @@ def _as_declared(out, meta, name):
 
 
 def _cast_values(values, dtype, name):
+    """``values`` as ``dtype``: exactly for integer and bool dtypes (0/1 as
+    bool, 2.0 as an int), rounded to a float dtype's precision (a float32
+    meta declares float32 output) but not past its range; otherwise a
+    ValueError naming the values that would change."""
     values = np.asarray(values)
-    ok = _numeric([values.dtype]) and np.can_cast(values.dtype, dtype, casting="same_kind")
-    cast = values.astype(dtype) if ok else None
-    shown = values.ravel()[:3]
-    if ok and np.dtype(dtype).kind in "biu":  # integers: every value must fit
-        changed = cast != values
-        ok = not changed.any()
-        shown = values[changed].ravel()[:3]
-    if not ok:
+    changed = np.ones(values.shape, dtype=bool)
+    cast = None
+    if _numeric([values.dtype]):
+        with np.errstate(invalid="ignore", over="ignore"):
+            cast = values.astype(dtype)
+            if np.dtype(dtype).kind in "fc":  # rounded, but a finite value stays finite
+                changed = np.isfinite(values) & ~np.isfinite(cast)
+            else:
+                changed = cast.astype(values.dtype) != values
+    if changed.any():
         raise ValueError(
             f"{name} declares dtype {np.dtype(dtype)}, but the output has dtype {values.dtype} with values "
-            f"that {np.dtype(dtype)} cannot hold (e.g. {shown.tolist()}). Declare the output's "
-            f"dtype ({values.dtype}), or leave {name}=None to learn it from one row."
+            f"that {np.dtype(dtype)} cannot hold (e.g. {values[changed].ravel()[:3].tolist()}). Declare "
+            f"the output's dtype ({values.dtype}), or leave {name}=None to learn it from one row."
         )
     return cast
 
@@ -248,7 +254,7 @@ def apply_method(est, method: str, X, meta=None, meta_name: str | None = None):
     one row, unless ``meta`` (the parameter ``meta_name``, checked by
     :func:`check_meta`) declares them: then nothing is called or computed
     before the blocks run (see :func:`_sample_from_meta`), and each block's
-    numeric output is cast to the declared dtype when no value changes."""
+    numeric output is cast to the declared dtype (see :func:`_cast_values`)."""
     import dask
     import dask.array as da
 

@@ -182,8 +182,9 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         calling the method on one row of zeros (or on X's first row, computed,
         when zeros will not do). With a meta, nothing is called or computed
         before the blocks run, and each block's numeric output is cast to
-        the declared dtype when no value changes (else a ValueError names
-        the meta). Probabilities get one column per class whatever the
+        the declared dtype: exactly to an integer or bool dtype (a value that
+        would change raises a ValueError naming the meta), rounded to a float
+        dtype's precision but not past its range. Probabilities get one column per class whatever the
         meta's shape (only its dtype counts), as in dask-ml.
 
     An estimator that is already fitted can be wrapped as it is: until the
