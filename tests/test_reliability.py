@@ -395,3 +395,48 @@ def test_the_cluster_errors_are_public_and_pickle():
     error = pickle.loads(pickle.dumps(WorkersLost("gone")))
     assert type(error) is WorkersLost and str(error) == "gone"
     assert f"{type(error).__module__}.{type(error).__name__}" == "dasklearn.exceptions.WorkersLost"
+
+
+_CRASHING_CLIENT = """
+import os, sys
+import dasklearn  # forked local workers (the default on Linux)
+from dask.distributed import Client, LocalCluster
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+client = Client(cluster)
+with open(sys.argv[1], "w") as f:
+    f.write(" ".join(str(p) for p in sorted(client.run(os.getpid).values())))
+os._exit(3)  # a crash: no cleanup, as a kill or an out-of-memory kill
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"  # (a zombie has exited)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_forked_workers_exit_when_their_client_process_crashes(tmp_path):
+    """Workers forked one after the other inherited each other's end of
+    distributed's parent-alive pipe: after a crash of the process that
+    started them, each kept the other alive (for ever, holding memory and
+    ports). They now exit within a few seconds."""
+    import subprocess
+    import sys
+
+    script, pid_file, log = tmp_path / "crash.py", tmp_path / "pids", tmp_path / "log"
+    script.write_text(_CRASHING_CLIENT)
+    with open(log, "w") as out:  # (a file: orphans holding a pipe would block the wait for its end)
+        rc = subprocess.run([sys.executable, str(script), str(pid_file)], stdout=out, stderr=out,
+                            timeout=120).returncode
+    pids = [int(p) for p in pid_file.read_text().split()] if pid_file.exists() else []
+    assert rc == 3 and len(pids) == 2, log.read_text()[-2000:]
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [p for p in pids if _alive(p)]
+    for p in left:  # (never leave them behind)
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their parent"

@@ -1,4 +1,5 @@
-"""Worker preload: native thread pools sized as dask intends.
+"""Worker preload: native thread pools sized as dask intends, and a forked
+worker that exits with its parent (:func:`exit_with_parent`).
 
 dask runs one task per worker thread and expects each task to use one core:
 before *spawning* a worker it sets ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``
@@ -18,6 +19,8 @@ through the controller it inherited.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 from dasklearn._runtime._threads import controller
 
@@ -38,12 +41,48 @@ def limits_from_config() -> dict:
     return out
 
 
+#: the process that forked this one (set in the child at fork; None: not forked)
+_forked_by: int | None = None
+
+#: seconds between two checks that the forking process is alive
+PARENT_CHECK_SECONDS = 1.0
+
+
 def prepare_before_fork() -> None:
     """Scan the libraries in the parent before its first fork (see module doc)."""
     global _registered
     if not _registered:
-        os.register_at_fork(before=_scan_quietly)
+        os.register_at_fork(before=_scan_quietly, after_in_child=_remember_parent)
         _registered = True
+
+
+def _remember_parent() -> None:
+    global _forked_by
+    _forked_by = os.getppid()
+
+
+def exit_with_parent(parent: int, interval: float = PARENT_CHECK_SECONDS) -> threading.Thread:
+    """Exit this process (as distributed does when its parent dies) once
+    ``parent`` is no longer its parent, checked every ``interval`` seconds.
+
+    A forked worker is meant to exit when the process that started it dies:
+    distributed's child watches a pipe whose write end only the parent holds.
+    But workers forked one after another inherit each other's write ends
+    (the second nanny may make its pipe before the first worker is forked),
+    so after a crash of the parent (a kill, an out-of-memory kill) each
+    keeps the other alive, for ever, holding its memory and ports. Spawned
+    workers inherit no such ends. The parent's pid does not lie: when it
+    dies, the worker is given another parent.
+    """
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(-1)
+
+    thread = threading.Thread(target=watch, name="dasklearn-exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def _scan_quietly() -> None:
@@ -54,6 +93,8 @@ def _scan_quietly() -> None:
 
 
 def dask_setup(worker=None) -> None:
+    if _forked_by is not None:  # a forked worker: it goes when its parent goes (see exit_with_parent)
+        exit_with_parent(_forked_by)
     limits = limits_from_config()
     if not limits:
         return
