@@ -185,45 +185,28 @@ class _NoX:
 
 
 class _Asked(Exception):
-    """Raised by a :class:`_ResponseProbe` method: the scorer asked for it."""
+    """Raised by a probe's response method (see ``_check_scorer_responses``)."""
 
 
-class _ResponseProbe:
-    """Stand-in for an unfitted model in a scorer call made before any work:
-    its response methods are those of ``est`` and raise :class:`_Asked` when
-    called. A scorer needing a method ``est`` lacks fails at once."""
-
-    def __init__(self, est, classes):
-        self._est, self.classes_ = est, classes
-        self.missing = []  # the response methods asked for that est lacks
-
-    def __getattr__(self, name):
-        if name in _RESPONSES and hasattr(self._est, name):
-            def method(X, **kwargs):
-                raise _Asked(name)
-
-            method.__name__ = name
-            return method
-        if name in _RESPONSES:
-            self.missing.append(name)
-            raise AttributeError(name)
-        return getattr(self._est, name)
-
-    def __sklearn_tags__(self):
-        return get_tags(self._est)
+def _ask(name):
+    raise _Asked(name)
 
 
 class _RemoteResponses:
     """Stand-in for the model inside a scorer: its response methods return
-    the model's responses on the validation rows, computed on the workers."""
+    ``compute(name)``, the model's responses on the validation rows computed
+    on the workers (or, for the probe of ``_check_scorer_responses``, raise).
+    ``missing`` lists the response methods asked for that the model lacks."""
 
     def __init__(self, est, compute):
         self._est = est
         self._compute = compute
+        self.missing = []
 
     def __getattr__(self, name):
         if name in _RESPONSES:
             if not hasattr(self._est, name):
+                self.missing.append(name)
                 raise AttributeError(name)
 
             def method(X, **kwargs):
@@ -550,7 +533,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if _validation.users_callable(scorer):
             return
         classifier = is_classifier(est)
-        probe = _ResponseProbe(est, np.array([0, 1]) if classifier else None)
+        probe = _RemoteResponses(est, _ask)  # the unfitted model, whose responses raise _Asked
+        if classifier:
+            probe.classes_ = np.array([0, 1])
         try:
             scorer(probe, np.zeros((2, 1)), np.array([0, 1]) if classifier else np.array([0.0, 1.0]))
         except AttributeError:

@@ -42,13 +42,14 @@ class Scoring:
     between its scorers. ``metrics`` (multi-metric only) maps each name to
     its own scorer: when ``combined`` raises, or when there are sample
     weights (to learn which metrics take them), each metric is scored alone,
-    so only the failing ones get ``error_score``. ``takes_weights`` maps the names of the user's own
-    callables (``"score"`` for a single scorer, and for ``scoring=None``,
-    the estimator's ``score``) to whether their signature names
-    ``sample_weight``, and those of scikit-learn's scorers to whether their
-    metric names it (from the scorer's metadata request), when they say. ``by_name``: every scorer was given by name (or
-    is the estimator's ``score``), so it only calls the estimator's
-    prediction methods.
+    so only the failing ones get ``error_score``. ``takes_weights`` maps
+    the names of the user's own callables (``"score"`` for a single scorer,
+    and for ``scoring=None``, the estimator's ``score``) to whether their
+    signature names ``sample_weight``, and those of scikit-learn's scorers
+    to whether their metric names it (from the scorer's metadata request),
+    when they say. ``by_name``: every scorer was given by name (or is the
+    estimator's ``score``), so it only calls the estimator's prediction
+    methods.
     """
 
     combined: object
