@@ -314,3 +314,30 @@ def test_a_failed_fit_leaves_nothing_on_the_cluster(client):
         time.sleep(0.1)
     assert not scheduler_keys(client) - before
     assert LogisticRegression().fit(X, y).score(X, y) > 0.5  # the cluster is usable
+
+
+def _evaluator_keys(dask_scheduler):
+    return [str(k) for k in dask_scheduler.tasks if "Evaluator" in str(k)]
+
+
+def test_a_fit_leaves_no_evaluator_holding_the_blocks(client):
+    """Calls through distributed's Actor handles leave reference cycles that
+    kept the per-worker evaluators (and every block they hold: the whole
+    training set) alive after fit, until Python's cycle collector ran; with
+    automatic collection off, each fit's blocks piled up on the workers."""
+    import gc
+    import time
+
+    X, y = make_classification(n_samples=4_000, n_features=5, chunks=500, random_state=0)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(2):
+            LogisticRegression().fit(X, y)
+            deadline = time.monotonic() + 10
+            while client.run_on_scheduler(_evaluator_keys) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert client.run_on_scheduler(_evaluator_keys) == []
+    finally:
+        if enabled:
+            gc.enable()

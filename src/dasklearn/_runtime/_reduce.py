@@ -546,10 +546,26 @@ class DistributedBlocks(_Blocks):
 
     def _drop_evaluators(self) -> None:
         """Forget the evaluators (they are being replaced, a call through
-        them failed, or the placement is released)."""
-        futures, self._evaluators, self._actors = self._evaluators or [], None, None
+        them failed, or the placement is released).
+
+        Each call through a distributed Actor handle leaves a reference cycle
+        (the method it makes refers to itself, to retry), which keeps the
+        handle alive, and with it the handle's own future of the evaluator and
+        every block the evaluator holds, until Python's cycle collector runs
+        (in a process with automatic collection off: never; blocks of
+        successive fits then pile up on the workers). So when a handle
+        outlives our references to it, the cycles are collected here."""
+        import gc
+        import weakref
+
+        futures, actors = self._evaluators or [], self._actors or []
+        self._evaluators = self._actors = None
         for f in futures:
             f.release()
+        handles = [weakref.ref(a) for a in actors]
+        del actors
+        if any(h() is not None for h in handles):
+            gc.collect()
 
     def _map_direct(self, kernel, args, derived, states):
         """The map through the evaluators: ``[(ran on, results)]`` per group,
