@@ -184,8 +184,9 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         before the blocks run, and each block's numeric output is cast to
         the declared dtype: exactly to an integer or bool dtype (a value that
         would change raises a ValueError naming the meta), rounded to a float
-        dtype's precision but not past its range. Probabilities get one column per class whatever the
-        meta's shape (only its dtype counts), as in dask-ml.
+        dtype's precision but not past its range. Probabilities get one
+        column per class whatever the meta's shape (only its dtype counts),
+        as in dask-ml.
 
     An estimator that is already fitted can be wrapped as it is: until the
     wrapper's own ``fit``, ``predict`` & co and ``score`` use it (as in

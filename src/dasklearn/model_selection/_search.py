@@ -310,10 +310,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self._check_refit_metric(names)
         # scikit-learn keeps the scorers by name for several metrics, else the one scorer
         given = named if multimetric else {"score": scoring}
+        # (None: the scorer does not say; its call tells, as for a name not in the dict)
         takes_weights = {name: _takes_weights(s) if _validation.users_callable(s)
                          else _metric_takes_weights(metrics[name] if multimetric else combined)
                          for name, s in given.items() if s is not None}
-        takes_weights = {name: takes for name, takes in takes_weights.items() if takes is not None}
         if scoring is None:  # the estimator's score: weighted if its signature names sample_weight
             takes_weights["score"] = _takes_weights(self.estimator.score)
         by_name = all(s is None or isinstance(s, str) for s in given.values())
