@@ -10,13 +10,20 @@ and the dask arrays are persisted on the workers before timing, as
 scikit-learn's numpy data are already in memory: the timed part is the search
 (including moving the data where each library needs it), not the generation
 of the data set. scikit-learn's process pool is started once before the
-rounds, untimed, so every round times it warm (it stays alive between calls).
+rounds, untimed, so every round times it warm (it stays alive between calls);
+likewise each cluster's workers import scikit-learn and both libraries' task
+code before the timing.
 
 This machine's speed drifts by 10-30% within minutes, so the libraries run in
 rounds: in each round scikit-learn runs with no cluster alive (as its users
 run it), then a fresh cluster runs dasklearn and dask-ml, in an order that
 alternates between rounds. Each ratio is the median of the per-round ratios,
 printed with their range.
+
+For the two Dask libraries it also prints, from the same runs, the data moved
+between the workers during the search (their incoming-transfer logs; median
+over the rounds). The workers' memory is not compared: their processes keep
+memory they have freed, so it depends on what ran before in the round.
 
 ``--profiler-off`` starts the clusters with dask's statistical profiler
 turned off (``distributed.worker.profile.enabled: False``, which a user may
@@ -35,8 +42,24 @@ from _common import ratio_line, timed
 GRID = {"alpha": list(np.logspace(-6, -2, 8)), "penalty": ["l2", "l1"]}
 
 
+def _import_task_code(dask_ml: bool) -> None:
+    import sklearn.linear_model  # noqa: F401
+
+    import dasklearn.model_selection  # noqa: F401
+    if dask_ml:
+        import dask_ml.model_selection  # noqa: F401
+
+
+def _measured(client, job):
+    """(seconds, result, MB moved between the workers)."""
+    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    seconds, result = timed(job)
+    moved = sum(client.run(lambda dask_worker: sum(e["total"] for e in dask_worker.transfer_incoming_log)).values())
+    return seconds, result, moved / 1e6
+
+
 def _on_cluster(X, y, est, run_dask_ml: bool, dask_ml_first: bool, profiler_off: bool = False):
-    """(dasklearn seconds, search, dask-ml seconds or None, search or error) on a fresh cluster."""
+    """{library: (seconds, search, MB moved between workers) or (None, error)} on a fresh cluster."""
     import contextlib
 
     import dask
@@ -51,6 +74,9 @@ def _on_cluster(X, y, est, run_dask_ml: bool, dask_ml_first: bool, profiler_off:
             Client(lc) as client:
         X, y = client.persist([X, y])
         wait([X, y])
+        # the workers import what the searches run (scikit-learn's SGD, each library's
+        # task code) before the timing, as scikit-learn's pool is warm before its rounds
+        client.run(_import_task_code, run_dask_ml)
         jobs = [("dasklearn", lambda: dl.GridSearchCV(est, GRID, cv=3).fit(X, y))]
         if run_dask_ml:
             def dask_ml():
@@ -60,7 +86,7 @@ def _on_cluster(X, y, est, run_dask_ml: bool, dask_ml_first: bool, profiler_off:
             jobs.insert(0 if dask_ml_first else 1, ("dask-ml", dask_ml))
         for name, job in jobs:
             try:
-                out[name] = timed(job)
+                out[name] = _measured(client, job)
             except Exception as exc:  # a peer failing is a result too
                 if name == "dasklearn":
                     raise
@@ -95,6 +121,7 @@ def main():
     # rounds after the first always did (the clusters' start is not timed either)
     sk.GridSearchCV(est, GRID, cv=3, n_jobs=2).fit(X_np[:3000], y_np[:3000])
     times = {"dasklearn": [], "scikit-learn": [], "dask-ml": []}
+    moved = {"dasklearn": [], "dask-ml": []}  # MB moved between the workers, per round
     ref = ours = theirs = None
     for r in range(args.rounds):
         sk_first = r % 2 == 0
@@ -110,9 +137,12 @@ def main():
             ref = run_sklearn()
         times["dasklearn"].append(res["dasklearn"][0])
         ours = res["dasklearn"][1]
+        moved["dasklearn"].append(res["dasklearn"][2])
         if "dask-ml" in res:
             times["dask-ml"].append(res["dask-ml"][0])
             theirs = res["dask-ml"][1]
+            if res["dask-ml"][0] is not None:
+                moved["dask-ml"].append(res["dask-ml"][2])
         line = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v and v[-1] is not None)
         print(f"  round {r + 1}: {line}", flush=True)
 
@@ -132,6 +162,10 @@ def main():
               f"best {theirs.best_score_:.4f}")
     elif times["dask-ml"]:
         print(f"{'dask-ml GridSearchCV (dask arrays)':<44} {'failed':>8}  {theirs}")
+    for name, runs in moved.items():
+        if runs:
+            print(f"{name}: {statistics.median(runs):.0f} MB moved between the workers "
+                  f"(data set {(X_np.nbytes + y_np.nbytes) / 1e6:.0f} MB, persisted over both)")
     print()
     print(ratio_line("dasklearn / scikit-learn:",
                      [d / s for d, s in zip(times["dasklearn"], times["scikit-learn"])], "<= 1.0x"))

@@ -51,9 +51,17 @@ def kill_a_worker_when(client, condition, timeout=60):
 SCORES = ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score", "split2_test_score")
 
 
-@pytest.mark.parametrize("search_cls", ["grid", "randomized"])
-def test_search_survives_worker_kill(client, tmp_path, search_cls):
+@pytest.mark.parametrize("search_cls,data", [("grid", "numpy"), ("randomized", "numpy"), ("grid", "row blocks")])
+def test_search_survives_worker_kill(client, tmp_path, search_cls, data):
+    """(With "row blocks", a persisted dask array of MiB blocks, which the
+    search places as its blocks: those the killed worker held are computed
+    again.)"""
     X, y = make_classification(n_samples=600, n_features=10, random_state=0)
+    if data == "row blocks":
+        import dask.array as da
+
+        X, y = make_classification(n_samples=36_000, n_features=12, random_state=0)
+        X, y = client.persist([da.from_array(X, chunks=(12_000, 12)), da.from_array(y, chunks=12_000)])
     log = tmp_path / "fits.log"
 
     def make():

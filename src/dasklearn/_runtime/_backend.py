@@ -4,7 +4,8 @@
 runs on a thread pool in this process when no client is active. Everything
 else in dasklearn talks to these two classes only, through the same small
 vocabulary: ``put`` (place an in-memory object once), ``materialize`` (turn a
-dask collection into one in-memory object *on the cluster*), ``submit``,
+dask collection into one in-memory object *on the cluster*), ``place_rows``
+(or into its row blocks there, see ``_rows``), ``submit``,
 ``wait_any``, ``result``, ``cancel`` and ``release``.
 """
 
@@ -121,6 +122,10 @@ class LocalBackend:
     def compute(self, *objs) -> list:
         return self.materialize(*objs)
 
+    def place_rows(self, *objs) -> list:
+        """``(value, None)`` for each of ``objs`` (see DistributedBackend.place_rows)."""
+        return [(v, None) for v in self.materialize(*objs)]
+
     def submit(self, fn: Callable, *args, priority: int = 0) -> cf.Future:
         # like dask, resolve futures given as arguments (top level or in a list);
         # threads take tasks in order: priority is ignored
@@ -214,6 +219,26 @@ class DistributedBackend:
         out = self.put_all([None if i in lazy else o for i, o in enumerate(objs)])  # one scatter
         for i, f in zip(lazy, futures):
             out[i] = f
+        return out
+
+    def place_rows(self, *objs) -> list:
+        """``(handle, blocks)`` for each of ``objs``, placed for tasks that
+        take rows of them (a search's folds): dask arrays of real-sized blocks
+        are computed into their row blocks, left where they are computed
+        (``blocks``: their futures; ``handle``: ``[token, *blocks]``, which a
+        task reads with :func:`dasklearn._runtime._rows.rows_of`); anything
+        else is placed as :meth:`materialize` places it (``blocks`` None)."""
+        from dasklearn._runtime._compute import row_blocks_on_cluster
+        from dasklearn._runtime._rows import RowsToken
+
+        lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
+        blocks = row_blocks_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else None
+        if blocks is None:
+            return [(h, None) for h in self.materialize(*objs)]
+        *rest, token = self.put_all([None if i in lazy else o for i, o in enumerate(objs)] + [RowsToken()])
+        out = [(h, None) for h in rest]
+        for i, futures in zip(lazy, blocks):
+            out[i] = ([token, *futures], futures)
         return out
 
     def compute(self, *objs) -> list:

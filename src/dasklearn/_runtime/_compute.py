@@ -14,6 +14,7 @@ import math
 
 SMALL_BLOCK_BYTES = 1 << 20  # below this, per-task overhead dominates the work
 SMALL_TOTAL_BYTES = 256 << 20  # one worker computes it all: keep that modest
+MAX_ROW_BLOCKS = 256  # placed as row blocks, each task of a search depends on them all
 
 
 def _array_sizes(coll):
@@ -156,3 +157,38 @@ def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:
             whole = client.submit(_concat_all, futures, pure=False)
         return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
     return list(client.compute(list(collections)))
+
+
+def row_blocks_on_cluster(client, collections) -> list | None:
+    """Futures of each dask array's row blocks (every column in each block),
+    computed together on the workers and left there unconcatenated (see
+    :mod:`dasklearn._runtime._rows`); None when the collections are better
+    computed whole by :func:`materialize_on_cluster`: not all numpy-backed
+    dask arrays of known shape, a single row block, blocks under
+    ``SMALL_BLOCK_BYTES`` on average (those of the largest array: X, not
+    y), or more than ``MAX_ROW_BLOCKS`` in all."""
+    import dask
+    import numpy as np
+    from dask.array import Array
+    from dask.array.utils import meta_from_array
+
+    if not collections or not all(isinstance(c, Array) and c.ndim >= 1 for c in collections):
+        return None
+    if not all(isinstance(meta_from_array(c), np.ndarray) for c in collections):
+        return None  # sparse or GPU blocks: computed whole, as before
+    if any(math.isnan(s) for c in collections for s in c.shape):
+        return None
+    n_blocks = [len(c.chunks[0]) for c in collections]
+    if max(n_blocks) < 2 or sum(n_blocks) > MAX_ROW_BLOCKS:
+        return None  # nothing to gain, or every task would wait on too many keys
+    if max(math.prod(c.shape) * c.dtype.itemsize / n for c, n in zip(collections, n_blocks)) < SMALL_BLOCK_BYTES:
+        return None  # tiny blocks (X's, the largest): one array, concatenated once, is cheaper to cut
+    rows = [c.rechunk({i: -1 for i in range(1, c.ndim)}) if c.ndim > 1 else c for c in collections]
+    optimized = dask.optimize(*rows)  # together: work the arrays share runs once
+    blocks = [c.to_delayed(optimize_graph=False).ravel().tolist() for c in optimized]
+    futures = client.compute([b for bs in blocks for b in bs], optimize_graph=False)
+    out, start = [], 0
+    for bs in blocks:
+        out.append(futures[start:start + len(bs)])
+        start += len(bs)
+    return out

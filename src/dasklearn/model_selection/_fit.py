@@ -23,6 +23,7 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 
 from dasklearn._runtime._model_kernels import new_model, one_at_a_time_if_seeded_globally
+from dasklearn._runtime._rows import RowBlocks, rows_of, whole
 from dasklearn._validation import score_number
 
 
@@ -140,9 +141,12 @@ def _score(est, X, y, scoring: Scoring, sample_weight, error_score, shared: bool
 
 
 def take_rows(data, idx):
-    """Rows ``idx`` of numpy / pandas / scipy.sparse / list data."""
+    """Rows ``idx`` of numpy / pandas / scipy.sparse / list data, or of
+    placed row blocks (:class:`~dasklearn._runtime._rows.RowBlocks`)."""
     if data is None:
         return None
+    if isinstance(data, RowBlocks):
+        return data.take(idx)
     if hasattr(data, "iloc"):
         return data.iloc[idx]
     if hasattr(data, "shape"):
@@ -159,6 +163,8 @@ def take_split(X, train, test, pairwise: bool) -> tuple:
     ``pairwise`` tag), ``X[train][:, train]`` and ``X[test][:, train]``."""
     if not pairwise:
         return take_rows(X, train), take_rows(X, test)
+    if isinstance(X, RowBlocks):  # columns are cut too: from the whole
+        X = X.whole()
     if not hasattr(X, "shape") or len(X.shape) != 2 or X.shape[0] != X.shape[1]:
         raise ValueError(
             f"The estimator takes a precomputed kernel or distance matrix (its 'pairwise' tag), so X "
@@ -400,8 +406,9 @@ class _FoldCache:
     The entry is keyed by a weak reference to the placed X (so a later,
     different X at the same address can never hit), the placed y, splits and
     fit parameters themselves (held, so their ids cannot be reused), and the
-    split index. One entry: memory is one fold per worker process, dropped
-    when X is freed.
+    split index; data placed as row blocks by their placement's token, held
+    weakly (see :mod:`dasklearn._runtime._rows`). One entry: memory is one
+    fold per worker process, dropped when X (or its token) is freed.
     """
 
     def __init__(self):
@@ -417,7 +424,7 @@ class _FoldCache:
     def get(self, X, y, splits, fit_params, split_idx, pairwise: bool = False, score_params=None):
         with self._lock:
             e = self._entry
-            if (e is not None and e["X"]() is X and e["y"] is y and e["fit_params"] is fit_params
+            if (e is not None and e["X"]() is _identity(X) and _same(e["y"], y) and e["fit_params"] is fit_params
                     and e["splits"] is splits and e["split"] == split_idx and e["pairwise"] == pairwise
                     and e["score_params"] is score_params):
                 return e["fold"]
@@ -430,11 +437,12 @@ class _FoldCache:
         if score_params is not None:
             fold.score_params = (split_fit_params(score_params, n, train), split_fit_params(score_params, n, test))
         try:
-            x_ref = weakref.ref(X, self._forget)
+            x_ref = weakref.ref(_identity(X), self._forget)
         except TypeError:  # not weak-referenceable (a list): don't cache
             return fold
+        y_key = weakref.ref(y.token) if isinstance(y, RowBlocks) else y  # (a token held would never go)
         with self._lock:
-            self._entry = {"X": x_ref, "y": y, "fit_params": fit_params, "splits": splits, "split": split_idx,
+            self._entry = {"X": x_ref, "y": y_key, "fit_params": fit_params, "splits": splits, "split": split_idx,
                            "pairwise": pairwise, "score_params": score_params, "fold": fold}
         return fold
 
@@ -443,12 +451,26 @@ class _FoldCache:
             self._entry = None
 
 
+def _identity(data):
+    """What the fold cache recognises placed data by: their placement's
+    token for row blocks (a new RowBlocks stands for them in each task)."""
+    return data.token if isinstance(data, RowBlocks) else data
+
+
+def _same(held, data) -> bool:
+    """Is ``data`` what the fold cache holds as ``held`` (see _FoldCache.get)?"""
+    if isinstance(data, RowBlocks):
+        return isinstance(held, weakref.ref) and held() is data.token
+    return held is data
+
+
 FOLDS = _FoldCache()
 
 
 def fit_and_score_batch(batch, template, X, y, splits, fit_params, scoring, opts):
     """Fit and score every item ``(candidate, split, params, pairwise)`` of
     ``batch`` on folds sliced from X, y (see :func:`take_split`)."""
+    X, y = rows_of(X), rows_of(y)
     return [_fit_score_one(template, params,
                            FOLDS.get(X, y, splits, fit_params, split_idx, pairwise, scoring.routed),
                            scoring, opts)
@@ -468,6 +490,7 @@ def fit_prefix(prefix, X, y, split, error_score, train_scores: bool = False):
     it fails (or scores) exactly as in scikit-learn's search.
     """
     train, test = split
+    X, y = rows_of(X), rows_of(y)
     X_train, X_test = take_split(X, train, test, is_pairwise(prefix, {}))
     y_train, y_test = take_rows(y, train), take_rows(y, test)
     try:
@@ -517,6 +540,8 @@ def fit_final(template, params, X, y, fit_params):
     empty): recording swaps the process's warning state (Python < 3.14),
     which other tasks running at the same time on a worker of several
     threads would see."""
+    X, y = whole(X), whole(y)  # placed row blocks, concatenated
+
     def attempt(private: bool):
         start = time.perf_counter()
         X_, y_ = (_for_use(X, private=True), _for_use(y, private=True)) if private else \

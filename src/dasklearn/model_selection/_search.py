@@ -5,9 +5,12 @@ Execution model
 ``fit`` validates everything on the client first (parameter names, scoring,
 refit, the splits), then places the data on the cluster once: a numpy /
 pandas input is scattered to one worker and fetched by each other worker the
-first time one of its tasks needs it; a dask input is computed and
-concatenated *on a worker* (it never passes through the client), so each
-training fold must fit in one worker's memory. For data larger than that,
+first time one of its tasks needs it; a dask input is computed *on the
+workers* (it never passes through the client): a dask array of large row
+blocks stays in its blocks, which each worker gathers from its peers and cuts
+its folds from (see :mod:`dasklearn._runtime._rows`); other dask input is
+concatenated on one worker. Each training fold must fit in one worker's
+memory. For data larger than that,
 use :class:`dasklearn.wrappers.Incremental` or the data-parallel estimators.
 
 Every (candidate, split) fit then runs as part of a task on the cluster.
@@ -428,17 +431,24 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         try:
             # the data go to the cluster once; dask inputs are computed there, and
             # only y (one value per sample, needed by the splitters) comes back
-            X_h, y_h = backend.materialize(X, np.asarray(y) if isinstance(y, list) else y)
+            # (a large dask array stays in its row blocks, see _runtime._rows)
+            (X_h, X_blocks), (y_h, y_blocks) = backend.place_rows(
+                X, np.asarray(y) if isinstance(y, list) else y)
             X, y = given  # without the persisted copies (see _with_known_rows): the placed ones are read
-            placed += [X_h, y_h]
-            # X is checked where it is (only two counts come back), in the
-            # same round trip that brings y
-            report_h = backend.submit(_validation.finite_report, X_h) if _blockwise.is_dask(X) else None
-            placed.append(report_h)
-            y_fetched, report = backend.fetch_all([y_h if _blockwise.is_dask(y) else None, report_h])
+            placed += [h for h, blocks in ((X_h, X_blocks), (y_h, y_blocks))
+                       for h in ([h[0], *blocks] if blocks is not None else [h])]
+            # X is checked where it is, block by block (only two counts come
+            # back from each), in the same round trip that brings y
+            reports_h = ([backend.submit(_validation.finite_report, b) for b in X_blocks or [X_h]]
+                         if _blockwise.is_dask(X) else [])
+            placed += reports_h
+            y_parts = (y_blocks or [y_h]) if _blockwise.is_dask(y) else []
+            fetched = backend.fetch_all([*y_parts, *reports_h])
+            y_fetched = (np.concatenate(fetched[:len(y_parts)]) if y_blocks is not None
+                         else fetched[0] if y_parts else None)
             y_local = _local_copy(y_fetched) if _blockwise.is_dask(y) else _local_copy(y)
-            if report is not None:
-                check_finite(report)
+            if reports_h:
+                check_finite(tuple(int(sum(counts)) for counts in zip(*fetched[len(y_parts):])))
             cv = check_cv(self.cv, y_local, classifier=is_classifier(self.estimator))
             split_X = np.empty((n_samples, 0)) if _blockwise.is_dask(X) else X
             local_split_params = {k: _local_copy(v) for k, v in split_params.items()}
