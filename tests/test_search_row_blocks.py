@@ -56,6 +56,44 @@ def test_rows_cut_from_blocks_equal_numpy_indexing(kind):
     np.testing.assert_array_equal(_blocks(a[:, 0], [7, 13, 0, 20]).take(idx), a[:, 0][idx])
 
 
+def test_blocks_of_other_dtypes_than_declared_give_folds_and_whole_alike():
+    """Blocks may differ from the dtype dask declared (from_delayed): the
+    folds the fits see and the whole the refit sees are cast alike."""
+    numbers = RowBlocks(RowsToken(), [np.array([1, 2]), np.array([0.5, 1.5])])
+    np.testing.assert_array_equal(numbers.take([0, 3]), [1.0, 1.5])
+    np.testing.assert_array_equal(numbers.take([3, 0]), numbers.whole()[[3, 0]])
+    words = RowBlocks(RowsToken(), [np.array(["cat", "hor"]), np.array(["hornet", "horse"])])
+    np.testing.assert_array_equal(words.take([1, 2, 3]), ["hor", "hornet", "horse"])
+    np.testing.assert_array_equal(words.take([3, 0]), words.whole()[[3, 0]])
+
+
+def test_a_worker_drops_its_last_fold_before_cutting_the_next():
+    """Only one split's folds are alive in a worker at a time (they were two
+    while the next was cut)."""
+    import weakref
+
+    X_ = np.arange(60.0).reshape(30, 2)
+    y_ = np.arange(30) % 2
+    splits = list(sk.KFold(3).split(X_))
+    seen = []
+
+    class Watched(RowBlocks):
+        def take(self, idx):
+            seen.append(last() if last is not None else None)
+            return super().take(idx)
+
+    last = None
+    rows = Watched(RowsToken(), [X_[:10], X_[10:]])
+    try:
+        fold = _fit.FOLDS.get(rows, y_, splits, {}, 0)
+        last = weakref.ref(fold.X_train)
+        del fold
+        _fit.FOLDS.get(rows, y_, splits, {}, 1)
+    finally:
+        _fit.FOLDS.clear()
+    assert len(seen) == 4 and seen[2] is None and seen[3] is None, seen  # gone when split 1's were cut
+
+
 def test_rows_cut_from_blocks_refuse_what_numpy_refuses():
     rows = _blocks(np.zeros((10, 2)), [4, 6])
     for bad in (np.array([10]), np.array([-11]), np.ones(9, dtype=bool)):
@@ -99,6 +137,12 @@ def test_large_dask_arrays_are_placed_as_row_blocks_small_ones_whole(client):
         [(h, blocks)] = backend.place_rows(data)
         assert blocks is None and not isinstance(h, list)
         backend.release([h])
+    # X's blocks decide, not a y of one large chunk beside them
+    big_y = da.from_array(np.arange(200_000, dtype=float))  # 1.6 MB, one chunk
+    tiny_X = da.from_array(np.zeros((200_000, 2)), chunks=(2_000, 2))  # 32 KB blocks
+    handles = backend.place_rows(tiny_X, big_y)
+    assert [blocks for _, blocks in handles] == [None, None]
+    backend.release([h for h, _ in handles])
 
 
 def _same_as_sklearn(ours, ref):

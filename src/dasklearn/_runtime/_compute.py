@@ -14,7 +14,7 @@ import math
 
 SMALL_BLOCK_BYTES = 1 << 20  # below this, per-task overhead dominates the work
 SMALL_TOTAL_BYTES = 256 << 20  # one worker computes it all: keep that modest
-MAX_ROW_BLOCKS = 256  # placed as row blocks, each task of a search depends on them all
+MAX_ROW_BLOCKS = 256  # per array placed as row blocks (each task of a search depends on them all)
 
 
 def _array_sizes(coll):
@@ -164,9 +164,10 @@ def row_blocks_on_cluster(client, collections) -> list | None:
     computed together on the workers and left there unconcatenated (see
     :mod:`dasklearn._runtime._rows`); None when the collections are better
     computed whole by :func:`materialize_on_cluster`: not all numpy-backed
-    dask arrays of known shape, a single row block, blocks under
-    ``SMALL_BLOCK_BYTES`` on average (those of the largest array: X, not
-    y), or more than ``MAX_ROW_BLOCKS`` in all."""
+    dask arrays of known shape, or the largest of them (X, not y) in a
+    single row block, in blocks under ``SMALL_BLOCK_BYTES`` on average, or
+    in more than ``MAX_ROW_BLOCKS`` (an X of tiny blocks beside a y of one
+    large chunk is concatenated, as its blocks would be many tasks)."""
     import dask
     import numpy as np
     from dask.array import Array
@@ -178,11 +179,12 @@ def row_blocks_on_cluster(client, collections) -> list | None:
         return None  # sparse or GPU blocks: computed whole, as before
     if any(math.isnan(s) for c in collections for s in c.shape):
         return None
-    n_blocks = [len(c.chunks[0]) for c in collections]
-    if max(n_blocks) < 2 or sum(n_blocks) > MAX_ROW_BLOCKS:
+    largest = max(collections, key=lambda c: math.prod(c.shape) * c.dtype.itemsize)
+    n_blocks = len(largest.chunks[0])
+    if n_blocks < 2 or any(len(c.chunks[0]) > MAX_ROW_BLOCKS for c in collections):
         return None  # nothing to gain, or every task would wait on too many keys
-    if max(math.prod(c.shape) * c.dtype.itemsize / n for c, n in zip(collections, n_blocks)) < SMALL_BLOCK_BYTES:
-        return None  # tiny blocks (X's, the largest): one array, concatenated once, is cheaper to cut
+    if math.prod(largest.shape) * largest.dtype.itemsize / n_blocks < SMALL_BLOCK_BYTES:
+        return None  # tiny blocks: one array, concatenated once, is cheaper to cut
     rows = [c.rechunk({i: -1 for i in range(1, c.ndim)}) if c.ndim > 1 else c for c in collections]
     optimized = dask.optimize(*rows)  # together: work the arrays share runs once
     blocks = [c.to_delayed(optimize_graph=False).ravel().tolist() for c in optimized]

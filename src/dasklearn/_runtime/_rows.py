@@ -34,7 +34,8 @@ class RowBlocks:
         self.blocks = blocks
         self.offsets = np.cumsum([0] + [b.shape[0] for b in blocks])
         self.shape = (int(self.offsets[-1]), *blocks[0].shape[1:])
-        self.dtype = blocks[0].dtype
+        # as whole() concatenates them, should blocks differ from the dtype dask declared
+        self.dtype = np.result_type(*blocks)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -60,8 +61,10 @@ class RowBlocks:
             starts = np.searchsorted(block_of, np.arange(len(self.blocks) + 1))
             for j, block in enumerate(self.blocks):
                 a, b = starts[j], starts[j + 1]
-                if a < b:
+                if a < b and block.dtype == out.dtype:
                     np.take(block, idx[a:b] - self.offsets[j], axis=0, out=out[a:b])
+                elif a < b:  # (a block of another dtype than declared: cast as whole() casts)
+                    out[a:b] = block[idx[a:b] - self.offsets[j]]
             return out
         for j, block in enumerate(self.blocks):  # rows in any order (ShuffleSplit's)
             where = np.flatnonzero(block_of == j)

@@ -428,6 +428,7 @@ class _FoldCache:
                     and e["splits"] is splits and e["split"] == split_idx and e["pairwise"] == pairwise
                     and e["score_params"] is score_params):
                 return e["fold"]
+            self._entry = e = None  # this worker moved on: its last fold goes before the next is cut
         train, test = splits[split_idx]
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         train_params = split_fit_params(fit_params, n, train)

@@ -356,7 +356,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, DataFrame, dask array or dask DataFrame of shape (n_samples, n_features)
-            Training data. A dask input is materialised once on a worker.
+            Training data. A dask input is computed on the workers: an array of
+            large row blocks stays in its blocks (each worker gathers them),
+            other dask input is concatenated on one worker.
         y : array-like or dask array of shape (n_samples,), default=None
             Target. It is brought to the client once (one value per sample)
             to make the splits, as scikit-learn's splitters need it.
