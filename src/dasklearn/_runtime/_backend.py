@@ -235,8 +235,9 @@ class DistributedBackend:
         blocks = row_blocks_on_cluster(self.client, [objs[i] for i in lazy]) if lazy else None
         if blocks is None:
             return [(h, None) for h in self.materialize(*objs)]
-        *rest, token = self.put_all([None if i in lazy else o for i, o in enumerate(objs)] + [RowsToken()])
-        out = [(h, None) for h in rest]
+        # the token is made by a task (not scattered): lost with a worker, dask makes another
+        token = self.client.submit(RowsToken, pure=False)
+        out = [(h, None) for h in self.put_all([None if i in lazy else o for i, o in enumerate(objs)])]
         for i, futures in zip(lazy, blocks):
             out[i] = ([token, *futures], futures)
         return out
