@@ -355,6 +355,32 @@ def test_dask_dataframe_input(client, clf_data):
     assert ours.score(ddf, dy) == pytest.approx(ref.score(df, y), abs=1e-12)
 
 
+def _logged_partition(part, log):
+    with open(log, "a") as f:
+        f.write(f"{int(part.index[0])}\n")
+    return part
+
+
+def test_a_dask_dataframe_is_computed_once_by_fit(client, clf_data, tmp_path):
+    """Counting X's rows, counting y's and placing them each ran the graph X
+    and y share: three times (39x slower than an array on the tutorial's
+    data as DataFrames of 25-row partitions)."""
+    import dask.dataframe as dd
+
+    X, y = clf_data
+    log = str(tmp_path / "partitions.log")
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]).assign(target=y)
+    frame = dd.from_pandas(df, npartitions=4).map_partitions(_logged_partition, log, meta=df.iloc[:0])
+    ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(frame.drop(columns="target"),
+                                                                          frame["target"])
+    with open(log) as f:
+        computed = sorted(map(int, f.read().split()))
+    assert computed == sorted(int(i) for i in frame.divisions[:-1]), computed  # each partition once
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("scoring", [None, "roc_auc", "neg_log_loss", ["accuracy", "f1"]])
 def test_score_on_large_dask_input_uses_blockwise_responses(client, scoring):
     """Blocks above the one-task threshold: score from blockwise responses,

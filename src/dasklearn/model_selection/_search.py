@@ -109,24 +109,30 @@ def _n_samples(X, name: str = "X") -> int:
 
 
 def _with_known_rows(X, y) -> tuple:
-    """(X, y), where a dask array of unknown row chunk sizes (after boolean
-    indexing, or ``ddf.values``) is persisted, with its chunk sizes computed:
-    the search reads it whole anyway, as it counts a DataFrame's rows. X and
-    y are persisted together, so that work they share (a mask) runs once.
-    The caller's arrays are left as they are."""
+    """(X, y), where dask input whose rows must be counted by computing it
+    is persisted first, so that it is computed once: a dask array of unknown
+    row chunk sizes (after boolean indexing, or ``ddf.values``), with its
+    chunk sizes then computed, and a dask DataFrame or Series (``len`` runs
+    its whole graph; counting X, counting y and placing them ran a graph
+    shared by X and y three times). The dask input among X and y is persisted
+    together, so that work they share (a mask, a common source) runs once;
+    the search reads it whole anyway. The caller's collections are left as
+    they are."""
     from dask.array import Array
 
-    def unknown(a) -> bool:
-        return isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))
+    def counted_by_computing(a) -> bool:
+        return (isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))) or (
+            _blockwise.is_dask(a) and hasattr(a, "divisions"))
 
-    which = [a for a in (X, y) if unknown(a)]
-    if not which:
+    if not any(counted_by_computing(a) for a in (X, y)):
         return X, y
     import dask
 
+    which = [a for a in (X, y) if _blockwise.is_dask(a)]
     persisted = dict(zip(map(id, which), dask.persist(*which)))
     for a in persisted.values():
-        a.compute_chunk_sizes()  # from the persisted blocks: one small task each
+        if isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0])):
+            a.compute_chunk_sizes()  # from the persisted blocks: one small task each
     return tuple(persisted.get(id(a), a) for a in (X, y))
 
 
