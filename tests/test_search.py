@@ -319,11 +319,16 @@ def _incoming_transfers(client):
     )
 
 
-@pytest.mark.parametrize("kind", ["numpy", "dask"])
+@pytest.mark.parametrize("kind", ["numpy", "dask", "dask row blocks"])
 def test_training_data_reach_each_worker_at_most_once(client, kind):
+    """(A dask array of 1 MiB blocks and more is placed as its row blocks:
+    each worker fetches from its peers the blocks it lacks, each once.)"""
     X, y = make_classification(n_samples=20_000, n_features=25, random_state=0)  # 4 MB
     if kind == "dask":
-        X, y = da.from_array(X, chunks=5_000), da.from_array(y, chunks=5_000)
+        X, y = da.from_array(X, chunks=5_000), da.from_array(y, chunks=5_000)  # 1.0 MB blocks: whole
+    if kind == "dask row blocks":
+        X, y = make_classification(n_samples=20_000, n_features=64, random_state=0)  # 10 MB
+        X, y = client.persist([da.from_array(X, chunks=5_000), da.from_array(y, chunks=5_000)])
     before = _incoming_transfers(client)
     client.amm.stop()  # dask's memory manager may drop an idle worker's copy, which it then fetches again
     try:
@@ -333,11 +338,16 @@ def test_training_data_reach_each_worker_at_most_once(client, kind):
         client.amm.start()
     assert len(search.cv_results_["params"]) == 12  # 36 fits in many tasks
     after = _incoming_transfers(client)
+    moved = []
     for worker, log in after.items():
         new = log[len(before[worker]):]
         big = [keys for keys, nbytes in new if nbytes >= X.nbytes / 2]
         # X is placed on one worker; the other fetches it once, however many tasks it runs
         assert len(big) <= 1, (worker, big)
+        keys = [k for keys, _ in new for k in keys]
+        assert len(keys) == len(set(keys)), (worker, keys)  # nothing fetched twice (row blocks: each block once)
+        moved += [k for k in keys if kind == "dask row blocks" and X.name in k]
+    assert kind != "dask row blocks" or len(moved) >= 2, moved  # blocks did move between the workers
 
 
 def test_dask_dataframe_input(client, clf_data):

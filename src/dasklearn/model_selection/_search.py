@@ -120,9 +120,11 @@ def _with_known_rows(X, y) -> tuple:
     they are."""
     from dask.array import Array
 
+    def unknown_rows(a) -> bool:
+        return isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))
+
     def counted_by_computing(a) -> bool:
-        return (isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))) or (
-            _blockwise.is_dask(a) and hasattr(a, "divisions"))
+        return unknown_rows(a) or (_blockwise.is_dask(a) and hasattr(a, "divisions"))
 
     if not any(counted_by_computing(a) for a in (X, y)):
         return X, y
@@ -131,7 +133,7 @@ def _with_known_rows(X, y) -> tuple:
     which = [a for a in (X, y) if _blockwise.is_dask(a)]
     persisted = dict(zip(map(id, which), dask.persist(*which)))
     for a in persisted.values():
-        if isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0])):
+        if unknown_rows(a):
             a.compute_chunk_sizes()  # from the persisted blocks: one small task each
     return tuple(persisted.get(id(a), a) for a in (X, y))
 
