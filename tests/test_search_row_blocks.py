@@ -5,6 +5,8 @@ for one worker to concatenate the whole array and copying it from there.
 The folds, and so the scores, must be scikit-learn's whatever the splitter;
 each block reaches a worker once; nothing is left cached on the workers."""
 
+import time
+
 import numpy as np
 import pytest
 from sklearn import model_selection as sk
@@ -196,5 +198,8 @@ def test_no_fold_stays_cached_after_fit(client):
     search = GridSearchCV(SGDClassifier(max_iter=5, tol=None, random_state=0),
                           {"alpha": list(np.logspace(-5, -1, 10))}, cv=3).fit(Xd, yd)
     assert len(search.cv_results_["params"]) == 10
-    assert all(client.run(lambda: _fit.FOLDS._entry is None).values())
+    deadline = time.monotonic() + 15  # (the workers hear of the released token a moment after fit returns)
+    while not all(client.run(lambda: _fit.FOLDS._entry is None).values()):
+        assert time.monotonic() < deadline, "a worker still holds a fold of a finished search"
+        time.sleep(0.05)
     assert len(client.who_has(Xd)) == 3  # the user's array is still there (three blocks)
