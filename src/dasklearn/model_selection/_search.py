@@ -112,25 +112,27 @@ def _with_known_rows(X, y) -> tuple:
     """(X, y), where dask input whose rows must be counted by computing it
     is persisted first, so that it is computed once: a dask array of unknown
     row chunk sizes (after boolean indexing, or ``ddf.values``), with its
-    chunk sizes then computed, and a dask DataFrame or Series (``len`` runs
-    its whole graph; counting X, counting y and placing them ran a graph
-    shared by X and y three times). The dask input among X and y is persisted
-    together, so that work they share (a mask, a common source) runs once;
-    the search reads it whole anyway. The caller's collections are left as
-    they are."""
+    chunk sizes then computed, and a dask DataFrame or Series not persisted
+    already (``len`` runs its whole graph; counting X, counting y and placing
+    them ran a graph shared by X and y three times). The dask input among X
+    and y (but what is persisted already) is persisted together, so that
+    work they share (a mask, a common source) runs once; the search reads it
+    whole anyway. The caller's collections are left as they are."""
     from dask.array import Array
+
+    from dasklearn._runtime._compute import _holds_futures as holds_futures
 
     def unknown_rows(a) -> bool:
         return isinstance(a, Array) and a.ndim > 0 and bool(np.isnan(a.shape[0]))
 
-    def counted_by_computing(a) -> bool:
-        return unknown_rows(a) or (_blockwise.is_dask(a) and hasattr(a, "divisions"))
+    def counted_by_computing(a) -> bool:  # (a frame persisted already is counted from its futures)
+        return unknown_rows(a) or (_blockwise.is_dask(a) and hasattr(a, "divisions") and not holds_futures([a]))
 
     if not any(counted_by_computing(a) for a in (X, y)):
         return X, y
     import dask
 
-    which = [a for a in (X, y) if _blockwise.is_dask(a)]
+    which = [a for a in (X, y) if _blockwise.is_dask(a) and (unknown_rows(a) or not holds_futures([a]))]
     persisted = dict(zip(map(id, which), dask.persist(*which)))
     for a in persisted.values():
         if unknown_rows(a):
