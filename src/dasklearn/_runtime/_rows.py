@@ -6,8 +6,8 @@ each worker then fetches the blocks it lacks from whichever peers hold them,
 all at once, and slices its folds straight from the blocks. Concatenating on
 one worker first would make every other worker wait for that worker's
 concatenation and then copy the whole array from that one peer (on a large
-cluster, all of them from the same worker), and hold a third copy (blocks,
-whole, fold) where two do (blocks, fold).
+cluster, all of them from the same worker), and keep that whole copy beside
+the folds for the whole search (here, only the refit concatenates one).
 
 A task is given such data as one list, ``[RowsToken, block, block, ...]``
 (dask hands a task the blocks themselves), which :func:`rows_of` turns into
