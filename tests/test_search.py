@@ -391,6 +391,50 @@ def test_a_dask_dataframe_is_computed_once_by_fit(client, clf_data, tmp_path):
                                rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("scoring", [None, "roc_auc", "neg_log_loss", ["accuracy", "f1"]])
+def test_score_on_a_dask_dataframe_reads_each_partition_once(client, clf_data, tmp_path, scoring):
+    """score computed y, then the responses from X: the graph X and y share
+    ran twice. The response scikit-learn's scorers ask for is now known up
+    front and computed together with y."""
+    import dask.dataframe as dd
+
+    X, y = clf_data
+    refit = "f1" if isinstance(scoring, list) else True
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]).assign(target=y)
+    # fitted with the frame's column names: no warning, the outputs' shape is
+    # learnt from a row of zeros, not from X's first partition
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring=scoring,
+                          refit=refit).fit(df.drop(columns="target"), y)
+    log = str(tmp_path / "partitions.log")
+    frame = dd.from_pandas(df, npartitions=4).map_partitions(_logged_partition, log, meta=df.iloc[:0])
+    ours = search.score(frame.drop(columns="target"), frame["target"])
+    with open(log) as f:
+        computed = sorted(map(int, f.read().split()))
+    assert computed == sorted(int(i) for i in frame.divisions[:-1]), computed  # each partition once
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring=scoring, refit=refit).fit(X, y)
+    assert ours == pytest.approx(ref.score(X, y), abs=1e-12)
+
+
+def test_a_users_scorer_is_called_once_by_score(client, clf_data):
+    """Only scikit-learn's own scorers are probed for their response: a
+    user's scorer may count or log its calls."""
+    import dask.dataframe as dd
+    from sklearn.metrics import accuracy_score
+
+    X, y = clf_data
+    calls = []
+
+    def scorer(est, X_, y_):
+        calls.append(1)
+        return accuracy_score(y_, est.predict(X_))
+
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring=scorer).fit(X, y)
+    calls.clear()
+    got = search.score(dd.from_pandas(pd.DataFrame(X), npartitions=4), dd.from_pandas(pd.Series(y), npartitions=4))
+    assert calls == [1]
+    assert got == pytest.approx(accuracy_score(y, search.best_estimator_.predict(X)), abs=1e-12)
+
+
 def test_a_persisted_dask_dataframe_is_not_persisted_again(client, clf_data):
     """Persisting a persisted frame again is not free (dask aliases each of
     its partitions in a task: 0.25 s more on a search over 198 partitions);

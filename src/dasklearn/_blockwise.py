@@ -316,18 +316,23 @@ def check_meta(name: str, meta) -> None:
 class _BlockwiseResponses:
     """Stand-in for an estimator inside a scorer: its response methods are
     computed blockwise on the dask X the scorer passes in, then gathered
-    (one value or one row of probabilities per sample)."""
+    (one value or one row of probabilities per sample). ``known`` is a
+    response already computed for that X, ``(X, method, value)``."""
 
-    def __init__(self, est):
+    def __init__(self, est, known=None):
         self._est = est
+        self._known = known
 
     def __getattr__(self, name):
-        if name in {"predict", "predict_proba", "predict_log_proba", "decision_function"}:
+        if name in _RESPONSES:
             if not hasattr(self._est, name):
                 raise AttributeError(name)
 
             def method(X):
-                out = _compute(apply_method(self._est, name, X))
+                if self._known is not None and self._known[0] is X and self._known[1] == name:
+                    out = self._known[2]
+                else:
+                    out = _compute(apply_method(self._est, name, X))
                 return out.to_numpy() if hasattr(out, "to_numpy") else out
 
             method.__name__ = name  # scikit-learn's scorers look the response up by name
@@ -349,6 +354,68 @@ class _BlockwiseResponses:
         # an estimator with its own score needs the data itself
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return self._est.score(X.compute(), y, **kw)
+
+
+_RESPONSES = frozenset({"predict", "predict_proba", "predict_log_proba", "decision_function"})
+
+
+class _Asked(Exception):
+    """Raised by :class:`_ResponseProbe` with the response a scorer asked for."""
+
+    def __init__(self, method):
+        super().__init__(method)
+        self.method = method
+
+
+class _ResponseProbe:
+    """Stand-in for an estimator that stops a scorer at its first request
+    for a response (raising :class:`_Asked`), before any data is read."""
+
+    def __init__(self, est):
+        self._est = est
+
+    def __getattr__(self, name):
+        if name in _RESPONSES:
+            if not hasattr(self._est, name):
+                raise AttributeError(name)
+
+            def method(X):
+                raise _Asked(name)
+
+            method.__name__ = name
+            return method
+        return getattr(self._est, name)
+
+    def __sklearn_tags__(self):
+        return self._est.__sklearn_tags__()
+
+    def score(self, X, y, sample_weight=None):
+        raise _Asked("predict" if _mixin_score(self._est) else None)
+
+
+def _mixin_score(est) -> bool:
+    """Is ``est.score`` scikit-learn's accuracy or R^2 of ``predict``?"""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    return type(est).score in (ClassifierMixin.score, RegressorMixin.score)
+
+
+def _response_asked(scorer, est, X, y, kwargs):
+    """The response method ``scorer`` computes first, found by calling it on
+    a probe that stops it there; None when that cannot be known safely.
+
+    Only scikit-learn's own scorers are probed: they read nothing before
+    asking for the response, and calling them has no side effect. A
+    user's scorer is never called more than once."""
+    if not type(scorer).__module__.startswith("sklearn."):
+        return None
+    try:
+        scorer(_ResponseProbe(est), X, y, **kwargs)
+    except _Asked as asked:
+        return asked.method
+    except Exception:
+        return None
+    return None
 
 
 def compute_here(*objs) -> list:
@@ -374,7 +441,11 @@ def score(scorer, est, X, y, **kwargs):
 
     Small dask input (see the runtime's one-task policy) is brought together
     on one worker and scored there: one number comes back. Larger input is
-    scored from responses computed blockwise; only those and y come here.
+    scored from responses computed blockwise; only those, y and dask-valued
+    scorer arguments (sample weights) come here. When the response the
+    scorer asks for is known up front (scikit-learn's scorers, found by a
+    probe), it is computed together with y and those arguments, so a graph
+    they share (X and y columns of one DataFrame) runs once.
     """
     if not is_dask(X):
         return scorer(est, X, y, **kwargs)
@@ -386,10 +457,18 @@ def score(scorer, est, X, y, **kwargs):
         if runs_in_one_task([X, y] if is_dask(y) else [X]):
             placed = backend.materialize(X, y)
             return backend.result(backend.submit(_score_task, scorer, est, *placed, kwargs))
-        y_local = backend.compute(y)[0] if is_dask(y) else y
-        if hasattr(y_local, "to_numpy"):
-            y_local = y_local.to_numpy()
-        return scorer(_BlockwiseResponses(est), X, y_local, **kwargs)
+        lazy = [k for k, v in kwargs.items() if is_dask(v)]
+        method = _response_asked(scorer, est, X, y, kwargs) if is_dask(y) or lazy else None
+        wanted = [apply_method(est, method, X)] if method is not None else []
+        values = backend.compute(*wanted, y, *(kwargs[k] for k in lazy))
+        known = (X, method, values.pop(0)) if method is not None else None
+        y_local = values.pop(0)
+        kwargs = {**kwargs, **{k: _as_numpy(v) for k, v in zip(lazy, values)}}
+        return scorer(_BlockwiseResponses(est, known), X, _as_numpy(y_local), **kwargs)
     finally:
         backend.release(placed)
         backend.close()
+
+
+def _as_numpy(values):
+    return values.to_numpy() if hasattr(values, "to_numpy") else values
