@@ -1,6 +1,7 @@
 """Distributed GridSearchCV / RandomizedSearchCV against scikit-learn's."""
 
 import os
+import warnings
 
 import dask.array as da
 import numpy as np
@@ -430,9 +431,32 @@ def test_a_users_scorer_is_called_once_by_score(client, clf_data):
 
     search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring=scorer).fit(X, y)
     calls.clear()
-    got = search.score(dd.from_pandas(pd.DataFrame(X), npartitions=4), dd.from_pandas(pd.Series(y), npartitions=4))
+    X_dask, y_dask = dd.from_pandas(pd.DataFrame(X), npartitions=4), dd.from_pandas(pd.Series(y), npartitions=4)
+    got = search.score(X_dask, y_dask)
     assert calls == [1]
     assert got == pytest.approx(accuracy_score(y, search.best_estimator_.predict(X)), abs=1e-12)
+    # beside one of scikit-learn's, in its multi-metric scorer: still called once
+    from dasklearn.wrappers import ParallelPostFit
+
+    model = ParallelPostFit(LogisticRegression(), scoring={"mine": scorer, "acc": "accuracy"}).fit(X, y)
+    calls.clear()
+    got = model.score(X_dask, y_dask)
+    assert calls == [1]
+    assert got["mine"] == pytest.approx(accuracy_score(y, model.estimator_.predict(X)), abs=1e-12)
+
+
+def test_score_on_a_frame_with_a_dask_array_y_gives_no_mixed_collections_warning(client, clf_data):
+    """dask warns when one compute mixes DataFrames and arrays (and runs them
+    apart anyway): the response and y are then computed apart, as before."""
+    import dask.array as da
+    import dask.dataframe as dd
+
+    X, y = clf_data
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = search.score(dd.from_pandas(pd.DataFrame(X), npartitions=4), da.from_array(y, chunks=150))
+    assert got == pytest.approx(search.best_estimator_.score(X, y), abs=1e-12)
 
 
 def test_a_persisted_dask_dataframe_is_not_persisted_again(client, clf_data):

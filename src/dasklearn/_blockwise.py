@@ -313,6 +313,9 @@ def check_meta(name: str, meta) -> None:
     )
 
 
+_RESPONSES = frozenset({"predict", "predict_proba", "predict_log_proba", "decision_function"})
+
+
 class _BlockwiseResponses:
     """Stand-in for an estimator inside a scorer: its response methods are
     computed blockwise on the dask X the scorer passes in, then gathered
@@ -333,7 +336,7 @@ class _BlockwiseResponses:
                     out = self._known[2]
                 else:
                     out = _compute(apply_method(self._est, name, X))
-                return out.to_numpy() if hasattr(out, "to_numpy") else out
+                return _as_numpy(out)
 
             method.__name__ = name  # scikit-learn's scorers look the response up by name
             return method
@@ -343,24 +346,28 @@ class _BlockwiseResponses:
         return self._est.__sklearn_tags__()
 
     def score(self, X, y, sample_weight=None):
-        from sklearn.base import ClassifierMixin, RegressorMixin
+        from sklearn.base import is_classifier
         from sklearn.metrics import accuracy_score, r2_score
 
-        own = type(self._est).score
-        if own is ClassifierMixin.score:
-            return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
-        if own is RegressorMixin.score:
-            return r2_score(y, self.predict(X), sample_weight=sample_weight)
+        if _mixin_score(self._est):
+            metric = accuracy_score if is_classifier(self._est) else r2_score
+            return metric(y, self.predict(X), sample_weight=sample_weight)
         # an estimator with its own score needs the data itself
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return self._est.score(X.compute(), y, **kw)
 
 
-_RESPONSES = frozenset({"predict", "predict_proba", "predict_log_proba", "decision_function"})
+def _mixin_score(est) -> bool:
+    """Is ``est.score`` scikit-learn's accuracy or R^2 of ``predict``?"""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    return type(est).score in (ClassifierMixin.score, RegressorMixin.score)
 
 
 class _Asked(Exception):
-    """Raised by :class:`_ResponseProbe` with the response a scorer asked for."""
+    """Raised by :class:`_ResponseProbe`: ``method`` is the response a
+    scorer asked for, None for an estimator's own ``score`` (which needs X
+    itself, not a response)."""
 
     def __init__(self, method):
         super().__init__(method)
@@ -393,29 +400,47 @@ class _ResponseProbe:
         raise _Asked("predict" if _mixin_score(self._est) else None)
 
 
-def _mixin_score(est) -> bool:
-    """Is ``est.score`` scikit-learn's accuracy or R^2 of ``predict``?"""
-    from sklearn.base import ClassifierMixin, RegressorMixin
-
-    return type(est).score in (ClassifierMixin.score, RegressorMixin.score)
+# scikit-learn's scorers of one metric (check_scoring, get_scorer, make_scorer); its
+# multi-metric scorer is left out: it may hold a user's callable
+_PROBED_SCORERS = frozenset({"_Scorer", "_PassthroughScorer"})
 
 
 def _response_asked(scorer, est, X, y, kwargs):
     """The response method ``scorer`` computes first, found by calling it on
     a probe that stops it there; None when that cannot be known safely.
 
-    Only scikit-learn's own scorers are probed: they read nothing before
-    asking for the response, and calling them has no side effect. A
-    user's scorer is never called more than once."""
-    if not type(scorer).__module__.startswith("sklearn."):
+    Only scikit-learn's own scorers of one metric are probed: they read
+    nothing before asking for the response, and calling them has no side
+    effect (their warnings are the real call's to give). A user's scorer
+    is never called more than once."""
+    import warnings
+
+    if not (type(scorer).__module__.startswith("sklearn.") and type(scorer).__name__ in _PROBED_SCORERS):
         return None
     try:
-        scorer(_ResponseProbe(est), X, y, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scorer(_ResponseProbe(est), X, y, **kwargs)
     except _Asked as asked:
         return asked.method
     except Exception:
         return None
     return None
+
+
+def _compute_by_kind(backend, objs) -> list:
+    """Values of ``objs``, those of one kind (dask DataFrames and Series, or
+    other collections) computed together, so that a graph they share runs
+    once; dask computes the two kinds apart anyway (with a warning when
+    asked to mix them)."""
+    frames = [i for i, o in enumerate(objs) if hasattr(o, "divisions")]
+    others = [i for i in range(len(objs)) if i not in frames]
+    out = list(objs)
+    for idx in (frames, others):
+        if idx:
+            for i, v in zip(idx, backend.compute(*(objs[i] for i in idx))):
+                out[i] = v
+    return out
 
 
 def compute_here(*objs) -> list:
@@ -443,8 +468,9 @@ def score(scorer, est, X, y, **kwargs):
     on one worker and scored there: one number comes back. Larger input is
     scored from responses computed blockwise; only those, y and dask-valued
     scorer arguments (sample weights) come here. When the response the
-    scorer asks for is known up front (scikit-learn's scorers, found by a
-    probe), it is computed together with y and those arguments, so a graph
+    scorer asks for is known up front (scikit-learn's scorers of one
+    metric, found by a probe), it is computed together with y and those
+    arguments of the same kind (see :func:`_compute_by_kind`), so a graph
     they share (X and y columns of one DataFrame) runs once.
     """
     if not is_dask(X):
@@ -460,7 +486,7 @@ def score(scorer, est, X, y, **kwargs):
         lazy = [k for k, v in kwargs.items() if is_dask(v)]
         method = _response_asked(scorer, est, X, y, kwargs) if is_dask(y) or lazy else None
         wanted = [apply_method(est, method, X)] if method is not None else []
-        values = backend.compute(*wanted, y, *(kwargs[k] for k in lazy))
+        values = _compute_by_kind(backend, [*wanted, y, *(kwargs[k] for k in lazy)])
         known = (X, method, values.pop(0)) if method is not None else None
         y_local = values.pop(0)
         kwargs = {**kwargs, **{k: _as_numpy(v) for k, v in zip(lazy, values)}}
