@@ -241,8 +241,8 @@ def _marginal_block_cost(n_blocks: int) -> float:
     parts = [_blocks.whole_rows(X), da.from_array(y.compute(), chunks=10)]
     fold = _blocks._ClusterFold(_Members({"tcp://a": 10**6}), lambda s: s, parts, (), None, None,
                                 pin_blocks=True)
-    fold._submit_block(0, 0)  # anything done once per fold is done by now
-    events = _trace_events(lambda: [fold._submit_block(b, b) for b in range(1, 21)])
+    fold._submit_block((0,), 0)  # anything done once per fold is done by now
+    events = _trace_events(lambda: [fold._submit_block((b,), b) for b in range(1, 21)])
     assert fold.client.submitted == 21
     return events / 20
 

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import SGDClassifier
 
 from dasklearn._runtime import _blocks
+from dasklearn._runtime._compute import _holds_futures
 from dasklearn.datasets import make_classification
 from dasklearn.wrappers import Incremental, _block_order
 
@@ -87,10 +88,12 @@ def _assert_same_model(a, b):
 
 
 def _loop(est, X, y, order):
-    """The reference: plain partial_fit on the same blocks, in this process."""
+    """The reference: plain partial_fit on the same blocks, in this process
+    (persisted blocks are fetched from the cluster)."""
     est = clone(est)
+    persisted = _holds_futures([X, y])
     for i in order:
-        xb, yb = dask.compute(X.blocks[i], y.blocks[i], scheduler="sync")
+        xb, yb = dask.compute(X.blocks[i], y.blocks[i], scheduler=None if persisted else "sync")
         est.partial_fit(xb, yb, classes=CLASSES)
     return est
 
@@ -114,20 +117,29 @@ def _no_cyclic_gc():
 
 
 # ------------------------------------------------------------ worker loss
-@pytest.mark.parametrize("epochs, shuffle, kills", [
-    (1, False, (3,)),  # early in a single pass
-    (3, True, (7, 19)),  # several shuffled passes, hit twice
-], ids=["one-pass", "shuffled-epochs-two-kills"])
-def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epochs, shuffle, kills):
+@pytest.mark.parametrize("epochs, shuffle, kills, small", [
+    (1, False, (3,), False),  # early in a single pass
+    (3, True, (7, 19), False),  # several shuffled passes, hit twice
+    (2, True, (10, 50), True),  # persisted small blocks, stepped through in groups per task
+], ids=["one-pass", "shuffled-epochs-two-kills", "persisted-small-blocks-grouped"])
+def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epochs, shuffle, kills, small):
     """SIGKILL a worker once ``partial_fit`` has run ``kills[i]`` times: the
     fit neither fails nor hangs and returns the undisturbed model exactly."""
+    from distributed import wait
+
     client.wait_for_workers(2, timeout=60)
-    X, y = _data()
+    if small:  # 60 blocks of 176 kB: 23 per task (see _blocks.group_size)
+        X, y = client.persist(list(_data(n_blocks=60, rows=2000)))
+        wait([X, y])
+        group, delay = _blocks.group_size([X, y]), DELAY / 4
+        assert 1 < group < 30
+    else:
+        (X, y), group, delay = _data(), 1, DELAY
     n_steps = X.numblocks[0] * epochs
     ref_log, log = tmp_path / "reference.log", tmp_path / "disturbed.log"
 
     def make(path):
-        return Incremental(LoggedSGD(log=str(path), delay=DELAY), shuffle_blocks=shuffle,
+        return Incremental(LoggedSGD(log=str(path), delay=delay), shuffle_blocks=shuffle,
                            random_state=0, epochs=epochs)
 
     with _no_cyclic_gc():
@@ -146,11 +158,13 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epo
             thread.join()
         assert all(killed for _, killed in threads), "a worker was not killed during the fit"
         # every step ran; those after the last state kept here ran again (and a
-        # released step still running on a survivor finishes): a few per loss
-        assert n_steps <= _lines(log) <= n_steps + 6 * len(kills)
+        # released step still running on a survivor finishes): a few tasks per loss
+        assert n_steps <= _lines(log) <= n_steps + 6 * group * len(kills)
         assert disturbed.n_recoveries_ >= 1  # the loss was seen, and the fold resumed
         assert elapsed < 120
         _assert_same_model(disturbed.estimator_, reference.estimator_)
+        del X, y  # (the test's own persisted data)
+        gc.collect()
         assert _settle(client) == 0  # nothing of either fit is left, abandoned attempts included
     client.wait_for_workers(2, timeout=60)
 

@@ -91,6 +91,43 @@ def test_incremental_on_cluster_equals_partial_fit_loop(client):
 
 
 
+def test_group_size_policy():
+    from dasklearn._runtime._blocks import GROUP_BYTES, MAX_GROUP, group_size
+
+    X, y = da.zeros((60_000, 10), chunks=(1000, 10)), da.zeros(60_000, chunks=1000)  # 88 kB a block
+    assert group_size([X, y]) == GROUP_BYTES // 88_000
+    assert group_size([da.zeros((6000, 1), chunks=(10, 1))]) == MAX_GROUP  # 80 bytes a block
+    assert group_size([da.zeros((60_000, 20), chunks=(7000, 20))]) == 1  # 1.1 MB: one a task
+    frame = dd.from_pandas(pd.DataFrame({"a": np.zeros(600)}), npartitions=60)
+    assert group_size([frame]) == 1  # sizes unknown
+    assert group_size([frame.to_dask_array()]) == 1  # unknown chunks
+
+
+def test_small_persisted_blocks_are_stepped_through_in_groups(client):
+    """Persisted input takes the per-block path whatever its size: 120 steps
+    of tiny blocks were 120 tasks (14x slower than the same fit's numbers
+    here). Consecutive steps now share a task, with the same model."""
+    from distributed import get_task_stream, wait
+
+    from dasklearn._runtime._blocks import group_size
+
+    rows = 2000  # 176 kB a block: 23 a task
+    X, y = client.persist(list(make_classification(n_samples=60 * rows, n_features=10, n_informative=4,
+                                                   chunks=rows, random_state=0)))
+    wait([X, y])
+    group = group_size([X, y])
+    assert 1 < group < 60
+    with get_task_stream(client) as stream:
+        inc = Incremental(SGDClassifier(random_state=0), random_state=0, epochs=2).fit(X, y, classes=CLASSES)
+    steps = {t["key"] for t in stream.data if str(t["key"]).startswith("dasklearn-partial-fit")}
+    assert len(steps) == -(-120 // group)
+    Xn, yn = X.compute(), y.compute()
+    ref = SGDClassifier(random_state=0)
+    for b in np.concatenate([_block_order(60, e, True, 0) for e in range(2)]):
+        ref.partial_fit(Xn[b * rows:(b + 1) * rows], yn[b * rows:(b + 1) * rows], classes=CLASSES)
+    _assert_same_model(inc.estimator_, ref)
+
+
 def test_lineage_shared_by_blocks_is_reported(client):
     """Each block's lineage runs in its own task: a global statistic in it
     would be recomputed for every block, and the user is told how to avoid it.

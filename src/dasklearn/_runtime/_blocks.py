@@ -61,6 +61,15 @@ With a Client
   :mod:`dasklearn._runtime._compute`) run the local loop below inside one
   task on a worker: same blocks, same order, same numbers, no per-block
   scheduling.
+* Groups. Blocks under ``SMALL_BLOCK_BYTES`` in larger or persisted input
+  (which the one-task policy leaves to this path) are taken in groups of
+  consecutive positions of ``order``, up to about ``GROUP_BYTES`` a group
+  (:func:`group_size`): one task computes a group's blocks and one task
+  runs their steps in turn, so tiny blocks do not each pay a task's
+  scheduling (1,000 persisted blocks of 34 kB: 9.1 s before, 0.65 s with
+  groups). Everything above about blocks (placement, the window, the state
+  kept here, recovery) then holds for groups; the steps, and the numbers,
+  are the same.
 
 Worker loss
 -----------
@@ -135,6 +144,8 @@ POLL_SECONDS = 0.5  # how often the fold checks that its workers are still there
 STEP_PRIORITY = 1  # above every block's tasks (priority -position <= 0)
 FINISH_FETCH_SECONDS = 5.0  # on a loss, how long a fetch of a finished state may complete
 MAX_STALLED_RECOVERIES = 5  # recoveries in a row that keep no new state: then give up
+GROUP_BYTES = 4 << 20  # consecutive small blocks go to one task up to about this size
+MAX_GROUP = 64  # blocks per task at most
 
 logger = logging.getLogger("dasklearn")
 
@@ -216,6 +227,17 @@ class _BlockGraphs:
             graph.update(self.lineage(k, b))  # shared tasks ([X | y] generated together) merge
         return graph, [keys[b] for keys in self.keys]
 
+    def group(self, blocks) -> tuple[dict, list]:
+        """The graph computing row blocks ``blocks`` (indices may repeat) of
+        every part, and their keys: one list of the parts' keys per block."""
+        graph: dict = {}
+        keys = []
+        for b in blocks:
+            g, k = self.block(b)
+            graph.update(g)
+            keys.append(k)
+        return graph, keys
+
 
 # -------------------------------------------------------------- local loop
 def _fold_here(step, state, parts, order, args, monitor=None):
@@ -249,21 +271,44 @@ class _Culled:
         self.keys = keys
 
 
-def _compute_block(culled: _Culled) -> tuple:
-    """Task body: row block ``b`` of every part, from its culled graph."""
+def _compute_block(culled: _Culled) -> list:
+    """Task body: the row blocks of a group (every part of each), from
+    their culled graph: one tuple of parts per block."""
     import dask
 
-    return tuple(dask.get(culled.graph, culled.keys))
+    return [tuple(parts) for parts in dask.get(culled.graph, culled.keys)]
 
 
-def _pack(*parts) -> tuple:
-    """Task body: the parts of a block of persisted collections, together."""
-    return parts
+def _pack(groups) -> list:
+    """Task body: the parts of a group of blocks of persisted collections, together."""
+    return [tuple(parts) for parts in groups]
 
 
-def _run_step(step, state, block, args):
-    """Task body: one step on a private copy of the state."""
-    return step(copy.deepcopy(state), *block, *args)
+def _run_step(step, state, blocks, args):
+    """Task body: the steps of a group of blocks, in order, on a private
+    copy of the state."""
+    state = copy.deepcopy(state)
+    for parts in blocks:
+        state = step(state, *parts, *args)
+    return state
+
+
+def group_size(parts) -> int:
+    """Pure policy: how many consecutive blocks of ``parts`` one task of the
+    cluster fold computes and steps through. Blocks smaller than
+    ``SMALL_BLOCK_BYTES`` (all parts together), where a task's scheduling
+    costs more than the work, are grouped up to about ``GROUP_BYTES`` (at
+    most ``MAX_GROUP`` of them); larger blocks, and blocks of unknown size
+    (dask DataFrames, unknown chunks), go one per task."""
+    from dasklearn._runtime._compute import SMALL_BLOCK_BYTES, _array_sizes
+
+    sizes = [_array_sizes(p) for p in parts]
+    if not sizes or any(s is None for s in sizes):
+        return 1
+    per_block = sum(total / max(n_blocks, 1) for total, n_blocks in sizes)
+    if per_block >= SMALL_BLOCK_BYTES:
+        return 1
+    return int(max(1, min(MAX_GROUP, GROUP_BYTES // max(per_block, 1))))
 
 
 def _release(futures) -> None:
@@ -316,8 +361,10 @@ def _check_futures(futures) -> None:
 
 
 class _ClusterFold:
-    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None):
+    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None,
+                 group=1):
         self.client = client
+        self.group = group  # blocks per task (see group_size); positions below count tasks
         self.step = step
         self.args = args
         self.monitor = monitor
@@ -376,19 +423,19 @@ class _ClusterFold:
         return w
 
     # -- submissions ----------------------------------------------------------
-    def _submit_block(self, b: int, position: int) -> _Block | None:
-        """Submit block ``b`` at ``position``; None: every worker holds its
-        capacity of blocks (a step will free one)."""
+    def _submit_block(self, blocks: tuple, position: int) -> _Block | None:
+        """Submit the group of blocks ``blocks`` at ``position``; None: every
+        worker holds its capacity of groups (a step will free one)."""
         worker = self._choose_worker(position) if self.pin_blocks else None
         if self.pin_blocks and worker is None:
             return None
-        graph, keys = self.graphs.block(b)
+        graph, keys = self.graphs.group(blocks)
         # priority -position: an earlier block before a later one
         key = f"dasklearn-block-{self.token}-{position}"
         if not self.pin_blocks:  # persisted: the scheduler computes it next to its data
             parts = self.client.get(graph, keys, sync=False, priority=-position)
-            future = self.client.submit(_pack, *parts, key=key, pure=False, priority=-position)
-            _release(parts)  # after the submission that depends on them
+            future = self.client.submit(_pack, parts, key=key, pure=False, priority=-position)
+            _release([f for group in parts for f in group])  # after the submission that depends on them
             return _Block(future, None)
         self.alive_on[worker] += 1
         future = self.client.submit(_compute_block, _Culled(graph, keys), key=key, pure=False,
@@ -577,7 +624,7 @@ class _ClusterFold:
             self.alive_on[w] = 0
         self.token = uuid.uuid4().hex[:12]  # fresh block and step keys
         self.n_recoveries += 1
-        resume_at = self.saved[0] + 1
+        resume_at = (self.saved[0] + 1) * self.group  # in blocks
         logger.warning(
             "dasklearn: %s; resuming the fold at step %d of %d from the model state kept by "
             "the client (recovery %d).", str(lost), resume_at + 1, n, self.n_recoveries,
@@ -585,9 +632,18 @@ class _ClusterFold:
         if self.on_recover is not None:
             self.on_recover(resume_at, str(lost))
 
+    def _steps_after(self, position: int, n: int) -> str:
+        """The block steps of the task after task ``position``, in words."""
+        first = (position + 1) * self.group + 1
+        last = min(first + self.group - 1, n)
+        return f"step {first}" if first == last else f"one of steps {first}-{last}"
+
     # -- the loop ----------------------------------------------------------------------
     def run(self, state, order: Sequence[int]):
+        """The state after the steps of every block of ``order``, taken
+        ``self.group`` consecutive positions per task."""
         n = len(order)
+        order = [tuple(order[i:i + self.group]) for i in range(0, n, self.group)]
         self.saved = (-1, state)
         self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="dasklearn-fold-fetch")
         stalled = 0
@@ -603,8 +659,8 @@ class _ClusterFold:
                     if stalled > MAX_STALLED_RECOVERIES:
                         raise WorkersLost(
                             f"{lost}; {stalled} recoveries in a row made no progress (the last "
-                            f"state kept is after step {self.saved[0] + 1} of {n}). Either step "
-                            f"{self.saved[0] + 2} kills its worker (e.g. out of memory: use smaller "
+                            f"state kept is after step {(self.saved[0] + 1) * self.group} of {n}). Either "
+                            f"{self._steps_after(self.saved[0], n)} kill(s) its worker (e.g. out of memory: use smaller "
                             "blocks or larger workers), or data the fit needs is gone for good "
                             "(e.g. scattered data whose workers left: load it again and fit again)."
                         ) from lost
@@ -648,11 +704,12 @@ def fold_blocks(
     args : tuple, default=()
         Small extra arguments passed to every step, after the blocks.
     window : int, default=None
-        Most blocks alive at once on the cluster (computing, computed, or
-        being consumed). None: ``threads + 1`` per worker.
+        Most blocks (groups of small blocks, see "Groups" above) alive at
+        once on the cluster (computing, computed, or being consumed). None:
+        ``threads + 1`` per worker.
     monitor : callable, default=None
-        Called with the number of blocks alive each time it changes (tests and
-        diagnostics; not called inside the one-task path).
+        Called with the number of blocks (groups) alive each time it changes
+        (tests and diagnostics; not called inside the one-task path).
     on_recover : callable, default=None
         Called as ``on_recover(position, reason)`` each time the fold resumes
         after a worker loss, ``position`` being the index into ``order`` of
@@ -684,7 +741,7 @@ def fold_blocks(
     # blocks are pinned to workers: wait for one (not for ever) before choosing
     workers = current_workers(client)
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
-                        on_recover=on_recover, workers=workers)
+                        on_recover=on_recover, workers=workers, group=group_size(parts))
     if not holds_futures:
         _warn_if_blocks_share_work(fold.graphs, order[0])
     return fold.run(state, order)
