@@ -131,7 +131,7 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epo
     if small:  # 60 blocks of 176 kB: 23 per task (see _blocks.group_size)
         X, y = client.persist(list(_data(n_blocks=60, rows=2000)))
         wait([X, y])
-        group, delay = _blocks.group_size([X, y]), DELAY / 4
+        group, delay = max(map(len, _blocks.group_blocks(range(60), _blocks.block_bytes([X, y])))), DELAY / 4
         assert 1 < group < 30
     else:
         (X, y), group, delay = _data(), 1, DELAY
@@ -221,6 +221,30 @@ def test_recoveries_without_progress_give_up_and_clean_up(client, monkeypatch):
         assert len(calls) >= _blocks.MAX_STALLED_RECOVERIES + 1  # more if a slow machine let a step finish
         assert _settle(client) == 0
     assert client.submit(np.add, 1, 2).result() == 3
+
+
+def test_a_loss_seen_after_the_last_step_ran_ends_the_fit(client, monkeypatch):
+    """Every group's step has run and none is pending when a loss is seen
+    (before the last state is here): the fit ends with that state, the
+    undisturbed model, and reports no resumption past the last block."""
+    from distributed import wait
+
+    X, y = client.persist(list(_data(n_blocks=60, rows=2000)))
+    wait([X, y])
+    original, seen = _blocks._ClusterFold._check, []
+
+    def lost_once_at_the_end(self):
+        if not seen and self.done is not None and not self.steps and not self.alive:
+            seen.append(self.done[0])
+            raise _blocks._WorkerLost("worker tcp://gone left the cluster")
+        return original(self)
+
+    monkeypatch.setattr(_blocks, "POLL_SECONDS", 0.001)
+    monkeypatch.setattr(_blocks._ClusterFold, "_check", lost_once_at_the_end)
+    fitted = Incremental(SGDClassifier(random_state=0), shuffle_blocks=False).fit(X, y, classes=CLASSES)
+    assert seen, "no loss was simulated"
+    assert fitted.n_recoveries_ == 0
+    _assert_same_model(fitted.estimator_, _loop(SGDClassifier(random_state=0), X, y, range(60)))
 
 
 # ------------------------------------------------------- a real cluster

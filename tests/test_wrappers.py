@@ -91,16 +91,27 @@ def test_incremental_on_cluster_equals_partial_fit_loop(client):
 
 
 
-def test_group_size_policy():
-    from dasklearn._runtime._blocks import GROUP_BYTES, MAX_GROUP, group_size
+def test_group_policy():
+    from dasklearn._runtime._blocks import GROUP_BYTES, MAX_GROUP, block_bytes, group_blocks
 
-    X, y = da.zeros((60_000, 10), chunks=(1000, 10)), da.zeros(60_000, chunks=1000)  # 88 kB a block
-    assert group_size([X, y]) == GROUP_BYTES // 88_000
-    assert group_size([da.zeros((6000, 1), chunks=(10, 1))]) == MAX_GROUP  # 80 bytes a block
-    assert group_size([da.zeros((60_000, 20), chunks=(7000, 20))]) == 1  # 1.1 MB: one a task
+    X, y = da.zeros((6000, 10), chunks=(1000, 10)), da.zeros(6000, chunks=1000)
+    assert block_bytes([X, y]) == [88_000] * 6
+    per_group = GROUP_BYTES // 88_000
+    groups = group_blocks(list(range(100)) * 2, [88_000] * 100)
+    assert [b for g in groups for b in g] == list(range(100)) * 2  # the order, cut
+    assert {len(g) for g in groups[:-1]} == {per_group}  # across the end of a pass too
+    assert group_blocks(range(200), [80] * 200)[0] == tuple(range(MAX_GROUP))
+    # a block of 1 MiB or more is a group of its own, wherever it is: uneven
+    # chunks do not make groups of large blocks (their mean would be small)
+    sizes = [10] * 4 + [2 << 20] + [10] * 3
+    assert group_blocks(range(8), sizes) == [(0, 1, 2, 3), (4,), (5, 6, 7)]
+    big_small = [900_000, 900_000, 900_000, 900_000, 900_000]
+    assert all(sum(big_small[b] for b in g) <= GROUP_BYTES for g in group_blocks(range(5), big_small))
+    assert group_blocks([3, 1], None) == [(3,), (1,)]  # sizes unknown: one block a group
     frame = dd.from_pandas(pd.DataFrame({"a": np.zeros(600)}), npartitions=60)
-    assert group_size([frame]) == 1  # sizes unknown
-    assert group_size([frame.to_dask_array()]) == 1  # unknown chunks
+    assert block_bytes([frame]) is None
+    assert block_bytes([frame.to_dask_array()]) is None  # unknown chunks
+    assert block_bytes([da.from_array(np.array(["x" * 1000] * 60, dtype=object), chunks=6)]) is None
 
 
 def test_small_persisted_blocks_are_stepped_through_in_groups(client):
@@ -109,13 +120,13 @@ def test_small_persisted_blocks_are_stepped_through_in_groups(client):
     here). Consecutive steps now share a task, with the same model."""
     from distributed import get_task_stream, wait
 
-    from dasklearn._runtime._blocks import group_size
+    from dasklearn._runtime._blocks import GROUP_BYTES
 
     rows = 2000  # 176 kB a block: 23 a task
     X, y = client.persist(list(make_classification(n_samples=60 * rows, n_features=10, n_informative=4,
                                                    chunks=rows, random_state=0)))
     wait([X, y])
-    group = group_size([X, y])
+    group = GROUP_BYTES // (X.blocks[0].nbytes + y.blocks[0].nbytes)
     assert 1 < group < 60
     with get_task_stream(client) as stream:
         inc = Incremental(SGDClassifier(random_state=0), random_state=0, epochs=2).fit(X, y, classes=CLASSES)

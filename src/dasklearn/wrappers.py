@@ -14,8 +14,9 @@ fit keyword, computed together) is computed on a worker and the
 ``partial_fit`` of block ``i`` runs on that same worker, after the one of
 block ``i - 1``; the next blocks are computed on the other workers meanwhile.
 At most ``threads + 1`` blocks per worker exist at once (2 for one-thread
-workers), and each is freed as soon as its ``partial_fit`` has run, so memory
-stays bounded however large ``X`` is. Without a Client, blocks are computed
+workers; small blocks count in groups of up to about 4 MiB, computed and
+fitted a group per task), and each is freed as soon as its ``partial_fit`` has
+run, so memory stays bounded however large ``X`` is. Without a Client, blocks are computed
 one at a time with dask's synchronous scheduler in this process. Either way
 the result is the plain loop ``for i in order: est.partial_fit(X_i, y_i)``,
 bit for bit, even when a worker is lost mid-fit: the client keeps a recent
@@ -427,7 +428,12 @@ class Incremental(ParallelPostFit):
     row block of ``X`` (and the matching block of ``y``) in turn, for
     ``epochs`` passes. The model travels to the worker that holds each block;
     the blocks do not travel, and only about one block per worker (at most
-    ``threads + 1``) is in memory at a time, however large ``X`` is. The
+    ``threads + 1``) is in memory at a time, however large ``X`` is. Blocks
+    under 1 MiB (of a dask array with known chunks) count in groups of
+    consecutive ones, up to about 4 MiB a group: one task computes a group
+    (persisted blocks of a group are gathered to one worker) and one task runs
+    its ``partial_fit`` calls in turn, so that tiny blocks do not each pay a
+    task's scheduling. The
     result equals the plain loop ``for i in order: est.partial_fit(X_i, y_i,
     **fit_kwargs)`` bit for bit, with or without a Client. After fitting it
     predicts, transforms and scores like :class:`ParallelPostFit`.
@@ -471,7 +477,7 @@ class Incremental(ParallelPostFit):
     * The model. After each ``partial_fit`` the client fetches the new model
       in the background, one fetch at a time (the chain of ``partial_fit``
       calls never waits for it), so it always holds the model after some
-      call ``j``, usually one or two calls behind. When a worker holding a
+      call ``j``, usually one or two calls (or groups of calls) behind. When a worker holding a
       block or the model in use leaves the cluster (checked about every half
       second; a worker restarted by its nanny comes back under a new address,
       so it counts as gone), or a task's input is reported lost, the calls
@@ -484,7 +490,7 @@ class Incremental(ParallelPostFit):
       numpy ``y`` or ``sample_weight`` is part of that graph and is sent from
       this process again); blocks of persisted collections are recomputed by
       the scheduler from their lineage. Only the calls after ``j`` run
-      again: about one window of blocks.
+      again: about one window of blocks (or groups).
     * Small inputs trained in one task are run again from the start by the
       scheduler, on another worker.
 

@@ -61,15 +61,19 @@ With a Client
   :mod:`dasklearn._runtime._compute`) run the local loop below inside one
   task on a worker: same blocks, same order, same numbers, no per-block
   scheduling.
-* Groups. Blocks under ``SMALL_BLOCK_BYTES`` in larger or persisted input
-  (which the one-task policy leaves to this path) are taken in groups of
-  consecutive positions of ``order``, up to about ``GROUP_BYTES`` a group
-  (:func:`group_size`): one task computes a group's blocks and one task
-  runs their steps in turn, so tiny blocks do not each pay a task's
-  scheduling (1,000 persisted blocks of 34 kB: 9.1 s before, 0.65 s with
-  groups). Everything above about blocks (placement, the window, the state
-  kept here, recovery) then holds for groups; the steps, and the numbers,
-  are the same.
+* Groups. Blocks under ``SMALL_BLOCK_BYTES`` (all parts together) in
+  larger or persisted input (which the one-task policy leaves to this
+  path) are taken in groups of consecutive positions of ``order``, within
+  ``GROUP_BYTES`` and ``MAX_GROUP`` blocks a group (:func:`group_blocks`;
+  a larger block is a group of its own; DataFrames and object arrays,
+  whose block sizes are unknown, are not grouped). One task computes a
+  group's blocks (a persisted group's blocks are gathered to the worker
+  that packs them: small blocks travel, once) and one task runs their
+  steps in turn, so tiny blocks do not each pay a task's scheduling (1,000
+  persisted blocks of 34 kB: 9.1 s one per task, 0.65 s in groups).
+  Everything above and below said of blocks and steps (placement, the
+  window, the state kept here, recovery) holds for groups; the steps, and
+  the numbers, are the same.
 
 Worker loss
 -----------
@@ -293,22 +297,50 @@ def _run_step(step, state, blocks, args):
     return state
 
 
-def group_size(parts) -> int:
-    """Pure policy: how many consecutive blocks of ``parts`` one task of the
-    cluster fold computes and steps through. Blocks smaller than
-    ``SMALL_BLOCK_BYTES`` (all parts together), where a task's scheduling
-    costs more than the work, are grouped up to about ``GROUP_BYTES`` (at
-    most ``MAX_GROUP`` of them); larger blocks, and blocks of unknown size
-    (dask DataFrames, unknown chunks), go one per task."""
-    from dasklearn._runtime._compute import SMALL_BLOCK_BYTES, _array_sizes
+def block_bytes(parts) -> list[int] | None:
+    """Bytes of each row block of ``parts`` together, or None when a size is
+    unknown: dask DataFrames, unknown chunks, and object arrays (whose
+    items' sizes the dtype does not tell)."""
+    import math
 
-    sizes = [_array_sizes(p) for p in parts]
-    if not sizes or any(s is None for s in sizes):
-        return 1
-    per_block = sum(total / max(n_blocks, 1) for total, n_blocks in sizes)
-    if per_block >= SMALL_BLOCK_BYTES:
-        return 1
-    return int(max(1, min(MAX_GROUP, GROUP_BYTES // max(per_block, 1))))
+    sizes = None
+    for p in parts:
+        if not _is_array(p) or p.dtype == object or any(math.isnan(c) for c in p.chunks[0]):
+            return None
+        row = p.dtype.itemsize * math.prod(p.shape[1:])
+        mine = [int(c) * row for c in p.chunks[0]]
+        sizes = mine if sizes is None else [a + b for a, b in zip(sizes, mine)]
+    return sizes
+
+
+def group_blocks(order, sizes) -> list[tuple]:
+    """Pure policy: ``order`` cut into groups of consecutive positions, each
+    computed by one task of the cluster fold and stepped through by one.
+    Blocks under ``SMALL_BLOCK_BYTES`` (``sizes[b]``: all parts of block
+    ``b`` together), where a task's scheduling costs more than the work,
+    are grouped while the group stays within ``GROUP_BYTES`` and
+    ``MAX_GROUP`` blocks; a larger block is a group of its own, and so is
+    every block when ``sizes`` is None (unknown)."""
+    from dasklearn._runtime._compute import SMALL_BLOCK_BYTES
+
+    if sizes is None:
+        return [(b,) for b in order]
+    groups: list[tuple] = []
+    current: list[int] = []
+    held = 0
+    for b in order:
+        small = sizes[b] < SMALL_BLOCK_BYTES
+        if current and (not small or held + sizes[b] > GROUP_BYTES or len(current) == MAX_GROUP):
+            groups.append(tuple(current))
+            current, held = [], 0
+        if not small:
+            groups.append((b,))
+            continue
+        current.append(b)
+        held += sizes[b]
+    if current:
+        groups.append(tuple(current))
+    return groups
 
 
 def _release(futures) -> None:
@@ -361,10 +393,9 @@ def _check_futures(futures) -> None:
 
 
 class _ClusterFold:
-    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None,
-                 group=1):
+    def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None):
         self.client = client
-        self.group = group  # blocks per task (see group_size); positions below count tasks
+        self.starts: list[int] = []  # group position -> its first block's position in order (see run)
         self.step = step
         self.args = args
         self.monitor = monitor
@@ -524,8 +555,9 @@ class _ClusterFold:
         _check_futures(self._held_futures())
 
     # -- one attempt ---------------------------------------------------------------
-    def _run_from(self, order: Sequence[int]) -> None:
-        """Steps ``saved position + 1 .. n - 1``, until their last state is here."""
+    def _run_from(self, order: Sequence[tuple]) -> None:
+        """Groups ``saved position + 1 .. n - 1`` (of blocks, see run), until
+        their last state is here."""
         from distributed import wait
 
         n = len(order)
@@ -587,6 +619,8 @@ class _ClusterFold:
         finished step is fetched if it is newer (each for at most
         ``FINISH_FETCH_SECONDS``), so that fewer steps run again.
         """
+        if keep_fetch:
+            self._take_fetched()  # a state already here is kept, whichever worker it came from
         fetch, done = self.fetching, self.done
         if keep_fetch and (fetch is not None or done is not None):
             try:
@@ -624,7 +658,7 @@ class _ClusterFold:
             self.alive_on[w] = 0
         self.token = uuid.uuid4().hex[:12]  # fresh block and step keys
         self.n_recoveries += 1
-        resume_at = (self.saved[0] + 1) * self.group  # in blocks
+        resume_at = self.starts[self.saved[0] + 1]  # in blocks
         logger.warning(
             "dasklearn: %s; resuming the fold at step %d of %d from the model state kept by "
             "the client (recovery %d).", str(lost), resume_at + 1, n, self.n_recoveries,
@@ -633,17 +667,19 @@ class _ClusterFold:
             self.on_recover(resume_at, str(lost))
 
     def _steps_after(self, position: int, n: int) -> str:
-        """The block steps of the task after task ``position``, in words."""
-        first = (position + 1) * self.group + 1
-        last = min(first + self.group - 1, n)
+        """The block steps of the group after group ``position``, in words."""
+        first = self.starts[position + 1] + 1
+        last = self.starts[position + 2] if position + 2 < len(self.starts) else n
         return f"step {first}" if first == last else f"one of steps {first}-{last}"
 
     # -- the loop ----------------------------------------------------------------------
-    def run(self, state, order: Sequence[int]):
-        """The state after the steps of every block of ``order``, taken
-        ``self.group`` consecutive positions per task."""
-        n = len(order)
-        order = [tuple(order[i:i + self.group]) for i in range(0, n, self.group)]
+    def run(self, state, groups: Sequence[tuple]):
+        """The state after the steps of every block of ``groups`` (the block
+        order cut into groups, see :func:`group_blocks`), one task a group."""
+        self.starts = [0]
+        for g in groups[:-1]:
+            self.starts.append(self.starts[-1] + len(g))
+        n = sum(len(g) for g in groups)
         self.saved = (-1, state)
         self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="dasklearn-fold-fetch")
         stalled = 0
@@ -651,15 +687,17 @@ class _ClusterFold:
             while True:
                 start = self.saved[0]
                 try:
-                    self._run_from(order)
+                    self._run_from(groups)
                     return self.saved[1]
                 except _WorkerLost as lost:
                     self._abandon(keep_fetch=True)
+                    if self.saved[0] == len(groups) - 1:
+                        return self.saved[1]  # the loss came after the last state was here
                     stalled = 0 if self.saved[0] > start else stalled + 1
                     if stalled > MAX_STALLED_RECOVERIES:
                         raise WorkersLost(
                             f"{lost}; {stalled} recoveries in a row made no progress (the last "
-                            f"state kept is after step {(self.saved[0] + 1) * self.group} of {n}). Either "
+                            f"state kept is after step {self.starts[self.saved[0] + 1]} of {n}). Either "
                             f"{self._steps_after(self.saved[0], n)} kill(s) its worker (e.g. out of memory: use smaller "
                             "blocks or larger workers), or data the fit needs is gone for good "
                             "(e.g. scattered data whose workers left: load it again and fit again)."
@@ -741,10 +779,10 @@ def fold_blocks(
     # blocks are pinned to workers: wait for one (not for ever) before choosing
     workers = current_workers(client)
     fold = _ClusterFold(client, step, parts, args, window, monitor, pin_blocks=not holds_futures,
-                        on_recover=on_recover, workers=workers, group=group_size(parts))
+                        on_recover=on_recover, workers=workers)
     if not holds_futures:
         _warn_if_blocks_share_work(fold.graphs, order[0])
-    return fold.run(state, order)
+    return fold.run(state, group_blocks(order, block_bytes(parts)))
 
 
 def _rows_by_layer(graph: dict) -> dict:
