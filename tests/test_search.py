@@ -459,6 +459,38 @@ def test_score_on_a_frame_with_a_dask_array_y_gives_no_mixed_collections_warning
     assert got == pytest.approx(search.best_estimator_.score(X, y), abs=1e-12)
 
 
+def test_the_rows_of_x_and_y_frames_are_counted_in_one_computation(client, clf_data):
+    """Counting a frame's rows runs a task per partition (and, for a
+    persisted frame, an alias task per partition): X's and y's were counted
+    one after the other, two passes of the scheduler."""
+    import dask.dataframe as dd
+    from distributed import wait
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    from dasklearn.model_selection._search import _count_rows
+
+    class Graphs(SchedulerPlugin):
+        name = "dasklearn-test-graphs"
+
+        def start(self, scheduler):
+            self.n = 0
+
+        def update_graph(self, scheduler, **kwargs):
+            self.n += 1
+
+    X, y = clf_data
+    frame, labels = client.persist([dd.from_pandas(pd.DataFrame(X), npartitions=6),
+                                    dd.from_pandas(pd.Series(y), npartitions=6)])
+    wait([frame, labels])
+    client.register_plugin(Graphs())
+    try:
+        assert _count_rows(frame, labels, None, X) == [len(X), len(y), None, len(X)]
+        graphs = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins["dasklearn-test-graphs"].n)
+    finally:
+        client.unregister_scheduler_plugin("dasklearn-test-graphs")
+    assert graphs == 1
+
+
 def test_a_persisted_dask_dataframe_is_not_persisted_again(client, clf_data):
     """Persisting a persisted frame again is not free (dask aliases each of
     its partitions in a task: 0.25 s more on a search over 198 partitions);

@@ -108,6 +108,19 @@ def _n_samples(X, name: str = "X") -> int:
     return len(X)
 
 
+def _count_rows(*collections) -> list:
+    """Rows of each collection (None for None): dask DataFrames and Series,
+    whose rows are counted by computing, are counted in one computation
+    (one pass of the scheduler instead of one per frame)."""
+    import dask
+
+    counted = [i for i, c in enumerate(collections)
+               if _blockwise.is_dask(c) and not hasattr(c, "chunks")]
+    lengths = dict(zip(counted, dask.compute(*(collections[i].shape[0] for i in counted)))) if counted else {}
+    return [None if c is None else int(lengths[i]) if i in lengths else _n_samples(c)
+            for i, c in enumerate(collections)]
+
+
 def _with_known_rows(X, y) -> tuple:
     """(X, y), where dask input whose rows must be counted by computing it
     is persisted first, so that it is computed once: a dask array of unknown
@@ -410,7 +423,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             lambda est: _validation.check_numeric(est, X), self.estimator, candidates)
         given = (X, y)
         X, y = _with_known_rows(X, y)
-        n_samples = _n_samples(X)
+        n_samples, n_y = _count_rows(X, y)
         _validation.check_n_samples(n_samples)
 
         def check_finite(report):  # (NaN, inf) counts of X, in memory or computed where X is
@@ -419,10 +432,10 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
         if not _blockwise.is_dask(X):
             check_finite(_validation.finite_report(X))
-        if y is not None and _n_samples(y, "y") != n_samples:
+        if y is not None and n_y != n_samples:
             raise ValueError(
                 f"X and y have different numbers of samples: X has {n_samples}, y has "
-                f"{_n_samples(y, 'y')}. Pass a y with one value per row of X."
+                f"{n_y}. Pass a y with one value per row of X."
             )
         # K folds need K samples (a ShuffleSplit may draw more splits than samples)
         n_splits_wanted = (self.cv if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool)
