@@ -52,6 +52,47 @@ def test_assign_groups_keeps_groups_and_evens_out_workers():
         assign_groups({0: "a"}, [])
 
 
+def test_assign_groups_prefers_where_the_rows_are_within_each_workers_share():
+    homeless = {0: None, 1: None}
+    assert assign_groups(homeless, ["a", "b"], preferred={0: "b", 1: "a"}) == {0: "b", 1: "a"}
+    # every group prefers "a": it takes its share (2 of 4), the others go round robin
+    four = {g: None for g in range(4)}
+    assert assign_groups(four, ["a", "b"], preferred={g: "a" for g in four}) == {0: "a", 1: "a", 2: "b", 3: "b"}
+    # a preferred worker that is not there, or no preference: the fewest groups
+    assert assign_groups(homeless, ["a", "b"], preferred={0: "gone"}) == {0: "a", 1: "b"}
+    # a group with a worker keeps it whatever it prefers
+    assert assign_groups({0: "a", 1: None}, ["a", "b"], preferred={0: "b", 1: "a"}) == {0: "a", 1: "b"}
+
+
+def test_persisted_blocks_are_placed_where_they_are(client):
+    """Each group goes to the worker holding its rows: with X and y
+    persisted half on each worker, the other way round from the round robin
+    over the addresses, nothing of them moves (before: everything did)."""
+    from distributed import wait
+
+    workers = sorted(client.nthreads())
+    n_blocks, rows = 8, 1_000
+    X_np, y_np = (a.compute() for a in _classification(n=n_blocks * rows, chunks=rows))
+    # blocks 0-3 (group 0) on the second worker by address, blocks 4-7 on the first
+    where = [workers[1]] * (n_blocks // 2) + [workers[0]] * (n_blocks // 2)
+    Xf = [client.submit(np.array, X_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    yf = [client.submit(np.array, y_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    wait(Xf + yf)
+    X = da.Array({("X-persisted", i, 0): f for i, f in enumerate(Xf)}, "X-persisted",
+                 chunks=((rows,) * n_blocks, (X_np.shape[1],)), dtype=X_np.dtype)
+    y = da.Array({("y-persisted", i): f for i, f in enumerate(yf)}, "y-persisted",
+                 chunks=((rows,) * n_blocks,), dtype=y_np.dtype)
+    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    model = DataParallel(SGDClassifier(random_state=0), max_rounds=2, tol=None, random_state=0).fit(X, y)
+    assert model.partitions_ == {workers[1]: [0, 1, 2, 3], workers[0]: [4, 5, 6, 7]}
+    source = {f.key for f in Xf + yf}
+    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
+    assert [k for keys in logs.values() for k in keys if k in source] == []
+    reference = DataParallel(SGDClassifier(random_state=0), max_rounds=2, tol=None, random_state=0).fit(
+        da.from_array(X_np, chunks=rows), da.from_array(y_np, chunks=rows))
+    assert_array_equal(model.estimator_.coef_, reference.estimator_.coef_)  # where the groups are: no matter
+
+
 # --------------------------------------------------- naive Bayes: exact
 @pytest.mark.parametrize("make, transform", [
     (GaussianNB, None),

@@ -19,8 +19,11 @@ Placement
     ``prepare(i, X_i, y_i, ...)``, computed directly on the worker of its
     group (the whole graph of a group is submitted with that worker as its
     restriction), and kept there. Groups go to workers by
-    :func:`assign_groups` (round robin over the workers sorted by address).
-    Without a worker loss a part never moves after placement.
+    :func:`assign_groups`: for persisted input, to the worker holding most
+    of the group's rows of the first array (within an even share of the
+    groups), else round robin over the workers sorted by address. Which
+    worker holds which group never changes what is computed. Without a
+    worker loss a part never moves after placement.
 
 Worker loss
     Every wait on the cluster is a short loop that also checks the
@@ -121,16 +124,18 @@ def group_blocks(rows: Sequence[int], n_groups: int) -> list[list[int]]:
 
 
 def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
-                  rebalance: bool = True) -> dict[int, str]:
+                  rebalance: bool = True, preferred: Mapping[int, str] | None = None) -> dict[int, str]:
     """Pure policy: the worker of every group, given the workers there are now.
 
     A group keeps its worker while that worker exists. Groups without one
-    (``None``, or a worker not in ``workers``) go, in group order, to the
+    (``None``, or a worker not in ``workers``) go, in group order, to their
+    ``preferred`` worker (the one already holding most of their rows) while
+    it holds fewer than its share (``ceil(groups / workers)``), else to the
     worker holding the fewest groups (ties: by address). Then, with
     ``rebalance``, while one worker holds two groups more than another, the
     busiest worker's last group moves to the idlest. Initial placement
-    (every group ``None``) is thus round robin over the workers sorted by
-    address.
+    (every group ``None``) without preferences is thus round robin over the
+    workers sorted by address.
 
     Parameters
     ----------
@@ -140,6 +145,8 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
         Addresses of the workers there are.
     rebalance : bool, default=True
         Also move groups that have a worker, to even out the load.
+    preferred : mapping of int to str, default=None
+        The worker a group without one should go to if it can.
 
     Returns
     -------
@@ -163,8 +170,11 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
     def load(w):
         return (len(held[w]), w)
 
+    share = -(-len(current) // len(names))
     for g in homeless:
-        w = min(names, key=load)
+        w = (preferred or {}).get(g)
+        if w not in held or len(held[w]) >= share:
+            w = min(names, key=load)
         held[w].append(g)
         out[g] = w
     while rebalance:
@@ -204,6 +214,7 @@ class _PartMaker:
     """Builds the delayed part of block ``i`` (under a fresh key on every call)."""
 
     def __init__(self, arrays, prepare, prepare_args):
+        self.arrays = arrays
         # unoptimised: X and y sliced from one generated block keep sharing it
         self._blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
         self._prepare = prepare
@@ -366,6 +377,37 @@ class _DistributedPartitions(Partitions):
         """The workers there are now (waits for one, see :func:`._cluster.current_workers`)."""
         return sorted(current_workers(self.client))
 
+    def _preferred(self) -> dict[int, str]:
+        """For persisted input (each row block of X a future in its graph):
+        each group's worker holding most of its rows of X, so that placing
+        the group moves as little as it can (which worker holds which group
+        never changes the results). Empty for other input."""
+        from distributed import Future
+
+        from dasklearn._runtime._compute import _holds_futures
+
+        X = self._make_part.arrays[0]
+        if not _holds_futures([X]):  # (checked without expanding a lazy graph)
+            return {}
+        graph = X.__dask_graph__()
+        futures = []
+        for row in X.__dask_keys__():
+            key = row[0] if isinstance(row, list) else row
+            value = graph.get(key) if hasattr(graph, "get") else None
+            if not isinstance(value, Future):
+                return {}
+            futures.append(value)
+        who = self.client.who_has(futures)
+        out = {}
+        for g in self.groups:
+            rows_on: dict[str, int] = {}
+            for i in self.blocks[g]:
+                for w in who.get(futures[i].key, ()):
+                    rows_on[w] = rows_on.get(w, 0) + self.rows[i]
+            if rows_on:
+                out[g] = min(rows_on, key=lambda w: (-rows_on[w], w))
+        return out
+
     def _parts_ok(self, g: int) -> bool:
         return all(i in self._futures and self._futures[i].status == "finished" for i in self.blocks[g])
 
@@ -468,11 +510,13 @@ class _DistributedPartitions(Partitions):
         Returns the groups that had to be placed again because they were lost.
         """
         recovered: set[int] = set()
+        first = all(w is None for w in self.worker_of.values())
+        preferred = self._preferred() if first else None
         for _ in range(MAX_RECOVERIES + 1):
             alive = self._alive()
             current = {g: (w if w in alive and self._parts_ok(g) else None) for g, w in self.worker_of.items()}
             recovered |= {g for g, w in current.items() if w is None and self.worker_of[g] is not None}
-            target = assign_groups(current, alive, rebalance=rebalance)
+            target = assign_groups(current, alive, rebalance=rebalance, preferred=preferred)
             moves = {g: w for g, w in target.items() if w != current[g]}
             if not moves:
                 if recovered:
