@@ -131,7 +131,7 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epo
     if small:  # 60 blocks of 176 kB: 23 per task (see _blocks.group_size)
         X, y = client.persist(list(_data(n_blocks=60, rows=2000)))
         wait([X, y])
-        group, delay = max(map(len, _blocks.group_blocks(range(60), _blocks.block_bytes([X, y])))), DELAY / 4
+        group, delay = max(map(len, _blocks.group_blocks(range(60), _blocks.block_bytes([X, y])))), DELAY / 2
         assert 1 < group < 30
     else:
         (X, y), group, delay = _data(), 1, DELAY
