@@ -491,6 +491,19 @@ def test_the_rows_of_x_and_y_frames_are_counted_in_one_computation(client, clf_d
     assert graphs == 1
 
 
+def test_a_frame_with_a_column_named_chunks(client, clf_data):
+    """Columns are attributes of a DataFrame: one named ``chunks`` made the
+    search take the frame for a dask array (a TypeError)."""
+    import dask.dataframe as dd
+
+    X, y = clf_data
+    df = pd.DataFrame(X[:, :4], columns=["chunks", "dtype", "shape", "numblocks"])
+    ours = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(
+        dd.from_pandas(df, npartitions=3), dd.from_pandas(pd.Series(y), npartitions=3))
+    ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(df, y)
+    _assert_same_results(ours, ref)
+
+
 def test_a_persisted_dask_dataframe_is_not_persisted_again(client, clf_data):
     """Persisting a persisted frame again is not free (dask aliases each of
     its partitions in a task: 0.25 s more on a search over 198 partitions);

@@ -19,9 +19,11 @@ MAX_ROW_BLOCKS = 256  # per array placed as row blocks (each task of a search de
 
 def _array_sizes(coll):
     """(total bytes, number of blocks) of a dask array, or None when unknown."""
-    shape, itemsize = getattr(coll, "shape", None), getattr(getattr(coll, "dtype", None), "itemsize", None)
-    if shape is None or itemsize is None or not hasattr(coll, "chunks"):
+    from dask.array import Array
+
+    if not isinstance(coll, Array):  # (a DataFrame's column named chunks or dtype is an attribute)
         return None
+    shape, itemsize = coll.shape, coll.dtype.itemsize
     if any(math.isnan(s) for s in shape):
         return None
     return math.prod(shape) * itemsize, coll.npartitions

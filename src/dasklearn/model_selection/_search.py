@@ -90,7 +90,7 @@ def _check_has_rows(X, name: str) -> None:
     another Delayed, nor a Bag)."""
     from dask.delayed import Delayed
 
-    if _blockwise.is_dask(X) and (isinstance(X, Delayed) or not (hasattr(X, "chunks") or hasattr(X, "divisions"))):
+    if _blockwise.is_dask(X) and (isinstance(X, Delayed) or not (_is_dask_array(X) or hasattr(X, "divisions"))):
         raise TypeError(
             f"{name} is a dask {type(X).__name__}, whose rows the search cannot count or split. "
             f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
@@ -98,9 +98,16 @@ def _check_has_rows(X, name: str) -> None:
         )
 
 
+def _is_dask_array(X) -> bool:
+    """(Not ``hasattr(X, "chunks")``: a DataFrame's column named ``chunks`` is an attribute.)"""
+    from dask.array import Array
+
+    return isinstance(X, Array)
+
+
 def _n_samples(X, name: str = "X") -> int:
     if _blockwise.is_dask(X):
-        if hasattr(X, "chunks"):  # with known row chunks (see _with_known_rows)
+        if _is_dask_array(X):  # with known row chunks (see _with_known_rows)
             return int(X.shape[0])
         return int(len(X))  # dask DataFrame / Series: counts rows per partition
     if hasattr(X, "shape") and len(X.shape):
@@ -115,7 +122,7 @@ def _count_rows(*collections) -> list:
     import dask
 
     counted = [i for i, c in enumerate(collections)
-               if _blockwise.is_dask(c) and not hasattr(c, "chunks")]
+               if _blockwise.is_dask(c) and not _is_dask_array(c)]
     lengths = dict(zip(counted, dask.compute(*(collections[i].shape[0] for i in counted)))) if counted else {}
     return [None if c is None else int(lengths[i]) if i in lengths else _n_samples(c)
             for i, c in enumerate(collections)]
