@@ -52,16 +52,25 @@ def test_assign_groups_keeps_groups_and_evens_out_workers():
         assign_groups({0: "a"}, [])
 
 
-def test_assign_groups_prefers_where_the_rows_are_within_each_workers_share():
+def test_assign_groups_keeps_the_most_rows_where_they_are_within_each_workers_share():
     homeless = {0: None, 1: None}
-    assert assign_groups(homeless, ["a", "b"], preferred={0: "b", 1: "a"}) == {0: "b", 1: "a"}
-    # every group prefers "a": it takes its share (2 of 4), the others go round robin
+    rows = {0: {"b": 300}, 1: {"a": 300}}
+    assert assign_groups(homeless, ["a", "b"], local_rows=rows) == {0: "b", 1: "a"}
+    # the best assignment as a whole, not group by group: group 0 is on both workers,
+    # group 1 only on "a" (taking "a" for group 0 first would move group 1)
+    rows = {0: {"a": 300, "b": 300}, 1: {"a": 300}}
+    assert assign_groups(homeless, ["a", "b"], local_rows=rows) == {0: "b", 1: "a"}
+    rows = {0: {"a": 300, "b": 100}, 1: {"a": 400, "b": 300}}  # 300 + 300 > 100 + 400
+    assert assign_groups(homeless, ["a", "b"], local_rows=rows) == {0: "a", 1: "b"}
+    # every group held by "a": it takes its share (2 of 4), the others go to "b"
     four = {g: None for g in range(4)}
-    assert assign_groups(four, ["a", "b"], preferred={g: "a" for g in four}) == {0: "a", 1: "a", 2: "b", 3: "b"}
-    # a preferred worker that is not there, or no preference: the fewest groups
-    assert assign_groups(homeless, ["a", "b"], preferred={0: "gone"}) == {0: "a", 1: "b"}
-    # a group with a worker keeps it whatever it prefers
-    assert assign_groups({0: "a", 1: None}, ["a", "b"], preferred={0: "b", 1: "a"}) == {0: "a", 1: "b"}
+    out = assign_groups(four, ["a", "b"], local_rows={g: {"a": 100} for g in four})
+    assert sorted(out.values()) == ["a", "a", "b", "b"]
+    # rows on a worker that is not there count for nothing; no rows known: round robin
+    assert assign_groups(homeless, ["a", "b"], local_rows={0: {"gone": 5}}) == {0: "a", 1: "b"}
+    assert assign_groups(homeless, ["a", "b"], local_rows={}) == {0: "a", 1: "b"}
+    # a group with a worker keeps it, whatever the rows say
+    assert assign_groups({0: "a", 1: None}, ["a", "b"], local_rows={1: {"a": 9}}) == {0: "a", 1: "b"}
 
 
 def test_persisted_blocks_are_placed_where_they_are(client):

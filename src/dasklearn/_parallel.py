@@ -430,9 +430,10 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
 
     **What crosses the network.** Once, at placement: the blocks, computed
     on the worker of their group (blocks already held elsewhere, e.g. of a
-    persisted ``X``, are copied there once; each group goes to the worker
-    already holding most of its rows of a persisted ``X``, within an even
-    share of the groups, so that as few as can be move). Per round: the merged model
+    persisted ``X``, are copied there once; when ``X`` is a persisted dask
+    array, as ``persist`` left it, the groups are given to the workers so
+    that the most rows stay where they are, each worker taking an even
+    share of the groups). Per round: the merged model
     (the fitted estimator, i.e. its parameters plus scikit-learn's
     bookkeeping) goes to every worker; each group sends back its model
     (the parameters, or the naive Bayes statistics, plus scikit-learn's

@@ -19,9 +19,10 @@ Placement
     ``prepare(i, X_i, y_i, ...)``, computed directly on the worker of its
     group (the whole graph of a group is submitted with that worker as its
     restriction), and kept there. Groups go to workers by
-    :func:`assign_groups`: for persisted input, to the worker holding most
-    of the group's rows of the first array (within an even share of the
-    groups), else round robin over the workers sorted by address. Which
+    :func:`assign_groups`: for a persisted first array (its row blocks as
+    ``persist`` left them), so that the most rows stay where they are, each
+    worker taking an even share of the groups; else round robin over the
+    workers sorted by address. Which
     worker holds which group never changes what is computed. Without a
     worker loss a part never moves after placement.
 
@@ -63,6 +64,8 @@ import uuid
 from concurrent.futures import CancelledError
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+import numpy as np
+
 from dasklearn._runtime._cluster import (
     POLL_SECONDS,
     WorkersLost,
@@ -72,6 +75,7 @@ from dasklearn._runtime._cluster import (
     current_workers,
     lost_with_worker,
     scatter,
+    wait_on_cluster,
     nthreads as _nthreads,
 )
 
@@ -124,18 +128,20 @@ def group_blocks(rows: Sequence[int], n_groups: int) -> list[list[int]]:
 
 
 def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
-                  rebalance: bool = True, preferred: Mapping[int, str] | None = None) -> dict[int, str]:
+                  rebalance: bool = True, local_rows: Mapping[int, Mapping[str, int]] | None = None
+                  ) -> dict[int, str]:
     """Pure policy: the worker of every group, given the workers there are now.
 
-    A group keeps its worker while that worker exists. Groups without one
-    (``None``, or a worker not in ``workers``) go, in group order, to their
-    ``preferred`` worker (the one already holding most of their rows) while
-    it holds fewer than its share (``ceil(groups / workers)``), else to the
-    worker holding the fewest groups (ties: by address). Then, with
-    ``rebalance``, while one worker holds two groups more than another, the
-    busiest worker's last group moves to the idlest. Initial placement
-    (every group ``None``) without preferences is thus round robin over the
-    workers sorted by address.
+    A group keeps its worker while that worker exists. With ``local_rows``
+    (the rows of each group each worker already holds), the groups without
+    one (``None``, or a worker not in ``workers``) are assigned together so
+    that the most rows stay where they are, no worker taking more than its
+    share (``ceil(groups / workers)``) (a minimum-cost assignment). Without
+    it they go, in group order, to the worker holding the fewest groups
+    (ties: by address). Then, with ``rebalance``, while one worker holds two
+    groups more than another, the busiest worker's last group moves to the
+    idlest. Initial placement (every group ``None``) without ``local_rows``
+    is thus round robin over the workers sorted by address.
 
     Parameters
     ----------
@@ -145,8 +151,9 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
         Addresses of the workers there are.
     rebalance : bool, default=True
         Also move groups that have a worker, to even out the load.
-    preferred : mapping of int to str, default=None
-        The worker a group without one should go to if it can.
+    local_rows : mapping of int to (mapping of str to int), default=None
+        For the groups without a worker: the rows of the group each worker
+        holds already.
 
     Returns
     -------
@@ -170,11 +177,18 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
     def load(w):
         return (len(held[w]), w)
 
-    share = -(-len(current) // len(names))
+    if local_rows and homeless:
+        from scipy.optimize import linear_sum_assignment
+
+        share = -(-len(current) // len(names))
+        slots = [w for w in names for _ in range(max(0, share - len(held[w])))]
+        cost = np.array([[-(local_rows.get(g) or {}).get(w, 0) for w in slots] for g in homeless])
+        for r, c in zip(*linear_sum_assignment(cost)):
+            held[slots[c]].append(homeless[r])
+            out[homeless[r]] = slots[c]
+        homeless = [g for g in homeless if g not in out]  # (slots >= groups: none left)
     for g in homeless:
-        w = (preferred or {}).get(g)
-        if w not in held or len(held[w]) >= share:
-            w = min(names, key=load)
+        w = min(names, key=load)
         held[w].append(g)
         out[g] = w
     while rebalance:
@@ -377,11 +391,12 @@ class _DistributedPartitions(Partitions):
         """The workers there are now (waits for one, see :func:`._cluster.current_workers`)."""
         return sorted(current_workers(self.client))
 
-    def _preferred(self) -> dict[int, str]:
-        """For persisted input (each row block of X a future in its graph):
-        each group's worker holding most of its rows of X, so that placing
-        the group moves as little as it can (which worker holds which group
-        never changes the results). Empty for other input."""
+    def _local_rows(self) -> dict[int, dict[str, int]]:
+        """For a persisted X (each row block a Future in X's graph, as
+        ``persist`` leaves it): the rows of each group each worker holds,
+        once X's blocks are computed. Empty for other input (X rechunked,
+        sliced or converted after persisting, DataFrames), which is placed
+        round robin. Which worker holds which group never changes the results."""
         from distributed import Future
 
         from dasklearn._runtime._compute import _holds_futures
@@ -397,15 +412,17 @@ class _DistributedPartitions(Partitions):
             if not isinstance(value, Future):
                 return {}
             futures.append(value)
-        who = self.client.who_has(futures)
-        out = {}
+        try:
+            wait_on_cluster(self.client, futures)  # (a persist still running: where it ends)
+            who = self.client.who_has(futures)
+        except CancelledError:  # lost meanwhile: the placement finds out and recovers
+            return {}
+        out: dict[int, dict[str, int]] = {}
         for g in self.groups:
-            rows_on: dict[str, int] = {}
+            rows_on = out.setdefault(g, {})
             for i in self.blocks[g]:
                 for w in who.get(futures[i].key, ()):
                     rows_on[w] = rows_on.get(w, 0) + self.rows[i]
-            if rows_on:
-                out[g] = min(rows_on, key=lambda w: (-rows_on[w], w))
         return out
 
     def _parts_ok(self, g: int) -> bool:
@@ -511,12 +528,12 @@ class _DistributedPartitions(Partitions):
         """
         recovered: set[int] = set()
         first = all(w is None for w in self.worker_of.values())
-        preferred = self._preferred() if first else None
+        local_rows = self._local_rows() if first else None
         for _ in range(MAX_RECOVERIES + 1):
             alive = self._alive()
             current = {g: (w if w in alive and self._parts_ok(g) else None) for g, w in self.worker_of.items()}
             recovered |= {g for g, w in current.items() if w is None and self.worker_of[g] is not None}
-            target = assign_groups(current, alive, rebalance=rebalance, preferred=preferred)
+            target = assign_groups(current, alive, rebalance=rebalance, local_rows=local_rows)
             moves = {g: w for g, w in target.items() if w != current[g]}
             if not moves:
                 if recovered:
@@ -693,8 +710,8 @@ def place_blocks(arrays: Sequence, prepare: Callable, prepare_args: tuple = (),
     Returns
     -------
     Partitions
-        Each group's parts on one worker of the active Client (round robin
-        by address), else here, one thread per group.
+        Each group's parts on one worker of the active Client (see
+        :func:`assign_groups`), else here, one thread per group.
     """
     rows = _block_rows(arrays)
     if n_groups is None:
