@@ -66,6 +66,11 @@ def test_assign_groups_keeps_the_most_rows_where_they_are_within_each_workers_sh
     four = {g: None for g in range(4)}
     out = assign_groups(four, ["a", "b"], local_rows={g: {"a": 100} for g in four})
     assert sorted(out.values()) == ["a", "a", "b", "b"]
+    # four groups on three workers: 2/1/1 (never 2/2/0), the rows deciding within that
+    held = {0: {"a": 9}, 1: {"a": 9}, 2: {"b": 9}, 3: {"b": 9}}
+    three = assign_groups(four, ["a", "b", "c"], local_rows=held)
+    assert sorted(list(three.values()).count(w) for w in "abc") == [1, 1, 2]
+    assert sum(held[g].get(w, 0) for g, w in three.items()) == 27  # 3 of the 4 groups stay
     # rows on a worker that is not there count for nothing; no rows known: round robin
     assert assign_groups(homeless, ["a", "b"], local_rows={0: {"gone": 5}}) == {0: "a", 1: "b"}
     assert assign_groups(homeless, ["a", "b"], local_rows={}) == {0: "a", 1: "b"}

@@ -128,10 +128,10 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epo
     from distributed import wait
 
     client.wait_for_workers(2, timeout=60)
-    if small:  # 60 blocks of 176 kB: 23 per task (see _blocks.group_size)
+    if small:  # 60 blocks of 176 kB: 23 per task (see _blocks.consecutive_groups)
         X, y = client.persist(list(_data(n_blocks=60, rows=2000)))
         wait([X, y])
-        group, delay = max(map(len, _blocks.group_blocks(range(60), _blocks.block_bytes([X, y])))), DELAY / 2
+        group, delay = max(map(len, _blocks.consecutive_groups(range(60), _blocks.block_bytes([X, y])))), DELAY / 2
         assert 1 < group < 30
     else:
         (X, y), group, delay = _data(), 1, DELAY

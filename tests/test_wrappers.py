@@ -92,22 +92,22 @@ def test_incremental_on_cluster_equals_partial_fit_loop(client):
 
 
 def test_group_policy():
-    from dasklearn._runtime._blocks import GROUP_BYTES, MAX_GROUP, block_bytes, group_blocks
+    from dasklearn._runtime._blocks import GROUP_BYTES, MAX_GROUP, block_bytes, consecutive_groups
 
     X, y = da.zeros((6000, 10), chunks=(1000, 10)), da.zeros(6000, chunks=1000)
     assert block_bytes([X, y]) == [88_000] * 6
     per_group = GROUP_BYTES // 88_000
-    groups = group_blocks(list(range(100)) * 2, [88_000] * 100)
+    groups = consecutive_groups(list(range(100)) * 2, [88_000] * 100)
     assert [b for g in groups for b in g] == list(range(100)) * 2  # the order, cut
     assert {len(g) for g in groups[:-1]} == {per_group}  # across the end of a pass too
-    assert group_blocks(range(200), [80] * 200)[0] == tuple(range(MAX_GROUP))
+    assert consecutive_groups(range(200), [80] * 200)[0] == tuple(range(MAX_GROUP))
     # a block of 1 MiB or more is a group of its own, wherever it is: uneven
     # chunks do not make groups of large blocks (their mean would be small)
     sizes = [10] * 4 + [2 << 20] + [10] * 3
-    assert group_blocks(range(8), sizes) == [(0, 1, 2, 3), (4,), (5, 6, 7)]
+    assert consecutive_groups(range(8), sizes) == [(0, 1, 2, 3), (4,), (5, 6, 7)]
     big_small = [900_000, 900_000, 900_000, 900_000, 900_000]
-    assert all(sum(big_small[b] for b in g) <= GROUP_BYTES for g in group_blocks(range(5), big_small))
-    assert group_blocks([3, 1], None) == [(3,), (1,)]  # sizes unknown: one block a group
+    assert all(sum(big_small[b] for b in g) <= GROUP_BYTES for g in consecutive_groups(range(5), big_small))
+    assert consecutive_groups([3, 1], None) == [(3,), (1,)]  # sizes unknown: one block a group
     frame = dd.from_pandas(pd.DataFrame({"a": np.zeros(600)}), npartitions=60)
     assert block_bytes([frame]) is None
     assert block_bytes([frame.to_dask_array()]) is None  # unknown chunks

@@ -313,37 +313,67 @@ def check_meta(name: str, meta) -> None:
     )
 
 
-_RESPONSES = frozenset({"predict", "predict_proba", "predict_log_proba", "decision_function"})
+RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 
 
-class _BlockwiseResponses:
-    """Stand-in for an estimator inside a scorer: its response methods are
-    computed blockwise on the dask X the scorer passes in, then gathered
-    (one value or one row of probabilities per sample). ``known`` is a
-    response already computed for that X, ``(X, method, value)``."""
+class Responses:
+    """Stand-in for an estimator inside a scorer: its response methods
+    return ``respond(name, X)`` (computed elsewhere: blockwise on dask X, on
+    the workers...); every other attribute is the estimator's. ``missing``
+    lists the response methods asked for that the estimator lacks."""
 
-    def __init__(self, est, known=None):
+    def __init__(self, est, respond):
         self._est = est
-        self._known = known
+        self._respond = respond
+        self.missing = []
 
     def __getattr__(self, name):
-        if name in _RESPONSES:
+        if name in RESPONSES:
             if not hasattr(self._est, name):
+                self.missing.append(name)
                 raise AttributeError(name)
 
-            def method(X):
-                if self._known is not None and self._known[0] is X and self._known[1] == name:
-                    out = self._known[2]
-                else:
-                    out = _compute(apply_method(self._est, name, X))
-                return _as_numpy(out)
+            def method(X, **kwargs):
+                return self._respond(name, X)
 
             method.__name__ = name  # scikit-learn's scorers look the response up by name
             return method
         return getattr(self._est, name)
 
     def __sklearn_tags__(self):
-        return self._est.__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        return get_tags(self._est)
+
+
+class Asked(Exception):
+    """Raised by :func:`ask`: ``method`` is the response a scorer asked for,
+    None for an estimator's own ``score`` (which needs X itself)."""
+
+    def __init__(self, method):
+        super().__init__(method)
+        self.method = method
+
+
+def ask(name, X=None):
+    """The response methods of a probe (``Responses(est, ask)``): a scorer
+    calling one stops there, before reading any data."""
+    raise Asked(name)
+
+
+class _BlockwiseResponses(Responses):
+    """Responses computed blockwise on the dask X the scorer passes in, then
+    gathered (one value or one row of probabilities per sample). ``known``
+    is a response already computed for that X, ``(X, method, value)``."""
+
+    def __init__(self, est, known=None):
+        super().__init__(est, self._blockwise)
+        self._known = known
+
+    def _blockwise(self, name, X):
+        if self._known is not None and self._known[0] is X and self._known[1] == name:
+            return _as_numpy(self._known[2])
+        return _as_numpy(_compute(apply_method(self._est, name, X)))
 
     def score(self, X, y, sample_weight=None):
         from sklearn.base import is_classifier
@@ -357,47 +387,23 @@ class _BlockwiseResponses:
         return self._est.score(X.compute(), y, **kw)
 
 
+class _ResponseProbe(Responses):
+    """A probe: stops a scorer at its first request for a response (raising
+    :class:`Asked`), before any data is read; ``score`` stands for ``predict``
+    when it is scikit-learn's accuracy or R^2."""
+
+    def __init__(self, est):
+        super().__init__(est, ask)
+
+    def score(self, X, y, sample_weight=None):
+        raise Asked("predict" if _mixin_score(self._est) else None)
+
+
 def _mixin_score(est) -> bool:
     """Is ``est.score`` scikit-learn's accuracy or R^2 of ``predict``?"""
     from sklearn.base import ClassifierMixin, RegressorMixin
 
     return type(est).score in (ClassifierMixin.score, RegressorMixin.score)
-
-
-class _Asked(Exception):
-    """Raised by :class:`_ResponseProbe`: ``method`` is the response a
-    scorer asked for, None for an estimator's own ``score`` (which needs X
-    itself, not a response)."""
-
-    def __init__(self, method):
-        super().__init__(method)
-        self.method = method
-
-
-class _ResponseProbe:
-    """Stand-in for an estimator that stops a scorer at its first request
-    for a response (raising :class:`_Asked`), before any data is read."""
-
-    def __init__(self, est):
-        self._est = est
-
-    def __getattr__(self, name):
-        if name in _RESPONSES:
-            if not hasattr(self._est, name):
-                raise AttributeError(name)
-
-            def method(X):
-                raise _Asked(name)
-
-            method.__name__ = name
-            return method
-        return getattr(self._est, name)
-
-    def __sklearn_tags__(self):
-        return self._est.__sklearn_tags__()
-
-    def score(self, X, y, sample_weight=None):
-        raise _Asked("predict" if _mixin_score(self._est) else None)
 
 
 # scikit-learn's scorers of one metric (check_scoring, get_scorer, make_scorer); its
@@ -421,7 +427,7 @@ def _response_asked(scorer, est, X, y, kwargs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             scorer(_ResponseProbe(est), X, y, **kwargs)
-    except _Asked as asked:
+    except Asked as asked:
         return asked.method
     except Exception:
         return None

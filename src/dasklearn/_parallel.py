@@ -16,10 +16,11 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dasklearn import _validation
+from dasklearn._blockwise import Responses, ask
 from dasklearn._validation import InvalidParameterError
 from dasklearn._delegation import DelegateMixin
 from dasklearn._kernels.merge import (
@@ -34,9 +35,6 @@ from dasklearn._kernels.merge import (
 )
 
 __all__ = ["DataParallel"]
-
-_RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_function")
-
 
 # ------------------------------------------------------------ worker kernels
 class _Part(NamedTuple):
@@ -182,42 +180,6 @@ class _NoX:
 
     def __repr__(self):
         return "<validation rows on the workers>"
-
-
-class _Asked(Exception):
-    """Raised by a probe's response method (see ``_check_scorer_responses``)."""
-
-
-def _ask(name):
-    raise _Asked(name)
-
-
-class _RemoteResponses:
-    """Stand-in for the model inside a scorer: its response methods return
-    ``compute(name)``, the model's responses on the validation rows computed
-    on the workers (or, for the probe of ``_check_scorer_responses``, raise).
-    ``missing`` lists the response methods asked for that the model lacks."""
-
-    def __init__(self, est, compute):
-        self._est = est
-        self._compute = compute
-        self.missing = []
-
-    def __getattr__(self, name):
-        if name in _RESPONSES:
-            if not hasattr(self._est, name):
-                self.missing.append(name)
-                raise AttributeError(name)
-
-            def method(X, **kwargs):
-                return self._compute(name)
-
-            method.__name__ = name  # scorers dispatch on the method's name
-            return method
-        return getattr(self._est, name)
-
-    def __sklearn_tags__(self):
-        return get_tags(self._est)
 
 
 # ------------------------------------------------------------- validation
@@ -536,7 +498,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if _validation.users_callable(scorer):
             return
         classifier = is_classifier(est)
-        probe = _RemoteResponses(est, _ask)  # the unfitted model, whose responses raise _Asked
+        probe = Responses(est, ask)  # the unfitted model, whose responses raise Asked
         if classifier:
             probe.classes_ = np.array([0, 1])
         try:
@@ -779,7 +741,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 if val_groups:
                     kw = {} if w_val is None else {"sample_weight": w_val}
                     value = (scorer(model, X_val, y_val, **kw) if X_val is not None
-                             else scorer(_RemoteResponses(model, respond), _NoX(), y_val, **kw))
+                             else scorer(Responses(model, lambda name, X: respond(name)), _NoX(), y_val, **kw))
                     score = _validation.score_number(value, scorer)
                 self.history_.append({"round": r, "score": score, "param_change": change,
                                       "n_samples": int(sum(n_train[g] for g in active) * epochs),

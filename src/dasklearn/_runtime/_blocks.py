@@ -64,13 +64,14 @@ With a Client
 * Groups. Blocks under ``SMALL_BLOCK_BYTES`` (all parts together) in
   larger or persisted input (which the one-task policy leaves to this
   path) are taken in groups of consecutive positions of ``order``, within
-  ``GROUP_BYTES`` and ``MAX_GROUP`` blocks a group (:func:`group_blocks`;
+  ``GROUP_BYTES`` and ``MAX_GROUP`` blocks a group (:func:`consecutive_groups`;
   a larger block is a group of its own; DataFrames and object arrays,
   whose block sizes are unknown, are not grouped). One task computes a
   group's blocks (a persisted group's blocks are gathered to the worker
   that packs them: small blocks travel, once) and one task runs their
   steps in turn, so tiny blocks do not each pay a task's scheduling (1,000
-  persisted blocks of 34 kB: 9.1 s one per task, 0.65 s in groups).
+  persisted blocks of 34 kB, 64 a group: 9.1 s one per task, 0.66 s in
+  groups, ``benchmarks/incremental_small_blocks.py``).
   Everything above and below said of blocks and steps (placement, the
   window, the state kept here, recovery) holds for groups; the steps, and
   the numbers, are the same.
@@ -280,7 +281,7 @@ def _compute_block(culled: _Culled) -> list:
     their culled graph: one tuple of parts per block."""
     import dask
 
-    return [tuple(parts) for parts in dask.get(culled.graph, culled.keys)]
+    return _pack(dask.get(culled.graph, culled.keys))
 
 
 def _pack(groups) -> list:
@@ -313,7 +314,7 @@ def block_bytes(parts) -> list[int] | None:
     return sizes
 
 
-def group_blocks(order, sizes) -> list[tuple]:
+def consecutive_groups(order, sizes) -> list[tuple]:
     """Pure policy: ``order`` cut into groups of consecutive positions, each
     computed by one task of the cluster fold and stepped through by one.
     Blocks under ``SMALL_BLOCK_BYTES`` (``sizes[b]``: all parts of block
@@ -395,7 +396,7 @@ def _check_futures(futures) -> None:
 class _ClusterFold:
     def __init__(self, client, step, parts, args, window, monitor, pin_blocks, on_recover=None, workers=None):
         self.client = client
-        self.starts: list[int] = []  # group position -> its first block's position in order (see run)
+        self.starts: list[int] = []  # group position -> its first block's position in order, then the end
         self.step = step
         self.args = args
         self.monitor = monitor
@@ -555,18 +556,18 @@ class _ClusterFold:
         _check_futures(self._held_futures())
 
     # -- one attempt ---------------------------------------------------------------
-    def _run_from(self, order: Sequence[tuple]) -> None:
+    def _run_from(self, groups: Sequence[tuple]) -> None:
         """Groups ``saved position + 1 .. n - 1`` (of blocks, see run), until
         their last state is here."""
         from distributed import wait
 
-        n = len(order)
+        n = len(groups)
         state = self.saved[1]  # an object here: the first step carries it
         next_block = next_step = self.saved[0] + 1
         self._next_check = time.monotonic() + POLL_SECONDS
         while self.saved[0] < n - 1:
             while next_block < n and len(self.alive) < self.window:
-                block = self._submit_block(order[next_block], next_block)
+                block = self._submit_block(groups[next_block], next_block)
                 if block is None:
                     break
                 self.alive[next_block] = block
@@ -668,18 +669,17 @@ class _ClusterFold:
 
     def _steps_after(self, position: int, n: int) -> str:
         """The block steps of the group after group ``position``, in words."""
-        first = self.starts[position + 1] + 1
-        last = self.starts[position + 2] if position + 2 < len(self.starts) else n
+        first, last = self.starts[position + 1] + 1, self.starts[position + 2]
         return f"step {first}" if first == last else f"one of steps {first}-{last}"
 
     # -- the loop ----------------------------------------------------------------------
     def run(self, state, groups: Sequence[tuple]):
         """The state after the steps of every block of ``groups`` (the block
-        order cut into groups, see :func:`group_blocks`), one task a group."""
+        order cut into groups, see :func:`consecutive_groups`), one task a group."""
         self.starts = [0]
-        for g in groups[:-1]:
+        for g in groups:
             self.starts.append(self.starts[-1] + len(g))
-        n = sum(len(g) for g in groups)
+        n = self.starts[-1]
         self.saved = (-1, state)
         self._pool = cf.ThreadPoolExecutor(1, thread_name_prefix="dasklearn-fold-fetch")
         stalled = 0
@@ -782,7 +782,7 @@ def fold_blocks(
                         on_recover=on_recover, workers=workers)
     if not holds_futures:
         _warn_if_blocks_share_work(fold.graphs, order[0])
-    return fold.run(state, group_blocks(order, block_bytes(parts)))
+    return fold.run(state, consecutive_groups(order, block_bytes(parts)))
 
 
 def _rows_by_layer(graph: dict) -> dict:

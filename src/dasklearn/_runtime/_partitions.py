@@ -135,8 +135,9 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
     A group keeps its worker while that worker exists. With ``local_rows``
     (the rows of each group each worker already holds), the groups without
     one (``None``, or a worker not in ``workers``) are assigned together so
-    that the most rows stay where they are, no worker taking more than its
-    share (``ceil(groups / workers)``) (a minimum-cost assignment). Without
+    that each worker holds ``groups // workers`` groups or one more, and
+    within that the most rows stay where they are (a minimum-cost
+    assignment). Without
     it they go, in group order, to the worker holding the fewest groups
     (ties: by address). Then, with ``rebalance``, while one worker holds two
     groups more than another, the busiest worker's last group moves to the
@@ -180,13 +181,17 @@ def assign_groups(current: Mapping[int, str | None], workers: Sequence[str],
     if local_rows and homeless:
         from scipy.optimize import linear_sum_assignment
 
-        share = -(-len(current) // len(names))
-        slots = [w for w in names for _ in range(max(0, share - len(held[w])))]
-        cost = np.array([[-(local_rows.get(g) or {}).get(w, 0) for w in slots] for g in homeless])
+        base = len(current) // len(names)
+        # every worker's first `base` slots are filled before any extra one (a bonus
+        # larger than all the rows), then the rows decide
+        bonus = 1 + sum(n for rows in local_rows.values() for n in rows.values())
+        slots = [(w, bonus) for w in names for _ in range(max(0, base - len(held[w])))]
+        slots += [(w, 0) for w in names if len(held[w]) <= base]
+        cost = np.array([[-(local_rows.get(g) or {}).get(w, 0) - extra for w, extra in slots] for g in homeless])
         for r, c in zip(*linear_sum_assignment(cost)):
-            held[slots[c]].append(homeless[r])
-            out[homeless[r]] = slots[c]
-        homeless = [g for g in homeless if g not in out]  # (slots >= groups: none left)
+            held[slots[c][0]].append(homeless[r])
+            out[homeless[r]] = slots[c][0]
+        homeless = [g for g in homeless if g not in out]  # (more groups than slots: by load below)
     for g in homeless:
         w = min(names, key=load)
         held[w].append(g)
@@ -408,7 +413,7 @@ class _DistributedPartitions(Partitions):
         futures = []
         for row in X.__dask_keys__():
             key = row[0] if isinstance(row, list) else row
-            value = graph.get(key) if hasattr(graph, "get") else None
+            value = graph.get(key)
             if not isinstance(value, Future):
                 return {}
             futures.append(value)

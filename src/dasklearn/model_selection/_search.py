@@ -105,16 +105,6 @@ def _is_dask_array(X) -> bool:
     return isinstance(X, Array)
 
 
-def _n_samples(X, name: str = "X") -> int:
-    if _blockwise.is_dask(X):
-        if _is_dask_array(X):  # with known row chunks (see _with_known_rows)
-            return int(X.shape[0])
-        return int(len(X))  # dask DataFrame / Series: counts rows per partition
-    if hasattr(X, "shape") and len(X.shape):
-        return int(X.shape[0])
-    return len(X)
-
-
 def _count_rows(*collections) -> list:
     """Rows of each collection (None for None): dask DataFrames and Series,
     whose rows are counted by computing, are counted in one computation
@@ -124,8 +114,13 @@ def _count_rows(*collections) -> list:
     counted = [i for i, c in enumerate(collections)
                if _blockwise.is_dask(c) and not _is_dask_array(c)]
     lengths = dict(zip(counted, dask.compute(*(collections[i].shape[0] for i in counted)))) if counted else {}
-    return [None if c is None else int(lengths[i]) if i in lengths else _n_samples(c)
-            for i, c in enumerate(collections)]
+
+    def rows(i, c):  # (dask arrays: with known row chunks, see _with_known_rows)
+        if c is None or i in lengths:
+            return None if c is None else int(lengths[i])
+        return int(c.shape[0]) if hasattr(c, "shape") and len(c.shape) else len(c)
+
+    return [rows(i, c) for i, c in enumerate(collections)]
 
 
 def _with_known_rows(X, y) -> tuple:
