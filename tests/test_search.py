@@ -502,6 +502,19 @@ def test_a_frame_with_a_column_named_chunks(client, clf_data):
         dd.from_pandas(df, npartitions=3), dd.from_pandas(pd.Series(y), npartitions=3))
     ref = sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(df, y)
     _assert_same_results(ours, ref)
+    # and the wrappers, which tell a frame from an array the same way
+    from sklearn.linear_model import SGDClassifier as SGD
+
+    from dasklearn.wrappers import Incremental
+
+    frame = dd.from_pandas(df, npartitions=3)
+    inc = Incremental(SGD(random_state=0), shuffle_blocks=False).fit(
+        frame, dd.from_pandas(pd.Series(y), npartitions=3), classes=[0, 1])
+    loop = SGD(random_state=0)
+    for part in range(3):
+        rows = slice(*frame.divisions[part:part + 2]) if part < 2 else slice(frame.divisions[2], None)
+        loop.partial_fit(df.iloc[rows], y[rows], classes=[0, 1])
+    np.testing.assert_array_equal(inc.estimator_.coef_, loop.coef_)
 
 
 def test_a_persisted_dask_dataframe_is_not_persisted_again(client, clf_data):

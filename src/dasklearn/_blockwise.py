@@ -23,6 +23,15 @@ def is_dask(obj) -> bool:
     return is_dask_collection(obj)
 
 
+def is_dask_array(obj) -> bool:
+    """Is ``obj`` a dask array? Told by its type: a DataFrame's columns are
+    attributes, so ``hasattr(X, "chunks")`` is true of a frame with a column
+    named ``chunks``."""
+    from dask.array import Array
+
+    return isinstance(obj, Array)
+
+
 def _compute(coll):
     """One collection's value here, computed where the runtime decides."""
     from dasklearn._runtime import get_backend
@@ -439,7 +448,7 @@ def _compute_by_kind(backend, objs) -> list:
     other collections) computed together, so that a graph they share runs
     once; dask computes the two kinds apart anyway (with a warning when
     asked to mix them)."""
-    frames = [i for i, o in enumerate(objs) if hasattr(o, "divisions")]
+    frames = [i for i, o in enumerate(objs) if is_dask(o) and not is_dask_array(o)]
     others = [i for i in range(len(objs)) if i not in frames]
     out = list(objs)
     for idx in (frames, others):

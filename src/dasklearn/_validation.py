@@ -268,7 +268,6 @@ def _converts_to_float(column) -> bool:
 def reject_sparse(owner: str, X, name: str = "X") -> None:
     """A TypeError for scipy.sparse input, for estimators that split X into dense blocks."""
     import scipy.sparse as sp
-    from dask import is_dask_collection
 
     if sp.issparse(X):
         raise TypeError(
@@ -276,7 +275,9 @@ def reject_sparse(owner: str, X, name: str = "X") -> None:
             f"but it is split into dense blocks. Pass {name}.toarray() if it fits in memory, or a "
             "dense dask array."
         )
-    if is_dask_collection(X) and hasattr(X, "chunks"):  # a dask array: the type of its blocks
+    from dasklearn._blockwise import is_dask_array
+
+    if is_dask_array(X):  # a dask array: the type of its blocks
         from dask.array.utils import meta_from_array
 
         block = meta_from_array(X)

@@ -133,7 +133,7 @@ def _can_score(self) -> bool:
 
 
 def _is_frame(obj) -> bool:
-    return _blockwise.is_dask(obj) and not hasattr(obj, "numblocks")
+    return _blockwise.is_dask(obj) and not _blockwise.is_dask_array(obj)
 
 
 def _is_scalar(obj) -> bool:

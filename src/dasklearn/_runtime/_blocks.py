@@ -157,7 +157,9 @@ logger = logging.getLogger("dasklearn")
 
 # ------------------------------------------------------------ block access
 def _is_array(coll) -> bool:
-    return hasattr(coll, "numblocks")
+    from dasklearn._blockwise import is_dask_array
+
+    return is_dask_array(coll)
 
 
 def n_row_blocks(coll) -> int:

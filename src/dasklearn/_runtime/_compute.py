@@ -19,9 +19,9 @@ MAX_ROW_BLOCKS = 256  # per array placed as row blocks (each task of a search de
 
 def _array_sizes(coll):
     """(total bytes, number of blocks) of a dask array, or None when unknown."""
-    from dask.array import Array
+    from dasklearn._blockwise import is_dask_array
 
-    if not isinstance(coll, Array):  # (a DataFrame's column named chunks or dtype is an attribute)
+    if not is_dask_array(coll):
         return None
     shape, itemsize = coll.shape, coll.dtype.itemsize
     if any(math.isnan(s) for s in shape):

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
 
-from dasklearn import _validation
+from dasklearn import _blockwise, _validation
 from dasklearn._validation import is_real as _is_real
 from dasklearn._kernels.linear import (
     LinearSpec,
@@ -37,10 +37,7 @@ SMOOTH_SOLVERS = ("lbfgs", "gradient_descent")
 PENALTIES = ("auto", "l2", "l1", "elasticnet", None)
 
 
-def _is_dask(obj) -> bool:
-    from dask import is_dask_collection
-
-    return is_dask_collection(obj)
+_is_dask = _blockwise.is_dask
 
 
 def _is_dask_frame(obj) -> bool:
@@ -82,7 +79,7 @@ def _all_float32(X) -> bool:
     The solvers run in float64; the fitted coefficients then come back in
     X's precision, as scikit-learn's do."""
     dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and hasattr(dtypes, "__iter__") and not hasattr(X, "chunks"):
+    if dtypes is not None and hasattr(dtypes, "__iter__") and not _blockwise.is_dask_array(X):
         dtypes = list(dtypes)
         return bool(dtypes) and all(d == np.float32 for d in dtypes)
     return getattr(X, "dtype", None) == np.float32
@@ -276,7 +273,7 @@ class _LinearModel(BaseEstimator):
             elif not _is_dask(X):  # in memory (a pandas DataFrame, say) next to a dask y
                 X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
             y = _one_column_as_1d(y)
-            if _is_dask(y) and not hasattr(y, "chunks"):  # a dask Series of a nullable dtype, say
+            if _is_dask(y) and not _blockwise.is_dask_array(y):  # a dask Series of a nullable dtype, say
                 y = _numpy_series(y, name, "y")
             X, y = as_dask_array(X), as_dask_array(y)
             X_shape, y_shape = np.shape(X), np.shape(y)
@@ -355,7 +352,7 @@ class _LinearModel(BaseEstimator):
                 # equal weights: the blocks go unweighted (the loss is divided by the
                 # weights' sum); the value scales the data term against the penalty
                 return float(value)
-        if _is_dask(sample_weight) and not hasattr(sample_weight, "chunks"):
+        if _is_dask(sample_weight) and not _blockwise.is_dask_array(sample_weight):
             sample_weight = _numpy_series(sample_weight, name, "sample_weight")
         w = as_dask_array(sample_weight)
         if not _is_dask(w):

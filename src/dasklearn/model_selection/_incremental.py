@@ -90,7 +90,7 @@ SAMPLES = "n_samples"
 
 def _default_test_size(X) -> float:
     """dask-ml's default hold-out: one block's share of the rows, at most 0.2."""
-    n_blocks = X.numblocks[0] if hasattr(X, "numblocks") else 1
+    n_blocks = X.numblocks[0] if _blockwise.is_dask_array(X) else 1
     return min(0.2, 1 / n_blocks)
 
 

@@ -90,19 +90,12 @@ def _check_has_rows(X, name: str) -> None:
     another Delayed, nor a Bag)."""
     from dask.delayed import Delayed
 
-    if _blockwise.is_dask(X) and (isinstance(X, Delayed) or not (_is_dask_array(X) or hasattr(X, "divisions"))):
+    if _blockwise.is_dask(X) and (isinstance(X, Delayed) or not (_blockwise.is_dask_array(X) or hasattr(X, "divisions"))):
         raise TypeError(
             f"{name} is a dask {type(X).__name__}, whose rows the search cannot count or split. "
             f"Pass a dask array (da.from_delayed({name}, shape=..., dtype=...)), a dask "
             f"DataFrame, or {name}.compute()."
         )
-
-
-def _is_dask_array(X) -> bool:
-    """(Not ``hasattr(X, "chunks")``: a DataFrame's column named ``chunks`` is an attribute.)"""
-    from dask.array import Array
-
-    return isinstance(X, Array)
 
 
 def _count_rows(*collections) -> list:
@@ -112,7 +105,7 @@ def _count_rows(*collections) -> list:
     import dask
 
     counted = [i for i, c in enumerate(collections)
-               if _blockwise.is_dask(c) and not _is_dask_array(c)]
+               if _blockwise.is_dask(c) and not _blockwise.is_dask_array(c)]
     lengths = dict(zip(counted, dask.compute(*(collections[i].shape[0] for i in counted)))) if counted else {}
 
     def rows(i, c):  # (dask arrays: with known row chunks, see _with_known_rows)
