@@ -445,14 +445,22 @@ def test_a_users_scorer_is_called_once_by_score(client, clf_data):
     assert got["mine"] == pytest.approx(accuracy_score(y, model.estimator_.predict(X)), abs=1e-12)
 
 
-def test_score_on_a_frame_with_a_dask_array_y_gives_no_mixed_collections_warning(client, clf_data):
+def test_a_frame_with_a_dask_array_y_gives_no_mixed_collections_warning(client, clf_data):
     """dask warns when one compute mixes DataFrames and arrays (and runs them
-    apart anyway): the response and y are then computed apart, as before."""
+    apart anyway): the runtime computes each kind apart (see _compute.by_kind),
+    in fit as in score."""
     import dask.array as da
     import dask.dataframe as dd
 
+    from dasklearn._runtime._compute import by_kind
+
     X, y = clf_data
-    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y)
+    frame, labels = dd.from_pandas(pd.DataFrame(X), npartitions=4), da.from_array(y, chunks=150)
+    assert by_kind([labels, frame, None, frame[0]]) == [[1, 3], [0, 2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(frame, labels)
+    _assert_same_results(search, sk.GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, y))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = search.score(dd.from_pandas(pd.DataFrame(X), npartitions=4), da.from_array(y, chunks=150))

@@ -443,21 +443,6 @@ def _response_asked(scorer, est, X, y, kwargs):
     return None
 
 
-def _compute_by_kind(backend, objs) -> list:
-    """Values of ``objs``, those of one kind (dask DataFrames and Series, or
-    other collections) computed together, so that a graph they share runs
-    once; dask computes the two kinds apart anyway (with a warning when
-    asked to mix them)."""
-    frames = [i for i, o in enumerate(objs) if is_dask(o) and not is_dask_array(o)]
-    others = [i for i in range(len(objs)) if i not in frames]
-    out = list(objs)
-    for idx in (frames, others):
-        if idx:
-            for i, v in zip(idx, backend.compute(*(objs[i] for i in idx))):
-                out[i] = v
-    return out
-
-
 def compute_here(*objs) -> list:
     """In-memory values of ``objs`` (dask collections computed by the runtime,
     on the cluster when there is one; other objects as they are)."""
@@ -485,8 +470,9 @@ def score(scorer, est, X, y, **kwargs):
     scorer arguments (sample weights) come here. When the response the
     scorer asks for is known up front (scikit-learn's scorers of one
     metric, found by a probe), it is computed together with y and those
-    arguments of the same kind (see :func:`_compute_by_kind`), so a graph
-    they share (X and y columns of one DataFrame) runs once.
+    arguments (each kind of collection together, see the runtime's
+    ``materialize_on_cluster``), so a graph they share (X and y columns of
+    one DataFrame) runs once.
     """
     if not is_dask(X):
         return scorer(est, X, y, **kwargs)
@@ -501,7 +487,7 @@ def score(scorer, est, X, y, **kwargs):
         lazy = [k for k, v in kwargs.items() if is_dask(v)]
         method = _response_asked(scorer, est, X, y, kwargs) if is_dask(y) or lazy else None
         wanted = [apply_method(est, method, X)] if method is not None else []
-        values = _compute_by_kind(backend, [*wanted, y, *(kwargs[k] for k in lazy)])
+        values = backend.compute(*wanted, y, *(kwargs[k] for k in lazy))
         known = (X, method, values.pop(0)) if method is not None else None
         y_local = values.pop(0)
         kwargs = {**kwargs, **{k: _as_numpy(v) for k, v in zip(lazy, values)}}

@@ -109,14 +109,17 @@ class LocalBackend:
         return list(objs)
 
     def materialize(self, *objs) -> list:
-        """Computed values of dask collections (others as they are), together."""
+        """Computed values of dask collections (others as they are), together
+        (each kind of collection, see ``_compute.by_kind``)."""
         import dask
 
+        from dasklearn._runtime._compute import by_kind
+
         lazy = [i for i, o in enumerate(objs) if _is_dask_collection(o)]
-        values = dask.compute(*(objs[i] for i in lazy)) if lazy else ()
         out = list(objs)
-        for i, v in zip(lazy, values):
-            out[i] = v
+        for idx in by_kind([objs[i] for i in lazy]):
+            for k, v in zip(idx, dask.compute(*(objs[lazy[k]] for k in idx))):
+                out[lazy[k]] = v
         return out
 
     def compute(self, *objs) -> list:

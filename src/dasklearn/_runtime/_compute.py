@@ -158,7 +158,23 @@ def materialize_on_cluster(client, collections, n_slots: int = 1) -> list:
             futures = [client.submit(compute_in_task, _Graph(p), pure=False) for p in parts]
             whole = client.submit(_concat_all, futures, pure=False)
         return [client.submit(operator.getitem, whole, i, pure=False) for i in range(len(collections))]
-    return list(client.compute(list(collections)))
+    out: list = [None] * len(collections)
+    for idx in by_kind(collections):
+        for i, f in zip(idx, client.compute([collections[i] for i in idx])):
+            out[i] = f
+    return out
+
+
+def by_kind(collections) -> list[list[int]]:
+    """Pure policy: the indices of ``collections`` to compute together, dask
+    DataFrames / Series apart from other collections (dask computes the two
+    kinds apart anyway, warning about "mixed collections"); within a kind,
+    together, so that a graph they share runs once. No empty list."""
+    from dasklearn._blockwise import is_dask, is_dask_array
+
+    frames = [i for i, c in enumerate(collections) if is_dask(c) and not is_dask_array(c)]
+    others = [i for i in range(len(collections)) if i not in frames]
+    return [idx for idx in (frames, others) if idx]
 
 
 def row_blocks_on_cluster(client, collections) -> list | None:

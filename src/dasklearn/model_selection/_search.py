@@ -141,7 +141,9 @@ def _with_known_rows(X, y) -> tuple:
     import dask
 
     which = [a for a in (X, y) if _blockwise.is_dask(a) and (unknown_rows(a) or not holds_futures([a]))]
-    persisted = dict(zip(map(id, which), dask.persist(*which)))
+    from dasklearn._runtime._compute import by_kind
+
+    persisted = {id(which[i]): p for idx in by_kind(which) for i, p in zip(idx, dask.persist(*(which[i] for i in idx)))}
     for a in persisted.values():
         if unknown_rows(a):
             a.compute_chunk_sizes()  # from the persisted blocks: one small task each
