@@ -25,6 +25,22 @@ def test_unbounded_distribution_stays_finite():
     assert np.all(np.isfinite(values)) and values == sorted(values)
 
 
+def test_discrete_distribution_of_given_values_gives_those_values():
+    # rv_discrete(values=...) as RandomizedSearchCV users pass it (not frozen), frozen, and
+    # shifted: the values it takes, of their type, never integers between them nor duplicates
+    from scipy.stats import rv_discrete
+
+    ints = rv_discrete(values=([1, 5, 15], [0.2, 0.5, 0.3]))
+    for dist, expected in [(ints, [1, 5, 15]), (ints(), [1, 5, 15]), (ints(loc=1), [2, 6, 16]),
+                           (rv_discrete(values=([0.01, 0.1, 1.0], [0.2, 0.5, 0.3])), [0.01, 0.1, 1.0]),
+                           (rv_discrete(values=([2, 4, 8, 9], [0.5, 0.5, 0.0, 0.0])), [2, 4])]:
+        values = quantile_grid(dist, 5)
+        assert values == expected
+        assert [type(v) for v in values] == [type(v) for v in expected]
+    many = quantile_grid(rv_discrete(values=(np.arange(0, 200, 2), np.full(100, 0.01))), 5)
+    assert len(many) == 5 and many == sorted(set(many)) and all(type(v) is int and v % 2 == 0 for v in many)
+
+
 def test_small_discrete_support_is_enumerated():
     assert quantile_grid(randint(1, 4), 5) == [1, 2, 3]
     big = quantile_grid(randint(0, 10_000), 5)

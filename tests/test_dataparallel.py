@@ -321,6 +321,9 @@ def test_invalid_data_fails_before_any_work(client, no_placement):
     for X_, y_ in [(X_np, y_np[:300]), (X, y_np[:300])]:
         with pytest.raises(ValueError, match="X and y have different numbers of rows: 2000 and 300"):
             DataParallel(SGDClassifier()).fit(X_, y_)
+    keep = X[:, 0] > 0  # a boolean row mask: chunk sizes unknown
+    with pytest.raises(ValueError, match=r"X and y have unknown chunk sizes.*compute_chunk_sizes"):
+        DataParallel(SGDClassifier()).fit(X[keep], y[keep])
 
 
 def test_label_outside_classes_raises_from_the_worker(client):

@@ -121,6 +121,20 @@ def test_text_columns_are_taken_when_a_candidate_encodes_them(client):
     _same_scores(ours, ref)
 
 
+@pytest.mark.parametrize("categorical", [["colour"], [0], [True, False]])
+def test_text_columns_named_categorical_are_left_to_histgradientboosting(client, categorical):
+    """HistGradientBoosting encodes the columns its ``categorical_features``
+    names, text included: scikit-learn's search fits it, and so does ours."""
+    rng = np.random.RandomState(0)
+    colour = rng.choice(["red", "green", "blue"], len(Y))
+    df = pd.DataFrame({"colour": colour, "size": X[:, 0]})
+    y = ((colour == "red") ^ (X[:, 0] > 0)).astype(int)
+    est = HistGradientBoostingClassifier(categorical_features=categorical, max_iter=20, random_state=0)
+    ours, ref = _both(est, {"max_depth": [2, 3]}, df, y, cv=CV)
+    assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+    _same_scores(ours, ref)
+
+
 def test_data_no_candidate_takes_is_still_refused_before_any_work(client):
     X_nan = X.copy()
     X_nan[0, 0] = np.nan
@@ -547,6 +561,37 @@ def test_the_refits_warnings_reach_the_caller_from_the_cluster(client):
         warnings.filterwarnings("ignore", category=ConvergenceWarning, module="sklearn")
         GridSearchCV(LogisticRegression(max_iter=2), {"C": [0.1, 1.0]}, cv=CV).fit(X, Y)
     assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+_DYNAMIC = """
+import warnings
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+class Warns(ClassifierMixin, BaseEstimator):
+    def __init__(self, k=1):
+        self.k = k
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        if len(X) == N_ALL:  # the refit only
+            warnings.warn(f"refit of k={self.k}: something to know", UserWarning)
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+"""
+
+
+def test_the_refits_warnings_reach_the_caller_from_code_of_no_module(client):
+    """A class defined in the user's script or notebook goes to the workers
+    by value: its warnings come from a file no loaded module has. They reach
+    the caller too (Python drops a warning re-raised with module=None)."""
+    namespace = {"__name__": "dasklearn_test_not_a_module", "N_ALL": len(X)}
+    exec(compile(_DYNAMIC, "<dasklearn-test-dynamic>", "exec"), namespace)
+    for search in (GridSearchCV, sk.GridSearchCV):
+        with pytest.warns(UserWarning, match="refit of k=1: something to know"):
+            search(namespace["Warns"](), {"k": [1, 2]}, cv=CV).fit(X, Y)
 
 
 @pytest.mark.parametrize("verbose", [2, 3])

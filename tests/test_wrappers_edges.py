@@ -80,6 +80,19 @@ def test_y_of_another_length_is_named_as_such():
         Incremental(SGDClassifier()).fit(X, y, classes=[0, 1])
 
 
+def test_parallel_post_fit_refuses_y_of_another_length_before_computing(client):
+    from conftest import scheduler_keys
+
+    X = da.from_array(COUNTS, chunks=30).map_blocks(lambda b: b + 0, dtype=COUNTS.dtype)
+    y = da.from_array(LABELS[:100], chunks=25)
+    before = scheduler_keys(client)
+    with pytest.raises(ValueError, match="ParallelPostFit: X has 120 rows but y has 100"):
+        ParallelPostFit(MultinomialNB()).fit(X, y)
+    with pytest.raises(ValueError, match="X has 120 rows but y has 100"):
+        ParallelPostFit(MultinomialNB()).fit(COUNTS, y)  # in memory beside dask
+    assert scheduler_keys(client) == before  # nothing was sent
+
+
 def test_learned_attributes_are_shown_on_the_wrapper_as_in_dask_ml():
     X = da.from_array(COUNTS, chunks=30)
     y = da.from_array(LABELS, chunks=30)

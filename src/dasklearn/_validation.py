@@ -133,6 +133,14 @@ def _input_tags(estimator):
     return None if tags.no_validation else tags.input_tags
 
 
+def _declares_categories(estimator) -> bool:
+    """Told which columns are categorical (HistGradientBoosting's
+    ``categorical_features`` as names, indices or a mask): such an estimator
+    encodes those columns itself, text included, whatever its tags say."""
+    value = getattr(estimator, "categorical_features", None)
+    return value is not None and not (isinstance(value, str) and value == "from_dtype")
+
+
 def users_callable(obj) -> bool:
     """A callable of the user's own, not a scikit-learn scorer (nor a class
     derived from one): scikit-learn reads such a scorer's signature, and it
@@ -206,11 +214,15 @@ def check_numeric(estimator, X, name: str = "X"):
     cluster), and other libraries' frames, are left to the estimator.
 
     A first step with ``transform`` (an imputer or encoder, whose tags seldom
-    say that it takes strings; also KMeans) and category columns (which some
-    predictors take, e.g. HistGradientBoosting) are left to the estimator, as
-    scikit-learn leaves them: its fits fail with its own message if it cannot."""
+    say that it takes strings; also KMeans), category columns (which some
+    predictors take, e.g. HistGradientBoosting) and an estimator told which
+    columns are categorical (HistGradientBoosting's ``categorical_features``,
+    whose columns may be text) are left to the estimator, as scikit-learn
+    leaves them: its fits fail with its own message if it cannot."""
     tags = _input_tags(estimator)
-    if tags is None or tags.string or tags.categorical or hasattr(_first_consumer(estimator), "transform"):
+    consumer = _first_consumer(estimator)
+    if (tags is None or tags.string or tags.categorical or hasattr(consumer, "transform")
+            or _declares_categories(consumer)):
         return X
     if hasattr(X, "dtypes") and hasattr(X, "columns"):
         from dask import is_dask_collection

@@ -93,13 +93,14 @@ def _partial_fit_block_counting(state, X, *rest, **kwargs):
     return _partial_fit_block(model, X, *rest, **kwargs), seen + _n_rows(X)
 
 
-def _known_rows(X) -> int | None:
-    """Rows of a dask array whose block sizes are known, else None (unknown
-    sizes, or a dask DataFrame: its rows are counted while fitting)."""
-    chunks = getattr(X, "chunks", None)
-    if chunks is None or any(np.isnan(c) for c in chunks[0]):
+def _known_rows(a) -> int | None:
+    """Rows of ``a`` when the client knows them without computing anything:
+    in-memory input, or a dask array of known row chunks; else None (unknown
+    sizes, a dask DataFrame, whose rows are counted while fitting, or None)."""
+    if a is None or (_blockwise.is_dask(a) and not _blockwise.is_dask_array(a)):
         return None
-    return int(sum(chunks[0]))
+    n = a.shape[0] if hasattr(a, "shape") and len(a.shape) else (None if _blockwise.is_dask(a) else len(a))
+    return None if n is None or np.isnan(n) else int(n)
 
 
 def _no_rows_error(n_blocks: int) -> ValueError:
@@ -144,6 +145,14 @@ def _is_scalar(obj) -> bool:
 def _scalar_of(value):
     """A 0-d array as a numpy scalar (scikit-learn rejects 0-d arrays)."""
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
+def _check_same_rows(X, y, owner: str) -> None:
+    """X and y of different known lengths: refused before any dask input is
+    computed (scikit-learn's fit refuses them once they are in memory)."""
+    nx, ny = _known_rows(X), _known_rows(y)
+    if nx is not None and ny is not None and nx != ny:
+        raise ValueError(f"{owner}: X has {nx} rows but y has {ny}. Pass one target value per row of X.")
 
 
 def _fit_task(est, X, y, fit_params):
@@ -317,6 +326,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if not any(_blockwise.is_dask(v) for v in (X, y, *values)):
             self._record_fitted(_fit_task(est, X, y, fit_params))
             return self
+        _check_same_rows(X, y, type(self).__name__)
         from dasklearn._runtime import get_backend
 
         backend = get_backend()

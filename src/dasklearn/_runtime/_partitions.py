@@ -224,9 +224,23 @@ def _block_rows(arrays) -> list[int]:
                 f"{arrays[0].chunks[0]} and {a.chunks[0]}. Rechunk one like the other, "
                 "e.g. y = y.rechunk({0: X.chunks[0]})."
             )
-    if any(math.isnan(c) for c in chunks):
-        raise ValueError("The arrays have unknown chunk sizes; call X.compute_chunk_sizes() first.")
+    check_known_rows(arrays)
     return [int(c) for c in chunks]
+
+
+def check_known_rows(arrays, owner: str = "") -> None:
+    """Refuse dask arrays (``[X, y, ...]``) of unknown row chunk sizes: the
+    blocks are grouped by their rows before any data are read."""
+    import math
+
+    unknown = [("X", "y")[i] if i < 2 else f"array {i}" for i, a in enumerate(arrays)
+               if math.isnan(np.shape(a)[0])]
+    if unknown:
+        raise ValueError(
+            f"{owner + ': ' if owner else ''}each block's rows must be known before the data are read, but "
+            f"{' and '.join(unknown)} {'has' if len(unknown) == 1 else 'have'} unknown chunk sizes (nan), "
+            "e.g. after a boolean row mask. Call X = X.compute_chunk_sizes() (and the same for y) first."
+        )
 
 
 class _PartMaker:

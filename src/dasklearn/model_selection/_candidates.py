@@ -5,9 +5,10 @@ distributions: each is expanded into a deterministic grid of ``n_grid_points``
 quantiles at the probabilities ``(i + 0.5) / n_grid_points``. The midpoints of
 equal probability bins stay inside open or unbounded supports, and for a
 ``loguniform`` they are log-spaced (its quantile function is exponential in
-the probability). A discrete distribution whose support has at most
-``max(n_grid_points, 20)`` values is enumerated whole; a larger one gives its
-distinct quantiles.
+the probability). A discrete distribution that takes at most
+``max(n_grid_points, 20)`` values (those of nonzero probability: the
+integers of its support, or the values given to ``rv_discrete(values=...)``)
+is enumerated whole; a larger one gives its distinct quantiles.
 """
 
 from __future__ import annotations
@@ -43,21 +44,43 @@ def is_distribution(value) -> bool:
 
 
 def _is_discrete(dist) -> bool:
+    """A discrete distribution: frozen (``randint(1, 10)``) or an instance
+    with its values (``rv_discrete(values=(xk, pk))``)."""
     from scipy import stats
 
-    return isinstance(getattr(dist, "dist", None), stats.rv_discrete)
+    return isinstance(getattr(dist, "dist", dist), stats.rv_discrete)
+
+
+def _support_points(dist, most: int) -> np.ndarray | None:
+    """The values a discrete ``dist`` takes with nonzero probability, when
+    there are at most ``most``; None otherwise. ``rv_discrete(values=
+    (xk, pk))`` takes its ``xk`` (shifted by ``loc``), any other discrete
+    distribution the integers of its support."""
+    low, high = dist.support()
+    xk = getattr(getattr(dist, "dist", dist), "xk", None)
+    if xk is not None:  # scipy's rv_sample: values given by the user, in order
+        xk = np.asarray(xk)
+        values = xk + (low - xk[0]) if low != xk[0] else xk
+    elif np.isfinite(low) and np.isfinite(high) and high - low + 1 <= most:
+        values = np.arange(int(low), int(high) + 1)
+    else:
+        return None
+    values = values[np.asarray(dist.pmf(values)) > 0]
+    return values if len(values) <= most else None
 
 
 def quantile_grid(dist, n_points: int) -> list:
     """Deterministic grid of values representing ``dist`` (see module doc)."""
-    if _is_discrete(dist):
-        low, high = dist.support()
-        if np.isfinite(low) and np.isfinite(high) and high - low + 1 <= max(n_points, _MAX_ENUMERATED):
-            return [int(v) for v in np.arange(int(low), int(high) + 1)]
-        probs = (np.arange(n_points) + 0.5) / n_points
-        return [int(v) for v in np.unique(dist.ppf(probs))]
     probs = (np.arange(n_points) + 0.5) / n_points
-    return [float(v) for v in dist.ppf(probs)]
+    if not _is_discrete(dist):
+        return [float(v) for v in dist.ppf(probs)]
+    values = _support_points(dist, max(n_points, _MAX_ENUMERATED))
+    if values is None:
+        values = np.unique(dist.ppf(probs))
+        xk = getattr(getattr(dist, "dist", dist), "xk", None)
+        if xk is None or np.asarray(xk).dtype.kind in "iub":
+            values = values.astype(np.int64)  # (ppf gives floats; the lattice's values are integers)
+    return [v.item() for v in np.asarray(values)]
 
 
 def expand_param_grid(param_grid, n_grid_points: int = 5) -> list[dict]:

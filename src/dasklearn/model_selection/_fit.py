@@ -582,10 +582,13 @@ def _module_of(filename: str) -> str | None:
 def reemit(recorded) -> None:
     """Raise again the warnings :func:`fit_final` recorded in a task."""
     for text, category, filename, lineno, module in recorded:
+        # module=None would make Python drop the warning: without a module (code pickled by
+        # value from the user's __main__, say), Python derives it from the file name
+        where = {"module": module} if module is not None else {}
         try:
-            warnings.warn_explicit(text, category, filename, lineno, module=module)
+            warnings.warn_explicit(text, category, filename, lineno, **where)
         except TypeError:  # a warning class that cannot be made from its text alone
-            warnings.warn_explicit(f"{category.__name__}: {text}", UserWarning, filename, lineno, module=module)
+            warnings.warn_explicit(f"{category.__name__}: {text}", UserWarning, filename, lineno, **where)
 
 
 def _fit_xy(est, X, y, fit_params) -> None:
