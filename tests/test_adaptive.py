@@ -292,3 +292,60 @@ def test_shared_input_checks_for_memory_and_dask_input(small):
         search.fit(da.from_array(X, chunks=200), da.zeros(len(y), chunks=200, dtype=int))
     with pytest.raises(ValueError, match="single class"):
         search.fit(X, np.zeros(len(y), dtype=int))
+
+
+# ------------------------------------------------- a cheap model's round is one task
+def _keys_run(client, fit):
+    """(what ``fit()`` returns, keys of the tasks it ran on the cluster)."""
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream:
+        out = fit()
+    return out, [str(t["key"]) for t in stream.data]
+
+
+def test_a_models_round_and_its_score_are_one_task_when_validation_is_small(client, data, monkeypatch):
+    """Each round's partial_fit call and the score after it run as one task
+    (a cheap model pays one task's scheduling a round, not two); with large
+    validation rows (here: any), the score is its own task, next to them.
+    Either way the search is the same."""
+    import dasklearn._runtime._models as models
+
+    X, y = data
+
+    def fit():
+        return IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=6, max_iter=4, decay_rate=None,
+                                   random_state=0).fit(X, y)
+
+    fused, keys = _keys_run(client, fit)
+    n_scores = sum(len(h) for h in fused.model_history_.values())
+    assert n_scores >= 12
+    assert not [k for k in keys if k.startswith("dasklearn-score-")]
+    assert len([k for k in keys if k.startswith("dasklearn-model-")]) == n_scores  # one call a round: one task
+
+    monkeypatch.setattr(models, "FUSE_BYTES", 0)
+    apart, keys = _keys_run(client, fit)
+    assert len([k for k in keys if k.startswith("dasklearn-score-")]) == n_scores
+    assert _same_history(fused, apart)
+    np.testing.assert_array_equal(fused.cv_results_["test_score"], apart.cv_results_["test_score"])
+    assert fused.best_params_ == apart.best_params_
+
+
+def _same_history(a, b) -> bool:
+    """model_history_ equal but for the timings."""
+    def strip(h):
+        return {m: [{k: v for k, v in r.items() if "time" not in k} for r in rs] for m, rs in h.items()}
+    return strip(a.model_history_) == strip(b.model_history_)
+
+
+def test_scores_are_brought_back_a_round_at_a_time():
+    """Scores done are held until their track's round is complete (then
+    brought back in one batch) or they are HOLD_SECONDS old."""
+    from dasklearn.model_selection._incremental import HOLD_SECONDS, _to_gather
+
+    a, b = object(), object()  # two tracks
+    pending = {"a1": (a,), "a2": (a,), "b1": (b,), "b2": (b,)}
+    now = time.monotonic()
+    assert _to_gather(pending, {"a1": now}) == []  # a2 and b still running
+    assert sorted(_to_gather(pending, {"a1": now, "a2": now, "b1": now})) == ["a1", "a2"]
+    assert _to_gather(pending, {"b1": now - HOLD_SECONDS - 0.01}) == ["b1"]  # held long enough

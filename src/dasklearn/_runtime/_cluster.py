@@ -245,7 +245,7 @@ def current_workers(client, *, timeout: float | None = None, poll: float | None 
 
 
 def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", timeout: float | None = None,
-                    poll: float | None = None) -> None:
+                    poll: float | None = None, until: float | None = None) -> None:
     """``distributed.wait(futures)`` on ``client``, without hanging on a cluster left without workers.
 
     Waits in loops of ``poll`` seconds; after a loop in which the wait did
@@ -259,6 +259,9 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     return_when : {'ALL_COMPLETED', 'FIRST_COMPLETED'}, default='ALL_COMPLETED'
     timeout, poll : float, default=None
         As in :func:`current_workers`.
+    until : float, default=None
+        Return after this many seconds even if the futures are not done
+        (None: wait until they are).
 
     Raises
     ------
@@ -273,13 +276,18 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     from distributed import wait
 
     timeout = worker_timeout() if timeout is None else timeout
+    poll = POLL_SECONDS if poll is None else poll
+    end = None if until is None else time.monotonic() + until
     alone_since = None
     while True:
+        step = poll if end is None else min(poll, max(end - time.monotonic(), 0.0))
         try:
             with closed_says_so(client), as_default(client):
-                wait(futures, timeout=POLL_SECONDS if poll is None else poll, return_when=return_when)
+                wait(futures, timeout=step, return_when=return_when)
             return
         except TimeoutError:
+            if end is not None and time.monotonic() >= end:
+                return
             if nthreads(client):
                 alone_since = None
                 continue

@@ -241,6 +241,7 @@ def partial_fit_steps(state, blocks, fit_params, template=None, params=None):
     never changed (it is the value of another task).
     """
     start = time.perf_counter()
+    state = newest(state)
     if state is None:
         model, seconds, calls = new_model(template, params), 0.0, 0
     else:
@@ -367,7 +368,19 @@ def score_state(state, val, scorer) -> dict:
 
 def score_and_keep(state, val, scorer) -> tuple[dict, tuple]:
     """:func:`score_state` and the scored state itself (kept by the client)."""
+    state = newest(state)
     return score_state(state, val, scorer), state
+
+
+def newest(value):
+    """A model's state from the value of its newest task: the state itself,
+    or the ``(score, state)`` pair of a task that also scored it."""
+    return value[1] if value is not None and len(value) == 2 else value
+
+
+def partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer):
+    """:func:`partial_fit_steps`, then :func:`score_and_keep`, in one task."""
+    return score_and_keep(partial_fit_steps(state, blocks, fit_params, template, params), val, scorer)
 
 
 # ----------------------------------------------------------- client-side data

@@ -17,7 +17,11 @@ on the training parts of one block; consecutive calls on blocks held by the
 same worker form one task, which the scheduler runs where those parts are,
 so the (small) model travels and the data do not. A score task
 ``score(state, validation)`` sends back a small dict *and the scored state*
-(models are small). Task keys name the model
+(models are small). Operations are recorded and submitted when their score
+is: when a fold's validation rows are small (:data:`FUSE_BYTES`), the score
+runs in the task of the round's last calls (the scheduler moves the smaller
+of the validation rows and those blocks' parts, both small then), so that a
+cheap model costs one task a round, not two. Task keys name the model
 (``dasklearn-model-<token>/<model_id>/<fold>/<n>``) so the scheduler's state
 can be inspected; :meth:`DistributedModels.drop` releases a dropped model at
 once.
@@ -96,6 +100,8 @@ from dasklearn._runtime._model_kernels import (
     describe_parts,
     fit_rows,
     layout_of,
+    newest,
+    partial_fit_and_score,
     partial_fit_steps,
     score_and_keep,
     split_block,
@@ -105,6 +111,8 @@ from dasklearn._runtime._model_kernels import (
 )
 
 # ------------------------------------------------------------------- runtimes
+
+FUSE_BYTES = 4 * 2**20  # validation rows this small are scored in the task that trained the model
 
 
 def _blocks(X, y):
@@ -119,6 +127,21 @@ def _block_rows(X) -> list[int]:
     import dask
 
     return [int(c) for c in X.chunks[0]] if dask.is_dask_collection(X) else [len(X)]
+
+
+def _row_bytes(X, y) -> float:
+    """Bytes of one row of X and y (inf when unknown, as for object arrays)."""
+    import numpy as np
+
+    total = 0.0
+    for a in (X, y):
+        if a is None:
+            continue
+        dtype = np.dtype(getattr(a, "dtype", object))
+        if dtype.hasobject:
+            return float("inf")
+        total += dtype.itemsize * float(np.prod(a.shape[1:]))
+    return total
 
 
 class _Base:
@@ -163,6 +186,8 @@ class DistributedModels(_Base):
         self._scored: dict = {}  # (model_id, fold) -> last scored state (on the client)
         self._since: dict = {}  # (model_id, fold) -> operations submitted after it
         self._pending: set = set()  # score handles in flight
+        self._unsent: dict = {}  # (model_id, fold) -> operations recorded, not yet submitted
+        self._val_bytes: dict = {}  # fold -> bytes of its validation rows
         self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
         self._n_scores = 0
         self._most_lost = 0  # most times one score was resubmitted after lost data
@@ -183,13 +208,17 @@ class DistributedModels(_Base):
 
         self.spec, self._seed = spec, seed
         self._n_val = validation_rows(spec, _block_rows(X))
+        self._row_bytes = _row_bytes(X, y)
         if dask.is_dask_collection(X):
             self._sources = [("dask", xd, yd) for xd, yd in zip(*_blocks(X, y))]
         else:
             self._sources = [("memory", X, y)]
         for attempt in range(self.max_resubmits + 1):
             try:
-                return self._place_all(labels)
+                layout = self._place_all(labels)
+                self._val_bytes = {f: int(layout.sizes[:, spec.val_part(f)].sum()) * self._row_bytes
+                                   for f in spec.folds}
+                return layout
             except CancelledError:
                 if attempt == self.max_resubmits:
                     raise
@@ -279,7 +308,7 @@ class DistributedModels(_Base):
             self._val.pop(fold).release()
 
     # -- models --------------------------------------------------------------
-    def _submit_op(self, model_key, state, op):
+    def _submit_op(self, model_key, state, op, then_score=False):
         """Submit one operation on ``state`` (a future or None); the new state's future."""
         train = self.spec.train_parts(model_key[1])
         if op[0] == "rows":
@@ -289,11 +318,19 @@ class DistributedModels(_Base):
                 fit_rows, self._shared["estimator"], params, block_parts, counts, self._shared["fit_params"],
                 key=self._key("model", model_key, f"rows{sum(counts)}{self._suffix()}"))
         _, params, blocks, done = op
-        for run in worker_runs(blocks, self._where):
+        runs = worker_runs(blocks, self._where)
+        for i, run in enumerate(runs):
             done += len(run)
             args = ([[self._parts[b][j] for j in train] for b in run], self._shared["fit_params"])
             if state is None:
                 args += (self._shared["estimator"], params)
+            if then_score and i == len(runs) - 1:
+                if state is not None:
+                    args += (None, None)
+                self._n_scores += 1
+                return self.client.submit(
+                    partial_fit_and_score, state, *args, self._validation(model_key[1]), self._shared["scorer"],
+                    key=self._key("model", model_key, f"{done}+{self._n_scores}{self._suffix()}"))
             state = self.client.submit(partial_fit_steps, state, *args,
                                        key=self._key("model", model_key, f"{done}{self._suffix()}"))
         return state
@@ -302,6 +339,7 @@ class DistributedModels(_Base):
         """Recreate a model's newest state from the client: its last scored
         state (or nothing), then the operations since, replayed in order."""
         self._generation += 1
+        self._unsent.pop(model_key, None)
         ops = self._since.get(model_key, [])
         refit = [i for i, op in enumerate(ops) if op[0] == "rows"]
         if refit:  # a refit does not depend on the state before it
@@ -312,24 +350,56 @@ class DistributedModels(_Base):
             state = None
         for op in ops:
             state = self._submit_op(model_key, state, op)
-        self._states[model_key] = state
+        self._replace_state(model_key, state)
         return state
 
+    def _replace_state(self, model_key, state) -> None:
+        """Make ``state`` the model's newest state, releasing the one before
+        at once (a future kept alive by a traceback's reference cycle would
+        otherwise hold its task, and its lineage, on the scheduler until
+        Python's cycle collector runs)."""
+        old = self._states.get(model_key)
+        self._states[model_key] = state
+        if old is not None and old is not state:
+            old.release()
+
     def _head(self, model_key):
-        """Future of the model's newest state (rebuilt first if it was lost);
-        None for a model that has no state yet."""
+        """Future of the model's newest state, its recorded operations
+        submitted (rebuilt first if it was lost); None for a model that has
+        no state yet."""
+        ops = self._unsent.pop(model_key, [])
+        if self._lost(model_key, len(ops)):
+            self._repair_data()
+            return self._rebuild(model_key)  # replays the unsent operations too
+        return self._send(model_key, ops)
+
+    def _send(self, model_key, ops, then_score: bool = False):
+        """Submit ``ops`` after the model's newest state (the last one scored
+        too, if ``then_score``); the new newest state's future."""
         state = self._states.get(model_key)
-        if state is not None and not lost_with_worker(state):
-            return state
-        if state is None and model_key not in self._scored and not self._since.get(model_key):
-            return None
-        self._repair_data()
-        return self._rebuild(model_key)
+        for i, op in enumerate(ops):
+            state = self._submit_op(model_key, state, op, then_score=then_score and i == len(ops) - 1)
+        if ops:
+            self._replace_state(model_key, state)  # (the new tasks hold the old state as their input)
+        return state
+
+    def _fuses(self, model_key, op) -> bool:
+        """Whether the score can run in the task of ``op``'s last calls: when
+        the validation rows are few (:data:`FUSE_BYTES`), so that whichever
+        the scheduler moves to the other, they or the blocks, is small."""
+        return op[0] == "calls" and self._val_bytes.get(model_key[1], FUSE_BYTES + 1) <= FUSE_BYTES
+
+    def _lost(self, model_key, n_unsent) -> bool:
+        """Whether the model's state on the cluster is gone: lost with a
+        worker, or never placed (a restored or submitted model without one)."""
+        state = self._states.get(model_key)
+        if state is not None:
+            return lost_with_worker(state)
+        return model_key in self._scored or len(self._since.get(model_key, ())) > n_unsent
 
     def _do(self, model_key, op) -> None:
-        head = self._head(model_key)
         self._since.setdefault(model_key, []).append(op)
-        self._states[model_key] = self._submit_op(model_key, head, op)
+        self._unsent.setdefault(model_key, []).append(op)
 
     def partial_fit(self, model_key, params, blocks: list[int], first_call: int) -> None:
         """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``).
@@ -345,6 +415,7 @@ class DistributedModels(_Base):
         old = self._states.pop(model_key, None)
         self._scored.pop(model_key, None)
         self._since[model_key] = []
+        self._unsent.pop(model_key, None)
         self._do(model_key, ("rows", params, [int(c) for c in counts]))
         if old is not None:
             old.release()
@@ -357,6 +428,7 @@ class DistributedModels(_Base):
             old.release()
         self._scored[model_key] = state
         self._since[model_key] = []
+        self._unsent.pop(model_key, None)
 
     def score(self, model_key) -> _Handle:
         """Submit a score of the model's newest state; returns a handle."""
@@ -366,6 +438,10 @@ class DistributedModels(_Base):
         return handle
 
     def _submit_score(self, handle) -> None:
+        ops = self._unsent.get(handle.model_key)
+        if ops and self._fuses(handle.model_key, ops[-1]) and not self._lost(handle.model_key, len(ops)):
+            handle.future = self._send(handle.model_key, self._unsent.pop(handle.model_key), then_score=True)
+            return
         state = self._head(handle.model_key)
         self._n_scores += 1
         handle.future = self.client.submit(
@@ -387,11 +463,14 @@ class DistributedModels(_Base):
                 ) from exc
         time.sleep(0.05 * handle.attempts)  # let the client hear of every lost key
         self._repair_data()
-        handle.future.release()
+        old = handle.future
         self._submit_score(handle)  # rebuilds the model first if its state was lost
+        if old is not self._states.get(handle.model_key):  # (a fit and score's future is the state: kept)
+            old.release()
 
-    def wait_any(self, handles) -> list:
-        """Handles whose score is ready (or failed for a reason other than lost data).
+    def wait_any(self, handles, timeout: float | None = None) -> list:
+        """Handles whose score is ready (or failed for a reason other than lost data);
+        ``[]`` after ``timeout`` seconds if none is.
 
         Raises :class:`~dasklearn._runtime._cluster.WorkersLost` when the
         cluster has had no worker for ``dasklearn.worker-timeout`` seconds (as every
@@ -400,6 +479,7 @@ class DistributedModels(_Base):
         from concurrent.futures import CancelledError
 
         handles = list(handles)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
                 done = [h for h in handles if h.future.done()]
@@ -411,8 +491,12 @@ class DistributedModels(_Base):
                         ready.append(h)
                 if ready:
                     return ready
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return []
                 try:
-                    wait_on_cluster(self.client, [h.future for h in handles], return_when="FIRST_COMPLETED")
+                    wait_on_cluster(self.client, [h.future for h in handles], return_when="FIRST_COMPLETED",
+                                    until=left)
                 except CancelledError:
                     pass  # recovered above, next time round
         except WorkersLost as exc:
@@ -443,7 +527,8 @@ class DistributedModels(_Base):
             self._scored[h.model_key] = state
             self._since[h.model_key] = self._since.get(h.model_key, [])[h.n_ops:]
             self._pending.discard(h)
-            h.future.release()
+            if h.future is not self._states.get(h.model_key):  # (a fused fit and score is the newest state)
+                h.future.release()
             values.append(value)
         return values
 
@@ -456,6 +541,7 @@ class DistributedModels(_Base):
         for key in model_keys:
             self._scored.pop(key, None)
             self._since.pop(key, None)
+            self._unsent.pop(key, None)
             state = self._states.pop(key, None)
             if state is not None:
                 state.release()
@@ -468,7 +554,7 @@ class DistributedModels(_Base):
             return self._scored[model_key]
         for attempt in range(self.max_resubmits + 1):
             try:
-                return gather(self.client, [self._head(model_key)])[0]
+                return newest(gather(self.client, [self._head(model_key)])[0])
             except CancelledError:
                 if attempt == self.max_resubmits:
                     raise
@@ -492,6 +578,7 @@ class DistributedModels(_Base):
         self._states.clear()
         self._scored.clear()
         self._since.clear()
+        self._unsent.clear()
         self._val.clear()
         self._shared.clear()
         self._shared_values.clear()
@@ -581,8 +668,8 @@ class LocalModels(_Base):
         handle.model_key = model_key
         return handle
 
-    def wait_any(self, handles) -> list:
-        done, _ = cf.wait(list(handles), return_when=cf.FIRST_COMPLETED)
+    def wait_any(self, handles, timeout: float | None = None) -> list:
+        done, _ = cf.wait(list(handles), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return list(done)
 
     def gather(self, handles) -> list:

@@ -48,8 +48,9 @@ COMMON_PARAMS = """
         Number of local threads when no ``dask.distributed.Client`` is
         active (None: all cores). With a Client the cluster is used.
     checkpoint : str or path-like, default=None
-        File recording, as it arrives, every score of every model with the
-        model's state after it (JSON lines, appended and fsynced; a crash
+        File recording, as it arrives (within a second of being computed),
+        every score of every model with the model's state after it (JSON
+        lines, appended and fsynced; a crash
         mid-write loses at most that line). Running the same search (same
         arguments, an int ``random_state``, same data) with the same file
         resumes it: recorded work is not run again, models continue from

@@ -46,7 +46,9 @@ models live on the workers; the client also keeps each live model's last
   results equal an undisturbed run.
 * ``checkpoint=PATH`` makes the search resumable after its own process dies
   (see :class:`._checkpoint.AdaptiveCheckpoint`): every score is appended,
-  with the model's state, to a durable file as it arrives. Running the same
+  with the model's state, to a durable file as it arrives (scores are
+  brought back a round at a time, or within :data:`HOLD_SECONDS` of being
+  done, whichever comes first). Running the same
   search again replays the policy over the recorded scores, restores each
   model that trains further from its last recorded state, and runs only the
   work that was never recorded.
@@ -86,6 +88,7 @@ __all__ = ["BaseIncrementalSearchCV", "IncrementalSearchCV", "InverseDecaySearch
 
 CALLS = pol.CALLS
 SAMPLES = "n_samples"
+HOLD_SECONDS = 1.0  # a finished score waits at most this long to be brought back (and checkpointed)
 
 
 def _default_test_size(X) -> float:
@@ -421,14 +424,23 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         # on an error, the runtime cancels the work in flight when fit closes it
         for track in tracks:
             self._decide(ctx, track, pending, ready)
+        held: dict = {}  # scores done, not yet brought to the client -> when they were seen done
         while pending or ready:
             if ready:
                 arrived = list(ready)
                 ready.clear()
             else:
-                done = ctx.runtime.wait_any(pending)
-                values = ctx.runtime.gather(done)
-                arrived = [(*pending.pop(h), v) for h, v in zip(done, values)]
+                waiting = [h for h in pending if h not in held]
+                if waiting:
+                    for h in ctx.runtime.wait_any(waiting, timeout=HOLD_SECONDS if held else None):
+                        held[h] = time.monotonic()
+                take = _to_gather(pending, held)
+                if not take:
+                    continue
+                values = ctx.runtime.gather(take)
+                for h in take:
+                    del held[h]
+                arrived = [(*pending.pop(h), v) for h, v in zip(take, values)]
                 ctx.save(arrived)
             for track, model_id, fold, _, value in arrived:
                 track.results.setdefault(model_id, {})[fold] = value
@@ -760,3 +772,15 @@ class InverseDecaySearchCV(IncrementalSearchCV):
     def _additional_calls(self, history, done=frozenset()):
         return pol.inverse_decay(history, n_initial=self._n_start, decay_rate=self.decay_rate,
                                  max_iter=self.max_iter, done=done)
+
+
+def _to_gather(pending: dict, held: dict) -> list:
+    """The finished scores to bring back now: those of every track whose
+    round has all its scores done (its next round can then be decided), and
+    any held for :data:`HOLD_SECONDS` (so that long rounds are still
+    checkpointed as they go). Bringing scores back in few, larger batches
+    saves a round trip per score when models are cheap."""
+    open_tracks = {id(pending[h][0]) for h in pending if h not in held}
+    now = time.monotonic()
+    return [h for h, seen in held.items()
+            if id(pending[h][0]) not in open_tracks or now - seen >= HOLD_SECONDS]
