@@ -284,6 +284,36 @@ def test_torn_checkpoint_resumes_only_the_missing_calls(request, tmp_path, memor
     assert len(ckpt.read_text().splitlines()) == len(lines)  # the torn line was replaced, not kept
 
 
+class _SecondCallFails(SGDClassifier):
+    """partial_fit fails, late, at the second call of the model with alpha=1e-2."""
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.n_calls_ = getattr(self, "n_calls_", 0) + 1
+        if self.alpha == 1e-2 and self.n_calls_ == 2:
+            time.sleep(0.3)  # the other models' second calls finish first (within HOLD_SECONDS)
+            raise RuntimeError("second call fails")
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+def test_a_failing_fit_ends_the_search_after_what_finished_is_checkpointed(tmp_path, memory_data):
+    """Scores are brought back a round at a time; a fit that fails ends the
+    search, but not before the round's finished scores are in the checkpoint
+    (as when each score was saved on arrival). Local threads, one a model:
+    the others' calls surely finish before the failure (on a cluster, one
+    may wait behind the failing task on its worker)."""
+    X, y = memory_data
+    ckpt = tmp_path / "inc.ckpt"
+    grid = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
+    search = IncrementalSearchCV(_SecondCallFails(tol=None, random_state=0), grid, n_initial_parameters="grid",
+                                 max_iter=3, decay_rate=None, random_state=0, checkpoint=ckpt, n_jobs=4)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="second call fails"):
+        search.fit(X, y)
+    assert time.monotonic() - start < 30
+    second = sorted(r["p"]["alpha"] for r in _records(ckpt) if r["t"] == 2)
+    assert second == [1e-4, 1e-3, 1e-1]  # every second call but the failing one
+
+
 def test_samples_resource_resumes_without_refitting(tmp_path, memory_data):
     X, y = memory_data
     log, ckpt = tmp_path / "fits.log", tmp_path / "sha.ckpt"

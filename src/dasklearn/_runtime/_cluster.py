@@ -260,8 +260,8 @@ def wait_on_cluster(client, futures, *, return_when: str = "ALL_COMPLETED", time
     timeout, poll : float, default=None
         As in :func:`current_workers`.
     until : float, default=None
-        Return after this many seconds even if the futures are not done
-        (None: wait until they are).
+        Return (without raising) after this many seconds, done or not
+        (None: wait until the futures are done).
 
     Raises
     ------

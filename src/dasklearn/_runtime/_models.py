@@ -17,11 +17,12 @@ on the training parts of one block; consecutive calls on blocks held by the
 same worker form one task, which the scheduler runs where those parts are,
 so the (small) model travels and the data do not. A score task
 ``score(state, validation)`` sends back a small dict *and the scored state*
-(models are small). Operations are recorded and submitted when their score
-is: when a fold's validation rows are small (:data:`FUSE_BYTES`), the score
-runs in the task of the round's last calls (the scheduler moves the smaller
-of the validation rows and those blocks' parts, both small then), so that a
-cheap model costs one task a round, not two. Task keys name the model
+(models are small). Operations are recorded, and submitted with the score
+that follows them (or when the state is asked for): when a fold's validation
+rows are small (:data:`FUSE_BYTES`), the score runs in the task of the
+round's last calls (the scheduler moves whichever of the validation rows and
+those blocks' parts is smaller: at most FUSE_BYTES), so that a cheap model
+costs one task a round, not two. Task keys name the model
 (``dasklearn-model-<token>/<model_id>/<fold>/<n>``) so the scheduler's state
 can be inspected; :meth:`DistributedModels.drop` releases a dropped model at
 once.
@@ -29,7 +30,7 @@ once.
 Where state lives
 -----------------
 * Client: for every live model, its last *scored* state (fetched with the
-  score) and the operations submitted since (``partial_fit`` calls on which
+  score) and the operations recorded since (``partial_fit`` calls on which
   blocks, or a refit on how many rows) -- at most one round of work. Memory
   is one model per live (candidate, fold), released when the policy drops
   it. Also the way to place each block again: a reference to the in-memory
@@ -53,7 +54,8 @@ scattered again from the client's copy, cancelled blocks are placed again
 (the in-memory input scattered again, or the block's graph computed again,
 and split with the same seed), and a cancelled model is rebuilt from its last
 scored state on the client by replaying the operations since, on the same
-blocks in the same order. Every task is deterministic (``partial_fit`` on a
+blocks in the same order (a model whose last calls ran with its score is
+rebuilt too when only the validation rows or the scorer were lost). Every task is deterministic (``partial_fit`` on a
 copy of its input state, seeded splits: the kernels in
 :mod:`dasklearn._runtime._model_kernels`), so the recovered search returns
 exactly the results of an undisturbed one. A task that keeps failing this way
@@ -309,7 +311,9 @@ class DistributedModels(_Base):
 
     # -- models --------------------------------------------------------------
     def _submit_op(self, model_key, state, op, then_score=False):
-        """Submit one operation on ``state`` (a future or None); the new state's future."""
+        """Submit one operation on ``state`` (a future or None); the new state's
+        future (with ``then_score``, that of the ``(score, state)`` pair of
+        its last calls and the score, in one task)."""
         train = self.spec.train_parts(model_key[1])
         if op[0] == "rows":
             _, params, counts = op
@@ -387,7 +391,8 @@ class DistributedModels(_Base):
         """Whether the score can run in the task of ``op``'s last calls: when
         the validation rows are few (:data:`FUSE_BYTES`), so that whichever
         the scheduler moves to the other, they or the blocks, is small."""
-        return op[0] == "calls" and self._val_bytes.get(model_key[1], FUSE_BYTES + 1) <= FUSE_BYTES
+        return (op[0] == "calls" and bool(op[2])
+                and self._val_bytes.get(model_key[1], FUSE_BYTES + 1) <= FUSE_BYTES)
 
     def _lost(self, model_key, n_unsent) -> bool:
         """Whether the model's state on the cluster is gone: lost with a
@@ -402,7 +407,8 @@ class DistributedModels(_Base):
         self._unsent.setdefault(model_key, []).append(op)
 
     def partial_fit(self, model_key, params, blocks: list[int], first_call: int) -> None:
-        """Chain ``partial_fit`` calls on ``blocks`` (call numbers from ``first_call + 1``).
+        """Record ``partial_fit`` calls on ``blocks`` (call numbers from
+        ``first_call + 1``), submitted with the model's next score.
 
         Consecutive calls on blocks held by the same worker run as one task
         (fewer tasks, the model moves only when the data it needs is
@@ -431,7 +437,8 @@ class DistributedModels(_Base):
         self._unsent.pop(model_key, None)
 
     def score(self, model_key) -> _Handle:
-        """Submit a score of the model's newest state; returns a handle."""
+        """Submit the model's recorded operations and a score of the state
+        after them (in their last task, see :meth:`_fuses`); returns a handle."""
         handle = _Handle(model_key, len(self._since.get(model_key, [])))
         self._submit_score(handle)
         self._pending.add(handle)
@@ -503,6 +510,10 @@ class DistributedModels(_Base):
             if not 0 < self._most_lost <= self.max_resubmits:
                 raise  # nothing lost before, or lost too often (_recover)
             raise _emptied_after_losses(exc, "model", self._most_lost) from exc
+
+    def failed(self, handle) -> bool:
+        """Whether a finished score's task raised (not for lost data)."""
+        return handle.future.status == "error" and not lost_with_worker(handle.future)
 
     def _result(self, handle):
         from concurrent.futures import CancelledError
@@ -671,6 +682,9 @@ class LocalModels(_Base):
     def wait_any(self, handles, timeout: float | None = None) -> list:
         done, _ = cf.wait(list(handles), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return list(done)
+
+    def failed(self, handle) -> bool:
+        return handle.done() and handle.exception() is not None
 
     def gather(self, handles) -> list:
         values = []

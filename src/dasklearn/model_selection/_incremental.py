@@ -431,9 +431,19 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 ready.clear()
             else:
                 waiting = [h for h in pending if h not in held]
-                if waiting:
-                    for h in ctx.runtime.wait_any(waiting, timeout=HOLD_SECONDS if held else None):
+                if waiting:  # (until the oldest held score is due)
+                    due = None if not held else max(0.0, min(held.values()) + HOLD_SECONDS - time.monotonic())
+                    try:
+                        done = ctx.runtime.wait_any(waiting, timeout=due)
+                    except Exception:
+                        _save_finished(ctx, pending, list(held))
+                        raise
+                    for h in done:
                         held[h] = time.monotonic()
+                failed = [h for h in held if ctx.runtime.failed(h)]
+                if failed:  # what finished is checkpointed, then the fit's error raised
+                    _save_finished(ctx, pending, [h for h in held if h not in failed])
+                    ctx.runtime.gather(failed)
                 take = _to_gather(pending, held)
                 if not take:
                     continue
@@ -772,6 +782,18 @@ class InverseDecaySearchCV(IncrementalSearchCV):
     def _additional_calls(self, history, done=frozenset()):
         return pol.inverse_decay(history, n_initial=self._n_start, decay_rate=self.decay_rate,
                                  max_iter=self.max_iter, done=done)
+
+
+def _save_finished(ctx, pending: dict, handles: list) -> None:
+    """Checkpoint finished scores before an error ends the search (as far
+    as they can still be brought back)."""
+    if ctx.store is None or not handles:
+        return
+    try:
+        values = ctx.runtime.gather(handles)
+    except Exception:  # (the error being raised is the one to see)
+        return
+    ctx.save([(*pending[h], v) for h, v in zip(handles, values)])
 
 
 def _to_gather(pending: dict, held: dict) -> list:
