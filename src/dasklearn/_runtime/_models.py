@@ -507,9 +507,13 @@ class DistributedModels(_Base):
                 except CancelledError:
                     pass  # recovered above, next time round
         except WorkersLost as exc:
-            if not 0 < self._most_lost <= self.max_resubmits:
-                raise  # nothing lost before, or lost too often (_recover)
-            raise _emptied_after_losses(exc, "model", self._most_lost) from exc
+            self._say_losses(exc)
+
+    def _say_losses(self, exc: WorkersLost):
+        """Raise ``exc``, saying so if work was lost with dying workers before."""
+        if not 0 < self._most_lost <= self.max_resubmits:
+            raise exc  # nothing lost before, or lost too often (_recover)
+        raise _emptied_after_losses(exc, "model", self._most_lost) from exc
 
     def failed(self, handle) -> bool:
         """Whether a finished score's task raised (not for lost data)."""
@@ -530,9 +534,12 @@ class DistributedModels(_Base):
 
         handles = list(handles)
         try:
-            pairs = gather(self.client, [h.future for h in handles])
-        except CancelledError:  # data lost after the score finished
-            pairs = [self._result(h) for h in handles]
+            try:
+                pairs = gather(self.client, [h.future for h in handles])
+            except CancelledError:  # data lost after the score finished
+                pairs = [self._result(h) for h in handles]
+        except WorkersLost as exc:  # (scores held until their round is done are waited for here)
+            self._say_losses(exc)
         values = []
         for h, (value, state) in zip(handles, pairs):
             self._scored[h.model_key] = state
