@@ -38,6 +38,11 @@ def timed(fn, repeat: int = 1):
     return statistics.median(times), result
 
 
+def paired(times: dict, top: str, bottom: str) -> list[float]:
+    """Per-round ratios ``times[top][r] / times[bottom][r]`` (rounds timed in pairs)."""
+    return [t / b for t, b in zip(times[top], times[bottom])]
+
+
 def ratio_line(label: str, ratios: list[float], target: str) -> str:
     """The median of per-round ratios, with their range."""
     spread = f"{min(ratios):.3f}-{max(ratios):.3f}" if len(ratios) > 1 else "one round"

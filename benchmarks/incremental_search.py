@@ -24,7 +24,7 @@ import argparse
 import statistics
 
 import numpy as np
-from _common import ratio_line, timed
+from _common import paired, ratio_line, timed
 
 N_CANDIDATES, CALLS = 100, 10
 
@@ -112,9 +112,9 @@ def main():
         print(f"{label:<44} {secs}  {notes.get(name, '')}")
     print()
     if times.get("dask-ml"):
-        print(ratio_line("dask-ml / dasklearn:", [m / d for m, d in zip(times["dask-ml"], times["dasklearn"])],
+        print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"),
                          "> 1x"))
-    print(ratio_line("dasklearn / plain loop:", [d / s for d, s in zip(times["dasklearn"], times["loop"])],
+    print(ratio_line("dasklearn / plain loop:", paired(times, "dasklearn", "loop"),
                      "none: the runtime's cost on cheap models"))
 
 

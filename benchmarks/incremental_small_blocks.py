@@ -23,7 +23,7 @@ import argparse
 import statistics
 
 import numpy as np
-from _common import ratio_line, timed
+from _common import paired, ratio_line, timed
 
 
 def main():
@@ -88,9 +88,9 @@ def main():
                 f"coef_ {'equal to' if same[name] else 'DIFFERENT from'} the loop's, bit for bit")
         print(f"{label:<44} {statistics.median(times[name]):8.2f}  {note}")
     print()
-    print(ratio_line("dask-ml / dasklearn:", [m / d for m, d in zip(times["dask-ml"], times["dasklearn"])],
+    print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"),
                      "> 1x"))
-    print(ratio_line("dasklearn / plain loop:", [d / s for d, s in zip(times["dasklearn"], times["loop"])],
+    print(ratio_line("dasklearn / plain loop:", paired(times, "dasklearn", "loop"),
                      "none: the cluster's cost on tiny blocks"))
 
 
