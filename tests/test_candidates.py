@@ -33,9 +33,11 @@ def test_discrete_distribution_of_given_values_gives_those_values():
     ints = rv_discrete(values=([1, 5, 15], [0.2, 0.5, 0.3]))
     for dist, expected in [(ints, [1, 5, 15]), (ints(), [1, 5, 15]), (ints(loc=1), [2, 6, 16]),
                            (rv_discrete(values=([0.01, 0.1, 1.0], [0.2, 0.5, 0.3])), [0.01, 0.1, 1.0]),
-                           (rv_discrete(values=([2, 4, 8, 9], [0.5, 0.5, 0.0, 0.0])), [2, 4])]:
+                           (rv_discrete(values=([2, 4, 8, 9], [0.5, 0.5, 0.0, 0.0])), [2, 4]),
+                           (rv_discrete(values=([0.1, 0.2, 0.7], [0.2, 0.5, 0.3]))(loc=0.2),
+                            [0.1 + 0.2, 0.2 + 0.2, 0.7 + 0.2])]:
         values = quantile_grid(dist, 5)
-        assert values == expected
+        assert values == pytest.approx(expected, rel=1e-12)
         assert [type(v) for v in values] == [type(v) for v in expected]
     many = quantile_grid(rv_discrete(values=(np.arange(0, 200, 2), np.full(100, 0.01))), 5)
     assert len(many) == 5 and many == sorted(set(many)) and all(type(v) is int and v % 2 == 0 for v in many)

@@ -90,6 +90,8 @@ def test_parallel_post_fit_refuses_y_of_another_length_before_computing(client):
         ParallelPostFit(MultinomialNB()).fit(X, y)
     with pytest.raises(ValueError, match="X has 120 rows but y has 100"):
         ParallelPostFit(MultinomialNB()).fit(COUNTS, y)  # in memory beside dask
+    with pytest.raises(ValueError, match="ParallelPostFit: X has 120 rows but y has 100"):
+        ParallelPostFit(MultinomialNB()).partial_fit(X, y, classes=[0, 1])
     assert scheduler_keys(client) == before  # nothing was sent
 
 

@@ -534,11 +534,11 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _validation.check_2d(X.shape, name)
         if y.ndim not in (1, 2):
             raise ValueError(f"{name}: y must be 1-D (or 2-D for multi-output), got shape {y.shape}.")
-        if not (math.isnan(X.shape[0]) or math.isnan(y.shape[0])) and X.shape[0] != y.shape[0]:
-            raise ValueError(f"{name}: X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}.")
         from dasklearn._runtime._partitions import check_known_rows
 
         check_known_rows([X, y], name)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"{name}: X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}.")
         if not isinstance(X, da.Array):
             # in memory: NaN / inf the estimator refuses are named here, before any work
             _validation.raise_for_nonfinite(self.estimator, _validation.finite_report(X))

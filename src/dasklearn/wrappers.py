@@ -99,7 +99,10 @@ def _known_rows(a) -> int | None:
     sizes, a dask DataFrame, whose rows are counted while fitting, or None)."""
     if a is None or (_blockwise.is_dask(a) and not _blockwise.is_dask_array(a)):
         return None
-    n = a.shape[0] if hasattr(a, "shape") and len(a.shape) else (None if _blockwise.is_dask(a) else len(a))
+    if hasattr(a, "shape"):
+        n = a.shape[0] if len(a.shape) else None
+    else:
+        n = None if _blockwise.is_dask(a) else len(a)
     return None if n is None or np.isnan(n) else int(n)
 
 
@@ -147,12 +150,14 @@ def _scalar_of(value):
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
-def _check_same_rows(X, y, owner: str) -> None:
-    """X and y of different known lengths: refused before any dask input is
-    computed (scikit-learn's fit refuses them once they are in memory)."""
-    nx, ny = _known_rows(X), _known_rows(y)
-    if nx is not None and ny is not None and nx != ny:
-        raise ValueError(f"{owner}: X has {nx} rows but y has {ny}. Pass one target value per row of X.")
+def _check_same_rows(X, other, owner: str = "", name: str = "y") -> None:
+    """X and ``other`` (y, a sample weight) of different known lengths:
+    refused before any dask input is computed (scikit-learn's fit refuses
+    them once they are in memory)."""
+    nx, no = _known_rows(X), _known_rows(other)
+    if nx is not None and no is not None and nx != no:
+        raise ValueError(f"{owner + ': ' if owner else ''}X has {nx} rows but {name} has {no}. "
+                         "Pass one value per row of X.")
 
 
 def _fit_task(est, X, y, fit_params):
@@ -369,6 +374,7 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted wrapper.
         """
         self._check_before_fit()
+        _check_same_rows(X, y, type(self).__name__)
         est = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
         names = list(fit_params)
         X, y, *values = _blockwise.compute_here(X, y, *(fit_params[k] for k in names))
@@ -770,16 +776,9 @@ class Incremental(ParallelPostFit):
                     "collection split like X (e.g. X, y = df[features], df[target])."
                 )
             arr = np.asarray(other)
-            if arr.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"X has {X.shape[0]} rows but {name} has {arr.shape[0]}. Pass one value per row of X."
-                )
+            _check_same_rows(X, arr, name=name)
             return da.from_array(arr, chunks=(X.chunks[0],) + arr.shape[1:])
-        rows = [a.shape[0] for a in (X, other) if not _is_frame(a)]
-        if len(rows) == 2 and not np.isnan(rows).any() and rows[0] != rows[1]:
-            raise ValueError(
-                f"X has {rows[0]} rows but {name} has {rows[1]}. Pass one value per row of X."
-            )
+        _check_same_rows(X, other, name=name)
         arrays = not _is_frame(X) and not _is_frame(other)
         unknown = arrays and any(np.isnan(c) for c in X.chunks[0] + other.chunks[0])  # row chunk sizes
         if arrays and not unknown and not assume_equal_chunks and X.chunks[0] != other.chunks[0]:

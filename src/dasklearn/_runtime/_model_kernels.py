@@ -35,6 +35,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -366,16 +367,25 @@ def score_state(state, val, scorer) -> dict:
     }
 
 
-def score_and_keep(state, val, scorer) -> tuple[dict, tuple]:
-    """:func:`score_state` and the scored state itself (kept by the client)."""
+class Scored(NamedTuple):
+    """The value of a score task: the score dict and the scored state (kept
+    by the client; the next task of a model scored with its last calls
+    takes it as its input)."""
+
+    value: dict
+    state: tuple
+
+
+def score_and_keep(state, val, scorer) -> Scored:
+    """:func:`score_state` and the scored state itself."""
     state = newest(state)
-    return score_state(state, val, scorer), state
+    return Scored(score_state(state, val, scorer), state)
 
 
 def newest(value):
     """A model's state from the value of its newest task: the state itself,
-    or the ``(score, state)`` pair of a task that also scored it."""
-    return value[1] if value is not None and len(value) == 2 else value
+    or that of a task that also scored it (:class:`Scored`)."""
+    return value.state if isinstance(value, Scored) else value
 
 
 def partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer):

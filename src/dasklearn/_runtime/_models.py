@@ -472,7 +472,7 @@ class DistributedModels(_Base):
         self._repair_data()
         old = handle.future
         self._submit_score(handle)  # rebuilds the model first if its state was lost
-        if old is not self._states.get(handle.model_key):  # (a fit and score's future is the state: kept)
+        if old is not self._states.get(handle.model_key):  # (still the state only if it was not lost after all)
             old.release()
 
     def wait_any(self, handles, timeout: float | None = None) -> list:
@@ -518,6 +518,10 @@ class DistributedModels(_Base):
     def failed(self, handle) -> bool:
         """Whether a finished score's task raised (not for lost data)."""
         return handle.future.status == "error" and not lost_with_worker(handle.future)
+
+    def ready(self, handle) -> bool:
+        """Whether a score's value is there to be brought back."""
+        return handle.future.status == "finished"
 
     def _result(self, handle):
         from concurrent.futures import CancelledError
@@ -692,6 +696,9 @@ class LocalModels(_Base):
 
     def failed(self, handle) -> bool:
         return handle.done() and handle.exception() is not None
+
+    def ready(self, handle) -> bool:
+        return handle.done() and handle.exception() is None
 
     def gather(self, handles) -> list:
         values = []

@@ -57,15 +57,17 @@ def _support_points(dist, most: int) -> np.ndarray | None:
     (xk, pk))`` takes its ``xk`` (shifted by ``loc``), any other discrete
     distribution the integers of its support."""
     low, high = dist.support()
-    xk = getattr(getattr(dist, "dist", dist), "xk", None)
-    if xk is not None:  # scipy's rv_sample: values given by the user, in order
-        xk = np.asarray(xk)
-        values = xk + (low - xk[0]) if low != xk[0] else xk
+    sample = getattr(dist, "dist", dist)
+    if getattr(sample, "xk", None) is not None:  # scipy's rv_sample: values given by the user, in order
+        xk, pk = np.asarray(sample.xk), np.asarray(sample.pk)
+        values = xk[pk > 0]
+        if low != xk[0]:  # frozen with a loc
+            values = values + (low - xk[0])
     elif np.isfinite(low) and np.isfinite(high) and high - low + 1 <= most:
         values = np.arange(int(low), int(high) + 1)
+        values = values[np.asarray(dist.pmf(values)) > 0]
     else:
         return None
-    values = values[np.asarray(dist.pmf(values)) > 0]
     return values if len(values) <= most else None
 
 

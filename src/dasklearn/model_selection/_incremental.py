@@ -785,8 +785,9 @@ class InverseDecaySearchCV(IncrementalSearchCV):
 
 
 def _save_finished(ctx, pending: dict, handles: list) -> None:
-    """Checkpoint finished scores before an error ends the search (as far
-    as they can still be brought back)."""
+    """Checkpoint finished scores before an error ends the search (those
+    whose values are there: none is recomputed or waited for)."""
+    handles = [h for h in handles if ctx.runtime.ready(h)]
     if ctx.store is None or not handles:
         return
     try:
