@@ -150,7 +150,8 @@ def test_worker_killed_mid_fit_gives_the_undisturbed_model(client, tmp_path, epo
 
         threads = []
         for count in kills:
-            threads.append(kill_a_worker_when(client, lambda count=count: _lines(log) >= count))
+            # (the worker running the fold's task: the loss is then surely seen)
+            threads.append(kill_a_worker_when(client, lambda count=count: _lines(log) >= count, busy=True))
         start = time.perf_counter()
         disturbed = make(log).fit(X, y, classes=CLASSES)
         elapsed = time.perf_counter() - start

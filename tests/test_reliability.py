@@ -25,12 +25,16 @@ def client():
 
 
 
-def kill_a_worker_when(client, condition, timeout=60):
+def kill_a_worker_when(client, condition, timeout=60, busy=False):
     """SIGKILL one worker process (its nanny restarts it) once ``condition()``;
     not at all if that does not happen within ``timeout`` s (``killed`` then
     stays empty, and the test's ``assert killed`` fails). ``killed["at"]``:
-    the ``time.monotonic()`` of the kill."""
+    the ``time.monotonic()`` of the kill. The worker first by address, or
+    with ``busy`` one running a task (a fit's model is then lost with it)."""
     killed = {}
+
+    def running(dask_scheduler):
+        return sorted(ws.address for ws in dask_scheduler.workers.values() if ws.processing)
 
     def run():
         deadline = time.monotonic() + timeout
@@ -39,7 +43,8 @@ def kill_a_worker_when(client, condition, timeout=60):
                 return
             time.sleep(0.02)
         pids = client.run(os.getpid)
-        victim = sorted(pids)[0]
+        working = [w for w in client.run_on_scheduler(running) if w in pids] if busy else []
+        victim = (working or sorted(pids))[0]
         os.kill(pids[victim], signal.SIGKILL)
         killed.update(worker=victim, at=time.monotonic())
 
