@@ -300,6 +300,17 @@ def _run_step(step, state, blocks, args):
     return state
 
 
+def row_nbytes(a) -> int | None:
+    """Bytes of one row of array ``a`` (numpy or dask), or None for an
+    object array, whose items' sizes the dtype does not tell."""
+    import math
+
+    import numpy as np
+
+    dtype = np.dtype(getattr(a, "dtype", object))
+    return None if dtype.hasobject else dtype.itemsize * math.prod(a.shape[1:])
+
+
 def block_bytes(parts) -> list[int] | None:
     """Bytes of each row block of ``parts`` together, or None when a size is
     unknown: dask DataFrames, unknown chunks, and object arrays (whose
@@ -308,9 +319,9 @@ def block_bytes(parts) -> list[int] | None:
 
     sizes = None
     for p in parts:
-        if not _is_array(p) or p.dtype == object or any(math.isnan(c) for c in p.chunks[0]):
+        row = row_nbytes(p) if _is_array(p) else None
+        if row is None or any(math.isnan(c) for c in p.chunks[0]):
             return None
-        row = p.dtype.itemsize * math.prod(p.shape[1:])
         mine = [int(c) * row for c in p.chunks[0]]
         sizes = mine if sizes is None else [a + b for a, b in zip(sizes, mine)]
     return sizes

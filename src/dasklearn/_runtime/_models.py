@@ -133,17 +133,10 @@ def _block_rows(X) -> list[int]:
 
 def _row_bytes(X, y) -> float:
     """Bytes of one row of X and y (inf when unknown, as for object arrays)."""
-    import numpy as np
+    from dasklearn._runtime._blocks import row_nbytes
 
-    total = 0.0
-    for a in (X, y):
-        if a is None:
-            continue
-        dtype = np.dtype(getattr(a, "dtype", object))
-        if dtype.hasobject:
-            return float("inf")
-        total += dtype.itemsize * float(np.prod(a.shape[1:]))
-    return total
+    sizes = [row_nbytes(a) for a in (X, y) if a is not None]
+    return float("inf") if None in sizes else float(sum(sizes))
 
 
 class _Base:
@@ -210,7 +203,7 @@ class DistributedModels(_Base):
 
         self.spec, self._seed = spec, seed
         self._n_val = validation_rows(spec, _block_rows(X))
-        self._row_bytes = _row_bytes(X, y)
+        row_bytes = _row_bytes(X, y)
         if dask.is_dask_collection(X):
             self._sources = [("dask", xd, yd) for xd, yd in zip(*_blocks(X, y))]
         else:
@@ -218,7 +211,7 @@ class DistributedModels(_Base):
         for attempt in range(self.max_resubmits + 1):
             try:
                 layout = self._place_all(labels)
-                self._val_bytes = {f: int(layout.sizes[:, spec.val_part(f)].sum()) * self._row_bytes
+                self._val_bytes = {f: int(layout.sizes[:, spec.val_part(f)].sum()) * row_bytes
                                    for f in spec.folds}
                 return layout
             except CancelledError:

@@ -45,7 +45,8 @@ def is_distribution(value) -> bool:
 
 def _is_discrete(dist) -> bool:
     """A discrete distribution: frozen (``randint(1, 10)``) or an instance
-    with its values (``rv_discrete(values=(xk, pk))``)."""
+    with its values (``rv_discrete(values=(xk, pk))``). Any other unfrozen
+    one (``stats.poisson``) lacks its shape arguments: scipy then says so."""
     from scipy import stats
 
     return isinstance(getattr(dist, "dist", dist), stats.rv_discrete)

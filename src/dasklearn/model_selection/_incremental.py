@@ -432,6 +432,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             else:
                 waiting = [h for h in pending if h not in held]
                 if waiting:  # (until the oldest held score is due)
+                    # a timed wait returns without asking whether the cluster still has workers:
+                    # an emptied cluster is then noticed by the gather of the held scores
                     due = None if not held else max(0.0, min(held.values()) + HOLD_SECONDS - time.monotonic())
                     try:
                         done = ctx.runtime.wait_any(waiting, timeout=due)
@@ -444,7 +446,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 if failed:  # what finished is checkpointed, then the fit's error raised
                     _save_finished(ctx, pending, [h for h in held if h not in failed])
                     ctx.runtime.gather(failed)
-                take = _to_gather(pending, held)
+                # (local threads: no round trip to save, every finished score is taken at once)
+                take = _to_gather(pending, held) if ctx.runtime.remote else list(held)
                 if not take:
                     continue
                 values = ctx.runtime.gather(take)
