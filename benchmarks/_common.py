@@ -43,6 +43,15 @@ def paired(times: dict, top: str, bottom: str) -> list[float]:
     return [t / b for t, b in zip(times[top], times[bottom])]
 
 
+def median_table(title: str, rows: list[tuple[str, list[float], str]]) -> str:
+    """Rows of (program, per-round seconds, note): the median of each ("failed" when none)."""
+    lines = [title, f"{'program':<44} {'seconds':>8}  note", "-" * 92]
+    for label, times, note in rows:
+        secs = f"{statistics.median(times):8.2f}" if times else f"{'failed':>8}"
+        lines.append(f"{label:<44} {secs}  {note}")
+    return "\n".join(lines)
+
+
 def ratio_line(label: str, ratios: list[float], target: str) -> str:
     """The median of per-round ratios, with their range."""
     spread = f"{min(ratios):.3f}-{max(ratios):.3f}" if len(ratios) > 1 else "one round"

@@ -21,10 +21,9 @@ per-round ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
-from _common import paired, ratio_line, timed
+from _common import median_table, paired, ratio_line, timed
 
 N_CANDIDATES, CALLS = 100, 10
 
@@ -104,19 +103,13 @@ def main():
                   flush=True)
 
     print()
-    print("IncrementalSearchCV, 100 cheap models, 2 cores, 2-worker LocalCluster (median over rounds)")
-    print(f"{'program':<44} {'seconds':>8}  note")
-    print("-" * 92)
-    for name, label in (("dasklearn", "dasklearn IncrementalSearchCV"), ("dask-ml", "dask-ml IncrementalSearchCV"),
-                        ("loop", "plain loop, same work, one process")):
-        if name not in times:
-            continue
-        secs = f"{statistics.median(times[name]):8.2f}" if times[name] else f"{'failed':>8}"
-        print(f"{label:<44} {secs}  {notes.get(name, '')}")
+    labels = {"dasklearn": "dasklearn IncrementalSearchCV", "dask-ml": "dask-ml IncrementalSearchCV",
+              "loop": "plain loop, same work, one process"}
+    print(median_table("IncrementalSearchCV, 100 cheap models, 2 cores, 2-worker LocalCluster (median over rounds)",
+                       [(label, times[name], notes.get(name, "")) for name, label in labels.items() if name in times]))
     print()
     if times.get("dask-ml"):
-        print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"),
-                         "> 1x"))
+        print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"), "> 1x"))
     print(ratio_line("dasklearn / plain loop:", paired(times, "dasklearn", "loop"),
                      "none: the runtime's cost on cheap models"))
 

@@ -20,10 +20,9 @@ of the two libraries; ratios are medians of the per-round ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
-from _common import paired, ratio_line, timed
+from _common import median_table, paired, ratio_line, timed
 
 
 def main():
@@ -78,18 +77,16 @@ def main():
             print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
 
     print()
-    print("Incremental on small persisted blocks, 2 cores, 2-worker LocalCluster (median over rounds)")
-    print(f"{'program':<44} {'seconds':>8}  note")
-    print("-" * 92)
-    for name, label in (("dasklearn", "dasklearn Incremental (persisted dask arrays)"),
-                        ("dask-ml", "dask-ml Incremental (persisted dask arrays)"),
-                        ("loop", "plain partial_fit loop (numpy, no cluster)")):
-        note = ("" if name == "loop" else
-                f"coef_ {'equal to' if same[name] else 'DIFFERENT from'} the loop's, bit for bit")
-        print(f"{label:<44} {statistics.median(times[name]):8.2f}  {note}")
+    def note(name):
+        return "" if name == "loop" else f"coef_ {'equal to' if same[name] else 'DIFFERENT from'} the loop's, bit for bit"
+
+    labels = {"dasklearn": "dasklearn Incremental (persisted dask arrays)",
+              "dask-ml": "dask-ml Incremental (persisted dask arrays)",
+              "loop": "plain partial_fit loop (numpy, no cluster)"}
+    print(median_table("Incremental on small persisted blocks, 2 cores, 2-worker LocalCluster (median over rounds)",
+                       [(label, times[name], note(name)) for name, label in labels.items()]))
     print()
-    print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"),
-                     "> 1x"))
+    print(ratio_line("dask-ml / dasklearn:", paired(times, "dask-ml", "dasklearn"), "> 1x"))
     print(ratio_line("dasklearn / plain loop:", paired(times, "dasklearn", "loop"),
                      "none: the cluster's cost on tiny blocks"))
 

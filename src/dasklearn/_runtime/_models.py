@@ -360,15 +360,16 @@ class DistributedModels(_Base):
         if old is not None and old is not state:
             old.release()
 
-    def _head(self, model_key):
+    def _head(self, model_key, then_score: bool = False):
         """Future of the model's newest state, its recorded operations
         submitted (rebuilt first if it was lost); None for a model that has
-        no state yet."""
+        no state yet. ``then_score``: the last operation is scored in its
+        task (:meth:`_fuses`; the state is not lost)."""
         ops = self._unsent.pop(model_key, [])
         if self._lost(model_key, len(ops)):
             self._repair_data()
             return self._rebuild(model_key)  # replays the unsent operations too
-        return self._send(model_key, ops)
+        return self._send(model_key, ops, then_score)
 
     def _send(self, model_key, ops, then_score: bool = False):
         """Submit ``ops`` after the model's newest state (the last one scored
@@ -440,7 +441,7 @@ class DistributedModels(_Base):
     def _submit_score(self, handle) -> None:
         ops = self._unsent.get(handle.model_key)
         if ops and self._fuses(handle.model_key, ops[-1]) and not self._lost(handle.model_key, len(ops)):
-            handle.future = self._send(handle.model_key, self._unsent.pop(handle.model_key), then_score=True)
+            handle.future = self._head(handle.model_key, then_score=True)
             return
         state = self._head(handle.model_key)
         self._n_scores += 1
