@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import loguniform
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import ParameterSampler
@@ -374,6 +375,41 @@ def test_class_fair_order_keeps_every_prefix_near_the_class_shares():
     assert 5 <= sum(firsts) <= 15  # 200 rows, 10 expected
 
 
+class _RowsSeen(ClassifierMixin, BaseEstimator):
+    """Remembers the rows (column 0 holds their numbers) it was fitted on."""
+
+    def __init__(self, a=0):
+        self.a = a
+
+    def fit(self, X, y):
+        self.rows_ = X[:, 0].astype(int)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+    def score(self, X, y):
+        return float(self.a)
+
+
+def test_a_classifier_s_small_rung_takes_rows_from_every_block_in_its_share():
+    """resource="n_samples": a classifier's subsample (every class in its
+    share) took every row of a small rung from the first block (its
+    class-fair order ran over the blocks laid end to end)."""
+    n, n_blocks = 8000, 8
+    X = np.c_[np.arange(n), np.zeros(n)]
+    y = np.arange(n) % 2
+    Xd, yd = da.from_array(X, chunks=(n // n_blocks, 2)), da.from_array(y, chunks=n // n_blocks)
+    search = SuccessiveHalvingSearchCV(_RowsSeen(), {"a": [0]}, n_initial_parameters=1, max_iter=259,
+                                       random_state=0).fit(Xd, yd)
+    rows = search.best_estimator_.rows_
+    assert len(rows) == 259
+    per_block = np.bincount(rows // (n // n_blocks), minlength=n_blocks)
+    assert per_block.min() >= 32 and per_block.max() <= 33, per_block
+    assert abs((y[rows] == 1).sum() - len(rows) / 2) <= 1  # each class in its share
+
+
 def test_dasklearn_s_incremental_wrapper_gets_the_classes_found_in_y(small):
     """Its partial_fit takes **fit_kwargs: the labels the search found reach
     it, as they reach an SGDClassifier (it failed with "needs classes=")."""
@@ -446,3 +482,45 @@ def test_a_pipeline_selecting_columns_by_name_is_refused_with_the_fix():
                 search(by_name).fit(Xi, yi)
         fitted = search(([2], [0, 1])).fit(Xi, yi)
         assert fitted.best_score_ > 0.6 and list(fitted.feature_names_in_) == ["a", "b", "cat"]
+
+
+def test_dask_ml_s_fractional_verbose_reports_a_share_of_the_rounds(small, capsys):
+    """dask-ml takes verbose as a fraction in [0, 1] (every int(1 / verbose)-th
+    round is reported); it was refused as not an int."""
+    import re
+
+    X, y = small
+
+    def rounds(verbose):
+        IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=2, max_iter=6, random_state=0, verbose=verbose,
+                            n_jobs=1).fit(X, y)
+        return [int(r) for r in re.findall(r"round (\d+):", capsys.readouterr().err)]
+
+    every = rounds(1)
+    assert every == list(range(1, len(every) + 1)) and len(every) >= 6
+    assert rounds(True) == every
+    assert rounds(0.5) == [r for r in every if r % 2 == 0 or r == every[-1]]
+    assert rounds(0.0) == [] and rounds(False) == []
+    for bad in (1.5, -0.5, "1"):
+        with pytest.raises(ValueError, match="verbose"):
+            IncrementalSearchCV(SGD, PARAMS, verbose=bad).fit(X, y)
+
+
+def test_planned_metadata_known_only_after_fit_is_no_attribute_for_hasattr(small):
+    """metadata of a search on rows with max_iter=None raised a plain
+    ValueError, so hasattr() raised instead of returning False."""
+    from sklearn.linear_model import LogisticRegression
+
+    search = SuccessiveHalvingSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, resource="n_samples")
+    assert not hasattr(search, "metadata")
+    with pytest.raises(ValueError, match="depends.*on the number of training rows"):
+        search.metadata
+
+
+def test_cross_validated_results_carry_scikit_learn_s_mean_test_score(small):
+    X, y = small
+    res = IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=3, max_iter=2, cv=3, random_state=0,
+                              n_jobs=1).fit(X, y).cv_results_
+    folds = np.stack([res[f"split{k}_test_score"] for k in range(3)], axis=1)
+    np.testing.assert_allclose(res["mean_test_score"], folds.mean(axis=1))
+    np.testing.assert_array_equal(res["mean_test_score"], res["test_score"])

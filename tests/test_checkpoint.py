@@ -396,3 +396,35 @@ def test_a_resumed_search_keeps_the_order_of_a_scorer_s_metrics(data, tmp_path):
     first, resumed = run(), run()
     assert list(resumed.cv_results_) == list(first.cv_results_)
     assert [k for k in first.cv_results_ if "_test_" in k][0] == "split0_test_zeta_f1"
+
+
+def test_a_refused_checkpoint_of_impure_dask_data_says_why(data, tmp_path):
+    """Data from impure graphs (dask.delayed's default) get a new name in each
+    run, so the same search's file is refused: the message names that cause
+    and its fix, and deterministic names resume."""
+    import dask
+    import dask.array as da
+
+    X, y = data
+
+    def graph(pure):
+        def load(part):
+            return X[part * 200:(part + 1) * 200]
+
+        parts = [da.from_delayed(dask.delayed(load, pure=pure)(i), shape=(200, X.shape[1]), dtype=X.dtype)
+                 for i in range(2)]
+        return da.concatenate(parts), y
+
+    log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
+    _search(log, ckpt, n_jobs=1).fit(*graph(pure=False))
+    with pytest.raises(ValueError, match=r"(?s)different search.*impure steps.*pure=True"):
+        _search(log, ckpt, n_jobs=1).fit(*graph(pure=False))
+    with pytest.raises(ValueError, match="different search") as refused:  # in-memory data: no such note
+        _search(log, ckpt, n_jobs=1).fit(X, y)
+    assert "impure" not in str(refused.value)
+    ckpt2 = tmp_path / "pure.ckpt"
+    first = _search(log, ckpt2, n_jobs=1).fit(*graph(pure=True))
+    n = _n_fits(log)
+    again = _search(log, ckpt2, n_jobs=1).fit(*graph(pure=True))
+    assert _n_fits(log) == n + 1  # only the refit ran again
+    np.testing.assert_array_equal(again.cv_results_["mean_test_score"], first.cv_results_["mean_test_score"])

@@ -165,3 +165,27 @@ def test_failed_fits_and_scores_on_dask_input_leave_nothing_on_the_cluster(clien
         time.sleep(0.2)
     assert not left, sorted(left)[:5]
     assert ParallelPostFit(LogisticRegression()).fit(Xd, yd).score(Xd, yd) > 0.5  # the cluster still works
+
+
+@pytest.mark.parametrize("wrapper", [ParallelPostFit, Incremental])
+def test_pipeline_set_output_and_feature_names_reach_the_wrapped_transformer(wrapper):
+    """Pipeline.set_output raised ("set_output is not available") and
+    Pipeline.get_feature_names_out an AttributeError on a wrapped transformer."""
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    X = pd.DataFrame(COUNTS, columns=list("abcde"))
+    pipe = make_pipeline(wrapper(StandardScaler()), PCA(2)).set_output(transform="pandas")
+    out = pipe.fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["pca0", "pca1"]
+    assert list(pipe.get_feature_names_out()) == ["pca0", "pca1"]
+    scaler = pipe.steps[0][1]
+    assert list(scaler.get_feature_names_out()) == list("abcde")
+    # on a dask DataFrame, the wrapper's blockwise transform gives a dask DataFrame with those columns
+    lazy = scaler.transform(dd.from_pandas(X, npartitions=3))
+    assert isinstance(lazy, dd.DataFrame)
+    pd.testing.assert_frame_equal(lazy.compute(), scaler.estimator_.transform(X))
+    # set after fitting: the fitted estimator too; and set back to numpy
+    scaler.set_output(transform="default")
+    assert isinstance(scaler.transform(X), np.ndarray)
+    assert not hasattr(wrapper(SGDClassifier()), "set_output")  # (no transform to configure)

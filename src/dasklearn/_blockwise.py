@@ -322,6 +322,73 @@ def check_meta(name: str, meta) -> None:
     )
 
 
+_LABEL_TYPES = (str, int, float, bool, type(None))
+
+
+def _dtype_state(dtype):
+    """A pandas / numpy dtype as builtins (its name; a categorical's
+    categories and order), or None when it cannot be said so."""
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        if dtype.categories is None:
+            return {"categories": None, "ordered": bool(dtype.ordered)}
+        cats = list(dtype.categories)
+        if not all(isinstance(c, _LABEL_TYPES) for c in cats):
+            return None
+        return {"categories": cats, "ordered": bool(dtype.ordered)}
+    return str(dtype)
+
+
+def _dtype_from_state(state):
+    import pandas as pd
+
+    if isinstance(state, dict):
+        return pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+    return pd.api.types.pandas_dtype(state)
+
+
+def meta_state(meta):
+    """A pandas output meta (``predict_meta`` & co) as builtins: its type,
+    name or columns and dtypes, the parts a meta declares (its rows never
+    count). skops stores such a state but cannot rebuild pandas objects, so
+    the wrappers save their metas this way (see :func:`meta_from_state`).
+    Anything else, or a meta this cannot describe exactly (labels or
+    categories that are not plain numbers or strings), is returned as it is."""
+    import pandas as pd
+
+    if isinstance(meta, pd.Series):
+        state = {"pandas_meta": "Series", "name": meta.name, "dtypes": [_dtype_state(meta.dtype)]}
+        labels = [meta.name]
+    elif isinstance(meta, pd.DataFrame):
+        labels = list(meta.columns)
+        state = {"pandas_meta": "DataFrame", "columns": labels, "dtypes": [_dtype_state(t) for t in meta.dtypes]}
+    else:
+        return meta
+    if any(d is None for d in state["dtypes"]) or not all(isinstance(c, _LABEL_TYPES) for c in labels):
+        return meta
+    try:
+        rebuilt = meta_from_state(state)
+    except (TypeError, ValueError):
+        return meta
+    same = (rebuilt.dtype == meta.dtype and rebuilt.name == meta.name if isinstance(meta, pd.Series)
+            else rebuilt.dtypes.equals(meta.dtypes) and rebuilt.columns.equals(meta.columns))
+    return state if same else meta
+
+
+def meta_from_state(state):
+    """The empty pandas meta :func:`meta_state` described (anything else as it is)."""
+    import pandas as pd
+
+    if not (isinstance(state, dict) and state.get("pandas_meta") in ("Series", "DataFrame")):
+        return state
+    dtypes = [_dtype_from_state(d) for d in state["dtypes"]]
+    if state["pandas_meta"] == "Series":
+        return pd.Series([], dtype=dtypes[0], name=state["name"])
+    return pd.DataFrame({i: pd.Series([], dtype=t) for i, t in enumerate(dtypes)}).set_axis(
+        pd.Index(state["columns"]) if state["columns"] else pd.RangeIndex(0), axis=1)
+
+
 RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 
 

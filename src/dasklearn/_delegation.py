@@ -93,6 +93,21 @@ class DelegateMixin:
     #: the parameters declaring a method's output on dask input (dask-ml's names)
     _METAS = {"predict": "predict_meta", "predict_proba": "predict_proba_meta", "transform": "transform_meta"}
 
+    def __getstate__(self):
+        """Declared pandas metas as builtins (:func:`_blockwise.meta_state`),
+        so that :func:`dasklearn.io.save` can store and load them."""
+        state = dict(super().__getstate__())  # (it may be the instance's own __dict__)
+        for name in self._METAS.values():
+            if name in state:
+                state[name] = _blockwise.meta_state(state[name])
+        return state
+
+    def __setstate__(self, state):
+        for name in self._METAS.values():
+            if name in state:
+                state[name] = _blockwise.meta_from_state(state[name])
+        super().__setstate__(state)
+
     def _check_metas(self):
         """Check the declared metas (meta-estimators without them have none)."""
         for name in self._METAS.values():

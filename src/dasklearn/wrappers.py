@@ -402,6 +402,44 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """
         return self.fit(X, y, **fit_params).transform(X)
 
+    @available_if(lambda self: hasattr(self.estimator, "set_output"))
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` & co, as scikit-learn's
+        meta-transformers do: on the estimator and, once fitted, on the
+        fitted one (so that ``Pipeline.set_output`` reaches them).
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            As in scikit-learn's ``set_output``; None leaves it unchanged. On
+            a dask DataFrame, "pandas" gives a dask DataFrame.
+
+        Returns
+        -------
+        self : object
+        """
+        if transform is None:
+            return self
+        self.estimator.set_output(transform=transform)
+        if hasattr(self, "estimator_") and self.estimator_ is not self.estimator:
+            self.estimator_.set_output(transform=transform)
+        return self
+
+    @available_if(_has("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names of the fitted estimator's ``transform``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Passed to the fitted estimator's ``get_feature_names_out``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        return self._fitted("get_feature_names_out").get_feature_names_out(input_features)
+
     @available_if(_can_score)
     def score(self, X, y=None, sample_weight=None):
         """Score of the fitted estimator on ``(X, y)`` with ``scoring``.

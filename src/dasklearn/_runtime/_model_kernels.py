@@ -284,26 +284,36 @@ def class_fair_order(y, block: int):
 
 _ORDERS: dict = {}  # id()s of a fold's label arrays -> (weak references to them, class_fair_order)
 _ORDERS_KEPT = 8
+_ORDERS_LOCK = threading.Lock()
 
 
 def _fold_order(ys):
-    """:func:`class_fair_order` of the labels ``ys`` laid end to end, kept
-    for the next models fitted on the same placed fold (every model of a
-    rung is, and computing it is O(n log n) in the fold's rows)."""
+    """Positions of the rows of the labels ``ys`` laid end to end, in an
+    order whose every prefix holds each class in its share
+    (:func:`class_fair_order`) and takes from every part in its share: the
+    parts' rows are interleaved first (row ``r`` of a part of ``n`` at
+    ``(r + 1/2) / n``), so that a small rung is not all from the first
+    blocks. Kept for the next models fitted on the same placed fold (every
+    model of a rung is, and computing it is O(n log n) in the fold's rows)."""
     import weakref
 
     key = tuple(id(y) for y in ys)
-    hit = _ORDERS.get(key)
+    with _ORDERS_LOCK:
+        hit = _ORDERS.get(key)
     if hit is not None and all(ref() is y for ref, y in zip(hit[0], ys)):
         return hit[1]
-    order = class_fair_order(np.concatenate([np.asarray(y) for y in ys]), 0)
+    lengths = [len(y) for y in ys]
+    spread = np.concatenate([(np.arange(n) + 0.5) / n for n in lengths]) if lengths else np.empty(0)
+    interleaved = np.argsort(spread, kind="stable")
+    order = interleaved[class_fair_order(np.concatenate([np.asarray(y) for y in ys])[interleaved], 0)]
     try:
         refs = tuple(weakref.ref(y) for y in ys)
     except TypeError:  # labels that cannot be weakly referenced: not kept
         return order
-    if len(_ORDERS) >= _ORDERS_KEPT:
-        _ORDERS.pop(next(iter(_ORDERS)), None)
-    _ORDERS[key] = (refs, order)
+    with _ORDERS_LOCK:  # (local threads, or a worker of several, fit models at once)
+        if len(_ORDERS) >= _ORDERS_KEPT:
+            _ORDERS.pop(next(iter(_ORDERS)), None)
+        _ORDERS[key] = (refs, order)
     return order
 
 
@@ -323,9 +333,10 @@ def _take(parts, positions):
 def fit_rows(template, params, block_parts, counts, fit_params):
     """A fresh model fitted on ``counts[b]`` training rows of each block (the
     first ones). For a classifier, ``sum(counts)`` rows of all the blocks in
-    :func:`class_fair_order` instead (every class in its share, as
-    scikit-learn's halving search subsamples: the first rows of each block
-    could all be of one class, and the fit would fail), in row order."""
+    :func:`_fold_order` instead (every class in its share, from every block
+    in its share, as scikit-learn's halving search subsamples: the first
+    rows of each block could all be of one class, and the fit would fail),
+    in row order."""
     from sklearn.base import is_classifier
 
     start = time.perf_counter()

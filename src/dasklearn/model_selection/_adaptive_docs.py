@@ -38,9 +38,11 @@ COMMON_PARAMS = """
     scoring : str, callable or None, default=None
         One metric (a scorer name or ``scorer(estimator, X, y)``); None uses
         the estimator's ``score``.
-    verbose : int, default=0
-        >= 1 prints, after every round, the bracket and round, how many
-        models are left and the best score so far (on stderr).
+    verbose : int, bool or float, default=0
+        >= 1 (or True) prints, after every round, the bracket and round, how
+        many models are left and the best score so far (on stderr). A
+        fraction in (0, 1), as dask-ml's, prints about that share of the
+        rounds (every ``int(1 / verbose)``-th, and the last).
     prefix : str, default=""
         Added to the tag of those lines: ``[dasklearn<prefix>]`` (dask-ml's
         lines read ``[CV<prefix>]``).
@@ -69,7 +71,8 @@ COMMON_ATTRS = """
         ``model_id``, ``partial_fit_calls``, ``params``, ``param_<name>``,
         ``mean_partial_fit_time`` / ``std_partial_fit_time`` (seconds per
         call), ``mean_score_time``, ``std_score_time``; with ``cv`` also
-        ``split<k>_test_score`` and ``std_test_score``.
+        ``split<k>_test_score``, ``mean_test_score`` (``test_score``, the
+        mean over the folds, by scikit-learn's name) and ``std_test_score``.
     history_ : list of dict
         Every score record, in the order they were made: ``model_id``,
         ``params``, ``partial_fit_calls``, ``partial_fit_time`` (seconds of

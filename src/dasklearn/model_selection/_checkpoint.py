@@ -36,6 +36,14 @@ _VERSION = 2  # written
 _READS = {"search": (2,), "adaptive": (1, 2)}
 
 
+_LAZY_DATA = (
+    " X or y is a dask collection: it is known by its graph's name, not by its values, and that name "
+    "changes from run to run when the graph has impure steps (dask.delayed without pure=True, "
+    "da.from_array(..., name=False), ...). If the search and its data are the same, give those steps "
+    "deterministic names (dask.delayed(load, pure=True), a name= for from_array) to resume."
+)
+
+
 def fingerprint(*parts) -> str:
     """A stable hash of the search's defining arguments and its data: the
     same in every process that runs the same search (so a crashed search's
@@ -222,10 +230,11 @@ def _parse(line: str):
 class Checkpoint:
     """Records of finished work at ``path`` for the search ``fingerprint``."""
 
-    def __init__(self, path, fingerprint: str, kind: str = "search"):
+    def __init__(self, path, fingerprint: str, kind: str = "search", lazy_data: bool = False):
         self.path = os.fspath(path)
         self.fingerprint = fingerprint
         self.kind = kind
+        self.lazy_data = lazy_data  # X or y is a dask collection (known by its graph's name)
 
     def load(self) -> list:
         """Entries already recorded (creating the file if needed).
@@ -263,7 +272,7 @@ class Checkpoint:
                     f"checkpoint={self.path!r} was written by a different search (other "
                     "estimator, parameters, splits, scoring or data, or other code of a function "
                     "or class of your script), so its results cannot be reused. Pass a new "
-                    "checkpoint path, or delete the file to start over."
+                    "checkpoint path, or delete the file to start over." + (_LAZY_DATA if self.lazy_data else "")
                 )
             good_end = fh.tell()
             for raw in fh:
@@ -376,8 +385,8 @@ class AdaptiveCheckpoint:
     scored round, so it suits the small models these searches train.
     """
 
-    def __init__(self, path, fingerprint: str):
-        self._file = Checkpoint(path, fingerprint, kind="adaptive")
+    def __init__(self, path, fingerprint: str, lazy_data: bool = False):
+        self._file = Checkpoint(path, fingerprint, kind="adaptive", lazy_data=lazy_data)
         self._recorded: dict = {}
 
     @property

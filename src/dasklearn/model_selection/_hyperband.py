@@ -38,8 +38,12 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
     resource is the number of training samples, as scikit-learn's
     HalvingRandomSearchCV but distributed: each rung *refits* its models with
     ``fit`` on a growing subsample of the training rows (taken evenly from
-    every block), and the last rung uses ``max_iter`` rows (default: all
-    training rows of a fold). For a classifier the subsample holds every
+    every block), and with ``n_initial_iter`` None the last rung uses
+    ``max_iter`` rows (default: all training rows of a fold). With
+    ``n_initial_iter`` given, the rungs grow from it and end, as above, at
+    the rung that leaves one model, which may use far fewer rows than a
+    fold has: ``best_estimator_`` is that rung's model, not refitted on all
+    rows (scikit-learn's halving search refits it). For a classifier the subsample holds every
     class in its share (as scikit-learn's halving search stratifies it), and
     when ``n_initial_iter`` is None the first rung has at least two rows
     per class (``metadata``, computed before the classes are known, may
@@ -52,7 +56,8 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
     parameters : dict or list of dicts
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
-        Number of candidates sampled, or 'grid' for every combination. When
+        Number of candidates sampled, or 'grid' for every combination (a
+        scipy.stats distribution gives 5 quantiles, as in GridSearchCV). When
         ``parameters`` has only lists with fewer combinations, all of them
         are used (with a warning) and each rung keeps at most that many
         models; the rungs' resources stay those planned for
@@ -146,7 +151,7 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         self._check_params()
         samples = self._resource() == SAMPLES
         if samples and self.max_iter is None:
-            raise ValueError(
+            raise _KnownAfterFit(
                 f"{type(self).__name__}: metadata of a search on samples with max_iter=None depends "
                 "on the number of training rows of a fold. Pass max_iter (the rows of the last "
                 "rung, e.g. max_iter=1000) to plan it, or read metadata_ after fit."
@@ -158,6 +163,11 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         """The work performed (from ``model_history_``)."""
         check_is_fitted(self, "model_history_")
         return _performed(self.model_history_, self._resource())
+
+
+class _KnownAfterFit(ValueError, AttributeError):
+    """``metadata`` that only the data can tell (an AttributeError too, as
+    scikit-learn's NotFittedError: ``hasattr(search, "metadata")`` is False)."""
 
 
 def _check_aggressiveness(owner):

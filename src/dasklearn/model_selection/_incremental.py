@@ -226,8 +226,10 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 )
         if self.test_size is not None and not (is_real(self.test_size) and 0 < self.test_size < 1):
             fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.1.")
-        if not (is_int(self.verbose) or isinstance(self.verbose, bool)) or self.verbose < 0:
-            fail(self, "verbose", self.verbose, "a non-negative int")
+        v = self.verbose
+        if not (is_int(v) or isinstance(v, bool) or (is_real(v) and 0 <= v <= 1)) or v < 0:
+            fail(self, "verbose", v, "a non-negative int, a bool, or a fraction in [0, 1] (dask-ml's: "
+                 "the share of rounds reported)")
         if not isinstance(self.prefix, str):
             fail(self, "prefix", self.prefix, "a str", "It is added to the verbose lines' tag.")
         self._check_metas()
@@ -328,7 +330,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if runtime.remote:
             _validation.check_picklable(self.estimator)
             _validation.check_picklable(scorer, "scorer")
-        progress = Progress(1, type(self).__name__, self.verbose >= 1, prefix=self.prefix)
+        progress = Progress(1, type(self).__name__, self.verbose > 0, prefix=self.prefix)
         start = time.perf_counter()
         try:
             if runtime.dashboard_link:
@@ -380,7 +382,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                   if k not in ("checkpoint", "verbose", "n_jobs", "parameters", "prefix",
                                *self._METAS.values())}
         store = AdaptiveCheckpoint(self.checkpoint, fingerprint(
-            type(self).__name__, params, sampled, spec, seeds, X, y, fit_params))
+            type(self).__name__, params, sampled, spec, seeds, X, y, fit_params),
+            lazy_data=_blockwise.is_dask(X) or _blockwise.is_dask(y))
         store.load()
         return store
 
@@ -479,7 +482,9 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         for m in dropped:
             del track.alive[m]
         work = {m: n for m, n in instructions.items() if n > 0}
-        if track.round:
+        # (a fraction, as dask-ml's verbose: every int(1 / verbose)-th round, and the last)
+        every = 1 if self.verbose >= 1 else int(1 / self.verbose) if self.verbose > 0 else 0
+        if track.round and every and (track.round % every == 0 or not work):
             unit = "samples" if key == SAMPLES else "calls"
             ahead = (f"next: {len(work)} model(s) for {max(work.values())} more {unit}" if work
                      else "finished")
@@ -575,6 +580,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             for f in spec.folds:
                 res[f"split{f}_test_score"] = np.array(
                     [h[-1][f"split{f}_score"] if h else np.nan for h in hists], dtype=float)
+            res["mean_test_score"] = res["test_score"]  # (the mean over the folds: scikit-learn's name)
             res["std_test_score"] = np.std(
                 np.stack([res[f"split{f}_test_score"] for f in spec.folds], axis=1), axis=1)
         res["rank_test_score"] = _rank(res["test_score"])
@@ -687,7 +693,8 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
         Number of candidates sampled (as ``ParameterSampler``), or 'grid' for
-        every combination of ``parameters``.
+        every combination of ``parameters`` (a scipy.stats distribution
+        there gives 5 quantiles, as in :class:`GridSearchCV`).
     max_iter : int, default=100
         Maximum number of partial_fit calls of any model.
     fits_per_score : int, default=1
@@ -754,7 +761,8 @@ class InverseDecaySearchCV(IncrementalSearchCV):
     parameters : dict or list of dicts
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
-        Number of candidates sampled, or 'grid' for every combination.
+        Number of candidates sampled, or 'grid' for every combination (a
+        distribution gives 5 quantiles, as in :class:`GridSearchCV`).
     decay_rate : float, default=1.0
         How fast the number of models decreases; 0 keeps them all.
     max_iter : int, default=100

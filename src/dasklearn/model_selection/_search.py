@@ -528,7 +528,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items()
                   if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit", "cv")}
         return Checkpoint(self.checkpoint, fingerprint(
-            type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params))
+            type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params),
+            lazy_data=_blockwise.is_dask(X) or _blockwise.is_dask(y))
 
     def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scoring, fit_params, ckpt=None,
                   early=None):
