@@ -138,6 +138,32 @@ def test_failed_connection_leaves_dask_config_alone():
     assert da.ones(4, chunks=2).sum().compute() == 4  # local computing still works
 
 
+@pytest.mark.timeout(60)
+def test_a_connection_refused_for_its_address_or_timeout_leaves_nothing_behind():
+    """An http:// address (the dashboard's) left the half-made Client as
+    distributed's default: every later compute waited on it for ever."""
+    import dask
+    from distributed import default_client
+
+    from dasklearn._runtime import connect
+
+    def current():
+        try:
+            return default_client()
+        except ValueError:
+            return None
+
+    before, client_before = dask.config.get("scheduler", None), current()
+    with pytest.raises(ValueError, match=r"'http://127.0.0.1:8787' is not a scheduler address.*tcp://"):
+        connect("http://127.0.0.1:8787", timeout=2)
+    assert dask.config.get("scheduler", None) == before
+    assert current() is client_before  # (the test session's, or none)
+    assert da.ones(4, chunks=2).sum().compute(scheduler=None) == 4
+    for bad in (float("inf"), None, "5", 0, True):
+        with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0"):
+            connect("tcp://127.0.0.1:9", timeout=bad)
+
+
 def test_estimator_classes_and_bad_n_jobs_are_refused_up_front():
     from sklearn.linear_model import SGDClassifier
 

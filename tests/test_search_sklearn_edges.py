@@ -636,3 +636,20 @@ def test_verbose_line_of_a_failed_fit_is_scikit_learns(kw, capsys):
     ours = lines(GridSearchCV(LogisticRegression(), grid, cv=CV, verbose=3, **kw))
     theirs = lines(sk.GridSearchCV(LogisticRegression(), grid, cv=CV, verbose=3, **kw))
     assert len(ours) == 6 and ours == theirs
+
+
+def test_inverse_transform_on_a_dask_dataframe_names_the_fitted_columns():
+    """It named them inverse_transform0..3: the space it maps back to has the
+    fitted input's columns."""
+    import dask.dataframe as dd
+    import pandas as pd
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.DataFrame(np.random.RandomState(0).randn(120, 4), columns=list("abcd"))
+    search = GridSearchCV(make_pipeline(StandardScaler(), PCA()), {"pca__n_components": [2, 3]}, cv=3,
+                          n_jobs=1).fit(df)
+    back = search.inverse_transform(search.transform(dd.from_pandas(df, npartitions=3)))
+    assert list(back.columns) == list("abcd")
+    np.testing.assert_allclose(back.compute().to_numpy(), search.inverse_transform(search.transform(df)))

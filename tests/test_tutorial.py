@@ -62,6 +62,9 @@ def test_demo_command_prints_steps_and_results():
     (["--scheduler", "foo"], "'foo' is not a scheduler address"),
     (["--scheduler", "tcp://127.0.0.1:99999", "--timeout", "30"], "port 99999 is not in 1-65535"),
     (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "0.5"], "No Dask scheduler answered at tcp://127.0.0.1:9"),
+    (["--scheduler", "http://127.0.0.1:8787"], "that is a web (dashboard) address"),
+    (["--scheduler", "tls://127.0.0.1:9"], "tls:// needs TLS settings"),
+    (["--scheduler", "tcp://127.0.0.1:9", "--timeout", "inf"], "expected a finite number of seconds > 0"),
 ])
 def test_demo_command_refuses_bad_arguments_in_one_line(args, message, capsys):
     """A usage error or one line naming the problem, exit status 2: no

@@ -243,9 +243,13 @@ def _sample_from_meta(est, method, X, meta):
 def _output_columns(est, method: str, n: int) -> list:
     """Column names of a 2-D output on a DataFrame: the classes for
     probabilities, the estimator's output feature names for ``transform``
-    (as ``set_output(transform="pandas")`` names them), else ``method0``..."""
+    (as ``set_output(transform="pandas")`` names them), the fitted input's
+    columns for ``inverse_transform`` (the space it maps back to), else
+    ``method0``..."""
     if method.startswith("predict_") and len(getattr(est, "classes_", ())) == n:
         return list(est.classes_)
+    if method == "inverse_transform" and len(getattr(est, "feature_names_in_", ())) == n:
+        return list(est.feature_names_in_)
     if method == "transform" and hasattr(est, "get_feature_names_out"):
         try:
             names = [str(c) for c in est.get_feature_names_out()]

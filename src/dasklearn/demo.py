@@ -56,7 +56,13 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: st
             from dasklearn._runtime import connect
 
             try:  # checked before any Client exists
-                _, port = parse_host_port(parse_address(scheduler)[1])
+                scheme, location = parse_address(scheduler)
+                if scheme in ("http", "https"):
+                    raise ValueError("that is a web (dashboard) address; the scheduler's is tcp://HOST:PORT")
+                if scheme in ("tls", "wss"):
+                    raise ValueError(f"{scheme}:// needs TLS settings, which the command line does not take; "
+                                     "use dasklearn._runtime.connect(address, security=...) from Python")
+                _, port = parse_host_port(location)
                 if port is not None and not 0 < port < 65536:
                     raise ValueError(f"port {port} is not in 1-65535")
             except ValueError as exc:

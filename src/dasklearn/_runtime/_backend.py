@@ -475,17 +475,45 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
         raise _emptied_after_losses(exc, name, lost) from exc
 
 
+def _default_client():
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:  # none
+        return None
+
+
 def connect(address: str, timeout: float = 10.0, **client_kwargs):
     """A Client connected to the scheduler at ``address``, or a TimeoutError
     that names the address, when nothing answers within ``timeout`` seconds."""
+    import math
+
     import dask
     from distributed import Client
 
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+            math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"connect's timeout must be a finite number of seconds > 0; got {timeout!r}. "
+                         "E.g. timeout=30.")
     before = {"scheduler": dask.config.get("scheduler", None)}
+    default_before = _default_client()
     try:
         return Client(address, timeout=f"{timeout}s", **client_kwargs)
-    except (OSError, TimeoutError) as exc:
-        dask.config.set(before)  # the failed Client had already made itself the default
+    except BaseException as exc:
+        # the failed Client had already made itself the default: dask's config, and
+        # distributed's default client (left there, every later compute waits on it)
+        dask.config.set(before)
+        failed = _default_client()
+        if failed is not None and failed is not default_before:
+            failed.close()
+        if isinstance(exc, ValueError) and "scheme" in str(exc):
+            raise ValueError(
+                f"{address!r} is not a scheduler address ({exc}). Pass the scheduler's address, e.g. "
+                "tcp://127.0.0.1:8786 (not the dashboard's http:// one)."
+            ) from exc
+        if not isinstance(exc, (OSError, TimeoutError)):
+            raise
         raise TimeoutError(
             f"No Dask scheduler answered at {address} within {timeout:g} s ({exc}). Check the "
             f"address and port, start one with `dask scheduler`, or wait longer (connect's timeout=, "

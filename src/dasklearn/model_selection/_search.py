@@ -644,7 +644,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                      else "Those scores are error_score.")
             warnings.warn(
                 f"{len(bad)} of {len(records)} {what} and got error_score={self.error_score!r}: "
-                f"{shown}{more}. First error: {last_line}. {where}",
+                f"{shown}{more}. First error: {last_line.rstrip('.')}. {where}",
                 category,
                 stacklevel=_validation.user_stacklevel(),
             )

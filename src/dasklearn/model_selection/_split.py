@@ -438,7 +438,12 @@ def train_test_split(
     Returns
     -------
     splitting : list, length=2 * len(arrays)
-        ``[train0, test0, train1, test1, ...]``, of the input types.
+        ``[train0, test0, train1, test1, ...]``, of the input types. To
+        compute a mix of dask arrays and DataFrames at once, compute each
+        kind in its own ``dask.compute`` call: dask 2026.8 can return a
+        mixed call's results in another order than its arguments
+        (``dask.compute(X, frame, y)`` of two dask arrays and a DataFrame
+        gives X's and y's results first).
 
     Notes
     -----
