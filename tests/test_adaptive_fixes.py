@@ -501,7 +501,8 @@ def test_dask_ml_s_fractional_verbose_reports_a_share_of_the_rounds(small, capsy
     assert rounds(True) == every
     assert rounds(0.5) == [r for r in every if r % 2 == 0 or r == every[-1]]
     assert rounds(0.0) == [] and rounds(False) == []
-    for bad in (1.5, -0.5, "1"):
+    assert rounds(2.0) == every
+    for bad in (-0.5, "1", 1e-12, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="verbose"):
             IncrementalSearchCV(SGD, PARAMS, verbose=bad).fit(X, y)
 
@@ -524,3 +525,4 @@ def test_cross_validated_results_carry_scikit_learn_s_mean_test_score(small):
     folds = np.stack([res[f"split{k}_test_score"] for k in range(3)], axis=1)
     np.testing.assert_allclose(res["mean_test_score"], folds.mean(axis=1))
     np.testing.assert_array_equal(res["mean_test_score"], res["test_score"])
+    assert not np.shares_memory(res["mean_test_score"], res["test_score"])

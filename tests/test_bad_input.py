@@ -162,6 +162,25 @@ def test_a_connection_refused_for_its_address_or_timeout_leaves_nothing_behind()
     for bad in (float("inf"), None, "5", 0, True):
         with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0"):
             connect("tcp://127.0.0.1:9", timeout=bad)
+    with pytest.raises(ValueError, match="needs TLS settings: pass security="):
+        connect("tls://127.0.0.1:9", timeout=1)
+    with pytest.raises(TimeoutError):  # a numpy number is a number of seconds
+        connect(f"tcp://127.0.0.1:{_free_port()}", timeout=np.int64(1))
+    assert current() is client_before
+
+
+def test_a_connection_refused_inside_a_current_client_leaves_it_the_default(client):
+    """With a current Client (as_current, a with block), the failed one was
+    not found to close, and became the default when the block ended."""
+    from distributed import default_client
+
+    from dasklearn._runtime import connect
+
+    before = default_client()
+    with client.as_current():
+        with pytest.raises(ValueError, match="is not a scheduler address"):
+            connect("http://127.0.0.1:8787", timeout=2)
+    assert default_client() is before
 
 
 def test_estimator_classes_and_bad_n_jobs_are_refused_up_front():

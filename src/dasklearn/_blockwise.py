@@ -10,6 +10,8 @@ y to the client, never X.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import uuid
 
 import numpy as np
@@ -327,57 +329,105 @@ def check_meta(name: str, meta) -> None:
 
 
 _LABEL_TYPES = (str, int, float, bool, type(None))
+_SAVING = contextvars.ContextVar("dasklearn_saving_metas", default=False)
+
+
+@contextlib.contextmanager
+def saving_metas():
+    """While a model file is written (:func:`dasklearn.io.save`), the
+    meta-estimators give their pandas metas as :func:`meta_state` (skops
+    cannot rebuild pandas objects); pickles and copies keep them as they are."""
+    token = _SAVING.set(True)
+    try:
+        yield
+    finally:
+        _SAVING.reset(token)
+
+
+def is_saving_metas() -> bool:
+    return _SAVING.get()
+
+
+def _plain(label):
+    """A label as a builtin (numpy scalars too), or raise TypeError."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    if not isinstance(label, _LABEL_TYPES):
+        raise TypeError(f"the label {label!r} is not a str, int, float, bool or None")
+    return label
 
 
 def _dtype_state(dtype):
-    """A pandas / numpy dtype as builtins (its name; a categorical's
-    categories and order), or None when it cannot be said so."""
+    """A pandas / numpy dtype as builtins."""
     import pandas as pd
 
     if isinstance(dtype, pd.CategoricalDtype):
         if dtype.categories is None:
             return {"categories": None, "ordered": bool(dtype.ordered)}
-        cats = list(dtype.categories)
-        if not all(isinstance(c, _LABEL_TYPES) for c in cats):
-            return None
-        return {"categories": cats, "ordered": bool(dtype.ordered)}
+        return {"categories": [_plain(c) for c in dtype.categories], "ordered": bool(dtype.ordered),
+                "categories_dtype": _dtype_state(dtype.categories.dtype)}
+    if isinstance(dtype, pd.StringDtype):
+        return {"string": dtype.storage, "na_value": "NA" if getattr(dtype, "na_value", pd.NA) is pd.NA else "nan"}
     return str(dtype)
 
 
 def _dtype_from_state(state):
     import pandas as pd
 
+    if isinstance(state, dict) and "string" in state:
+        if state["na_value"] == "NA":
+            return pd.StringDtype(state["string"])
+        return pd.StringDtype(state["string"], na_value=np.nan)
     if isinstance(state, dict):
-        return pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+        cats = state["categories"]
+        if cats is not None:
+            cats = pd.Index(cats, dtype=_dtype_from_state(state["categories_dtype"]))
+        return pd.CategoricalDtype(cats, ordered=state["ordered"])
     return pd.api.types.pandas_dtype(state)
 
 
-def meta_state(meta):
-    """A pandas output meta (``predict_meta`` & co) as builtins: its type,
-    name or columns and dtypes, the parts a meta declares (its rows never
-    count). skops stores such a state but cannot rebuild pandas objects, so
-    the wrappers save their metas this way (see :func:`meta_from_state`).
-    Anything else, or a meta this cannot describe exactly (labels or
-    categories that are not plain numbers or strings), is returned as it is."""
+def _same_meta(a, b) -> bool:
+    """Same type, dtypes (with a categorical's categories and their dtype),
+    and name or columns (with their dtype and name)."""
     import pandas as pd
 
-    if isinstance(meta, pd.Series):
-        state = {"pandas_meta": "Series", "name": meta.name, "dtypes": [_dtype_state(meta.dtype)]}
-        labels = [meta.name]
-    elif isinstance(meta, pd.DataFrame):
-        labels = list(meta.columns)
-        state = {"pandas_meta": "DataFrame", "columns": labels, "dtypes": [_dtype_state(t) for t in meta.dtypes]}
-    else:
-        return meta
-    if any(d is None for d in state["dtypes"]) or not all(isinstance(c, _LABEL_TYPES) for c in labels):
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, pd.Series):
+        return repr(a.dtype) == repr(b.dtype) and a.dtype == b.dtype and a.name == b.name
+    return (list(map(repr, a.dtypes)) == list(map(repr, b.dtypes)) and list(a.columns) == list(b.columns)
+            and a.columns.dtype == b.columns.dtype and list(a.columns.names) == list(b.columns.names))
+
+
+def meta_state(meta, name: str = "meta"):
+    """A pandas output meta (``predict_meta`` & co, parameter ``name``) as
+    builtins: its type, name or columns and dtypes, the parts a meta
+    declares (its rows never count), rebuilt by :func:`meta_from_state`.
+    Anything else is returned as it is. A TypeError says what cannot be
+    described exactly (tuple column labels, say)."""
+    import pandas as pd
+
+    if not isinstance(meta, (pd.Series, pd.DataFrame)):
         return meta
     try:
-        rebuilt = meta_from_state(state)
-    except (TypeError, ValueError):
-        return meta
-    same = (rebuilt.dtype == meta.dtype and rebuilt.name == meta.name if isinstance(meta, pd.Series)
-            else rebuilt.dtypes.equals(meta.dtypes) and rebuilt.columns.equals(meta.columns))
-    return state if same else meta
+        if isinstance(meta, pd.Series):
+            state = {"pandas_meta": "Series", "name": _plain(meta.name), "dtypes": [_dtype_state(meta.dtype)]}
+        else:
+            state = {"pandas_meta": "DataFrame", "columns": [_plain(c) for c in meta.columns],
+                     "columns_dtype": _dtype_state(meta.columns.dtype),
+                     "columns_name": _plain(meta.columns.name), "dtypes": [_dtype_state(t) for t in meta.dtypes]}
+        same = _same_meta(meta_from_state(state), meta)
+        why = "it does not come back the same from its description"
+    except (TypeError, ValueError) as exc:
+        same, why = False, str(exc)
+    if not same:
+        raise TypeError(
+            f"{name}={type(meta).__name__} cannot be stored in a model file ({why}): skops cannot rebuild "
+            f"pandas objects, so a meta is stored as its dtypes and labels, which must be plain (str, int, "
+            f"float, bool or None). Declare {name} with plain labels or a numpy array, or set it to None "
+            f"(set_params({name}=None)) before saving."
+        )
+    return state
 
 
 def meta_from_state(state):
@@ -389,8 +439,10 @@ def meta_from_state(state):
     dtypes = [_dtype_from_state(d) for d in state["dtypes"]]
     if state["pandas_meta"] == "Series":
         return pd.Series([], dtype=dtypes[0], name=state["name"])
-    return pd.DataFrame({i: pd.Series([], dtype=t) for i, t in enumerate(dtypes)}).set_axis(
-        pd.Index(state["columns"]) if state["columns"] else pd.RangeIndex(0), axis=1)
+    columns = pd.Index(state["columns"], dtype=_dtype_from_state(state["columns_dtype"]),
+                       name=state["columns_name"])
+    frame = pd.DataFrame({i: pd.Series([], dtype=t) for i, t in enumerate(dtypes)})
+    return frame.set_axis(columns if len(columns) else pd.RangeIndex(0, name=state["columns_name"]), axis=1)
 
 
 RESPONSES = ("predict", "predict_proba", "predict_log_proba", "decision_function")

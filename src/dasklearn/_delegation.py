@@ -94,17 +94,20 @@ class DelegateMixin:
     _METAS = {"predict": "predict_meta", "predict_proba": "predict_proba_meta", "transform": "transform_meta"}
 
     def __getstate__(self):
-        """Declared pandas metas as builtins (:func:`_blockwise.meta_state`),
-        so that :func:`dasklearn.io.save` can store and load them."""
-        state = dict(super().__getstate__())  # (it may be the instance's own __dict__)
-        for name in self._METAS.values():
-            if name in state:
-                state[name] = _blockwise.meta_state(state[name])
+        """While a model file is written, declared pandas metas as builtins
+        (:func:`_blockwise.meta_state`: skops cannot rebuild pandas
+        objects); otherwise the state as it is."""
+        state = super().__getstate__()
+        if _blockwise.is_saving_metas():
+            state = dict(state)  # (it may be the instance's own __dict__)
+            for name in self._METAS.values():
+                if name in state:
+                    state[name] = _blockwise.meta_state(state[name], name)
         return state
 
     def __setstate__(self, state):
         for name in self._METAS.values():
-            if name in state:
+            if isinstance(state.get(name), dict):
                 state[name] = _blockwise.meta_from_state(state[name])
         super().__setstate__(state)
 

@@ -95,8 +95,16 @@ def _default_trusted() -> frozenset:
 
 
 def save(estimator, path) -> None:
-    """Save a fitted estimator to ``path`` in the skops format."""
-    _skops().dump(estimator, os.fspath(path))
+    """Save a fitted estimator to ``path`` in the skops format.
+
+    A wrapper's pandas ``predict_meta`` & co are stored as their dtypes and
+    labels (skops cannot rebuild pandas objects); a TypeError names one
+    that cannot be (labels that are not str, int, float, bool or None)."""
+    from dasklearn._blockwise import saving_metas
+
+    sio = _skops()
+    with saving_metas():
+        sio.dump(estimator, os.fspath(path))
 
 
 def load(path, trusted=()):

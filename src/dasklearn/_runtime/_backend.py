@@ -475,43 +475,43 @@ def call(backend, fn: Callable, *args, max_resubmits: int = 10):
         raise _emptied_after_losses(exc, name, lost) from exc
 
 
-def _default_client():
-    from distributed import default_client
-
-    try:
-        return default_client()
-    except ValueError:  # none
-        return None
-
-
 def connect(address: str, timeout: float = 10.0, **client_kwargs):
-    """A Client connected to the scheduler at ``address``, or a TimeoutError
-    that names the address, when nothing answers within ``timeout`` seconds."""
+    """A Client connected to the scheduler at ``address``.
+
+    Raises a TimeoutError that names the address when nothing answers
+    within ``timeout`` seconds, and a ValueError for a timeout that is not a
+    finite number of seconds > 0, an address of no known scheme (the
+    dashboard's http:// one, say) or a tls:// / wss:// address without
+    ``security=``: those are checked before any Client is made.
+    """
     import math
+    import numbers
 
     import dask
     from distributed import Client
+    from distributed.comm import parse_address
+    from distributed.comm.registry import get_backend
 
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not (
             math.isfinite(timeout) and timeout > 0):
         raise ValueError(f"connect's timeout must be a finite number of seconds > 0; got {timeout!r}. "
                          "E.g. timeout=30.")
-    before = {"scheduler": dask.config.get("scheduler", None)}
-    default_before = _default_client()
     try:
-        return Client(address, timeout=f"{timeout}s", **client_kwargs)
+        scheme = parse_address(address)[0]
+        get_backend(scheme)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{address!r} is not a scheduler address ({exc}). Pass the scheduler's address, e.g. "
+            "tcp://127.0.0.1:8786 (not the dashboard's http:// one)."
+        ) from exc
+    if scheme in ("tls", "wss") and client_kwargs.get("security") is None:
+        raise ValueError(f"{address!r} needs TLS settings: pass security= (a distributed.security.Security) "
+                         "to connect.")
+    before = {"scheduler": dask.config.get("scheduler", None)}
+    try:
+        return Client(address, timeout=f"{float(timeout)}s", **client_kwargs)
     except BaseException as exc:
-        # the failed Client had already made itself the default: dask's config, and
-        # distributed's default client (left there, every later compute waits on it)
-        dask.config.set(before)
-        failed = _default_client()
-        if failed is not None and failed is not default_before:
-            failed.close()
-        if isinstance(exc, ValueError) and "scheme" in str(exc):
-            raise ValueError(
-                f"{address!r} is not a scheduler address ({exc}). Pass the scheduler's address, e.g. "
-                "tcp://127.0.0.1:8786 (not the dashboard's http:// one)."
-            ) from exc
+        dask.config.set(before)  # the failed Client had already made itself the default
         if not isinstance(exc, (OSError, TimeoutError)):
             raise
         raise TimeoutError(

@@ -41,8 +41,8 @@ COMMON_PARAMS = """
     verbose : int, bool or float, default=0
         >= 1 (or True) prints, after every round, the bracket and round, how
         many models are left and the best score so far (on stderr). A
-        fraction in (0, 1), as dask-ml's, prints about that share of the
-        rounds (every ``int(1 / verbose)``-th, and the last).
+        fraction in (0, 1) prints every ``int(1 / verbose)``-th round (and
+        the last), dask-ml's rule: any fraction above 1/2 prints every round.
     prefix : str, default=""
         Added to the tag of those lines: ``[dasklearn<prefix>]`` (dask-ml's
         lines read ``[CV<prefix>]``).

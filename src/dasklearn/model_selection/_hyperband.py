@@ -57,7 +57,7 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
         Number of candidates sampled, or 'grid' for every combination (a
-        scipy.stats distribution gives 5 quantiles, as in GridSearchCV). When
+        scipy.stats distribution is expanded as GridSearchCV expands one). When
         ``parameters`` has only lists with fewer combinations, all of them
         are used (with a warning) and each rung keeps at most that many
         models; the rungs' resources stay those planned for

@@ -227,9 +227,9 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.test_size is not None and not (is_real(self.test_size) and 0 < self.test_size < 1):
             fail(self, "test_size", self.test_size, "None or a fraction in (0, 1)", "E.g. test_size=0.1.")
         v = self.verbose
-        if not (is_int(v) or isinstance(v, bool) or (is_real(v) and 0 <= v <= 1)) or v < 0:
-            fail(self, "verbose", v, "a non-negative int, a bool, or a fraction in [0, 1] (dask-ml's: "
-                 "the share of rounds reported)")
+        if not (isinstance(v, bool) or is_real(v)) or not (v == 0 or 1e-9 <= v < math.inf):
+            fail(self, "verbose", v, "a number >= 0 (0 or False: quiet; >= 1 or True: every round; a fraction "
+                 "in [1e-9, 1), dask-ml's: every int(1 / verbose)-th round)")
         if not isinstance(self.prefix, str):
             fail(self, "prefix", self.prefix, "a str", "It is added to the verbose lines' tag.")
         self._check_metas()
@@ -580,7 +580,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             for f in spec.folds:
                 res[f"split{f}_test_score"] = np.array(
                     [h[-1][f"split{f}_score"] if h else np.nan for h in hists], dtype=float)
-            res["mean_test_score"] = res["test_score"]  # (the mean over the folds: scikit-learn's name)
+            res["mean_test_score"] = res["test_score"].copy()  # (the mean over the folds: scikit-learn's name)
             res["std_test_score"] = np.std(
                 np.stack([res[f"split{f}_test_score"] for f in spec.folds], axis=1), axis=1)
         res["rank_test_score"] = _rank(res["test_score"])
@@ -694,7 +694,8 @@ class IncrementalSearchCV(BaseIncrementalSearchCV):
     n_initial_parameters : int or 'grid', default=10
         Number of candidates sampled (as ``ParameterSampler``), or 'grid' for
         every combination of ``parameters`` (a scipy.stats distribution
-        there gives 5 quantiles, as in :class:`GridSearchCV`).
+        there is expanded as :class:`GridSearchCV` expands one: 5
+        quantiles, or every value of a small discrete support).
     max_iter : int, default=100
         Maximum number of partial_fit calls of any model.
     fits_per_score : int, default=1
@@ -762,7 +763,7 @@ class InverseDecaySearchCV(IncrementalSearchCV):
         Parameter names mapped to lists or scipy.stats distributions.
     n_initial_parameters : int or 'grid', default=10
         Number of candidates sampled, or 'grid' for every combination (a
-        distribution gives 5 quantiles, as in :class:`GridSearchCV`).
+        distribution is expanded as :class:`GridSearchCV` expands one).
     decay_rate : float, default=1.0
         How fast the number of models decreases; 0 keeps them all.
     max_iter : int, default=100
