@@ -97,7 +97,12 @@ def test_successive_halving_and_incremental_close_to_randomized_search(client, d
     assert [r["partial_fit_calls"] for r in inc.model_history_[0]] == [3, 6, 9]
 
 
-def test_dropped_models_are_released_promptly(client, data):
+def test_dropped_models_are_released_promptly(client, data, monkeypatch):
+    """(Each model in its own tasks: a batch of cheap models' rounds is held
+    while any of its models lives, see the batching test below.)"""
+    import dasklearn._runtime._models as models
+
+    monkeypatch.setattr(models, "BATCH_SECONDS", -1.0)
     X, y = data
     seen = []
 
@@ -317,6 +322,7 @@ def test_a_models_round_and_its_score_are_one_task_when_validation_is_small(clie
         return IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=6, max_iter=4, decay_rate=None,
                                    random_state=0).fit(X, y)
 
+    monkeypatch.setattr(models, "BATCH_SECONDS", -1.0)  # (one model a task: see the next test)
     fused, keys = _keys_run(client, fit)
     n_scores = sum(len(h) for h in fused.model_history_.values())
     assert n_scores >= 12
@@ -329,6 +335,34 @@ def test_a_models_round_and_its_score_are_one_task_when_validation_is_small(clie
     assert _same_history(fused, apart)
     np.testing.assert_array_equal(fused.cv_results_["test_score"], apart.cv_results_["test_score"])
     assert fused.best_params_ == apart.best_params_
+
+
+def test_cheap_models_rounds_share_tasks(client, data, monkeypatch):
+    """Once their first round has shown them cheap, the rounds of models on
+    the same blocks run several to a task (at least two tasks a slot), in
+    the order one task a model would run them: the same search, and nothing
+    left on the cluster."""
+    import dasklearn._runtime._models as models
+
+    X, y = data
+
+    def fit():
+        return IncrementalSearchCV(SGD, PARAMS, n_initial_parameters=24, max_iter=4, decay_rate=None,
+                                   random_state=0).fit(X, y)
+
+    batched, keys = _keys_run(client, fit)
+    n_scores = sum(len(h) for h in batched.model_history_.values())
+    batches = [k for k in keys if k.startswith("dasklearn-batch-")]
+    single = [k for k in keys if k.startswith("dasklearn-model-")]
+    assert batches and len(batches) + len(single) <= n_scores / 2, (len(batches), len(single), n_scores)
+    assert not _dasklearn_keys(client)
+
+    monkeypatch.setattr(models, "BATCH_SECONDS", -1.0)
+    apart, keys = _keys_run(client, fit)
+    assert not [k for k in keys if k.startswith("dasklearn-batch-")]
+    assert _same_history(batched, apart)
+    np.testing.assert_array_equal(batched.cv_results_["test_score"], apart.cv_results_["test_score"])
+    np.testing.assert_array_equal(batched.best_estimator_.coef_, apart.best_estimator_.coef_)
 
 
 def _same_history(a, b) -> bool:

@@ -393,15 +393,33 @@ def score_and_keep(state, val, scorer) -> Scored:
     return Scored(score_state(state, val, scorer), state)
 
 
+def member(batch, i: int) -> dict:
+    """How a task names model ``i`` of a batch task's value (a future inside
+    a dict is resolved by dask, so the task gets the batch's list)."""
+    return {"batch": batch, "member": i}
+
+
 def newest(value):
     """A model's state from the value of its newest task: the state itself,
-    or that of a task that also scored it (:class:`Scored`)."""
+    that of a task that also scored it (:class:`Scored`), or that of one
+    model of a batch (:func:`member`)."""
+    if isinstance(value, dict) and "batch" in value:
+        value = value["batch"][value["member"]]
     return value.state if isinstance(value, Scored) else value
 
 
 def partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer):
     """:func:`partial_fit_steps`, then :func:`score_and_keep`, in one task."""
     return score_and_keep(partial_fit_steps(state, blocks, fit_params, template, params), val, scorer)
+
+
+def partial_fit_and_score_each(items, blocks, fit_params, template, val, scorer) -> list:
+    """:func:`partial_fit_and_score` of several models, one after the other,
+    on the same blocks: one task for many cheap models. ``items`` are
+    ``(state, params)`` pairs (params for a model without a state yet); the
+    value is their :class:`Scored` values, in order."""
+    return [partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer)
+            for state, params in items]
 
 
 # ----------------------------------------------------------- client-side data

@@ -22,10 +22,17 @@ that follows them (or when the state is asked for): when a fold's validation
 rows are small (:data:`FUSE_BYTES`), the score runs in the task of the
 round's last calls (the scheduler moves whichever of the validation rows and
 those blocks' parts is smaller: at most FUSE_BYTES), so that a cheap model
-costs one task a round, not two. Task keys name the model
-(``dasklearn-model-<token>/<model_id>/<fold>/<n>``) so the scheduler's state
-can be inspected; :meth:`DistributedModels.drop` releases a dropped model at
-once.
+costs one task a round, not two. Once a round has shown the models cheap
+(:data:`BATCH_SECONDS` for calls and score, a moving average of what the
+workers measured), the rounds of models of the same fold on the same blocks
+are submitted together, several to a task (:data:`BATCH_TASK_SECONDS` of
+work, at least two tasks a slot): each model's state is then its place in
+that task's list of results, and its next task takes it from there. Task
+keys name the model (``dasklearn-model-<token>/<model_id>/<fold>/<n>``;
+``dasklearn-batch-<token>/<fold>/<n>`` for a batch) so the scheduler's
+state can be inspected; :meth:`DistributedModels.drop` releases a dropped
+model at once (a model of a batch: its reference, the batch's results going
+when its last model moves on, a round later at most).
 
 Where state lives
 -----------------
@@ -102,8 +109,10 @@ from dasklearn._runtime._model_kernels import (
     describe_parts,
     fit_rows,
     layout_of,
+    member,
     newest,
     partial_fit_and_score,
+    partial_fit_and_score_each,
     partial_fit_steps,
     score_and_keep,
     split_block,
@@ -115,6 +124,9 @@ from dasklearn._runtime._model_kernels import (
 # ------------------------------------------------------------------- runtimes
 
 FUSE_BYTES = 4 * 2**20  # validation rows this small are scored in the task that trained the model
+BATCH_SECONDS = 0.02  # models whose round (calls and score) takes less than this share tasks
+BATCH_TASK_SECONDS = 0.05  # about this much work in one such task
+BATCH_MOST = 64  # models in one task at most
 
 
 def _blocks(X, y):
@@ -151,12 +163,13 @@ class _Handle:
     """A score in flight: stable for the search while the runtime may
     resubmit the task behind it (see "Worker loss" in the module doc)."""
 
-    __slots__ = ("model_key", "n_ops", "future", "attempts")
+    __slots__ = ("model_key", "n_ops", "future", "member", "attempts")
 
     def __init__(self, model_key, n_ops: int):
         self.model_key = model_key
         self.n_ops = n_ops  # operations of the model this score covers
         self.future = None
+        self.member = None  # the index of its value in a batch task's list, or None
         self.attempts = 0
 
 
@@ -178,11 +191,15 @@ class DistributedModels(_Base):
         self._shared: dict = {}  # name -> future
         self._shared_values: dict = {}  # name -> the client's copy
         self._states: dict = {}  # (model_id, fold) -> future of the newest state
+        self._member: dict = {}  # (model_id, fold) -> index of that state in its batch task's list
         self._scored: dict = {}  # (model_id, fold) -> last scored state (on the client)
         self._since: dict = {}  # (model_id, fold) -> operations submitted after it
         self._pending: set = set()  # score handles in flight
         self._unsent: dict = {}  # (model_id, fold) -> operations recorded, not yet submitted
         self._val_bytes: dict = {}  # fold -> bytes of its validation rows
+        self._deferred: list = []  # score handles of cheap rounds, submitted in batches (_flush)
+        self._round_seconds = None  # a model's round (calls and score) on a worker, a moving average
+        self._n_batches = 0
         self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
         self._n_scores = 0
         self._most_lost = 0  # most times one score was resubmitted after lost data
@@ -350,15 +367,38 @@ class DistributedModels(_Base):
         self._replace_state(model_key, state)
         return state
 
-    def _replace_state(self, model_key, state) -> None:
-        """Make ``state`` the model's newest state, releasing the one before
-        at once (a future kept alive by a traceback's reference cycle would
-        otherwise hold its task, and its lineage, on the scheduler until
-        Python's cycle collector runs)."""
+    def _replace_state(self, model_key, state, index=None) -> None:
+        """Make ``state`` the model's newest state (``index``: its place in
+        that batch task's list), releasing the one before at once (a future
+        kept alive by a traceback's reference cycle would otherwise hold its
+        task, and its lineage, on the scheduler until Python's cycle
+        collector runs)."""
         old = self._states.get(model_key)
         self._states[model_key] = state
+        if index is None:
+            self._member.pop(model_key, None)
+        else:
+            self._member[model_key] = index
         if old is not None and old is not state:
             old.release()
+
+    def _forget_state(self, model_key) -> None:
+        self._member.pop(model_key, None)
+        old = self._states.pop(model_key, None)
+        if old is not None:
+            old.release()
+
+    def _state_arg(self, model_key):
+        """The model's newest state as a task's argument: its future, or
+        (one model of a batch) the batch's future and its index."""
+        state = self._states.get(model_key)
+        index = self._member.get(model_key)
+        return state if state is None or index is None else member(state, index)
+
+    @staticmethod
+    def _pick(index, value):
+        """A model's value from its task's: the whole, or its place in a batch's list."""
+        return value if index is None else value[index]
 
     def _head(self, model_key, then_score: bool = False):
         """Future of the model's newest state, its recorded operations
@@ -374,7 +414,7 @@ class DistributedModels(_Base):
     def _send(self, model_key, ops, then_score: bool = False):
         """Submit ``ops`` after the model's newest state (the last one scored
         too, if ``then_score``); the new newest state's future."""
-        state = self._states.get(model_key)
+        state = self._state_arg(model_key)
         for i, op in enumerate(ops):
             state = self._submit_op(model_key, state, op, then_score=then_score and i == len(ops) - 1)
         if ops:
@@ -412,20 +452,16 @@ class DistributedModels(_Base):
 
     def fit_rows(self, model_key, params, counts: list[int]) -> None:
         """Replace the model by a fresh one fitted on ``counts[b]`` rows of each block."""
-        old = self._states.pop(model_key, None)
+        self._forget_state(model_key)
         self._scored.pop(model_key, None)
         self._since[model_key] = []
         self._unsent.pop(model_key, None)
         self._do(model_key, ("rows", params, [int(c) for c in counts]))
-        if old is not None:
-            old.release()
 
     def restore(self, model_key, state) -> None:
         """Continue a model from ``state`` (e.g. read from a checkpoint); it is
         placed on a worker when its next operation is submitted."""
-        old = self._states.pop(model_key, None)
-        if old is not None:
-            old.release()
+        self._forget_state(model_key)
         self._scored[model_key] = state
         self._since[model_key] = []
         self._unsent.pop(model_key, None)
@@ -434,11 +470,67 @@ class DistributedModels(_Base):
         """Submit the model's recorded operations and a score of the state
         after them (in their last task, see :meth:`_fuses`); returns a handle."""
         handle = _Handle(model_key, len(self._since.get(model_key, [])))
-        self._submit_score(handle)
+        if self._batches(model_key):
+            self._deferred.append(handle)  # submitted with others like it (_flush)
+        else:
+            self._submit_score(handle)
         self._pending.add(handle)
         return handle
 
+    def _batches(self, model_key) -> bool:
+        """Whether this round of the model may share a task with other
+        models': cheap rounds (:data:`BATCH_SECONDS`, as measured) of one
+        operation whose calls run on one worker and are scored with them."""
+        if self._round_seconds is None or self._round_seconds > BATCH_SECONDS:
+            return False
+        ops = self._unsent.get(model_key)
+        return (ops is not None and len(ops) == 1 and self._fuses(model_key, ops[0])
+                and len(worker_runs(ops[0][2], self._where)) == 1 and not self._lost(model_key, 1))
+
+    def _flush(self) -> None:
+        """Submit the deferred scores: the rounds of models of the same fold
+        on the same blocks go together, a few per task (about
+        :data:`BATCH_TASK_SECONDS` of work, and at least two tasks a slot)."""
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        most = max(1, min(BATCH_MOST, int(BATCH_TASK_SECONDS / max(self._round_seconds, 1e-6)),
+                          -(-len(deferred) // (2 * self.n_slots))))
+        groups: dict = {}
+        for h in deferred:
+            groups.setdefault((h.model_key[1], tuple(self._unsent[h.model_key][0][2])), []).append(h)
+        for (fold, blocks), handles in groups.items():
+            for start in range(0, len(handles), most):
+                batch = handles[start:start + most]
+                if len(batch) == 1 or any(self._lost(h.model_key, 1) for h in batch):
+                    for h in batch:
+                        self._submit_score(h)
+                else:
+                    self._submit_batch(fold, list(blocks), batch)
+
+    def _submit_batch(self, fold, blocks, handles) -> None:
+        """One task training and scoring several models (see :meth:`_flush`);
+        each model's state is its place in the task's list."""
+        from distributed import Future
+
+        items = []
+        for h in handles:
+            [(_, params, _, _)] = self._unsent.pop(h.model_key)
+            state = self._state_arg(h.model_key)
+            items.append((state, params if state is None else None))
+        train = self.spec.train_parts(fold)
+        self._n_batches += 1
+        batch = self.client.submit(
+            partial_fit_and_score_each, items, [[self._parts[b][j] for j in train] for b in blocks],
+            self._shared["fit_params"], self._shared["estimator"], self._validation(fold),
+            self._shared["scorer"], key=f"dasklearn-batch-{self.token}/{fold}/{self._n_batches}{self._suffix()}")
+        for i, h in enumerate(handles):
+            h.future, h.member = Future(batch.key, self.client), i  # one reference per model
+            self._replace_state(h.model_key, h.future, index=i)
+        batch.release()
+
     def _submit_score(self, handle) -> None:
+        handle.member = None
         ops = self._unsent.get(handle.model_key)
         if ops and self._fuses(handle.model_key, ops[-1]) and not self._lost(handle.model_key, len(ops)):
             handle.future = self._head(handle.model_key, then_score=True)
@@ -479,6 +571,7 @@ class DistributedModels(_Base):
         """
         from concurrent.futures import CancelledError
 
+        self._flush()
         handles = list(handles)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -511,10 +604,12 @@ class DistributedModels(_Base):
 
     def failed(self, handle) -> bool:
         """Whether a finished score's task raised (not for lost data)."""
+        self._flush()
         return handle.future.status == "error" and not lost_with_worker(handle.future)
 
     def ready(self, handle) -> bool:
         """Whether a score's value is there to be brought back."""
+        self._flush()
         return handle.future.status == "finished"
 
     def _result(self, handle):
@@ -530,6 +625,7 @@ class DistributedModels(_Base):
         """Score dicts of ``handles``; each model's scored state is kept here."""
         from concurrent.futures import CancelledError
 
+        self._flush()
         handles = list(handles)
         try:
             try:
@@ -539,7 +635,9 @@ class DistributedModels(_Base):
         except WorkersLost as exc:  # (scores held until their round is done are waited for here)
             self._say_losses(exc)
         values = []
-        for h, (value, state) in zip(handles, pairs):
+        for h, raw in zip(handles, pairs):
+            value, state = self._pick(h.member, raw)
+            self._time_round(h.model_key, value)
             self._scored[h.model_key] = state
             self._since[h.model_key] = self._since.get(h.model_key, [])[h.n_ops:]
             self._pending.discard(h)
@@ -548,19 +646,31 @@ class DistributedModels(_Base):
             values.append(value)
         return values
 
+    def _time_round(self, model_key, value) -> None:
+        """Keep the moving average of a model's round on a worker (what
+        :meth:`_batches` judges by), from a score of a model trained by calls."""
+        before = self._scored.get(model_key)
+        try:
+            seconds = value["fit_seconds"] - (before[1] if before is not None else 0.0) + value["score_time"]
+        except (KeyError, TypeError, IndexError):
+            return
+        if seconds >= 0:
+            self._round_seconds = (seconds if self._round_seconds is None
+                                   else 0.8 * self._round_seconds + 0.2 * seconds)
+
     def scored_state(self, model_key):
         """The model's last scored state ``(estimator, fit_seconds, resource)``."""
         return self._scored[model_key]
 
     def drop(self, model_keys) -> None:
         """Release dropped models now: the scheduler forgets their states."""
+        keys = set(model_keys)
+        self._deferred = [h for h in self._deferred if h.model_key not in keys]
         for key in model_keys:
             self._scored.pop(key, None)
             self._since.pop(key, None)
             self._unsent.pop(key, None)
-            state = self._states.pop(key, None)
-            if state is not None:
-                state.release()
+            self._forget_state(key)
 
     def state(self, model_key):
         """The model's newest state, brought to the client (rebuilt if lost)."""
@@ -568,9 +678,12 @@ class DistributedModels(_Base):
 
         if not self._since.get(model_key) and model_key in self._scored:
             return self._scored[model_key]
+        self._flush()
         for attempt in range(self.max_resubmits + 1):
             try:
-                return newest(gather(self.client, [self._head(model_key)])[0])
+                self._head(model_key)
+                raw = gather(self.client, [self._states[model_key]])[0]
+                return newest(self._pick(self._member.get(model_key), raw))
             except CancelledError:
                 if attempt == self.max_resubmits:
                     raise
@@ -591,7 +704,9 @@ class DistributedModels(_Base):
                 if h is not None:
                     h.release()
         self._pending.clear()
+        self._deferred.clear()
         self._states.clear()
+        self._member.clear()
         self._scored.clear()
         self._since.clear()
         self._unsent.clear()
