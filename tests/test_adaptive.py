@@ -2,6 +2,7 @@
 SuccessiveHalvingSearchCV, HyperbandSearchCV) on a LocalCluster with worker
 processes, and without a Client."""
 
+import re
 import time
 
 import numpy as np
@@ -363,6 +364,61 @@ def test_cheap_models_rounds_share_tasks(client, data, monkeypatch):
     assert _same_history(batched, apart)
     np.testing.assert_array_equal(batched.cv_results_["test_score"], apart.cv_results_["test_score"])
     np.testing.assert_array_equal(batched.best_estimator_.coef_, apart.best_estimator_.coef_)
+
+
+class _FailsOnItsThirdCall(SGDClassifier):
+    """Raises on the third partial_fit call when alpha > 1."""
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.calls_ = getattr(self, "calls_", 0) + 1
+        if self.alpha > 1 and self.calls_ == 3:
+            raise ArithmeticError("diverged")
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+def test_a_model_failing_in_a_batch_is_named_by_its_error(client, data):
+    """The batch's task key names no model: the error raised says which."""
+    X, y = data
+    search = IncrementalSearchCV(_FailsOnItsThirdCall(tol=None, random_state=0), PARAMS, n_initial_parameters=24,
+                                 max_iter=4, decay_rate=None, random_state=0)
+    with pytest.raises(ArithmeticError, match="diverged") as raised:
+        search.fit(X, y)
+    notes = " ".join(getattr(raised.value, "__notes__", []))
+    assert re.search(r"raised by model \d+ \(fold 0\), trained in one task with \d+ other model", notes), notes
+    assert not _dasklearn_keys(client)
+
+
+def test_models_left_without_work_hold_no_batch_on_the_workers(client, data):
+    """A model alive with no more calls (patience, max_iter, a finished
+    bracket) kept its batch's results, with its siblings' (dropped ones
+    too), on the workers until the search ended: such models are parked."""
+    X, y = data
+    held = []
+
+    def state_keys():  # models' states held in the workers' memory (not their lineage)
+        return {k for k in client.run_on_scheduler(
+            lambda dask_scheduler: [str(k) for k, ts in dask_scheduler.tasks.items() if ts.state == "memory"])
+            if k.startswith(("dasklearn-batch-", "dasklearn-model-"))}
+
+    class OneTrainsOn(IncrementalSearchCV):
+        def _additional_calls(self, history, done=frozenset()):
+            out = super()._additional_calls(history, done=done)
+            if history and min(len(h) for h in history.values()) >= 2:
+                first = min(out)
+                out = {m: (n if m == first else 0) for m, n in out.items()}
+                deadline = time.monotonic() + 10
+                while len(state_keys()) > 1 and time.monotonic() < deadline:  # (releases reach it soon)
+                    time.sleep(0.05)
+                held.append(state_keys())
+            return out
+
+    search = OneTrainsOn(SGD, PARAMS, n_initial_parameters=24, max_iter=5, decay_rate=None,
+                         random_state=0).fit(X, y)
+    assert len(held) >= 2
+    assert all(len(keys) <= 1 for keys in held[1:]), [sorted(k)[:6] for k in held]  # the one model training on
+    assert len(held[0]) > 1  # (before the first parking: the others' batches)
+    assert max(len(h) for h in search.model_history_.values()) == 5
+    assert not _dasklearn_keys(client)
 
 
 def _same_history(a, b) -> bool:

@@ -416,10 +416,17 @@ def partial_fit_and_score(state, blocks, fit_params, template, params, val, scor
 def partial_fit_and_score_each(items, blocks, fit_params, template, val, scorer) -> list:
     """:func:`partial_fit_and_score` of several models, one after the other,
     on the same blocks: one task for many cheap models. ``items`` are
-    ``(state, params)`` pairs (params for a model without a state yet); the
-    value is their :class:`Scored` values, in order."""
-    return [partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer)
-            for state, params in items]
+    ``(state, params, name)`` (params for a model without a state yet; the
+    name is added to the note of an error it raises); the value is their
+    :class:`Scored` values, in order."""
+    out = []
+    for state, params, name in items:
+        try:
+            out.append(partial_fit_and_score(state, blocks, fit_params, template, params, val, scorer))
+        except Exception as exc:
+            exc.add_note(f"(raised by {name}, trained in one task with {len(items) - 1} other model(s))")
+            raise
+    return out
 
 
 # ----------------------------------------------------------- client-side data

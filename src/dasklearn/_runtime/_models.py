@@ -22,17 +22,20 @@ that follows them (or when the state is asked for): when a fold's validation
 rows are small (:data:`FUSE_BYTES`), the score runs in the task of the
 round's last calls (the scheduler moves whichever of the validation rows and
 those blocks' parts is smaller: at most FUSE_BYTES), so that a cheap model
-costs one task a round, not two. Once a round has shown the models cheap
-(:data:`BATCH_SECONDS` for calls and score, a moving average of what the
-workers measured), the rounds of models of the same fold on the same blocks
-are submitted together, several to a task (:data:`BATCH_TASK_SECONDS` of
-work, at least two tasks a slot): each model's state is then its place in
-that task's list of results, and its next task takes it from there. Task
+costs one task a round, not two. A model whose round should be cheap
+(:data:`BATCH_SECONDS` for its calls and score, at the pace the workers
+measured in its last round) is submitted with the other such models of the
+same fold on the same blocks, several to a task (about
+:data:`BATCH_TASK_SECONDS` of work, at least two tasks a slot): each
+model's state is then its place in that task's list of results, and its
+next task takes it from there. Models left with no work are *parked*: their
+states on the workers are released (the client's copy stands for them), so
+that idle models hold no batch's results. Task
 keys name the model (``dasklearn-model-<token>/<model_id>/<fold>/<n>``;
 ``dasklearn-batch-<token>/<fold>/<n>`` for a batch) so the scheduler's
 state can be inspected; :meth:`DistributedModels.drop` releases a dropped
 model at once (a model of a batch: its reference, the batch's results going
-when its last model moves on, a round later at most).
+when its last model moves on or is parked, a round later at most).
 
 Where state lives
 -----------------
@@ -198,7 +201,8 @@ class DistributedModels(_Base):
         self._unsent: dict = {}  # (model_id, fold) -> operations recorded, not yet submitted
         self._val_bytes: dict = {}  # fold -> bytes of its validation rows
         self._deferred: list = []  # score handles of cheap rounds, submitted in batches (_flush)
-        self._round_seconds = None  # a model's round (calls and score) on a worker, a moving average
+        self._deferred_keys: set = set()  # their models
+        self._seconds: dict = {}  # (model_id, fold) -> (seconds a call, seconds a score) in its last round
         self._n_batches = 0
         self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
         self._n_scores = 0
@@ -437,6 +441,7 @@ class DistributedModels(_Base):
         return model_key in self._scored or len(self._since.get(model_key, ())) > n_unsent
 
     def _do(self, model_key, op) -> None:
+        self._flush_for(model_key)
         self._since.setdefault(model_key, []).append(op)
         self._unsent.setdefault(model_key, []).append(op)
 
@@ -452,6 +457,7 @@ class DistributedModels(_Base):
 
     def fit_rows(self, model_key, params, counts: list[int]) -> None:
         """Replace the model by a fresh one fitted on ``counts[b]`` rows of each block."""
+        self._flush_for(model_key)
         self._forget_state(model_key)
         self._scored.pop(model_key, None)
         self._since[model_key] = []
@@ -461,6 +467,7 @@ class DistributedModels(_Base):
     def restore(self, model_key, state) -> None:
         """Continue a model from ``state`` (e.g. read from a checkpoint); it is
         placed on a worker when its next operation is submitted."""
+        self._flush_for(model_key)
         self._forget_state(model_key)
         self._scored[model_key] = state
         self._since[model_key] = []
@@ -469,44 +476,68 @@ class DistributedModels(_Base):
     def score(self, model_key) -> _Handle:
         """Submit the model's recorded operations and a score of the state
         after them (in their last task, see :meth:`_fuses`); returns a handle."""
+        self._flush_for(model_key)
         handle = _Handle(model_key, len(self._since.get(model_key, [])))
         if self._batches(model_key):
             self._deferred.append(handle)  # submitted with others like it (_flush)
+            self._deferred_keys.add(model_key)
         else:
             self._submit_score(handle)
         self._pending.add(handle)
         return handle
 
+    def _estimate(self, model_key):
+        """Seconds the model's recorded round should take on a worker (its
+        calls and score, at its last round's pace), or None before one."""
+        pace = self._seconds.get(model_key)
+        ops = self._unsent.get(model_key)
+        if pace is None or not ops or any(op[0] != "calls" for op in ops):
+            return None
+        return pace[0] * sum(len(op[2]) for op in ops) + pace[1]
+
     def _batches(self, model_key) -> bool:
         """Whether this round of the model may share a task with other
-        models': cheap rounds (:data:`BATCH_SECONDS`, as measured) of one
-        operation whose calls run on one worker and are scored with them."""
-        if self._round_seconds is None or self._round_seconds > BATCH_SECONDS:
+        models': a cheap round (:data:`BATCH_SECONDS`, at the pace of its
+        last) of one operation whose calls run on one worker and are scored
+        with them."""
+        estimate = self._estimate(model_key)
+        if estimate is None or estimate > BATCH_SECONDS:
             return False
-        ops = self._unsent.get(model_key)
-        return (ops is not None and len(ops) == 1 and self._fuses(model_key, ops[0])
+        ops = self._unsent[model_key]
+        return (len(ops) == 1 and self._fuses(model_key, ops[0])
                 and len(worker_runs(ops[0][2], self._where)) == 1 and not self._lost(model_key, 1))
+
+    def _flush_for(self, model_key) -> None:
+        """Submit the deferred scores first if ``model_key``'s is one of them
+        (its recorded round must not change before it is submitted)."""
+        if model_key in self._deferred_keys:
+            self._flush()
 
     def _flush(self) -> None:
         """Submit the deferred scores: the rounds of models of the same fold
         on the same blocks go together, a few per task (about
-        :data:`BATCH_TASK_SECONDS` of work, and at least two tasks a slot)."""
+        :data:`BATCH_TASK_SECONDS` of work by their estimates, at most
+        :data:`BATCH_MOST`, and at least two tasks a slot)."""
         if not self._deferred:
             return
         deferred, self._deferred = self._deferred, []
-        most = max(1, min(BATCH_MOST, int(BATCH_TASK_SECONDS / max(self._round_seconds, 1e-6)),
-                          -(-len(deferred) // (2 * self.n_slots))))
+        self._deferred_keys = set()
+        most = max(1, min(BATCH_MOST, -(-len(deferred) // (2 * self.n_slots))))
         groups: dict = {}
         for h in deferred:
             groups.setdefault((h.model_key[1], tuple(self._unsent[h.model_key][0][2])), []).append(h)
         for (fold, blocks), handles in groups.items():
-            for start in range(0, len(handles), most):
-                batch = handles[start:start + most]
-                if len(batch) == 1 or any(self._lost(h.model_key, 1) for h in batch):
-                    for h in batch:
-                        self._submit_score(h)
-                else:
-                    self._submit_batch(fold, list(blocks), batch)
+            batch, seconds = [], 0.0
+            for i, h in enumerate(handles):
+                batch.append(h)
+                seconds += self._estimate(h.model_key)
+                if len(batch) == most or seconds >= BATCH_TASK_SECONDS or i == len(handles) - 1:
+                    if len(batch) == 1 or any(self._lost(b.model_key, 1) for b in batch):
+                        for b in batch:
+                            self._submit_score(b)
+                    else:
+                        self._submit_batch(fold, list(blocks), batch)
+                    batch, seconds = [], 0.0
 
     def _submit_batch(self, fold, blocks, handles) -> None:
         """One task training and scoring several models (see :meth:`_flush`);
@@ -517,7 +548,7 @@ class DistributedModels(_Base):
         for h in handles:
             [(_, params, _, _)] = self._unsent.pop(h.model_key)
             state = self._state_arg(h.model_key)
-            items.append((state, params if state is None else None))
+            items.append((state, params if state is None else None, f"model {h.model_key[0]!r} (fold {fold!r})"))
         train = self.spec.train_parts(fold)
         self._n_batches += 1
         batch = self.client.submit(
@@ -530,13 +561,13 @@ class DistributedModels(_Base):
         batch.release()
 
     def _submit_score(self, handle) -> None:
-        handle.member = None
         ops = self._unsent.get(handle.model_key)
         if ops and self._fuses(handle.model_key, ops[-1]) and not self._lost(handle.model_key, len(ops)):
-            handle.future = self._head(handle.model_key, then_score=True)
+            handle.future, handle.member = self._head(handle.model_key, then_score=True), None
             return
         state = self._head(handle.model_key)
         self._n_scores += 1
+        handle.member = None
         handle.future = self.client.submit(
             score_and_keep, state, self._validation(handle.model_key[1]), self._shared["scorer"],
             key=self._key("score", handle.model_key, f"{self._n_scores}{self._suffix()}"))
@@ -571,10 +602,10 @@ class DistributedModels(_Base):
         """
         from concurrent.futures import CancelledError
 
-        self._flush()
         handles = list(handles)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
+            self._flush()
             while True:
                 done = [h for h in handles if h.future.done()]
                 ready = []
@@ -625,9 +656,9 @@ class DistributedModels(_Base):
         """Score dicts of ``handles``; each model's scored state is kept here."""
         from concurrent.futures import CancelledError
 
-        self._flush()
         handles = list(handles)
         try:
+            self._flush()
             try:
                 pairs = gather(self.client, [h.future for h in handles])
             except CancelledError:  # data lost after the score finished
@@ -647,26 +678,38 @@ class DistributedModels(_Base):
         return values
 
     def _time_round(self, model_key, value) -> None:
-        """Keep the moving average of a model's round on a worker (what
-        :meth:`_batches` judges by), from a score of a model trained by calls."""
+        """Keep the pace of a model's last round on a worker (seconds a
+        partial_fit call, seconds a score): what :meth:`_batches` judges by."""
         before = self._scored.get(model_key)
         try:
-            seconds = value["fit_seconds"] - (before[1] if before is not None else 0.0) + value["score_time"]
+            calls = value["resource"] - (before[2] if before is not None else 0)
+            seconds = value["fit_seconds"] - (before[1] if before is not None else 0.0)
+            score = float(value["score_time"])
         except (KeyError, TypeError, IndexError):
             return
-        if seconds >= 0:
-            self._round_seconds = (seconds if self._round_seconds is None
-                                   else 0.8 * self._round_seconds + 0.2 * seconds)
+        if calls > 0 and seconds >= 0 and score >= 0:
+            self._seconds[model_key] = (seconds / calls, score)
 
     def scored_state(self, model_key):
         """The model's last scored state ``(estimator, fit_seconds, resource)``."""
         return self._scored[model_key]
 
+    def park(self, model_keys) -> None:
+        """Models with no work for now: their states on the workers are
+        released (the client's copy of each, scored last, stands for it:
+        work given again places it again), so that a batch's results are not
+        held by models that no longer train."""
+        for key in model_keys:
+            if key not in self._deferred_keys and not self._since.get(key) and key in self._scored:
+                self._forget_state(key)
+
     def drop(self, model_keys) -> None:
         """Release dropped models now: the scheduler forgets their states."""
         keys = set(model_keys)
         self._deferred = [h for h in self._deferred if h.model_key not in keys]
+        self._deferred_keys -= keys
         for key in model_keys:
+            self._seconds.pop(key, None)
             self._scored.pop(key, None)
             self._since.pop(key, None)
             self._unsent.pop(key, None)
@@ -705,6 +748,8 @@ class DistributedModels(_Base):
                     h.release()
         self._pending.clear()
         self._deferred.clear()
+        self._deferred_keys.clear()
+        self._seconds.clear()
         self._states.clear()
         self._member.clear()
         self._scored.clear()
@@ -818,6 +863,9 @@ class LocalModels(_Base):
 
     def scored_state(self, model_key):
         return self._scored[model_key]
+
+    def park(self, model_keys) -> None:
+        """(States are in this process: nothing to release.)"""
 
     def drop(self, model_keys) -> None:
         for key in model_keys:

@@ -170,6 +170,10 @@ class Context:
             if self.store is not None:
                 self.store.discard(m)
 
+    def park(self, model_ids) -> None:
+        """Models alive with no work this round (see the runtimes' park)."""
+        self.runtime.park([(m, f) for m in model_ids for f in self.spec.folds])
+
     def model(self, model_key):
         """The fitted estimator of a model, from the checkpoint if it was read there."""
         state = self._resume.pop(model_key, None)

@@ -482,6 +482,7 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         for m in dropped:
             del track.alive[m]
         work = {m: n for m, n in instructions.items() if n > 0}
+        ctx.park([m for m in track.alive if m not in work])
         # (a fraction, as dask-ml's verbose: every int(1 / verbose)-th round, and the last)
         every = 1 if self.verbose >= 1 else int(1 / self.verbose) if self.verbose > 0 else 0
         if track.round and every and (track.round % every == 0 or not work):
