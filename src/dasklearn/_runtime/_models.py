@@ -200,10 +200,8 @@ class DistributedModels(_Base):
         self._pending: set = set()  # score handles in flight
         self._unsent: dict = {}  # (model_id, fold) -> operations recorded, not yet submitted
         self._val_bytes: dict = {}  # fold -> bytes of its validation rows
-        self._deferred: list = []  # score handles of cheap rounds, submitted in batches (_flush)
-        self._deferred_keys: set = set()  # their models
+        self._deferred: dict = {}  # (model_id, fold) -> score handle of a cheap round, submitted in a batch (_flush)
         self._seconds: dict = {}  # (model_id, fold) -> (seconds a call, seconds a score) in its last round
-        self._n_batches = 0
         self._generation = 0  # bumped by every re-placement / rebuild: fresh task keys
         self._n_scores = 0
         self._most_lost = 0  # most times one score was resubmitted after lost data
@@ -479,8 +477,7 @@ class DistributedModels(_Base):
         self._flush_for(model_key)
         handle = _Handle(model_key, len(self._since.get(model_key, [])))
         if self._batches(model_key):
-            self._deferred.append(handle)  # submitted with others like it (_flush)
-            self._deferred_keys.add(model_key)
+            self._deferred[model_key] = handle  # submitted with others like it (_flush)
         else:
             self._submit_score(handle)
         self._pending.add(handle)
@@ -510,7 +507,7 @@ class DistributedModels(_Base):
     def _flush_for(self, model_key) -> None:
         """Submit the deferred scores first if ``model_key``'s is one of them
         (its recorded round must not change before it is submitted)."""
-        if model_key in self._deferred_keys:
+        if model_key in self._deferred:
             self._flush()
 
     def _flush(self) -> None:
@@ -520,8 +517,7 @@ class DistributedModels(_Base):
         :data:`BATCH_MOST`, and at least two tasks a slot)."""
         if not self._deferred:
             return
-        deferred, self._deferred = self._deferred, []
-        self._deferred_keys = set()
+        deferred, self._deferred = list(self._deferred.values()), {}
         most = max(1, min(BATCH_MOST, -(-len(deferred) // (2 * self.n_slots))))
         groups: dict = {}
         for h in deferred:
@@ -550,11 +546,11 @@ class DistributedModels(_Base):
             state = self._state_arg(h.model_key)
             items.append((state, params if state is None else None, f"model {h.model_key[0]!r} (fold {fold!r})"))
         train = self.spec.train_parts(fold)
-        self._n_batches += 1
+        self._n_scores += 1
         batch = self.client.submit(
             partial_fit_and_score_each, items, [[self._parts[b][j] for j in train] for b in blocks],
             self._shared["fit_params"], self._shared["estimator"], self._validation(fold),
-            self._shared["scorer"], key=f"dasklearn-batch-{self.token}/{fold}/{self._n_batches}{self._suffix()}")
+            self._shared["scorer"], key=f"dasklearn-batch-{self.token}/{fold}/{self._n_scores}{self._suffix()}")
         for i, h in enumerate(handles):
             h.future, h.member = Future(batch.key, self.client), i  # one reference per model
             self._replace_state(h.model_key, h.future, index=i)
@@ -700,15 +696,13 @@ class DistributedModels(_Base):
         work given again places it again), so that a batch's results are not
         held by models that no longer train."""
         for key in model_keys:
-            if key not in self._deferred_keys and not self._since.get(key) and key in self._scored:
+            if key not in self._deferred and not self._since.get(key) and key in self._scored:
                 self._forget_state(key)
 
     def drop(self, model_keys) -> None:
         """Release dropped models now: the scheduler forgets their states."""
-        keys = set(model_keys)
-        self._deferred = [h for h in self._deferred if h.model_key not in keys]
-        self._deferred_keys -= keys
         for key in model_keys:
+            self._deferred.pop(key, None)
             self._seconds.pop(key, None)
             self._scored.pop(key, None)
             self._since.pop(key, None)
@@ -748,7 +742,6 @@ class DistributedModels(_Base):
                     h.release()
         self._pending.clear()
         self._deferred.clear()
-        self._deferred_keys.clear()
         self._seconds.clear()
         self._states.clear()
         self._member.clear()
