@@ -64,6 +64,54 @@ def test_collinear_columns_give_the_least_norm_solution_as_scikit_learn():
     assert ours.coef_[0] == pytest.approx(ours.coef_[1], rel=1e-10)
 
 
+@pytest.mark.parametrize("offset", [10.0, 1000.0])
+@pytest.mark.parametrize("shape", ["wide", "duplicated"])
+def test_least_norm_solution_of_uncentred_columns_as_scikit_learn(offset, shape):
+    # with an intercept, the coefficients' normal equations are a difference of
+    # the uncentred entries; its rounding error (eps * n * mean**2) must count as
+    # zero, not as data in the directions the centred columns do not span
+    rng = np.random.default_rng(0)
+    n, p = (20, 50) if shape == "wide" else (200, 7)
+    X = rng.normal(size=(n, p)) + offset
+    if shape == "duplicated":
+        X[:, 5], X[:, 6] = X[:, 0], 2 * X[:, 1]
+    y = rng.normal(size=n)
+    ref = sk.LinearRegression().fit(X, y)
+    for Xin, yin in [(X, y), (da.from_array(X, chunks=7), da.from_array(y, chunks=7))]:
+        ours = LinearRegression().fit(Xin, yin)
+        err = np.linalg.norm(ours.coef_ - ref.coef_) / np.linalg.norm(ref.coef_)
+        assert err < 1e-7, err  # it was 0.25 (wide, offset 10) to 11 (offset 1000)
+
+
+@pytest.mark.parametrize("make_y", [list, tuple, lambda y: pd.Series(y).astype("Int64")],
+                         ids=["list", "tuple", "Int64"])
+def test_in_memory_y_of_any_array_like_next_to_dask_x(make_y):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = rng.poisson(np.exp(X @ [0.5, 0.1, 0.0]))
+    Xd = da.from_array(X, chunks=50)
+    for est in (LinearRegression(), PoissonRegression()):
+        ours = est.fit(Xd, make_y(y))
+        ref = type(est)(**est.get_params()).fit(X, y)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8, atol=1e-12)
+    assert list(LogisticRegression().fit(Xd, make_y((y > 1).astype(int))).classes_) == [0, 1]
+    with pytest.raises(ValueError, match="y must be numeric, got dtype"):
+        LinearRegression().fit(Xd, ["a"] * 100)
+
+
+@pytest.mark.parametrize("est", [LinearRegression(penalty="l1"),
+                                 LinearRegression(penalty="elasticnet", l1_ratio=0.5),
+                                 PoissonRegression(penalty="l2", alpha=0.0),
+                                 LogisticRegression(penalty="l1", C=np.inf)], ids=repr)
+def test_named_penalty_with_a_strength_of_none_warns(est):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0) if isinstance(est, LogisticRegression) else np.abs(X[:, 0]) + 0.1
+    strength = "C=inf" if isinstance(est, LogisticRegression) else "alpha=0.0"
+    with pytest.warns(UserWarning, match=f"penalty='{est.penalty}' with {strength} fits without a penalty"):
+        est.fit(X, y)
+
+
 def test_auto_solver_resolves_by_penalty_and_explicit_solvers_still_work():
     X, y = _ill_conditioned()
     Xs = (X - X.mean(axis=0)) / X.std(axis=0)  # well conditioned, for the iterative solvers

@@ -226,11 +226,20 @@ class _LinearModel(BaseEstimator):
 
     def _warn_ignored_by_no_penalty(self):
         """penalty=None fits without a penalty: a strength or l1_ratio the user
-        set is ignored, and said so (as scikit-learn warns)."""
+        set is ignored, and said so (as scikit-learn warns); so is a penalty
+        named with a strength that means none (``alpha=0``, ``C=inf``)."""
+        strength = self._STRENGTH
+        if self.penalty in ("l1", "l2", "elasticnet") and self._no_penalty():
+            warnings.warn(
+                f"{type(self).__name__}: penalty={self.penalty!r} with {strength}="
+                f"{getattr(self, strength)!r} fits without a penalty. Set {strength} to "
+                f"{'a number > 0' if strength == 'alpha' else 'a finite number'} for the "
+                f"{self.penalty} penalty, or penalty=None to fit without one.",
+                UserWarning, stacklevel=4,
+            )
         if self.penalty is not None:
             return
         ignored = []
-        strength = self._STRENGTH
         default = inspect.signature(type(self).__init__).parameters.get(strength)
         value = getattr(self, strength, None)
         # a subclass may fix the strength (no such parameter): nothing the user set
@@ -272,6 +281,12 @@ class _LinearModel(BaseEstimator):
                 X = _float_frame(X, name)
             elif not _is_dask(X):  # in memory (a pandas DataFrame, say) next to a dask y
                 X = check_array(X, dtype=np.float64, ensure_all_finite=False, estimator=self)
+            if not _is_dask(y):  # in memory next to a dask X: a list, a Series of a nullable dtype
+                if not self._classifier:
+                    y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False,
+                                    input_name="y", estimator=self)
+                elif isinstance(y, (list, tuple)):
+                    y = np.asarray(y)
             y = _one_column_as_1d(y)
             if _is_dask(y) and not _blockwise.is_dask_array(y):  # a dask Series of a nullable dtype, say
                 y = _numpy_series(y, name, "y")

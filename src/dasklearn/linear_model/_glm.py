@@ -59,7 +59,8 @@ converged coefficients equal scikit-learn's:
   :class:`~sklearn.linear_model.ElasticNet` and
   :class:`~sklearn.linear_model.Lasso`; ``alpha=0`` is ordinary least
   squares, and ``penalty='l2'`` with ``alpha`` equals
-  ``Ridge(alpha=alpha * n_samples)``) or the Poisson half deviance
+  ``Ridge(alpha=alpha * n_samples)``, ``alpha * sum(sample_weight)`` when
+  weighted) or the Poisson half deviance
   (:class:`~sklearn.linear_model.PoissonRegressor` for the l2 penalty).
 
 Reproducibility and worker loss
@@ -360,7 +361,8 @@ class LinearRegression(_Regressor):
     :class:`~sklearn.linear_model.ElasticNet` objective: ``alpha=0`` (the
     default) is ordinary least squares, ``l1_ratio=1`` is
     :class:`~sklearn.linear_model.Lasso`, and ``l1_ratio=0`` equals
-    ``Ridge(alpha=alpha * n_samples)`` (Ridge does not divide by n_samples).
+    ``Ridge(alpha=alpha * n_samples)`` (Ridge does not divide by n_samples;
+    with ``sample_weight``, ``Ridge(alpha=alpha * sum(sample_weight))``).
 
     Parameters
     ----------

@@ -311,6 +311,13 @@ def _normal_solve(H, r, intercept):
     collinear columns the norm minimised is that of the coefficients, as
     there.  Singular values of the (complement) matrix below ``len(H) * eps``
     times the largest count as zero (:func:`_lstsq`).
+
+    The complement is a difference of the uncentred entries, so its rounding
+    error is ``eps`` times those entries (``n * mean**2`` for a column with a
+    large mean), not times its own largest singular value: the cutoff is
+    taken against the larger of the two.  Against the complement's own scale
+    alone, rounding noise in the directions the centred columns do not span
+    counts as data, and the solve is far from the least-norm one.
     """
     cond = len(H) * _EPS
     if intercept is None:
@@ -318,7 +325,13 @@ def _normal_solve(H, r, intercept):
     rest = np.arange(len(H)) != intercept
     h, c = H[intercept, intercept], H[rest, intercept]
     d = np.empty_like(r)
-    d[rest] = _lstsq(H[np.ix_(rest, rest)] - np.outer(c, c / h), r[rest] - c * (r[intercept] / h), cond)
+    H_rest = H[np.ix_(rest, rest)]
+    S = H_rest - np.outer(c, c / h)
+    top = np.linalg.norm(S, 2) if S.size else 0.0
+    scale = np.abs(np.diag(H_rest)).max(initial=0.0)
+    if top > 0 and scale > top:
+        cond *= scale / top
+    d[rest] = _lstsq(S, r[rest] - c * (r[intercept] / h), min(cond, 1.0))
     d[intercept] = (r[intercept] - c @ d[rest]) / h
     return d
 
