@@ -452,7 +452,10 @@ X = (make_classification(2000, 52, n_informative=50, chunks=1000, random_state=0
 in_order = X.compute(scheduler="sync")  # BLAS as the process starts: one thread per core
 with threadpool_limits(1, user_api="blas"):  # as on a dask worker
     one = X.compute(scheduler="sync")
-print(np.array_equal(in_order, one))
+# then dask's threads (and the main thread again): the limit is set and
+# restored from threads other than the first one that set it
+again = [X.compute(scheduler=s) for s in ("threads", "sync", "threads", "threads", "sync")]
+print(all(np.array_equal(in_order, a) for a in [one] + again))
 """
 
 
@@ -462,8 +465,8 @@ def test_numbers_do_not_depend_on_blas_threads(which):
     BLAS with other last bits when it splits them over threads: the
     synchronous scheduler (BLAS with a thread per core) and the workers (one
     thread each) disagreed. Run in a fresh process: BLAS as a user's starts.
-    (dask's threaded scheduler is not asserted: OpenBLAS may ignore a thread
-    limit set from a pool thread once the main thread has used or set it.)"""
+    dask's threads too: threadpoolctl ignores a limit set from one thread
+    while another holds it (it did, once the main thread had set one)."""
     import subprocess
     import sys
 
@@ -514,3 +517,15 @@ def test_blobs_two_axis_chunks_name_the_centers_columns():
     assert X.chunks == ((100,) * 4, (5,))
     with pytest.raises(ValueError, match="chunks must be"):
         make_blobs(400, centers=centers, chunks=(100, 2), random_state=0)  # n_features's default, not the data's
+
+
+def test_default_chunks_keep_wide_blocks_to_128_mib():
+    """chunks=None: 100_000 rows up to 166 features, fewer for wider data (a
+    5000-feature block of 100_000 rows was 4 GB, about 12 GB while drawn)."""
+    X, _ = make_classification(300_000, 20, random_state=0)
+    assert X.chunks[0] == (100_000,) * 3
+    X, _ = make_regression(300_000, 5000, random_state=0)
+    assert X.chunks[0][0] == 2**27 // (8 * 5001) == 3354
+    assert X.chunks[0][0] * 5001 * 8 <= 2**27
+    X, y = make_blobs(200, n_features=200_000, random_state=0)
+    assert X.chunks[0] == (83, 83, 34) and y.chunks[0] == (83, 83, 34)

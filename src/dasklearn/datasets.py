@@ -32,8 +32,9 @@ Design
 * A block's ``X`` and ``y`` are drawn by one task into a packed float64 array
   ``[X | y]``, of which ``X`` and ``y`` are blockwise slices: computing both
   generates each block once (computing one alone generates the whole block).
-* ``chunks`` defaults to a fixed 100_000 rows, not ``"auto"``: the numbers
-  depend on the chunking, so it must not follow dask's configuration.
+* ``chunks`` defaults to a fixed 100_000 rows, fewer for wide data (a block
+  of at most about 128 MiB), not ``"auto"``: the numbers depend on the
+  chunking, so it must not follow dask's configuration.
 """
 
 from __future__ import annotations
@@ -52,7 +53,14 @@ from dasklearn._validation import InvalidParameterError
 
 __all__ = ["make_blobs", "make_classification", "make_counts", "make_regression"]
 
-DEFAULT_CHUNKS = 100_000
+DEFAULT_CHUNKS = 100_000  # rows per block, for up to BLOCK_BYTES // 8 - 1 features
+BLOCK_BYTES = 2**27  # the default block's size at most (a packed float64 [X | y])
+
+
+def default_chunks(n_features: int) -> int:
+    """Rows per block when ``chunks`` is not given: DEFAULT_CHUNKS, or as
+    many as fit a block of BLOCK_BYTES with ``n_features`` columns and y."""
+    return max(1, min(DEFAULT_CHUNKS, BLOCK_BYTES // (8 * (n_features + 1))))
 
 
 # ----------------------------------------------------------------- validation
@@ -134,6 +142,8 @@ def _sizes(n_samples, n_features, chunks):
     """Validated ``n_samples``, ``n_features`` and row chunks."""
     n_samples = _check_int("n_samples", n_samples, 1, "Pass a positive number of rows.")
     n_features = _check_int("n_features", n_features, 1, "Pass a positive number of columns.")
+    if chunks is None:
+        chunks = default_chunks(n_features)
     return n_samples, n_features, _row_chunks(chunks, n_samples, n_features)
 
 
@@ -296,15 +306,16 @@ def _classification_counts(n_samples, weights, n_clusters_per_class):
 _RANDOM_STATE_DOC = """random_state : int, RandomState, Generator or None, default=None
         Seed.  A RandomState or Generator (None: numpy's global RandomState) is
         used once, on the client, to draw an int seed.  The same int seed and
-        ``chunks`` give the same numbers on any cluster and on the synchronous
-        scheduler: each block is drawn with one BLAS thread, as on a dask
-        worker.  (With dask's threaded scheduler, OpenBLAS may ignore that
-        limit in its pool threads, and large products -- ``n_informative``
-        of about 50 or more, ``effective_rank`` -- may then differ in their
-        last bits.)"""
-_CHUNKS_DOC = """chunks : int or tuple, default=100_000
+        ``chunks`` give the same numbers on any cluster and on dask's local
+        schedulers: each block is drawn with one BLAS thread, as on a dask
+        worker (a BLAS splitting large products over threads would change
+        their last bits).  A thread limit the user holds meanwhile
+        (``threadpoolctl``) is respected and may then change them."""
+_CHUNKS_DOC = """chunks : int or tuple, default=None
         Rows per block, or the size of each block (summing to the number of
-        rows).  dask's two-axis forms, with all the columns in one block, are
+        rows).  None: 100_000 rows, or fewer with more than 166 features, as
+        many as make a block of 128 MiB (``2**27 // (8 * (n_features + 1))``).
+        dask's two-axis forms, with all the columns in one block, are
         read too: ``(rows, n_features)`` or ``(rows, -1)`` (unless those two
         numbers sum to ``n_samples``: then they are two block sizes) and
         ``((sizes...), (n_features,))``.  Block ``i`` is drawn from its own
@@ -371,7 +382,7 @@ def make_classification(
     n_samples=100, n_features=20, *, n_informative=2, n_redundant=2, n_repeated=0,
     n_classes=2, n_clusters_per_class=2, weights=None, flip_y=0.01, class_sep=1.0,
     hypercube=True, shift=0.0, scale=1.0, shuffle=True, random_state=None,
-    return_X_y=True, chunks=DEFAULT_CHUNKS,
+    return_X_y=True, chunks=None,
 ):
     """Generate a random n-class classification problem, as dask arrays.
 
@@ -535,7 +546,7 @@ def _regression_block(rng, start, stop, p):
 def make_regression(
     n_samples=100, n_features=100, *, n_informative=10, n_targets=1, bias=0.0,
     effective_rank=None, tail_strength=0.5, noise=0.0, shuffle=True, coef=False,
-    random_state=None, chunks=DEFAULT_CHUNKS,
+    random_state=None, chunks=None,
 ):
     """Generate a random linear regression problem, as dask arrays.
 
@@ -626,7 +637,7 @@ def _blobs_block(rng, start, stop, p):
 def make_blobs(
     n_samples=100, n_features=2, *, centers=None, cluster_std=1.0,
     center_box=(-10.0, 10.0), shuffle=True, random_state=None, return_centers=False,
-    chunks=DEFAULT_CHUNKS,
+    chunks=None,
 ):
     """Generate isotropic Gaussian blobs, as dask arrays.
 
@@ -739,7 +750,7 @@ def _counts_block(rng, start, stop, p):
 
 @_fill_doc
 def make_counts(
-    n_samples=1000, n_features=100, n_informative=2, scale=1.0, chunks=DEFAULT_CHUNKS,
+    n_samples=1000, n_features=100, n_informative=2, scale=1.0, chunks=None,
     random_state=None, *, coef=False,
 ):
     """Generate Poisson counts from a log-linear model, as dask arrays.
