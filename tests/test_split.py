@@ -158,6 +158,28 @@ def test_dask_array_no_shuffle_layout():
     np.testing.assert_array_equal(got[2], got[0][:, 0] * 2)
 
 
+@pytest.mark.parametrize("test_size", [0.2, 0.37, 150])
+def test_dask_dataframe_alone_no_shuffle_is_scikit_learns_cut(test_size):
+    """A time-ordered frame split with shuffle=False: every test row comes
+    after every train row, as in scikit-learn (the partitions' lengths are
+    counted first; before, each partition was cut on its own and 150 of 200
+    test rows came before the last train row)."""
+    pdf = pd.DataFrame({"v": np.arange(1000.0)}, index=pd.date_range("2024-01-01", periods=1000, freq="h"))
+    ddf = dd.from_pandas(pdf, npartitions=4)
+    tr, te, ytr, yte = train_test_split(ddf, ddf["v"], test_size=test_size, shuffle=False)
+    ref = skms.train_test_split(pdf, pdf["v"], test_size=test_size, shuffle=False)
+    for got, want in zip(dask.compute(tr, te, ytr, yte), ref):
+        assert_frame_or_series_equal(got, want)
+    assert tr.divisions == ddf.divisions  # rows keep their order: divisions stay valid
+
+
+def assert_frame_or_series_equal(got, want):
+    if isinstance(want, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, want)
+    else:
+        pd.testing.assert_series_equal(got, want)
+
+
 def test_many_blocks_graph_is_cheap():
     X = da.zeros((1_000_000, 2), chunks=(100, 2))
     with dask.config.set(scheduler=_no_compute):
@@ -172,7 +194,8 @@ def test_many_blocks_graph_is_cheap():
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_dask_dataframe_and_series_aligned(shuffle):
     df, ddf, ds = make_frames()
-    with dask.config.set(scheduler=_no_compute):
+    # with shuffle, nothing is computed up front (without, the lengths are counted)
+    with dask.config.set(scheduler=_no_compute) if shuffle else dask.config.set(scheduler="sync"):
         parts = train_test_split(ddf, ds, test_size=0.3, random_state=1, shuffle=shuffle)
     assert parts[0].npartitions == ddf.npartitions
     assert parts[0].known_divisions is (not shuffle)
@@ -184,6 +207,9 @@ def test_dask_dataframe_and_series_aligned(shuffle):
     assert not set(Xtr.index) & set(Xte.index)
     pd.testing.assert_frame_equal(pd.concat([Xtr, Xte]).sort_index(), df)
     pd.testing.assert_frame_equal(Xtr, df.loc[Xtr.index])  # index values preserved
+    if not shuffle:  # scikit-learn's rows
+        pd.testing.assert_frame_equal(Xte, skms.train_test_split(df, test_size=0.3, shuffle=False)[1])
+        return
     lengths = ddf.map_partitions(len).compute(scheduler="synchronous")
     # lengths unknown up front: each partition rounds with a low-discrepancy offset
     offsets = [(i * 0.6180339887498949) % 1 for i in range(len(lengths))]

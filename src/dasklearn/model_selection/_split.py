@@ -257,9 +257,10 @@ def _take_partition(df, number, ref, table, test_size, train_size, seed, shuffle
         n_train, n_test = _partition_counts(n, i, test_size, train_size)
     elif n != table[i, 0]:
         raise ValueError(
-            f"Partition {i} of {name} has {n} rows but block {i} of the dask arrays "
-            f"split with it has {table[i, 0]}; inputs are not aligned. Use "
-            "`ddf.to_dask_array(lengths=True)` and rechunk the arrays to its chunks."
+            f"Partition {i} of {name} has {n} rows but the split was made for {table[i, 0]} "
+            f"(block {i} of the dask arrays split with it, or the partition's length counted "
+            "for shuffle=False); inputs are not aligned. Use `ddf.to_dask_array(lengths=True)` "
+            "and rechunk the arrays to its chunks, or persist a source whose rows can change."
         )
     else:
         n_train, n_test = table[i, 1], table[i, 2]
@@ -348,6 +349,11 @@ def _split_dask(arrays, test_size, train_size, random_state, shuffle):
              for a in arrays]
     arrays = [_as_computed(a) if _is_dask_frame(a) else a for a in arrays]
     sizes = _check_dask_inputs(arrays, given)
+    if sizes is None and not shuffle:
+        # scikit-learn's cut (train = the first n_train rows, in order) needs each
+        # partition's offset: the partitions' lengths, counted with one pass on
+        # the cluster (only the lengths come to the client)
+        sizes = tuple(int(r) for r in _lengths(arrays[0]).compute()["rows"])
     n_samples = None if sizes is None else sum(sizes)
     test_size, train_size = _validate_sizes(test_size, train_size, n_samples)
     kwargs = {"seed": _seed_from(random_state) if shuffle else None, "shuffle": shuffle}
@@ -428,7 +434,7 @@ def train_test_split(
         Whether to pick rows at random (and permute them) within each block.
         If False, rows keep their order: train is the first ``n_train`` rows
         and test the next ``n_test``, as in scikit-learn (DataFrames without
-        a dask array: within each partition, see Notes).
+        a dask array: their partitions' lengths are counted first, see Notes).
     stratify : array-like, default=None
         Class labels for a stratified split; in-memory input only.
     blockwise : bool, default=True
@@ -458,8 +464,12 @@ def train_test_split(
     n_train)``, test = the next ``n_test`` rows. DataFrames split together
     with a dask array use the same per-block counts.
 
-    DataFrames/Series alone have unknown partition lengths (nothing is
-    computed up front), so only fractions are accepted and each partition
+    DataFrames/Series alone have unknown partition lengths. With
+    ``shuffle=False`` they are counted at the call (one pass over the first
+    input on the cluster; only the lengths come to the client), and the split
+    is scikit-learn's, as with a dask array: a time-ordered frame's test rows
+    all come after its train rows. With ``shuffle=True`` nothing is computed
+    up front, so only fractions are accepted and each partition
     ``i`` of ``n_i`` rows rounds its own share with the offset ``v_i =
     frac(0.618... * i)``: ``ceil(test_size * n_i - v_i)`` test rows and
     ``floor(train_size * n_i + v_i)`` train rows (else the rest of the
@@ -468,12 +478,11 @@ def train_test_split(
     inflate the test set at the expense of train): with equal-length
     partitions the totals are within a few rows of ``test_size * n`` and
     ``train_size * n``; with uneven lengths the difference grows slowly, by
-    about ``0.3 * sqrt(npartitions)`` rows. As nothing is counted up
+    about ``0.5 * sqrt(npartitions)`` rows. As nothing is counted up
     front, a fraction so small that its share rounds to zero rows in every
     partition gives an empty side without an error (scikit-learn, and this
     function on arrays, raise): pass a dask array, or compute the lengths
-    first (``ddf.to_dask_array(lengths=True)``). With ``shuffle=False`` each
-    partition's first rows are train and the following ones test.
+    first (``ddf.to_dask_array(lengths=True)``).
 
     Dask array outputs have known chunks; DataFrame outputs keep their
     divisions only with ``shuffle=False``.
