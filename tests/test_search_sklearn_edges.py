@@ -653,3 +653,15 @@ def test_inverse_transform_on_a_dask_dataframe_names_the_fitted_columns():
     back = search.inverse_transform(search.transform(dd.from_pandas(df, npartitions=3)))
     assert list(back.columns) == list("abcd")
     np.testing.assert_allclose(back.compute().to_numpy(), search.inverse_transform(search.transform(df)))
+
+
+@pytest.mark.parametrize("search", [GridSearchCV, RandomizedSearchCV])
+def test_no_set_fit_request_of_groups_and_callbacks_refused_clearly(search):
+    """scikit-learn's searches route fit's groups to the splitter and have no
+    set_fit_request; set_callbacks (scikit-learn 1.9) is refused with what
+    to use instead, not an AttributeError."""
+    est = search(LogisticRegression(), {"C": [0.1, 1.0]})
+    assert not hasattr(est, "set_fit_request")
+    assert not hasattr(sk.GridSearchCV(LogisticRegression(), {}), "set_fit_request")
+    with pytest.raises(NotImplementedError, match="does not support scikit-learn's callbacks.*verbose=1"):
+        est.set_callbacks(object())

@@ -43,6 +43,7 @@ from sklearn.model_selection import (GroupKFold, KFold, ParameterGrid, Parameter
                                      StratifiedKFold, check_cv)
 from sklearn.pipeline import Pipeline
 from sklearn.utils import indexable
+from sklearn.utils import metadata_routing
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_is_fitted
 
@@ -218,6 +219,10 @@ def _prefix_length(estimator, candidates) -> int:
 class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """Shared machinery of the distributed searches; subclasses choose candidates."""
 
+    # fit's ``groups`` goes to the splitter by get_metadata_routing, as in
+    # scikit-learn's searches: no set_fit_request(groups=...) of its own
+    __metadata_request__fit = {"groups": metadata_routing.UNUSED}
+
     # The parameters both searches have, and their defaults. Each public
     # search lists them again in its own signature, which scikit-learn reads,
     # and stores its arguments with store_init_args; fit validates them.
@@ -342,6 +347,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         by_name = all(s is None or isinstance(s, str) for s in given.values())
         return (_fit.Scoring(combined, metrics, takes_weights, by_name), (metrics if multimetric else combined),
                 names, multimetric)
+
+    def set_callbacks(self, *callbacks):
+        """Not supported: scikit-learn's callbacks (``sklearn.callback``,
+        1.9) follow fits made in the caller's process or joblib's, not on a
+        dask cluster."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support scikit-learn's callbacks (set_callbacks) yet: "
+            "its fits run on the dask cluster. Use verbose=1 for a progress bar of the fits, and "
+            "cv_results_ for their scores; callbacks set on the estimator run in each fit on its own."
+        )
 
     def get_metadata_routing(self):
         """The routing of metadata, as scikit-learn's search routes it: ``fit``
