@@ -298,6 +298,8 @@ def no_placement(monkeypatch):
     (SGDClassifier(), {"scoring": "neg_log_loss"}, ValueError,
      "asks the model for predict_proba, which SGDClassifier does not have"),  # hinge loss
     (SGDClassifier(), {"n_jobs": 0}, ValueError, "n_jobs"),
+    (SGDClassifier(), {"validation_fraction": "some"}, ValueError, "validation_fraction must be 'auto'"),
+    (MLPClassifier(warm_start=True), {}, ValueError, "warm_start=True"),
 ])
 def test_invalid_setups_fail_before_any_work(client, no_placement, estimator, kwargs, error, match):
     X, y = _classification(n=2_000)
@@ -321,6 +323,8 @@ def test_invalid_data_fails_before_any_work(client, no_placement):
     for X_, y_ in [(X_np, y_np[:300]), (X, y_np[:300])]:
         with pytest.raises(ValueError, match="X and y have different numbers of rows: 2000 and 300"):
             DataParallel(SGDClassifier()).fit(X_, y_)
+    with pytest.raises(ValueError, match=r"y has shape \(2000, 2\), but SGDClassifier fits one target"):
+        DataParallel(SGDClassifier()).fit(X, da.stack([y, y], axis=1))
     keep = X[:, 0] > 0  # a boolean row mask: chunk sizes unknown
     with pytest.raises(ValueError, match=r"X and y have unknown chunk sizes.*compute_chunk_sizes"):
         DataParallel(SGDClassifier()).fit(X[keep], y[keep])
@@ -360,6 +364,48 @@ def test_one_worker_is_exactly_sequential_partial_fit(make):
         for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
             assert_array_equal(a, b)
     assert ours.t_ == ref.t_
+    if hasattr(ref, "loss_curve_"):  # the other fitted attributes are the latest too
+        assert ours.loss_curve_ == ref.loss_curve_ and ours.loss_ == ref.loss_
+        ours.partial_fit(*dask.compute(*blocks[0]))  # and training continues as the reference's
+        ref.partial_fit(*dask.compute(*blocks[0]))
+        for a, b in zip(ours.coefs_, ref.coefs_):
+            assert_array_equal(a, b)
+
+
+def test_naive_bayes_by_default_is_fit_on_all_the_rows():
+    """validation_fraction='auto': one naive Bayes round holds nothing out
+    (a held-out share could not change that round's model, only leave rows out)."""
+    X, y = _classification(n=3_000, chunks=500, n_classes=3)
+    model = DataParallel(GaussianNB(), n_jobs=2).fit(X, y)
+    ref = GaussianNB().fit(*dask.compute(X, y))
+    assert_allclose(model.estimator_.var_, ref.var_, **TOL)
+    assert model.estimator_.class_count_.sum() == 3_000 and model.best_score_ is None
+    sgd = DataParallel(SGDClassifier(random_state=0), max_rounds=2, n_jobs=2).fit(X, y)
+    assert sgd.best_score_ is not None  # the iterative families still hold 10% out
+
+
+def test_a_scorer_without_sample_weight_scores_unweighted_and_says_so():
+    X, y = _classification(n=2_000, chunks=500)
+    w = da.from_array(np.random.default_rng(0).random(2_000), chunks=500)
+
+    def acc(est, X, y):
+        return float((est.predict(X) == y).mean())
+
+    def acc_w(est, X, y, sample_weight=None):
+        return float(np.average(est.predict(X) == y, weights=sample_weight))
+
+    kw = dict(max_rounds=2, tol=None, n_jobs=2, random_state=0)
+    with pytest.warns(UserWarning, match="takes no sample_weight, so the validation scores are not weighted"):
+        plain = DataParallel(SGDClassifier(random_state=0), scoring=acc, **kw).fit(X, y, sample_weight=w)
+    weighted = DataParallel(SGDClassifier(random_state=0), scoring=acc_w, **kw).fit(X, y, sample_weight=w)
+    assert_array_equal(plain.estimator_.coef_, weighted.estimator_.coef_)  # the same training
+    assert plain.best_score_ != weighted.best_score_
+
+
+def test_one_class_found_is_refused_before_training():
+    X, y = _classification(n=1_000, chunks=500)
+    with pytest.raises(ValueError, match="y holds one class only.*needs at least 2"):
+        DataParallel(SGDClassifier()).fit(X, da.zeros_like(y))
 
 
 def test_virtual_workers_without_client():

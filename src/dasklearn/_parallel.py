@@ -12,6 +12,7 @@ import copy
 import math
 import numbers
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -254,7 +255,10 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     local_epochs : int, default=1
         Passes of ``partial_fit`` over its own blocks that each worker makes
         per round. More epochs per round mean fewer synchronisations but
-        workers' models drift further apart before they are averaged.
+        workers' models drift further apart before they are averaged. For
+        naive Bayes every pass counts the data again (``local_epochs=2``
+        doubles the class counts, as two ``partial_fit`` calls on the same
+        rows would).
     tol : float or None, default=1e-3
         Early stopping: a round *improves* when its validation score exceeds
         the best score so far by more than ``tol``. None disables early
@@ -273,9 +277,12 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         themselves, brought to the client once (``validation_fraction`` of
         the data). A scorer needing a method the estimator lacks (``neg_log_loss``
         without ``predict_proba``) is refused before any work.
-    validation_fraction : float, default=0.1
+    validation_fraction : float or "auto", default="auto"
         Fraction of the rows of *every block* held out for validation, in
-        [0, 1). The rows are drawn once, per block, from ``random_state`` and
+        [0, 1). "auto" is 0.1, and 0 for naive Bayes trained in one round
+        (``max_rounds`` None or 1): one round gives the model of ``fit`` on
+        all the rows, which a held-out share could not change but would leave
+        out. The rows are drawn once, per block, from ``random_state`` and
         the block index (not from where the block lives), and stay on the
         block's worker. 0 disables validation: ``score`` is None in
         ``history_`` and only ``max_rounds`` stops training.
@@ -350,10 +357,13 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
       state).
     * Neural networks (``MLP*``): *approximate*, weighted averaging of every
       layer's ``coefs_`` and ``intercepts_``; ``t_`` as above. The optimizer
-      state (Adam's moment estimates, SGD's momentum velocities) is *not*
-      averaged or reset: each group keeps its own optimizer state from round
-      to round, inside the group's own model, and applies it to the averaged
-      weights.
+      state (Adam's moment estimates, SGD's momentum velocities and its
+      ``"invscaling"`` learning rate, which follows the group's own count of
+      updates rather than the merged ``t_``) is *not* averaged or reset:
+      each group keeps its own optimizer state from round to round, inside
+      the group's own model, and applies it to the averaged weights. The
+      merged model's other fitted attributes (``loss_``, ``loss_curve_``,
+      the optimizer) are the first group's, from its latest round.
 
     With a single group (e.g. ``n_jobs=None`` and no Client) a round is
     exactly a sequential ``partial_fit`` pass over the training rows, block
@@ -421,7 +431,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     """
 
     def __init__(self, estimator, *, max_rounds=None, local_epochs=1, tol=1e-3, n_iter_no_change=5,
-                 scoring=None, validation_fraction=0.1, random_state=None, n_jobs=None):
+                 scoring=None, validation_fraction="auto", random_state=None, n_jobs=None):
         self.estimator = estimator
         self.max_rounds = max_rounds
         self.local_epochs = local_epochs
@@ -469,7 +479,17 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _check_int(name, "local_epochs", self.local_epochs, 1)
         _check_real(name, "tol", self.tol, 0.0, allow_none=True)
         _check_int(name, "n_iter_no_change", self.n_iter_no_change, 1)
-        _check_real(name, "validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
+        if isinstance(self.validation_fraction, str) and self.validation_fraction != "auto":
+            raise InvalidParameterError(f"{name}: validation_fraction must be 'auto' or a number in [0, 1), "
+                                        f"got {self.validation_fraction!r}.")
+        if not isinstance(self.validation_fraction, str):
+            _check_real(name, "validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
+        if family == "mlp" and is_classifier(est) and params.get("warm_start", False):
+            raise ValueError(
+                f"{name} cannot use {est_name}(warm_start=True): for partial_fit it only demands that "
+                "every block hold every class, which blocks of a data set seldom do. Use "
+                "warm_start=False (each round continues the model anyway)."
+            )
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs == 0
                                         or isinstance(self.n_jobs, bool)):
             raise InvalidParameterError(f"{name}: n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
@@ -534,6 +554,11 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         _validation.check_2d(X.shape, name)
         if y.ndim not in (1, 2):
             raise ValueError(f"{name}: y must be 1-D (or 2-D for multi-output), got shape {y.shape}.")
+        if y.ndim == 2 and y.shape[1] != 1 and family_of(self.estimator) != "mlp":
+            raise ValueError(
+                f"{name}: y has shape {y.shape}, but {type(self.estimator).__name__} fits one target: "
+                "pass y of shape (n_samples,). (MLPClassifier / MLPRegressor take several outputs.)"
+            )
         from dasklearn._runtime._partitions import check_known_rows
 
         check_known_rows([X, y], name)
@@ -637,22 +662,31 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         classifier = is_classifier(self.estimator)
         exact = family not in AVERAGED_FAMILIES
         max_rounds = self.max_rounds if self.max_rounds is not None else (1 if exact else 20)
+        fraction = self._validation_fraction(exact, max_rounds)
 
         rng = check_random_state(self.random_state)
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
         template = clone(self.estimator)
         if "random_state" in template.get_params(deep=False) and template.random_state is None:
             template.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
-        scorer = self._scorer(self.estimator) if self.validation_fraction > 0 else None
+        scorer = self._scorer(self.estimator) if fraction > 0 else None
+        weigh_scores = w is not None and scorer is not None and self._scorer_takes_weights(scorer)
 
-        split_args = (float(self.validation_fraction), split_seed)
+        split_args = (fraction, split_seed)
         parts = (place_blocks([X, y], _split_block, split_args, n_groups=n_groups) if w is None
                  else place_blocks([X, y, w], _split_weighted_block, split_args, n_groups=n_groups))
         try:
             if classifier and classes is None:
                 found = parts.run(_local_classes, {g: () for g in parts.groups})
                 classes = np.unique(np.concatenate([found[g] for g in parts.groups]))
-            self._rounds(parts, family, template, scorer, classes, max_rounds, weighted=w is not None)
+                if classes.size < 2 and not exact:
+                    raise ValueError(
+                        f"{type(self).__name__}: y holds one class only ({classes!r}); "
+                        f"{type(self.estimator).__name__} needs at least 2. Pass data with several "
+                        "classes, or all the labels with classes=."
+                    )
+            self._rounds(parts, family, template, scorer, classes, max_rounds, fraction,
+                         weighted=w is not None, weigh_scores=weigh_scores)
             self.groups_ = [list(parts.blocks[g]) for g in parts.groups]
             self.partitions_ = parts.placement()
             self.n_recoveries_ = parts.n_recoveries
@@ -664,13 +698,41 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.estimator_.feature_names_in_ = self.feature_names_in_
         return self
 
-    def _rounds(self, parts, family, template, scorer, classes, max_rounds, weighted=False):
+    def _validation_fraction(self, exact, max_rounds) -> float:
+        """``validation_fraction``, "auto" resolved (see its doc)."""
+        if isinstance(self.validation_fraction, str):
+            return 0.0 if exact and max_rounds == 1 else 0.1
+        return float(self.validation_fraction)
+
+    def _scorer_takes_weights(self, scorer) -> bool:
+        """Validation scores are weighted when the rows are; a callable of the
+        user's own that takes no ``sample_weight`` scores them unweighted,
+        and says so (before any work)."""
+        import inspect
+
+        if not _validation.users_callable(scorer):
+            return True
+        try:
+            params = inspect.signature(scorer).parameters.values()
+        except (TypeError, ValueError):  # no signature to read: try it as documented
+            return True
+        if any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in params):
+            return True
+        warnings.warn(
+            f"{type(self).__name__}: scoring={scorer!r} takes no sample_weight, so the validation "
+            "scores are not weighted. Give it a sample_weight=None keyword to weight them.",
+            UserWarning, stacklevel=3,
+        )
+        return False
+
+    def _rounds(self, parts, family, template, scorer, classes, max_rounds, fraction,
+                weighted=False, weigh_scores=True):
         exact = family not in AVERAGED_FAMILIES
         keep_local = family == "mlp"  # the per-group optimizer state lives in the group's model
         epochs = self.local_epochs
         fit_kwargs = {"classes": classes} if is_classifier(self.estimator) else {}
         groups = parts.groups
-        n_val = {g: sum(_n_validation(parts.rows[i], self.validation_fraction) for i in parts.blocks[g])
+        n_val = {g: sum(_n_validation(parts.rows[i], fraction) for i in parts.blocks[g])
                  for g in groups}
         n_train = {g: sum(parts.rows[i] for i in parts.blocks[g]) - n_val[g] for g in groups}
         active = [g for g in groups if n_train[g] > 0]
@@ -694,7 +756,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if val_groups:
             got = parts.run(_validation_targets, {g: () for g in val_groups})
             y_val = np.concatenate([got[g][0] for g in val_groups])
-            if weighted:
+            if weighted and weigh_scores:
                 w_val = np.concatenate([got[g][1] for g in val_groups])
                 if not w_val.sum() > 0:  # held-out rows of no weight: nothing to score them by
                     val_groups, y_val, w_val = [], None, None
@@ -727,8 +789,9 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                         parts.release(local)
                         local = out
                     fitted = {g: (h.value if keep_local else h) for g, h in out.items()}
-                if model is None:  # the first group's model becomes the merged model's template
-                    model = copy.deepcopy(fitted[active[0]])
+                # the first group's latest model carries the merged model's other
+                # fitted attributes (an MLP's loss_curve_ and optimizer, say)
+                model = copy.deepcopy(fitted[active[0]])
                 # merged in group order: the result does not depend on where groups ran
                 new_state = merge_states(family, [get_state(fitted[g]) for g in active],
                                          [share[g] * epochs for g in active], state)
