@@ -21,7 +21,7 @@ one runs a code template that the file itself holds (scipy's
 ``rv_generic.__setstate__``). Name them in ``trusted`` only for files you
 made, or save ``search.best_estimator_`` rather than the search.
 
-Requires the ``skops`` package (the ``io`` extra: ``pip install "dasklearn[io]"``).
+Requires the ``skops`` package (the ``io`` extra: ``pip install ".[io]"`` from a checkout).
 """
 
 from __future__ import annotations
