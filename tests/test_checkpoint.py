@@ -101,10 +101,10 @@ def test_checkpoint_of_another_search_is_refused(client, data, tmp_path):
     log, ckpt = tmp_path / "fits.log", tmp_path / "search.ckpt"
     _search(log, ckpt).fit(X, y)
     other_grid = GridSearchCV(LoggedSGD(log=str(log)), {"alpha": [0.5]}, cv=3, checkpoint=ckpt)
-    with pytest.raises(ValueError, match="written by a different search"):
+    with pytest.raises(ValueError, match=r"written by a different search \(other candidates\)"):
         other_grid.fit(X, y)
-    with pytest.raises(ValueError, match="written by a different search"):
-        _search(log, ckpt).fit(X[:-10], y[:-10])  # other data
+    with pytest.raises(ValueError, match=r"written by a different search \(other splits, X, y\)"):
+        _search(log, ckpt).fit(X[:-10], y[:-10])  # other data (and so other splits)
     (tmp_path / "junk").write_text("hello\n")
     with pytest.raises(ValueError, match="not a dasklearn checkpoint"):
         _search(log, tmp_path / "junk").fit(X, y)
@@ -242,8 +242,102 @@ def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
         assert edited != original
         script.write_text(edited)
         done = run()
-        assert done.returncode != 0 and "other code of a function or class of your script" in done.stderr, \
+        assert done.returncode != 0 and "written by a different search (other parameters)" in done.stderr, \
             done.stderr[-2000:]
+
+
+_EDITABLE_SCRIPT = """
+import sys
+import scipy.stats as st
+from sklearn.linear_model import SGDClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from dasklearn.datasets import make_classification
+from dasklearn.model_selection import RandomizedSearchCV
+
+SCALE = 1.0
+
+def helper(p, y):
+    return (p == y).mean() * SCALE
+
+def my_scorer(est, X, y):
+    return helper(est.predict(X), y)
+
+class Base(SGDClassifier):
+    SHIFT = 0.0
+
+    def fit(self, X, y, **kw):
+        return super().fit(X + self.SHIFT, y, **kw)
+
+class MySGD(Base):
+    pass
+
+X, y = make_classification(n_samples=120, n_features=3, n_informative=2, n_redundant=0, chunks=60,
+                           random_state=0)
+X, y = X.compute(), y.compute()
+pipe = make_pipeline(FunctionTransformer(lambda x: x), MySGD(max_iter=5, tol=None, random_state=0))
+RandomizedSearchCV(pipe, {"mysgd__alpha": st.loguniform(1e-4, 1e-1)}, n_iter=2, cv=2, random_state=0,
+                   scoring=my_scorer, checkpoint=sys.argv[1], n_jobs=1).fit(X, y)
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_a_script_s_distributions_resume_and_its_code_is_followed_past_a_lambda(tmp_path):
+    """A scipy distribution holds numpy's global RandomState, whose hash
+    differs in every process: the same search was refused after a crash.
+    And the code that decides the scores is followed everywhere: past a
+    lambda (the walk stopped at the first one), into the helpers a scorer
+    calls, the script's base classes, class attributes and constants."""
+    script, ckpt = tmp_path / "user.py", tmp_path / "s.ckpt"
+    script.write_text(_EDITABLE_SCRIPT)
+
+    def run():
+        return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
+                              timeout=120)
+
+    for _ in range(2):
+        done = run()
+        assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+    assert len(ckpt.read_text().splitlines()) == 1 + 4  # resumed in the second process: no fit twice
+    for old, new in [("(p == y).mean() * SCALE", "(p != y).mean() * SCALE"),  # a helper's code
+                     ("SCALE = 1.0", "SCALE = 2.0"),  # a constant it reads
+                     ("X + self.SHIFT", "X - self.SHIFT"),  # a base class's method
+                     ("SHIFT = 0.0", "SHIFT = 1.0"),  # a class attribute
+                     ("return helper(est.predict(X), y)", "return -helper(est.predict(X), y)")]:  # the scorer
+        script.write_text(_EDITABLE_SCRIPT.replace(old, new))
+        done = run()
+        assert done.returncode != 0 and "written by a different search" in done.stderr, (old, done.stderr[-2000:])
+
+
+def test_a_load_never_cuts_off_the_records_another_run_appends(tmp_path):
+    """A load truncates a torn last line. Another run of the same search
+    appending meanwhile (its line half written) must not lose its record:
+    the load waits for the append."""
+    import fcntl
+    import threading
+
+    from dasklearn.model_selection._checkpoint import _line
+
+    path = tmp_path / "c.ckpt"
+    Checkpoint(path, "abc").load()
+    Checkpoint(path, "abc").append([{"c": 0, "s": 0, "r": {"x": 1.0}}])
+    line = _line({"c": 0, "s": 1, "r": {"x": 2.0}}) + "\n"
+    got = {}
+    with open(path, "a") as other:  # the other run, mid-append
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        other.write(line[:10])
+        other.flush()
+        loading = threading.Thread(target=lambda: got.update(entries=Checkpoint(path, "abc").load()))
+        loading.start()
+        loading.join(1.0)
+        assert loading.is_alive()  # it waits for the append to end
+        other.write(line[10:])
+        other.flush()
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    loading.join(10)
+    assert [e["s"] for e in got["entries"]] == [0, 1]
+    assert path.read_text().endswith(line)
 
 
 def _create_at(path, fingerprint, start, queue):

@@ -22,6 +22,7 @@ model, with the model's state; see :class:`AdaptiveCheckpoint`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -53,23 +54,33 @@ def fingerprint(*parts) -> str:
     their code as well as their name: a script whose scorer or estimator
     class was edited between two runs is another search (its recorded
     results would be stale)."""
+    return fingerprints(dict(enumerate(parts)))[0]
+
+
+def fingerprints(parts: dict) -> tuple[str, dict]:
+    """:func:`fingerprint` of ``parts``' values (in order), and a short hash
+    of each part by its name: the header keeps them, so that a refusal can
+    name the parts that differ."""
+    h, each = hashlib.sha256(), {}
+    for name, part in parts.items():
+        token = str(_token(part))
+        h.update(token.encode())
+        each[str(name)] = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return h.hexdigest(), each
+
+
+def _token(part) -> str:
     import joblib
     from dask.base import is_dask_collection, tokenize
 
-    h = hashlib.sha256()
-    for part in parts:
-        if is_dask_collection(part):
-            token = tokenize(part)
-        else:
-            try:
-                token = joblib.hash(part)
-            except Exception:  # a lambda (a scorer, say), which pickle cannot name
-                token = _value_hash(part)
-            scripts = _script_code(part)
-            if scripts:
-                token = f"{token}-{scripts}"
-        h.update(str(token).encode())
-    return h.hexdigest()
+    if is_dask_collection(part):
+        return tokenize(part)
+    try:
+        token = joblib.hash(part)
+    except Exception:  # a lambda (a scorer, say), which pickle cannot name
+        token = _value_hash(part)
+    scripts = _script_code(part)
+    return f"{token}-{scripts}" if scripts else token
 
 
 def _code_token(code) -> tuple:
@@ -97,7 +108,11 @@ class _Discard:
 
 class _ScriptFinder(pickle.Pickler):
     """Walks an object as pickle does, collecting the functions and classes
-    of the running script (``__main__``) it refers to; writes nothing."""
+    of the running script (``__main__``) it refers to; writes nothing.
+
+    Each function or class of the script, and each function pickle could not
+    name (a lambda), is replaced by a stand-in, so that the walk goes on past
+    it to the rest of the object (pickle would stop at the first lambda)."""
 
     def __init__(self):
         super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -106,9 +121,72 @@ class _ScriptFinder(pickle.Pickler):
     def reducer_override(self, obj):
         import types
 
-        if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == "__main__":
-            self.found.setdefault(obj.__qualname__, obj)
+        if isinstance(obj, (types.FunctionType, type)):
+            if getattr(obj, "__module__", None) == "__main__":
+                self.found.setdefault(obj.__qualname__, obj)
+                return _function_value, (obj.__qualname__,)
+            if isinstance(obj, types.FunctionType) and not _named(obj):
+                return _function_value, (obj.__qualname__,)  # hashed by value elsewhere
         return NotImplemented
+
+
+def _names(code) -> set:
+    """The global names a code object (and the code nested in it) reads."""
+    import types
+
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            out |= _names(c)
+    return out
+
+
+def _functions_of(obj) -> list:
+    """The functions whose code makes ``obj``: itself, or a class's methods
+    and properties' accessors."""
+    import types
+
+    if isinstance(obj, types.FunctionType):
+        return [obj]
+    out = []
+    for value in vars(obj).values():
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            out += [f for f in (value.fget, value.fset) if isinstance(f, types.FunctionType)]
+        elif isinstance(value, types.FunctionType):
+            out.append(value)
+    return out
+
+
+def _with_what_they_use(found: dict) -> dict:
+    """``found`` (the script's functions and classes by name) with what their
+    results depend on in the script as well: the script's base classes, and
+    the functions, classes and values of the script that their code reads
+    by name (a helper a scorer calls, a constant), recursively. Values are
+    entered as ``("value", name)`` keys, holding the value."""
+    import types
+
+    out, todo = dict(found), list(found.values())
+    while todo:
+        obj = todo.pop()
+        if isinstance(obj, type):
+            for base in obj.__mro__[1:]:
+                if base.__module__ == "__main__" and base.__qualname__ not in out:
+                    out[base.__qualname__] = base
+                    todo.append(base)
+        for fn in _functions_of(obj):
+            for name in _names(fn.__code__):
+                if name not in fn.__globals__ or fn.__globals__.get("__name__") != "__main__":
+                    continue
+                value = fn.__globals__[name]
+                if isinstance(value, (types.FunctionType, type)):
+                    if getattr(value, "__module__", None) == "__main__" and value.__qualname__ not in out:
+                        out[value.__qualname__] = value
+                        todo.append(value)
+                elif not isinstance(value, types.ModuleType):
+                    out.setdefault(("value", name), value)
+    return out
 
 
 def _script_code(part) -> str:
@@ -126,11 +204,33 @@ def _script_code(part) -> str:
         pass
     if not finder.found:
         return ""
+    found = _with_what_they_use(finder.found)
     h = hashlib.sha256()
-    for name in sorted(finder.found):
-        h.update(name.encode())
-        h.update(repr(_object_code(finder.found[name])).encode())
+    for name in sorted(found, key=repr):
+        h.update(repr(name).encode())
+        obj = found[name]
+        h.update((_plain(obj) if isinstance(name, tuple) else repr(_object_code(obj))).encode())
     return h.hexdigest()
+
+
+def _plain(value) -> str:
+    """A stable hash of a value of the script read by its code: plain data
+    (numbers, strings, numpy arrays, and containers of them) by value;
+    anything else (a Client, a file) by its type only."""
+    import numbers
+
+    import numpy as np
+
+    def is_plain(v, depth=0):
+        if v is None or isinstance(v, (bool, numbers.Number, str, bytes, np.ndarray, np.generic)):
+            return True
+        if depth < 4 and isinstance(v, (tuple, list, set, frozenset)):
+            return all(is_plain(x, depth + 1) for x in v)
+        if depth < 4 and isinstance(v, dict):
+            return all(is_plain(k, depth + 1) and is_plain(x, depth + 1) for k, x in v.items())
+        return False
+
+    return _stable(value) if is_plain(value) else f"{type(value).__module__}.{type(value).__qualname__}"
 
 
 def _stable(value) -> str:
@@ -158,6 +258,8 @@ def _object_code(obj):
             out.append((name, *(_code_token(f.__code__) for f in (value.fget, value.fset) if f is not None)))
         elif isinstance(value, types.FunctionType):
             out.append((name, _code_token(value.__code__), _stable(value.__defaults__)))
+        elif not name.startswith("__"):  # a class attribute (a constant its methods read)
+            out.append((name, _plain(value)))
     return tuple(out)
 
 
@@ -230,9 +332,10 @@ def _parse(line: str):
 class Checkpoint:
     """Records of finished work at ``path`` for the search ``fingerprint``."""
 
-    def __init__(self, path, fingerprint: str, kind: str = "search", lazy_data: bool = False):
+    def __init__(self, path, fingerprint, kind: str = "search", lazy_data: bool = False):
         self.path = os.fspath(path)
-        self.fingerprint = fingerprint
+        # the whole search's hash, or (that, {part name: its hash}) from fingerprints()
+        self.fingerprint, self.parts = fingerprint if isinstance(fingerprint, tuple) else (fingerprint, None)
         self.kind = kind
         self.lazy_data = lazy_data  # X or y is a dask collection (known by its graph's name)
 
@@ -244,11 +347,13 @@ class Checkpoint:
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             header = {"format": _FORMAT, "version": _VERSION, "kind": self.kind,
                       "fingerprint": self.fingerprint}
+            if self.parts:
+                header["parts"] = self.parts
             if self._create(header):
                 return []
             # another process created it meanwhile: its header is judged below
         entries, good_end = [], 0
-        with open(self.path, "rb") as fh:
+        with open(self.path, "r+b") as fh, _locked(fh):
             first = fh.readline()
             try:
                 header = json.loads(first)
@@ -269,10 +374,9 @@ class Checkpoint:
                 )
             if header.get("fingerprint") != self.fingerprint or header.get("kind") != self.kind:
                 raise ValueError(
-                    f"checkpoint={self.path!r} was written by a different search (other "
-                    "estimator, parameters, splits, scoring or data, or other code of a function "
-                    "or class of your script), so its results cannot be reused. Pass a new "
-                    "checkpoint path, or delete the file to start over." + (_LAZY_DATA if self.lazy_data else "")
+                    f"checkpoint={self.path!r} was written by a different search ({self._what_differs(header)}), "
+                    "so its results cannot be reused. Pass a new checkpoint path, or delete the file "
+                    "to start over." + (_LAZY_DATA if self.lazy_data else "")
                 )
             good_end = fh.tell()
             for raw in fh:
@@ -283,12 +387,25 @@ class Checkpoint:
                     break
                 entries.append(entry)
                 good_end += len(raw)
-        if good_end < os.path.getsize(self.path):
-            with open(self.path, "r+b") as fh:
+            # under the lock: another run of this search appends only whole lines,
+            # and none between this read and the truncation
+            if good_end < os.fstat(fh.fileno()).st_size:
                 fh.truncate(good_end)
                 fh.flush()
                 os.fsync(fh.fileno())
         return entries
+
+    def _what_differs(self, header) -> str:
+        """The parts of the search that differ from the file's, by name, when
+        both headers name them; else the list of what could."""
+        theirs = header.get("parts")
+        if header.get("kind") == self.kind and isinstance(theirs, dict) and self.parts \
+                and set(theirs) == set(self.parts):
+            differ = [name for name in self.parts if theirs[name] != self.parts[name]]
+            if differ:
+                return "other " + ", ".join(differ)
+        return ("other estimator, parameters, splits, scoring or data, or other code of a function "
+                "or class of your script")
 
     def _create(self, header) -> bool:
         """Publish a file holding just ``header``, unless another process has
@@ -322,10 +439,28 @@ class Checkpoint:
         if not entries:
             return
         data = "".join(_line(e) + "\n" for e in entries)
-        with open(self.path, "a") as fh:
+        with open(self.path, "a") as fh, _locked(fh):
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def _locked(fh):
+    """An exclusive advisory lock on an open file, for the block (none where
+    the platform has no ``fcntl``): a load of the file (which truncates a torn
+    last line) and the appends of another run of the same search exclude
+    each other, so no complete record is ever cut off."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _fsync_dir(path) -> None:

@@ -80,7 +80,7 @@ from dasklearn.model_selection import _policies as pol
 from dasklearn.model_selection._adaptive_docs import adaptive_doc
 from dasklearn.model_selection._adaptive_state import BlockOrder, Context, Track, check_data
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid, param_dicts
-from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, fingerprint
+from dasklearn.model_selection._checkpoint import AdaptiveCheckpoint, fingerprints
 from dasklearn.model_selection._params import fail, is_int, store_init_args
 from dasklearn.model_selection._results import _param_arrays, _rank
 
@@ -381,8 +381,9 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items()
                   if k not in ("checkpoint", "verbose", "n_jobs", "parameters", "prefix",
                                *self._METAS.values())}
-        store = AdaptiveCheckpoint(self.checkpoint, fingerprint(
-            type(self).__name__, params, sampled, spec, seeds, X, y, fit_params),
+        store = AdaptiveCheckpoint(self.checkpoint, fingerprints({
+            "search class": type(self).__name__, "parameters": params, "candidates": sampled,
+            "validation split": spec, "seeds": seeds, "X": X, "y": y, "fit parameters": fit_params}),
             lazy_data=_blockwise.is_dask(X) or _blockwise.is_dask(y))
         store.load()
         return store

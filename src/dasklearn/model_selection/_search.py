@@ -54,7 +54,7 @@ from dasklearn._runtime import Progress, call, get_backend, run_batched
 from dasklearn.exceptions import ClientClosed, WorkersLost
 from dasklearn.model_selection import _fit
 from dasklearn.model_selection._candidates import check_param_names, expand_param_grid, param_dicts
-from dasklearn.model_selection._checkpoint import Checkpoint, fingerprint
+from dasklearn.model_selection._checkpoint import Checkpoint, fingerprints
 from dasklearn.model_selection._params import store_init_args
 from dasklearn.model_selection._results import _rank, build_cv_results, scorer_names
 
@@ -539,11 +539,16 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def _open_checkpoint(self, candidates, splits, X, y, fit_params):
         if self.checkpoint is None:
             return None
-        # the splits stand for cv (a generator given as cv is used up, and cannot be hashed)
+        # the splits stand for cv (a generator given as cv is used up, and cannot be
+        # hashed), the candidates for param_grid / param_distributions (a scipy
+        # distribution holds numpy's global RandomState: its hash changes from run
+        # to run, and with every draw from it)
         params = {k: v for k, v in self.get_params(deep=False).items()
-                  if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit", "cv")}
-        return Checkpoint(self.checkpoint, fingerprint(
-            type(self).__name__, params, candidates, [(tr, te) for tr, te in splits], X, y, fit_params),
+                  if k not in ("checkpoint", "verbose", "n_jobs", "pre_dispatch", "refit", "cv",
+                               "param_grid", "param_distributions")}
+        return Checkpoint(self.checkpoint, fingerprints({
+            "search class": type(self).__name__, "parameters": params, "candidates": candidates,
+            "splits": [(tr, te) for tr, te in splits], "X": X, "y": y, "fit parameters": fit_params}),
             lazy_data=_blockwise.is_dask(X) or _blockwise.is_dask(y))
 
     def _run_fits(self, backend, placed, candidates, splits, X_h, y_h, scoring, fit_params, ckpt=None,
