@@ -526,3 +526,23 @@ def test_cross_validated_results_carry_scikit_learn_s_mean_test_score(small):
     np.testing.assert_allclose(res["mean_test_score"], folds.mean(axis=1))
     np.testing.assert_array_equal(res["mean_test_score"], res["test_score"])
     assert not np.shares_memory(res["mean_test_score"], res["test_score"])
+
+
+def test_halving_on_rows_refuses_a_first_rung_too_small_for_the_classes():
+    from sklearn.svm import SVC
+
+    X, y = make_classification(400, random_state=0)
+    with pytest.raises(ValueError, match=r"n_initial_iter=1 rows cannot train a classifier of 2 classes.*"
+                                         r"n_initial_iter >= 4"):
+        SuccessiveHalvingSearchCV(SVC(), {"C": np.logspace(-3, 3, 30)}, n_initial_parameters=4,
+                                  n_initial_iter=1, n_jobs=1, random_state=0).fit(X, y)
+
+
+def test_an_estimator_without_fit_is_named_not_scoring():
+    class OnlyPartialFit(BaseEstimator):
+        def partial_fit(self, X, y=None):
+            return self
+
+    X, y = make_classification(100, random_state=0)
+    with pytest.raises(TypeError, match="OnlyPartialFit has partial_fit but no fit method"):
+        IncrementalSearchCV(OnlyPartialFit(), {"a": [1]}, n_jobs=1, random_state=0).fit(X, y)

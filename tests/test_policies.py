@@ -153,6 +153,14 @@ def test_inverse_decay_by_hand():
     assert pol.plan_round({m: [rec(2, m)] for m in range(3)}, keep_all) == {0: 5, 1: 5, 2: 5}
 
 
+def test_inverse_decay_of_a_huge_rate_keeps_one_model():
+    """(1 + t) ** 1000.0 is past a float's range: one model is kept (it was
+    an OverflowError)."""
+    policy = lambda h, done=(): pol.inverse_decay(h, n_initial=10, decay_rate=1000.0, max_iter=200, done=done)
+    h = {m: [rec(150, m / 10)] for m in range(3)}
+    assert pol.plan_round(h, policy) == {2: 50}
+
+
 def test_train_all_and_round_caps():
     policy = lambda h, done=(): pol.train_all(h, max_iter=10, done=done)
     h = {"a": [], "b": [rec(4, .5)], "c": [rec(10, .6)]}

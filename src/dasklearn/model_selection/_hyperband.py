@@ -88,8 +88,9 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
         entries, and records have ``n_samples`` and ``fit_time``.
     metadata, metadata_ : dict
         The planned (before fit) and performed (after fit) work:
-        ``n_models``, ``max_iter``, ``partial_fit_calls`` (total) and
-        ``rungs`` (``n_models`` and resource of each rung); with samples
+        ``n_models``, ``max_iter``, ``partial_fit_calls`` (total) and, in
+        ``metadata`` only, ``rungs`` (``n_models`` and resource of each
+        planned rung); with samples
         ``n_fits`` and ``n_samples`` (rows fitted in total) instead of
         ``partial_fit_calls``.
     """)
@@ -139,7 +140,14 @@ class SuccessiveHalvingSearchCV(BaseIncrementalSearchCV):
                     f"{max_resource} training rows. Use max_iter <= {max_resource} or None."
                 )
             top = max_resource if top is None else top
-        self._rungs_ = self._rungs(n_models, top, getattr(self, "_min_rows", 1))
+        min_rows = getattr(self, "_min_rows", 1)
+        if self._resource() == SAMPLES and self.n_initial_iter is not None and self.n_initial_iter < min_rows:
+            raise ValueError(
+                f"{type(self).__name__}: n_initial_iter={self.n_initial_iter} rows cannot train a classifier "
+                f"of {min_rows // 2} classes: the first rung needs at least {min_rows} rows (2 per class). "
+                f"Use n_initial_iter >= {min_rows}, or None (then the first rung has them)."
+            )
+        self._rungs_ = self._rungs(n_models, top, min_rows)
         return self._additional_calls, top, None
 
     def _additional_calls(self, history, done=frozenset()):

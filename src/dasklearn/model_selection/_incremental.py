@@ -260,6 +260,19 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(self.scoring, (list, tuple, set, Mapping)):
             fail(self, "scoring", self.scoring, "one metric (a scorer name, a callable or None)",
                   "An adaptive search compares models by one number; pass e.g. scoring='accuracy'.")
+        est = type(self.estimator).__name__
+        if not hasattr(self.estimator, "fit"):  # (scikit-learn's scorers refuse it, blaming scoring)
+            raise TypeError(
+                f"{type(self).__name__}: {est} has partial_fit but no fit method, which scikit-learn's "
+                f"scoring requires of an estimator. Give {est} a fit method (e.g. one that calls "
+                "partial_fit once)."
+            )
+        if self.scoring is None and not hasattr(self.estimator, "score"):
+            raise TypeError(
+                f"{type(self).__name__}: scoring=None scores the models with the estimator's score "
+                f"method, which {est} does not have. Pass scoring= (a scorer name, or a callable "
+                "(estimator, X, y) -> float)."
+            )
         try:
             return check_scoring(self.estimator, scoring=self.scoring)
         except (ValueError, TypeError) as exc:
@@ -755,7 +768,12 @@ class InverseDecaySearchCV(IncrementalSearchCV):
     All candidates start; after ``t`` partial_fit calls only the best
     ``max(1, floor(n / (1 + t) ** decay_rate))`` keep training (the others
     are dropped and released). The last model left trains on to
-    ``max_iter`` (dask-ml's stops it as soon as it is alone).
+    ``max_iter``. dask-ml's differs twice: it keeps the number of models due
+    at the next call where that number changes (a decay step ahead), and it
+    stops as soon as one model is left. With the defaults (10 candidates,
+    ``max_iter=100``) dask-ml's makes 12 ``partial_fit`` calls in all and
+    trains its best model 2; this one makes 117 and trains it 100. A smaller
+    ``max_iter`` bounds the cost.
 
     Parameters
     ----------

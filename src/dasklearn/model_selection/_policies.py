@@ -107,7 +107,10 @@ def inverse_decay(
     t = max((current(r, key) for r in history.values()), default=0)
 
     def keep(step: int) -> int:
-        return max(1, math.floor(n_initial / (1 + step) ** decay_rate + 1e-9))
+        try:
+            return max(1, math.floor(n_initial / (1 + step) ** decay_rate + 1e-9))
+        except OverflowError:  # (1 + step) ** decay_rate past a float's range: keep one
+            return 1
 
     target = keep(t)
     survivors = list(history) if t == 0 else top_models(history, target)
