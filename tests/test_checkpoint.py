@@ -379,9 +379,12 @@ def test_checkpoint_arguments_are_checked_before_any_work(data, tmp_path, monkey
     X, y = data
     monkeypatch.chdir(tmp_path)
     est, grid = SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-2]}
-    for bad, match in [("", "file path"), (True, "file path"), (tmp_path / "nope" / "s.ckpt", "does not exist")]:
+    (tmp_path / "adir").mkdir()
+    for bad, match in [("", "file path"), (True, "file path"), (tmp_path / "nope" / "s.ckpt", "does not exist"),
+                       (tmp_path / "adir", "is a directory; it must be a file path")]:
         with pytest.raises(ValueError, match=match):
             GridSearchCV(est, grid, checkpoint=bad).fit(X, y)
+    (tmp_path / "adir").rmdir()
     with pytest.raises(ValueError, match="random_state must be set when checkpoint is given"):
         RandomizedSearchCV(est, grid, n_iter=2, checkpoint=tmp_path / "r.ckpt").fit(X, y)
     for cv in (KFold(3, shuffle=True), ShuffleSplit(3)):

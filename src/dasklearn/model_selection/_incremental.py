@@ -236,8 +236,8 @@ class BaseIncrementalSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if self.n_jobs is not None and not is_int(self.n_jobs):
             fail(self, "n_jobs", self.n_jobs, "None or an int (local threads without a Client)")
         if self.checkpoint is not None:
-            if not isinstance(self.checkpoint, (str, os.PathLike)):
-                fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like)")
+            if not isinstance(self.checkpoint, (str, os.PathLike)) or os.path.isdir(os.fspath(self.checkpoint)):
+                fail(self, "checkpoint", self.checkpoint, "None or a file path (str or path-like), not a directory")
             if not is_int(self.random_state):  # valid alone, not with a checkpoint
                 fail(self, "random_state", self.random_state, "an int when checkpoint is given",
                      "A resumed search must sample the same candidates, split and block order "

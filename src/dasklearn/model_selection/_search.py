@@ -291,6 +291,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if not os.path.isdir(folder):
             raise ValueError(f"checkpoint={path!r}: its directory {folder!r} does not exist. Create it "
                              "first, or pass a path in an existing directory.")
+        if os.path.isdir(os.fspath(path)):
+            raise ValueError(f"checkpoint={path!r} is a directory; it must be a file path. Pass e.g. "
+                             f"checkpoint={os.path.join(os.fspath(path), 'search.ckpt')!r}.")
         if getattr(self, "random_state", 0) is None:
             raise ValueError(
                 f"{type(self).__name__}: random_state must be set when checkpoint is given (e.g. "
