@@ -45,22 +45,17 @@ _LAZY_DATA = (
 )
 
 
-def fingerprint(*parts) -> str:
-    """A stable hash of the search's defining arguments and its data: the
-    same in every process that runs the same search (so a crashed search's
-    file is recognised when it is run again).
+def fingerprints(parts: dict) -> tuple[str, dict]:
+    """A stable hash of the search's defining arguments and its data (the
+    values of ``parts``, in order): the same in every process that runs the
+    same search (so a crashed search's file is recognised when it is run
+    again); and a short hash of each part by its name, which the header
+    keeps, so that a refusal can name the parts that differ.
 
     Functions and classes of the user's script (``__main__``) are hashed by
-    their code as well as their name: a script whose scorer or estimator
-    class was edited between two runs is another search (its recorded
-    results would be stale)."""
-    return fingerprints(dict(enumerate(parts)))[0]
-
-
-def fingerprints(parts: dict) -> tuple[str, dict]:
-    """:func:`fingerprint` of ``parts``' values (in order), and a short hash
-    of each part by its name: the header keeps them, so that a refusal can
-    name the parts that differ."""
+    their code as well as their name, with what that code reads from the
+    script: a script whose scorer or estimator class was edited between two
+    runs is another search (its recorded results would be stale)."""
     h, each = hashlib.sha256(), {}
     for name, part in parts.items():
         token = str(_token(part))
@@ -141,6 +136,13 @@ def _names(code) -> set:
     return out
 
 
+def _members(cls):
+    """``(name, value)`` of a class's own attributes, static and class
+    methods as their functions, by name."""
+    for name, value in sorted(vars(cls).items()):
+        yield name, value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+
+
 def _functions_of(obj) -> list:
     """The functions whose code makes ``obj``: itself, or a class's methods
     and properties' accessors."""
@@ -149,9 +151,7 @@ def _functions_of(obj) -> list:
     if isinstance(obj, types.FunctionType):
         return [obj]
     out = []
-    for value in vars(obj).values():
-        if isinstance(value, (staticmethod, classmethod)):
-            value = value.__func__
+    for _, value in _members(obj):
         if isinstance(value, property):
             out += [f for f in (value.fget, value.fset) if isinstance(f, types.FunctionType)]
         elif isinstance(value, types.FunctionType):
@@ -251,9 +251,7 @@ def _object_code(obj):
     if isinstance(obj, types.FunctionType):
         return _code_token(obj.__code__), _stable(obj.__defaults__)
     out = [tuple(f"{b.__module__}.{b.__qualname__}" for b in obj.__mro__[1:])]
-    for name, value in sorted(vars(obj).items()):
-        if isinstance(value, (staticmethod, classmethod)):
-            value = value.__func__
+    for name, value in _members(obj):
         if isinstance(value, property):
             out.append((name, *(_code_token(f.__code__) for f in (value.fget, value.fset) if f is not None)))
         elif isinstance(value, types.FunctionType):
@@ -520,7 +518,7 @@ class AdaptiveCheckpoint:
     scored round, so it suits the small models these searches train.
     """
 
-    def __init__(self, path, fingerprint: str, lazy_data: bool = False):
+    def __init__(self, path, fingerprint, lazy_data: bool = False):
         self._file = Checkpoint(path, fingerprint, kind="adaptive", lazy_data=lazy_data)
         self._recorded: dict = {}
 
