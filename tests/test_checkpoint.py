@@ -255,9 +255,13 @@ from sklearn.preprocessing import FunctionTransformer
 from dasklearn.datasets import make_classification
 from dasklearn.model_selection import RandomizedSearchCV
 
+import time
 SCALE = 1.0
+START = time.time()
+start = time.time()
 
 def helper(p, y):
+    _ = time.time() - START, slice(2, None).start
     return (p == y).mean() * SCALE
 
 def my_scorer(est, X, y):
@@ -265,6 +269,7 @@ def my_scorer(est, X, y):
 
 class Base(SGDClassifier):
     SHIFT = 0.0
+    _SKIP = frozenset({"alpha", "beta", "gamma", "delta"})
 
     def fit(self, X, y, **kw):
         return super().fit(X + self.SHIFT, y, **kw)
@@ -277,7 +282,8 @@ X, y = make_classification(n_samples=120, n_features=3, n_informative=2, n_redun
 X, y = X.compute(), y.compute()
 pipe = make_pipeline(FunctionTransformer(lambda x: x), MySGD(max_iter=5, tol=None, random_state=0))
 RandomizedSearchCV(pipe, {"mysgd__alpha": st.loguniform(1e-4, 1e-1)}, n_iter=2, cv=2, random_state=0,
-                   scoring=my_scorer, checkpoint=sys.argv[1], n_jobs=1).fit(X, y)
+                   scoring={"score": lambda est, X, y: my_scorer(est, X, y)}, refit="score", checkpoint=sys.argv[1],
+                   n_jobs=1).fit(X, y)
 print("ok")
 """
 
@@ -288,20 +294,22 @@ def test_a_script_s_distributions_resume_and_its_code_is_followed_past_a_lambda(
     differs in every process: the same search was refused after a crash.
     And the code that decides the scores is followed everywhere: past a
     lambda (the walk stopped at the first one), into the helpers a scorer
-    calls, the script's base classes, class attributes and constants."""
+    calls, the script's base classes and class attributes. Values computed
+    at run time do not make another search (a global start time the scorer
+    reads; a frozenset class attribute, whose order follows the string
+    hashes; a global named as an attribute a method reads)."""
     script, ckpt = tmp_path / "user.py", tmp_path / "s.ckpt"
     script.write_text(_EDITABLE_SCRIPT)
 
-    def run():
+    def run(seed="1"):
         return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
-                              timeout=120)
+                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
 
-    for _ in range(2):
-        done = run()
+    for seed in ("1", "2"):  # two processes, two string-hash seeds
+        done = run(seed)
         assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
     assert len(ckpt.read_text().splitlines()) == 1 + 4  # resumed in the second process: no fit twice
     for old, new in [("(p == y).mean() * SCALE", "(p != y).mean() * SCALE"),  # a helper's code
-                     ("SCALE = 1.0", "SCALE = 2.0"),  # a constant it reads
                      ("X + self.SHIFT", "X - self.SHIFT"),  # a base class's method
                      ("SHIFT = 0.0", "SHIFT = 1.0"),  # a class attribute
                      ("return helper(est.predict(X), y)", "return -helper(est.predict(X), y)")]:  # the scorer

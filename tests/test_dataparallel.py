@@ -299,7 +299,6 @@ def no_placement(monkeypatch):
      "asks the model for predict_proba, which SGDClassifier does not have"),  # hinge loss
     (SGDClassifier(), {"n_jobs": 0}, ValueError, "n_jobs"),
     (SGDClassifier(), {"validation_fraction": "some"}, ValueError, "validation_fraction must be 'auto'"),
-    (MLPClassifier(warm_start=True), {}, ValueError, "warm_start=True"),
 ])
 def test_invalid_setups_fail_before_any_work(client, no_placement, estimator, kwargs, error, match):
     X, y = _classification(n=2_000)
@@ -400,6 +399,31 @@ def test_a_scorer_without_sample_weight_scores_unweighted_and_says_so():
     weighted = DataParallel(SGDClassifier(random_state=0), scoring=acc_w, **kw).fit(X, y, sample_weight=w)
     assert_array_equal(plain.estimator_.coef_, weighted.estimator_.coef_)  # the same training
     assert plain.best_score_ != weighted.best_score_
+
+
+def test_mlp_warm_start_trains_on_blocks_missing_a_class():
+    """warm_start only makes MLPClassifier.partial_fit demand every class in
+    every call: trained without it, given back with it (a block missing a
+    class failed the fit after the work)."""
+    from sklearn.metrics import make_scorer
+
+    X, y = _classification(n=1_000, chunks=250, n_classes=3)
+    y = da.where(da.arange(1_000, chunks=250) < 250, y % 2, y)  # block 0 lacks class 2
+    model = DataParallel(MLPClassifier(hidden_layer_sizes=(4,), warm_start=True, random_state=0),
+                         max_rounds=2, n_jobs=2).fit(X, y)
+    assert model.estimator_.warm_start is True and list(model.classes_) == [0, 1, 2]
+    # a single class is fine for an MLP (scikit-learn's fits it), refused for the linear family
+    one = DataParallel(MLPClassifier(hidden_layer_sizes=(4,), random_state=0), max_rounds=1).fit(
+        X, da.zeros_like(y))
+    assert list(one.classes_) == [0]
+    # a make_scorer metric without sample_weight: scored unweighted, said so
+    def agree(y_true, y_pred):
+        return float((y_true == y_pred).mean())
+
+    w = da.ones(1_000, chunks=250)
+    with pytest.warns(UserWarning, match="takes no sample_weight.*not weighted"):
+        DataParallel(SGDClassifier(random_state=0), scoring=make_scorer(agree), max_rounds=2,
+                     n_jobs=2).fit(X, y, sample_weight=w)
 
 
 def test_one_class_found_is_refused_before_training():

@@ -126,6 +126,30 @@ def test_a_forked_child_gets_free_thread_locks():
     assert child.exitcode == 0
 
 
+_BLAS_AT_EXIT = """
+import threading, time
+import numpy
+from dasklearn._runtime._threads import one_blas_thread
+def work():
+    with one_blas_thread():
+        time.sleep(1.0)  # the main script ends meanwhile
+    print("ok", flush=True)
+threading.Thread(target=work).start()
+time.sleep(0.2)
+"""
+
+
+def test_a_blas_limit_held_while_the_interpreter_exits_is_restored():
+    """A fit in a thread of its own leaves one_blas_thread after the main
+    script ended: the control thread's pool takes no new work then (it
+    raised 'cannot schedule new futures after shutdown', losing the fit)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _BLAS_AT_EXIT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.split() == ["ok"], done.stderr[-2000:]
+
+
 def test_local_backend_resolves_future_arguments():
     backend = LocalBackend(2)
     a = backend.submit(np.add, 1, 2)

@@ -484,12 +484,6 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                                         f"got {self.validation_fraction!r}.")
         if not isinstance(self.validation_fraction, str):
             _check_real(name, "validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
-        if family == "mlp" and is_classifier(est) and params.get("warm_start", False):
-            raise ValueError(
-                f"{name} cannot use {est_name}(warm_start=True): for partial_fit it only demands that "
-                "every block hold every class, which blocks of a data set seldom do. Use "
-                "warm_start=False (each round continues the model anyway)."
-            )
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs == 0
                                         or isinstance(self.n_jobs, bool)):
             raise InvalidParameterError(f"{name}: n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
@@ -667,6 +661,12 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
         template = clone(self.estimator)
+        # an MLPClassifier's warm_start only demands, in partial_fit, that every call
+        # see every class, which blocks seldom do: trained without it (each round
+        # continues the model anyway), and given back with it
+        warm_start = family == "mlp" and template.get_params(deep=False).get("warm_start", False)
+        if warm_start:
+            template.set_params(warm_start=False)
         if "random_state" in template.get_params(deep=False) and template.random_state is None:
             template.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
         scorer = self._scorer(self.estimator) if fraction > 0 else None
@@ -679,7 +679,7 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             if classifier and classes is None:
                 found = parts.run(_local_classes, {g: () for g in parts.groups})
                 classes = np.unique(np.concatenate([found[g] for g in parts.groups]))
-                if classes.size < 2 and not exact:
+                if classes.size < 2 and family == "linear":
                     raise ValueError(
                         f"{type(self).__name__}: y holds one class only ({classes!r}); "
                         f"{type(self.estimator).__name__} needs at least 2. Pass data with several "
@@ -692,6 +692,8 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             self.n_recoveries_ = parts.n_recoveries
         finally:
             parts.close()
+        if warm_start:
+            self.estimator_.set_params(warm_start=True)
         if hasattr(self, "feature_names_in_"):  # recorded with n_features_in_ by validate_data
             # the blocks were fitted as arrays: the merged model checks the
             # names of what it predicts on, as if fitted on the DataFrame
@@ -805,9 +807,19 @@ class DataParallel(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                     parts.release(old)
                 score = None
                 if val_groups:
-                    kw = {} if w_val is None else {"sample_weight": w_val}
-                    value = (scorer(model, X_val, y_val, **kw) if X_val is not None
-                             else scorer(Responses(model, lambda name, X: respond(name)), _NoX(), y_val, **kw))
+                    def validation_score(kw):
+                        return (scorer(model, X_val, y_val, **kw) if X_val is not None
+                                else scorer(Responses(model, lambda name, X: respond(name)), _NoX(), y_val, **kw))
+                    try:
+                        value = validation_score({} if w_val is None else {"sample_weight": w_val})
+                    except TypeError as exc:  # a metric (make_scorer's) that takes no sample_weight
+                        if w_val is None or "sample_weight" not in str(exc):
+                            raise
+                        warnings.warn(f"{type(self).__name__}: scoring={self.scoring!r} takes no sample_weight "
+                                      f"({exc}), so the validation scores are not weighted.", UserWarning,
+                                      stacklevel=3)
+                        w_val = None
+                        value = validation_score({})
                     score = _validation.score_number(value, scorer)
                 self.history_.append({"round": r, "score": score, "param_change": change,
                                       "n_samples": int(sum(n_train[g] for g in active) * epochs),

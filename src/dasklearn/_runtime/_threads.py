@@ -22,6 +22,7 @@ _blas_lock = threading.Lock()
 _blas_users = 0  # threads inside one_blas_thread
 _blas_limiter = None  # the limit the first of them set (restored by the last): an ExitStack
 _blas_control = None  # the one thread that sets and restores it (see one_blas_thread)
+_per_thread = False  # not looked for yet (see _per_thread_blas)
 
 
 def _fresh_in_child() -> None:
@@ -66,11 +67,26 @@ def _in_control_thread(fn):
     go (the first one in sets it, the last one out restores it), so one
     thread of its own does both, inside a ``with`` (an ExitStack) that it
     leaves on restoring, giving the control back.  Called with ``_blas_lock``
-    held."""
+    held.  Once the interpreter is exiting (no new thread's work is taken),
+    ``fn`` runs in the calling thread, as a limit set there would."""
     global _blas_control
     if _blas_control is None:
         _blas_control = cf.ThreadPoolExecutor(1, thread_name_prefix="dasklearn-blas")
-    return _blas_control.submit(fn).result()
+    try:
+        future = _blas_control.submit(fn)
+    except RuntimeError:  # cannot schedule new futures after (interpreter) shutdown
+        return fn()
+    return future.result()
+
+
+def _per_thread_blas():
+    """The BLAS libraries whose limits are per thread (OpenMP's threading
+    layer), as a controller, or None (found once)."""
+    global _per_thread
+    if _per_thread is False:
+        found = controller().select(user_api="blas", threading_layer="openmp")
+        _per_thread = found if found.lib_controllers else None
+    return _per_thread
 
 
 def _limit_blas():
@@ -95,8 +111,8 @@ def one_blas_thread():
             _blas_limiter = _in_control_thread(_limit_blas)
         _blas_users += 1
     try:
-        per_thread = controller().select(user_api="blas", threading_layer="openmp")
-        with per_thread.limit(limits=1) if per_thread.lib_controllers else contextlib.nullcontext():
+        per_thread = _per_thread_blas()
+        with per_thread.limit(limits=1) if per_thread is not None else contextlib.nullcontext():
             yield
     finally:
         with _blas_lock:

@@ -309,29 +309,41 @@ def _normal_solve(H, r, intercept):
     Schur complement is the Gram matrix of the centred columns, as
     scikit-learn centres ``X`` before its least-squares solve, so with
     collinear columns the norm minimised is that of the coefficients, as
-    there.  Singular values of the (complement) matrix below ``len(H) * eps``
-    times the largest count as zero (:func:`_lstsq`).
+    there.  Singular values of the matrix below ``len(H) * eps`` times the
+    largest count as zero (:func:`_lstsq`).
 
-    The complement is a difference of the uncentred entries, so its rounding
-    error is ``eps`` times those entries (``n * mean**2`` for a column with a
-    large mean), not times its own largest singular value: the cutoff is
-    taken against the larger of the two.  Against the complement's own scale
-    alone, rounding noise in the directions the centred columns do not span
-    counts as data, and the solve is far from the least-norm one.
+    The complement, though, is a difference of the uncentred entries, and
+    its rounding error along a direction ``u`` is about ``eps`` times
+    ``(sum_i |u_i| sqrt(H_ii)) ** 2`` (``n * mean**2`` for a column with a
+    large mean), which may be far above ``eps`` times its largest
+    eigenvalue: each of its eigenvectors (symmetric) counts when its
+    eigenvalue is above ``len(H) * eps`` times the larger of the two, and
+    when that drops a direction the usual cutoff keeps, the complement is
+    solved in the eigenvectors that count (else as usual).
+    Judged against the largest eigenvalue alone, rounding noise in the
+    directions the centred columns do not span counted as data (far from the
+    least-norm solution); judged against the largest column's rounding for
+    every direction, small columns beside a large-mean one were cut off.
     """
     cond = len(H) * _EPS
     if intercept is None:
         return _lstsq(H, r, cond)
     rest = np.arange(len(H)) != intercept
     h, c = H[intercept, intercept], H[rest, intercept]
-    d = np.empty_like(r)
     H_rest = H[np.ix_(rest, rest)]
     S = H_rest - np.outer(c, c / h)
-    top = np.linalg.norm(S, 2) if S.size else 0.0
-    scale = np.abs(np.diag(H_rest)).max(initial=0.0)
-    if top > 0 and scale > top:
-        cond *= scale / top
-    d[rest] = _lstsq(S, r[rest] - c * (r[intercept] / h), min(cond, 1.0))
+    b = r[rest] - c * (r[intercept] / h)
+    w, U = np.linalg.eigh(S)
+    rounding = (np.abs(U) * np.sqrt(np.abs(np.diag(H_rest)))[:, None]).sum(axis=0) ** 2
+    keep = w > cond * np.maximum(rounding, w.max(initial=0.0))
+    d = np.empty_like(r)
+    if keep.all() or not (w[~keep] > cond * w.max(initial=0.0)).any():
+        # no direction is rounding beyond what the usual cutoff drops: the SVD
+        # solve (:func:`_lstsq`), which splits collinear columns evenly to the
+        # last bits (the eigenvectors do so only to about eps * condition)
+        d[rest] = _lstsq(S, b, cond)
+    else:
+        d[rest] = U[:, keep] @ ((U[:, keep].T @ b) / w[keep])
     d[intercept] = (r[intercept] - c @ d[rest]) / h
     return d
 

@@ -111,28 +111,42 @@ class _ScriptFinder(pickle.Pickler):
 
     def __init__(self):
         super().__init__(_Discard(), protocol=pickle.HIGHEST_PROTOCOL)
-        self.found: dict = {}
+        self.found: dict = {}  # by a name unique in the walk (lambdas share theirs)
 
     def reducer_override(self, obj):
         import types
 
         if isinstance(obj, (types.FunctionType, type)):
             if getattr(obj, "__module__", None) == "__main__":
-                self.found.setdefault(obj.__qualname__, obj)
+                _enter(self.found, obj)
                 return _function_value, (obj.__qualname__,)
             if isinstance(obj, types.FunctionType) and not _named(obj):
                 return _function_value, (obj.__qualname__,)  # hashed by value elsewhere
         return NotImplemented
 
 
-def _names(code) -> set:
-    """The global names a code object (and the code nested in it) reads."""
+def _enter(found: dict, obj) -> None:
+    """Add ``obj`` to ``found`` under its qualified name, numbered after the
+    first (two lambdas are both ``<lambda>``); once only. The walk's order
+    is the same in every run, so the names are too."""
+    if any(v is obj for v in found.values()):
+        return
+    name, k = obj.__qualname__, 1
+    while name in found:
+        name, k = f"{obj.__qualname__}#{k}", k + 1
+    found[name] = obj
+
+
+def _globals_read(code) -> set:
+    """The global names a code object (and the code nested in it) reads
+    (``LOAD_GLOBAL`` / ``LOAD_NAME``; not the attribute names it also lists)."""
+    import dis
     import types
 
-    out = set(code.co_names)
+    out = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
-            out |= _names(c)
+            out |= _globals_read(c)
     return out
 
 
@@ -160,32 +174,26 @@ def _functions_of(obj) -> list:
 
 
 def _with_what_they_use(found: dict) -> dict:
-    """``found`` (the script's functions and classes by name) with what their
-    results depend on in the script as well: the script's base classes, and
-    the functions, classes and values of the script that their code reads
-    by name (a helper a scorer calls, a constant), recursively. Values are
-    entered as ``("value", name)`` keys, holding the value."""
+    """``found`` (the script's functions and classes by name) with the rest
+    of the script's code their results depend on: its base classes, and
+    the functions and classes of the script their code reads as globals (a
+    helper a scorer calls), recursively. (Not the script's other global
+    values: one computed at run time, a start time, would make every run
+    another search.)"""
     import types
 
     out, todo = dict(found), list(found.values())
     while todo:
         obj = todo.pop()
-        if isinstance(obj, type):
-            for base in obj.__mro__[1:]:
-                if base.__module__ == "__main__" and base.__qualname__ not in out:
-                    out[base.__qualname__] = base
-                    todo.append(base)
+        used = [b for b in obj.__mro__[1:] if b.__module__ == "__main__"] if isinstance(obj, type) else []
         for fn in _functions_of(obj):
-            for name in _names(fn.__code__):
-                if name not in fn.__globals__ or fn.__globals__.get("__name__") != "__main__":
-                    continue
-                value = fn.__globals__[name]
-                if isinstance(value, (types.FunctionType, type)):
-                    if getattr(value, "__module__", None) == "__main__" and value.__qualname__ not in out:
-                        out[value.__qualname__] = value
-                        todo.append(value)
-                elif not isinstance(value, types.ModuleType):
-                    out.setdefault(("value", name), value)
+            if fn.__globals__.get("__name__") == "__main__":
+                used += [fn.__globals__[n] for n in _globals_read(fn.__code__) if n in fn.__globals__]
+        for value in used:
+            if isinstance(value, (types.FunctionType, type)) and getattr(value, "__module__", None) == "__main__" \
+                    and not any(v is value for v in out.values()):
+                _enter(out, value)
+                todo.append(value)
     return out
 
 
@@ -206,31 +214,37 @@ def _script_code(part) -> str:
         return ""
     found = _with_what_they_use(finder.found)
     h = hashlib.sha256()
-    for name in sorted(found, key=repr):
-        h.update(repr(name).encode())
-        obj = found[name]
-        h.update((_plain(obj) if isinstance(name, tuple) else repr(_object_code(obj))).encode())
+    for name in sorted(found):
+        h.update(name.encode())
+        h.update(repr(_object_code(found[name])).encode())
     return h.hexdigest()
 
 
 def _plain(value) -> str:
-    """A stable hash of a value of the script read by its code: plain data
-    (numbers, strings, numpy arrays, and containers of them) by value;
-    anything else (a Client, a file) by its type only."""
+    """A stable hash of a class attribute: plain data (numbers, strings,
+    numpy arrays, and containers of them; sets by their sorted members'
+    hashes, whose order would follow the per-process string hashes) by
+    value; anything else (a descriptor, a Client) by its type only."""
     import numbers
 
     import numpy as np
 
-    def is_plain(v, depth=0):
+    def plain(v, depth=0):
+        """``v`` with its sets sorted, or None when it is not plain data."""
         if v is None or isinstance(v, (bool, numbers.Number, str, bytes, np.ndarray, np.generic)):
-            return True
-        if depth < 4 and isinstance(v, (tuple, list, set, frozenset)):
-            return all(is_plain(x, depth + 1) for x in v)
-        if depth < 4 and isinstance(v, dict):
-            return all(is_plain(k, depth + 1) and is_plain(x, depth + 1) for k, x in v.items())
-        return False
+            return ("value", v)
+        if depth < 4 and isinstance(v, (tuple, list, set, frozenset, dict)):
+            items = list(v.items()) if isinstance(v, dict) else list(v)
+            parts = [plain(x, depth + 1) for x in items]
+            if any(p is None for p in parts):
+                return None
+            if isinstance(v, (set, frozenset, dict)):
+                parts = sorted(parts, key=_stable)
+            return (type(v).__name__, tuple(parts))
+        return None
 
-    return _stable(value) if is_plain(value) else f"{type(value).__module__}.{type(value).__qualname__}"
+    kept = plain(value)
+    return _stable(kept) if kept is not None else f"{type(value).__module__}.{type(value).__qualname__}"
 
 
 def _stable(value) -> str:
@@ -351,7 +365,7 @@ class Checkpoint:
                 return []
             # another process created it meanwhile: its header is judged below
         entries, good_end = [], 0
-        with open(self.path, "r+b") as fh, _locked(fh):
+        with open(self.path, "rb") as fh, _locked(fh):  # (a read-only file of a finished search loads)
             first = fh.readline()
             try:
                 header = json.loads(first)
@@ -388,9 +402,10 @@ class Checkpoint:
             # under the lock: another run of this search appends only whole lines,
             # and none between this read and the truncation
             if good_end < os.fstat(fh.fileno()).st_size:
-                fh.truncate(good_end)
-                fh.flush()
-                os.fsync(fh.fileno())
+                with open(self.path, "r+b") as out:
+                    out.truncate(good_end)
+                    out.flush()
+                    os.fsync(out.fileno())
         return entries
 
     def _what_differs(self, header) -> str:
