@@ -196,6 +196,18 @@ def test_a_lambda_scorer_and_a_generator_cv_resume(data, tmp_path):
         search({"acc": other, "plain": "accuracy"}).set_params(refit="acc").fit(X, y)
 
 
+def _run_script(script, ckpt, seed="1"):
+    """Run a user's script (its checkpoint path as argument) in a new process."""
+    return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+
+
+def _resume_in_two_processes(script, ckpt):
+    for seed in ("1", "2"):  # two processes, two string-hash seeds
+        done = _run_script(script, ckpt, seed)
+        assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
 def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
     """After a crash the search runs again in a new process: the fingerprint
     of a script-defined estimator class and a lambda scorer must be the same
@@ -222,12 +234,9 @@ def test_a_script_s_own_class_and_lambda_resume_in_a_new_process(tmp_path):
     ckpt = tmp_path / "s.ckpt"
 
     def run(seed="1"):
-        return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        return _run_script(script, ckpt, seed)
 
-    for seed in ("1", "2"):  # two processes, two string-hash seeds
-        done = run(seed)
-        assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+    _resume_in_two_processes(script, ckpt)
     assert len(ckpt.read_text().splitlines()) == 1 + 4  # the header and 2 x 2 fits, none twice
     # lines added or removed elsewhere in the script: the same search
     script.write_text("# a comment\n\n" + script.read_text().replace("import sys\n", "import sys\n\n\n"))
@@ -302,12 +311,9 @@ def test_a_script_s_distributions_resume_and_its_code_is_followed_past_a_lambda(
     script.write_text(_EDITABLE_SCRIPT)
 
     def run(seed="1"):
-        return subprocess.run([sys.executable, str(script), str(ckpt)], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
+        return _run_script(script, ckpt, seed)
 
-    for seed in ("1", "2"):  # two processes, two string-hash seeds
-        done = run(seed)
-        assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+    _resume_in_two_processes(script, ckpt)
     assert len(ckpt.read_text().splitlines()) == 1 + 4  # resumed in the second process: no fit twice
     for old, new in [("(p == y).mean() * SCALE", "(p != y).mean() * SCALE"),  # a helper's code
                      ("X + self.SHIFT", "X - self.SHIFT"),  # a base class's method

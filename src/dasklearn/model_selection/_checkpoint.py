@@ -125,16 +125,17 @@ class _ScriptFinder(pickle.Pickler):
         return NotImplemented
 
 
-def _enter(found: dict, obj) -> None:
+def _enter(found: dict, obj) -> bool:
     """Add ``obj`` to ``found`` under its qualified name, numbered after the
-    first (two lambdas are both ``<lambda>``); once only. The walk's order
-    is the same in every run, so the names are too."""
+    first (two lambdas are both ``<lambda>``); once only (False when it was
+    there). The walk's order is the same in every run, so the names are too."""
     if any(v is obj for v in found.values()):
-        return
+        return False
     name, k = obj.__qualname__, 1
     while name in found:
         name, k = f"{obj.__qualname__}#{k}", k + 1
     found[name] = obj
+    return True
 
 
 def _globals_read(code) -> set:
@@ -191,8 +192,7 @@ def _with_what_they_use(found: dict) -> dict:
                 used += [fn.__globals__[n] for n in _globals_read(fn.__code__) if n in fn.__globals__]
         for value in used:
             if isinstance(value, (types.FunctionType, type)) and getattr(value, "__module__", None) == "__main__" \
-                    and not any(v is value for v in out.values()):
-                _enter(out, value)
+                    and _enter(out, value):
                 todo.append(value)
     return out
 
