@@ -107,6 +107,50 @@ def test_persisted_blocks_are_placed_where_they_are(client):
     assert_array_equal(model.estimator_.coef_, reference.estimator_.coef_)  # where the groups are: no matter
 
 
+def _slow_part(i, X, y):
+    import time
+
+    time.sleep(0.3)  # long enough for dask's work stealing to consider the task
+    return X, y
+
+
+def _rows_here(parts):
+    return sum(len(X) for X, _ in parts)
+
+
+def test_a_busy_workers_blocks_are_not_taken_by_the_idle_one(client):
+    """A group's tasks are pinned to its worker strictly: while that worker
+    is busy (another task holds its thread), the idle one does not steal
+    them, which would move their blocks and leave the parts elsewhere than
+    the placement says (before: dask's work stealing took loosely pinned
+    tasks, and the blocks they read, to the idle worker)."""
+    import time
+
+    from distributed import wait
+
+    workers = sorted(client.nthreads())
+    n_blocks, rows = 8, 2_000
+    X_np, y_np = (a.compute() for a in _classification(n=n_blocks * rows, chunks=rows))
+    where = [workers[0]] * (n_blocks // 2) + [workers[1]] * (n_blocks // 2)
+    Xf = [client.submit(np.array, X_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    yf = [client.submit(np.array, y_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    wait(Xf + yf)
+    X = da.Array({("X-busy", i, 0): f for i, f in enumerate(Xf)}, "X-busy",
+                 chunks=((rows,) * n_blocks, (X_np.shape[1],)), dtype=X_np.dtype)
+    y = da.Array({("y-busy", i): f for i, f in enumerate(yf)}, "y-busy",
+                 chunks=((rows,) * n_blocks,), dtype=y_np.dtype)
+    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    busy = client.submit(time.sleep, 3, workers=[workers[1]], allow_other_workers=False, pure=False)
+    with partitions.place_blocks([X, y], _slow_part, n_groups=2) as parts:
+        busy.result()
+        assert parts.placement() == {workers[0]: [0, 1, 2, 3], workers[1]: [4, 5, 6, 7]}
+        assert {i: w for i, ws in parts.locations().items() for w in ws} == dict(enumerate(where))
+        assert parts.run(_rows_here, {0: (), 1: ()}) == {0: 4 * rows, 1: 4 * rows}
+    source = {f.key for f in Xf + yf}
+    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
+    assert [k for keys in logs.values() for k in keys if k in source] == []
+
+
 # --------------------------------------------------- naive Bayes: exact
 @pytest.mark.parametrize("make, transform", [
     (GaussianNB, None),

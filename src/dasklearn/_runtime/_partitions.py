@@ -47,10 +47,19 @@ Worker loss
     seconds raises :class:`~dasklearn._runtime._cluster.WorkersLost` (the
     waits of :mod:`._cluster`, shared by every runtime).
 
-    Tasks are restricted to their group's worker *loosely*
-    (``allow_other_workers=True``): the scheduler runs them there whenever
-    that worker is running, and elsewhere only when it is gone or paused. So
-    even a loss between two checks cannot make a task wait forever.
+    A group's tasks and its parts' tasks are pinned to its worker *strictly*
+    (``allow_other_workers=False``), as :mod:`._blocks` pins its tasks: with
+    loose restrictions dask's work stealing may hand a task of a busy worker
+    to an idle one, which then fetches the blocks (or the parts) the task
+    reads, and a part would end up elsewhere than ``worker_of`` says. A
+    persisted array's blocks are given to the parts' tasks as their Futures,
+    so nothing else reads them. A task pinned to a worker that has left
+    never runs: the waits notice the worker's absence (or the lost futures)
+    at their next check and place the group again, as above. The parts'
+    lineage (computing a block of lazy input) is pinned *loosely*: it runs on
+    the part's worker, and a lineage task the scheduler still holds from an
+    earlier placement, pinned to a worker since lost, runs elsewhere instead
+    of never.
 
 Without a distributed Client the blocks are computed here and the groups
 ("virtual workers") run on threads.
@@ -243,23 +252,51 @@ def check_known_rows(arrays, owner: str = "") -> None:
         )
 
 
+def _persisted_blocks(a) -> list | None:
+    """The Future of each row block of ``a``, if ``a`` is persisted as
+    ``persist`` leaves it (each row block a Future in its graph); else None.
+    Checked without expanding a lazy graph."""
+    from distributed import Future
+
+    from dasklearn._runtime._compute import _holds_futures
+
+    if not _holds_futures([a]):
+        return None
+    graph = a.__dask_graph__()
+    futures = []
+    for row in a.__dask_keys__():
+        value = graph.get(row[0] if isinstance(row, list) else row)  # (callers use one column block)
+        if not isinstance(value, Future):
+            return None
+        futures.append(value)
+    return futures
+
+
 class _PartMaker:
     """Builds the delayed part of block ``i`` (under a fresh key on every call)."""
 
     def __init__(self, arrays, prepare, prepare_args):
         self.arrays = arrays
+        # A persisted array's blocks are passed as their Futures (no alias
+        # task between: one that dask's work stealing could move); others
         # unoptimised: X and y sliced from one generated block keep sharing it
-        self._blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
+        self._blocks = [_persisted_blocks(a) or a.to_delayed(optimize_graph=False).ravel() for a in arrays]
         self._prepare = prepare
         self._args = tuple(prepare_args)
         self._token = uuid.uuid4().hex
 
-    def __call__(self, i: int, version: int):
+    def __call__(self, i: int, version: int, worker: str | None = None):
+        """With ``worker``, the part's task is pinned there strictly (its lineage is not)."""
+        import contextlib
+
         import dask
 
-        return dask.delayed(self._prepare, pure=False)(
-            i, *(b[i] for b in self._blocks), *self._args,
-            dask_key_name=f"dasklearn-part-{self._token}-{i}-{version}")
+        pin = (dask.annotate(workers=[worker], allow_other_workers=False) if worker is not None
+               else contextlib.nullcontext())
+        with pin:
+            return dask.delayed(self._prepare, pure=False)(
+                i, *(b[i] for b in self._blocks), *self._args,
+                dask_key_name=f"dasklearn-part-{self._token}-{i}-{version}")
 
 
 def _identity(x):
@@ -281,10 +318,11 @@ class Held:
         The object (do not change it in place).
     """
 
-    def __init__(self, value, future=None, shared=False):
+    def __init__(self, value, future=None, shared=False, worker=None):
         self.value = value
         self._future = future
         self._shared = shared
+        self._worker = worker  # a kept result's worker (its task was pinned there)
 
     def __repr__(self):
         where = "everywhere" if self._shared else "on one worker"
@@ -416,21 +454,9 @@ class _DistributedPartitions(Partitions):
         once X's blocks are computed. Empty for other input (X rechunked,
         sliced or converted after persisting, DataFrames), which is placed
         round robin. Which worker holds which group never changes the results."""
-        from distributed import Future
-
-        from dasklearn._runtime._compute import _holds_futures
-
-        X = self._make_part.arrays[0]
-        if not _holds_futures([X]):  # (checked without expanding a lazy graph)
+        futures = _persisted_blocks(self._make_part.arrays[0])
+        if futures is None:
             return {}
-        graph = X.__dask_graph__()
-        futures = []
-        for row in X.__dask_keys__():
-            key = row[0] if isinstance(row, list) else row
-            value = graph.get(key)
-            if not isinstance(value, Future):
-                return {}
-            futures.append(value)
         try:
             wait_on_cluster(self.client, futures)  # (a persist still running: where it ends)
             who = self.client.who_has(futures)
@@ -447,13 +473,14 @@ class _DistributedPartitions(Partitions):
     def _parts_ok(self, g: int) -> bool:
         return all(i in self._futures and self._futures[i].status == "finished" for i in self.blocks[g])
 
-    def _wait(self, futures: dict[Hashable, list], where: dict[Hashable, str | None]):
+    def _wait(self, futures: dict[Hashable, list], where: dict[Hashable, tuple]):
         """Wait until every tag's futures finish or some tag is lost.
 
-        Returns ``(done, lost)``: tags whose futures all finished, and tags
-        lost with a worker (their worker left, a future or the data it needs
-        was lost or cancelled). Returns as soon as a tag is lost. A task's own
-        error is raised.
+        ``where``: the workers each tag's tasks need (strictly pinned there,
+        or reading parts held there only). Returns ``(done, lost)``: tags
+        whose futures all finished, and tags lost with a worker (one of its
+        workers left, a future or the data it needs was lost or cancelled).
+        Returns as soon as a tag is lost. A task's own error is raised.
         """
         from distributed import wait
 
@@ -475,7 +502,7 @@ class _DistributedPartitions(Partitions):
                         if f.status == "error" and not lost_with_worker(f):
                             f.result()  # raises the task's own error, with its traceback
                     lost.add(tag)
-                elif any(lost_with_worker(f, recomputable=True) for f in fs) or where.get(tag) not in alive:
+                elif any(lost_with_worker(f, recomputable=True) for f in fs) or not set(where[tag]) <= alive:
                     lost.add(tag)
                 elif states == {"finished"}:
                     done.add(tag)
@@ -509,21 +536,25 @@ class _DistributedPartitions(Partitions):
         # graph arrives: the scheduler then forgets their lineage too, and the
         # new graphs make fresh tasks. (A lineage task left restricted to a
         # dead worker could otherwise be reused, and one that became
-        # "no-worker" while no worker was running never runs again, even with
-        # loose restrictions.)
+        # "no-worker" while no worker was running never runs again.)
         self._cancel(self._futures.pop(i, None) for g in target if g not in movable for i in self.blocks[g])
         submitted: dict[int, list] = {}
         for g, dst in target.items():
-            kw = dict(workers=[dst], allow_other_workers=True)
             if g in movable:  # whole parts move: one transfer each
-                submitted[g] = [self.client.submit(_identity, self._futures[i], pure=False,
-                                                   key=f"dasklearn-part-moved-{uuid.uuid4().hex}-{i}-{v}", **kw)
+                submitted[g] = [self.client.submit(_identity, self._futures[i], pure=False, workers=[dst],
+                                                   key=f"dasklearn-part-moved-{uuid.uuid4().hex}-{i}-{v}")
                                 for i in self.blocks[g]]
-            else:  # computed again from the graph, on the new worker
+            else:  # computed again from the graph, on the new worker: each part's task pinned
+                # there strictly, its lineage loosely (a lineage task shared with the parts
+                # of another group or placement keeps its first pin, which may name a lost
+                # worker: strictly pinned, it would then never run)
                 self.worker_of[g] = None
-                submitted[g] = self.client.compute([self._make_part(i, v) for i in self.blocks[g]], **kw)
+                submitted[g] = self.client.compute([self._make_part(i, v, dst) for i in self.blocks[g]],
+                                                   workers=[dst], allow_other_workers=True)
+        # a part moving is read from its old worker, where its task was pinned
+        need = {g: (dst, self.worker_of[g]) if g in movable else (dst,) for g, dst in target.items()}
         try:
-            done, lost = self._wait(submitted, where=target)
+            done, lost = self._wait(submitted, where=need)
         except BaseException:
             self._cancel(f for fs in submitted.values() for f in fs)
             raise
@@ -601,13 +632,20 @@ class _DistributedPartitions(Partitions):
             return arg._future
         return arg.value  # a lost kept result: sent with the task
 
-    def _submit(self, fn, g, args):
+    def _submit(self, fn, g, args) -> tuple[Any, tuple[str, ...]]:
+        """The task's future, and the workers it needs: its group's, and
+        those of the kept results it reads (were one of them lost, the
+        scheduler could only compute it again on its own, pinned, worker)."""
         name = getattr(fn, "__name__", "task").strip("_")
         parts = [self._futures[i] for i in self.blocks[g]]
+        resolved = [self._resolve(a) for a in args]
+        need = {self.worker_of[g]} | {a._worker for a, r in zip(args, resolved)
+                                      if isinstance(a, Held) and a._worker is not None and r is a._future}
         with closed_says_so(self.client):
-            return self.client.submit(fn, parts, *(self._resolve(a) for a in args), pure=False,
-                                      workers=[self.worker_of[g]], allow_other_workers=True,
-                                      key=f"dasklearn-{name}-{uuid.uuid4().hex}")
+            future = self.client.submit(fn, parts, *resolved, pure=False,
+                                        workers=[self.worker_of[g]], allow_other_workers=False,
+                                        key=f"dasklearn-{name}-{uuid.uuid4().hex}")
+        return future, tuple(sorted(need))
 
     def _gather(self, futures: dict) -> tuple[dict, set]:
         """Values of ``futures`` (finished); tags whose value was lost meanwhile.
@@ -636,14 +674,15 @@ class _DistributedPartitions(Partitions):
 
     def run(self, fn, args_by_group, keep=False):
         self._ensure_placed()
-        pending = {g: self._submit(fn, g, args) for g, args in args_by_group.items()}
+        pending, need = {}, {}
+        for g, args in args_by_group.items():
+            pending[g], need[g] = self._submit(fn, g, args)
         finished: dict[int, Any] = {}
         values: dict[int, Any] = {}
         losses = 0
         try:
             while pending:
-                done, lost = self._wait({g: [f] for g, f in pending.items()},
-                                        where={g: self.worker_of[g] for g in pending})
+                done, lost = self._wait({g: [f] for g, f in pending.items()}, where=need)
                 got, gone = self._gather({g: pending[g] for g in done})
                 for g, v in got.items():
                     values[g] = v
@@ -664,7 +703,7 @@ class _DistributedPartitions(Partitions):
                         lost.add(g)
                         self._cancel([pending.pop(g)])
                 for g in lost:
-                    pending[g] = self._submit(fn, g, args_by_group[g])
+                    pending[g], need[g] = self._submit(fn, g, args_by_group[g])
         except BaseException:
             self._cancel(pending.values())
             raise
@@ -672,7 +711,7 @@ class _DistributedPartitions(Partitions):
             for f in finished.values():
                 f.release()
             return values
-        out = {g: Held(values[g], finished[g]) for g in values}
+        out = {g: Held(values[g], finished[g], worker=self.worker_of[g]) for g in values}
         self._held.update(out.values())
         if losses:  # a result may have been lost after it was fetched: keep the copy here only
             self._refresh_held(self._alive())
