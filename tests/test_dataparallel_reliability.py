@@ -217,3 +217,35 @@ def test_cli_cluster_by_address_gives_the_local_cluster_model(client, cli_cluste
         assert set(fitted.partitions_) == set(remote.nthreads())  # it ran there
     _assert_same_fit(fitted, local)
     assert np.isfinite(fitted.estimator_.coef_).all()
+
+
+def _pair(i, X, y):
+    return X, y
+
+
+def _rows_plus(parts, extra=0):
+    return sum(len(X) for X, _ in parts) + extra
+
+
+def test_a_kept_result_whose_worker_left_is_sent_from_here(client):
+    """A result kept on its worker (``run(keep=True)``, as an MLP's group
+    model between rounds) is read by its group after the group moved to a
+    worker that joined (which so gets a copy), then its own worker retires:
+    the next task reading it gets it from the copy here (before: every
+    attempt was judged lost with the retired worker, and the call raised
+    WorkersLost)."""
+    client.wait_for_workers(2, timeout=60)
+    first = sorted(client.nthreads())[0]
+    client.retire_workers([a for a in client.nthreads() if a != first])
+    X, y = _data(n=4_000)
+    with partitions.place_blocks([X, y], _pair, n_groups=2) as parts:
+        assert parts.placement() == {first: [0, 1, 2, 3]}
+        kept = parts.run(_rows_plus, {0: (), 1: ()}, keep=True)
+        client.cluster.scale(len(client.cluster.worker_spec) + 1)  # (the retired one is still in the spec)
+        client.wait_for_workers(2, timeout=60)
+        assert parts.run(_rows_plus, {g: (h,) for g, h in kept.items()}) == {0: 4_000, 1: 4_000}
+        moved = [g for g, w in parts.worker_of.items() if w != first]
+        assert len(moved) == 1  # one group went to the new worker, with a copy of its kept result
+        client.retire_workers([first])
+        assert parts.run(_rows_plus, {g: (h,) for g, h in kept.items()}) == {0: 4_000, 1: 4_000}
+        assert parts.n_recoveries >= 1

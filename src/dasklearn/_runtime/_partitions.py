@@ -23,8 +23,8 @@ Placement
     ``persist`` left them), so that the most rows stay where they are, each
     worker taking an even share of the groups; else round robin over the
     workers sorted by address. Which
-    worker holds which group never changes what is computed. Without a
-    worker loss a part never moves after placement.
+    worker holds which group never changes what is computed. A part moves
+    after placement only when a worker is lost or joins (see below).
 
 Worker loss
     Every wait on the cluster is a short loop that also checks the
@@ -55,11 +55,13 @@ Worker loss
     persisted array's blocks are given to the parts' tasks as their Futures,
     so nothing else reads them. A task pinned to a worker that has left
     never runs: the waits notice the worker's absence (or the lost futures)
-    at their next check and place the group again, as above. The parts'
-    lineage (computing a block of lazy input) is pinned *loosely*: it runs on
-    the part's worker, and a lineage task the scheduler still holds from an
-    earlier placement, pinned to a worker since lost, runs elsewhere instead
-    of never.
+    at their next check and place the group again, as above; a worker
+    *paused* for memory holds its group's tasks until it resumes (or its
+    nanny restarts it). The parts' lineage (computing a block of lazy input)
+    is pinned *loosely*: it runs on the part's worker (work stealing may
+    still move one of its tasks: then only what that task computes moves),
+    and a lineage task the scheduler still holds from an earlier placement,
+    pinned to a worker since lost, runs elsewhere instead of never.
 
 Without a distributed Client the blocks are computed here and the groups
 ("virtual workers") run on threads.
@@ -620,12 +622,19 @@ class _DistributedPartitions(Partitions):
     def _scatter(self, value):
         return scatter(self.client, [value])[0]
 
-    def _resolve(self, arg):
+    def _resolve(self, arg, alive):
         if not isinstance(arg, Held):
             return arg
         f = arg._future
         if f is not None and f.status == "finished":
-            return f
+            if arg._shared or arg._worker in alive:
+                return f
+            # a kept result whose worker left (a retired worker's data lives on
+            # elsewhere): sent from the copy here, for were the placed copy lost
+            # too, only that worker could compute it again
+            self._cancel([f])
+            arg._future = None
+            return arg.value
         if arg._shared:  # placed again from the copy here, on every worker
             self._cancel([f])
             arg._future = self._scatter(arg.value)
@@ -638,7 +647,8 @@ class _DistributedPartitions(Partitions):
         scheduler could only compute it again on its own, pinned, worker)."""
         name = getattr(fn, "__name__", "task").strip("_")
         parts = [self._futures[i] for i in self.blocks[g]]
-        resolved = [self._resolve(a) for a in args]
+        alive = set(_nthreads(self.client))
+        resolved = [self._resolve(a, alive) for a in args]
         need = {self.worker_of[g]} | {a._worker for a, r in zip(args, resolved)
                                       if isinstance(a, Held) and a._worker is not None and r is a._future}
         with closed_says_so(self.client):
