@@ -485,11 +485,17 @@ def test_a_resumed_search_runs_its_failed_fits_again(data, tmp_path):
         warnings.simplefilter("ignore", FitFailedWarning)
         first = search.fit(X, y).cv_results_["mean_test_score"]
     assert np.isfinite(first[0]) and np.isnan(first[1])
+    assert len(path.read_text().splitlines()) == 1 + 3  # the header and the fits that succeeded
+    with warnings.catch_warnings():  # failing again: run again, and the file does not grow
+        warnings.simplefilter("ignore", FitFailedWarning)
+        again = search.fit(X, y).cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(again, first)
+    assert len(path.read_text().splitlines()) == 1 + 3
     flag.unlink()
     resumed = search.fit(X, y).cv_results_["mean_test_score"]
     fresh = GridSearchCV(_FailsWhileFlagged(flag=str(flag)), {"alpha": [1e-4, 1e-2]}, cv=3).fit(X, y)
     np.testing.assert_array_equal(resumed, fresh.cv_results_["mean_test_score"])
-    assert len(path.read_text().splitlines()) == 1 + 6 + 3  # the failed fits' records, then their new ones
+    assert len(path.read_text().splitlines()) == 1 + 3 + 3  # then the fits that failed before
 
 
 def _two_metrics(est, X, y):

@@ -14,7 +14,7 @@ leaves either no checkpoint or a complete header, and of two searches that
 create the same file at once only one does (the other reads its header).
 
 Two kinds share the format: ``kind="search"`` (GridSearchCV /
-RandomizedSearchCV: one record per finished (candidate, split) fit) and
+RandomizedSearchCV: one record per successful (candidate, split) fit) and
 ``kind="adaptive"`` (the adaptive searches: one record per scored round of a
 model, with the model's state; see :class:`AdaptiveCheckpoint`).
 """

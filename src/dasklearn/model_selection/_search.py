@@ -566,7 +566,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         if ckpt is not None:
             for entry in ckpt.load():
                 # a fit that failed runs again: its cause (memory, a module since
-                # fixed) may be gone; its new record is appended after the old one
+                # fixed) may be gone (failures are not recorded now; older files have them)
                 failed = entry["r"].get("error") is not None
                 records[entry["c"] * n_splits + entry["s"]] = None if failed else entry["r"]
         progress = Progress(len(candidates) * n_splits, "fits", self.verbose >= 1)
@@ -621,8 +621,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             progress.advance(len(idx))
             if early is not None:
                 early.observe([(items[i][0], items[i][1], r) for i, r in zip(idx, recs)])
-            if ckpt is not None:
-                ckpt.append([{"c": items[i][0], "s": items[i][1], "r": r} for i, r in zip(idx, recs)])
+            if ckpt is not None:  # failed fits run again on resuming: recording them would only grow the file
+                ckpt.append([{"c": items[i][0], "s": items[i][1], "r": r} for i, r in zip(idx, recs)
+                             if r["error"] is None])
 
         # phase = split (a batch's items share their folds), group = candidate
         # (its fits take alike): each split's fits go longest first
@@ -799,8 +800,9 @@ class GridSearchCV(BaseSearchCV):
     n_grid_points : int, default=5
         Number of quantiles taken from each distribution in ``param_grid``.
     checkpoint : str or path-like, default=None
-        File recording every finished (candidate, split) fit as it completes
-        (appended and fsynced; a crash mid-write loses at most that line).
+        File recording every successful (candidate, split) fit as it
+        completes (appended and fsynced; a crash mid-write loses at most that
+        line; failed fits are not recorded: they run again on resuming).
         Running the same search (same arguments and data) with the same
         file resumes it: recorded fits are not run again, and cv_results_
         equals an uninterrupted run. A file written by a different search,
