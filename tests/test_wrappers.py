@@ -574,6 +574,38 @@ def test_parallel_post_fit_partial_fit_continues_in_memory(client):
     assert not hasattr(ParallelPostFit(LogisticRegression()), "partial_fit")
 
 
+def test_parallel_post_fit_partial_fit_continues_a_prefitted_estimator(client):
+    """A fitted estimator wrapped, then partial_fit: it continues from what
+    it learned, as in dask-ml and a plain loop (before: a fresh clone, which
+    threw the trained model away), and the given estimator is not changed."""
+    X, y = _data(n_blocks=3, rows=100)
+    Xn, yn = X.compute(), y.compute()
+    pretrained = SGDClassifier(random_state=0).fit(Xn[:250], yn[:250])
+    before = pretrained.coef_.copy()
+    wrapped = ParallelPostFit(pretrained).partial_fit(X[250:], y[250:])
+    loop = clone(pretrained).fit(Xn[:250], yn[:250]).partial_fit(Xn[250:], yn[250:])
+    assert_array_equal(wrapped.coef_, loop.coef_)
+    assert_array_equal(pretrained.coef_, before) and wrapped.estimator_ is not pretrained
+
+
+class _ForgetsReturnSelf(SGDClassifier):
+    def fit(self, X, y, **kw):
+        super().fit(X, y, **kw)
+
+    def partial_fit(self, X, y, **kw):
+        super().partial_fit(X, y, **kw)
+
+
+def test_parallel_post_fit_does_not_need_fit_to_return_self(client):
+    """scikit-learn's meta-estimators ignore what fit returns; so does the wrapper
+    (before: 'vars() argument must have __dict__ attribute')."""
+    X, y = _data(n_blocks=3, rows=100)
+    Xn, yn = X.compute(), y.compute()
+    for fitted in (ParallelPostFit(_ForgetsReturnSelf(random_state=0)).fit(X, y),
+                   ParallelPostFit(_ForgetsReturnSelf(random_state=0)).partial_fit(Xn, yn, classes=[0, 1])):
+        assert isinstance(fitted.estimator_, _ForgetsReturnSelf) and fitted.coef_.shape == (1, Xn.shape[1])
+
+
 # ------------------------------------------------- scikit-learn's own checks
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("wrapper", [Incremental(SGDClassifier(random_state=0), random_state=0),

@@ -237,3 +237,35 @@ def test_a_pandas_probability_meta_of_another_width_takes_one_column_per_class()
     on_frame = fitted.predict_proba(frame)
     assert list(on_frame.columns) == [0, 1]
     np.testing.assert_allclose(on_frame.compute().to_numpy(), fitted.estimator_.predict_proba(XN))
+
+
+def test_a_meta_of_the_wrong_shape_is_refused_naming_the_meta():
+    """A declared meta whose shape the output does not have: a ValueError
+    naming the meta and the shape to declare (before: a broadcast error, an
+    IndexError, or a dask array claiming a wrong shape)."""
+    from sklearn.decomposition import PCA
+
+    frame = dd.from_dask_array(X, columns=[f"c{i}" for i in range(6)])
+    pca = ParallelPostFit(PCA(2), transform_meta=np.empty((0, 5))).fit(XN)
+    with pytest.raises(ValueError, match=re.escape("transform_meta declares an output of shape (n_rows, 5), but "
+                                                   "PCA.transform gives shape (n_rows, 2)")):
+        pca.transform(X).compute()
+    frame_meta = ParallelPostFit(LogisticRegression(), predict_meta=pd.DataFrame({"p": []})).fit(frame.compute(), YN)
+    with pytest.raises(ValueError, match=re.escape("predict_meta=np.empty(0, dtype=...)")):
+        frame_meta.predict(frame).compute()
+
+
+def test_metas_that_declare_only_a_dtype():
+    """dask's ``meta=np.array([])`` idiom for a 2-D transform, and a 2-D empty
+    meta for predict, name the type and dtype; the shape is learned (dask-ml
+    accepts both). predict_log_proba follows predict_proba_meta's dtype."""
+    from sklearn.decomposition import PCA
+
+    pca = ParallelPostFit(PCA(2), transform_meta=np.array([])).fit(XN)
+    out = pca.transform(X)
+    assert out.shape == (600, 2)
+    np.testing.assert_allclose(out.compute(), PCA(2).fit(XN).transform(XN), rtol=1e-12, atol=1e-12)
+    lr = ParallelPostFit(LogisticRegression(), predict_meta=np.array([[]], dtype=np.int64)).fit(XN, YN)
+    np.testing.assert_array_equal(lr.predict(X).compute(), LogisticRegression().fit(XN, YN).predict(XN))
+    lp = ParallelPostFit(LogisticRegression(), predict_proba_meta=np.empty((0, 2), np.float32)).fit(XN, YN)
+    assert lp.predict_log_proba(X).dtype == np.float32 and lp.predict_log_proba(X).compute().dtype == np.float32

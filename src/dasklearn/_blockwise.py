@@ -135,7 +135,26 @@ def _call(block, est, method, empty, declared=None):
     if block.shape[0] == 0:
         return empty
     out = np.asarray(getattr(est, method)(block))
-    return out if declared is None else _as_declared(out, empty, declared)
+    if declared is None:
+        return out
+    if out.shape[1:] != empty.shape[1:]:
+        _shape_differs(est, method, declared, empty.shape[1:], out)
+    return _as_declared(out, empty, declared)
+
+
+def _shape_differs(est, method, name, declared_tail, out):
+    """A block's output is not of the shape a declared meta said."""
+    def form(tail):
+        return f"(n_rows, {tail[0]})" if len(tail) == 1 else "(n_rows,)" if not tail else str(("n_rows",) + tail)
+
+    got = out.shape[1:]
+    fix = (f"np.empty((0, {got[0]}), dtype=...)" if len(got) == 1 else "np.empty(0, dtype=...)" if not got
+           else "a meta of that shape")
+    raise ValueError(
+        f"{name} declares an output of shape {form(tuple(declared_tail))}, but {type(est).__name__}.{method} "
+        f"gives shape {form(tuple(got))} on a block. Declare {name}={fix}, or leave {name}=None to learn "
+        "the output from one row."
+    )
 
 
 def _call_frame(part, est, method, meta, declared=None):
@@ -144,6 +163,10 @@ def _call_frame(part, est, method, meta, declared=None):
     if len(part) == 0:
         return meta.set_axis(part.index[:0])
     out = getattr(est, method)(part)
+    if declared is not None:
+        width = () if meta.ndim == 1 else (len(meta.columns),)
+        if np.shape(out)[1:] != width:
+            _shape_differs(est, method, declared, width, np.asarray(out))
     if isinstance(meta, pd.DataFrame) and isinstance(out, pd.DataFrame):
         out = out.set_axis(part.index)  # a pandas output keeps its columns and their dtypes
         if declared is not None and len(out.columns) == len(meta.columns):
@@ -205,6 +228,7 @@ def _cast_values(values, dtype, name):
 
 
 _WIDTH_FROM_CLASSES = ("predict_proba", "predict_log_proba")
+_WIDE = ("transform", "fit_transform")  # outputs of one column per output feature
 
 
 def _sample_from_meta(est, method, X, meta):
@@ -233,12 +257,16 @@ def _sample_from_meta(est, method, X, meta):
     if hasattr(meta, "iloc"):
         return meta.iloc[:0]
     meta = np.asarray(meta)
-    if meta.ndim == 2 and meta.shape[1] == 0:
+    if (meta.ndim == 2 and meta.shape[1] == 0) or (meta.ndim == 1 and method in _WIDE):
+        # the shape not declared (dask's ``meta=np.array([])`` idiom names a type and dtype):
+        # the output feature names' count, else one row's output
         try:
-            width = len(est.get_feature_names_out())
-        except Exception:  # no names to count: one row tells
-            width = np.asarray(_sample_output(est, method, X)).shape[1]
-        return np.empty((0, width), dtype=meta.dtype)
+            tail = (len(est.get_feature_names_out()),) if method in _WIDE else None
+        except Exception:  # no names to count
+            tail = None
+        if tail is None:
+            tail = np.shape(_sample_output(est, method, X))[1:]
+        return np.empty((0,) + tuple(tail), dtype=meta.dtype)
     return np.empty((0,) + meta.shape[1:], dtype=meta.dtype)
 
 

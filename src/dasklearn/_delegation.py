@@ -118,8 +118,9 @@ class DelegateMixin:
 
     def _declared_meta(self, method):
         """``(parameter name, output meta)`` the user declared for ``method``,
-        or None (the output is then learned from one row)."""
-        name = self._METAS.get(method)
+        or None (the output is then learned from one row). ``predict_log_proba``
+        takes ``predict_proba``'s (same classes, same dtype), as in dask-ml."""
+        name = self._METAS.get("predict_proba" if method == "predict_log_proba" else method)
         meta = None if name is None else getattr(self, name, None)
         if meta is None:
             return None

@@ -164,7 +164,8 @@ def _fit_task(est, X, y, fit_params):
     from dasklearn._runtime._model_kernels import one_at_a_time_if_seeded_globally
 
     with one_at_a_time_if_seeded_globally(est):
-        return est.fit(X, y, **fit_params)
+        est.fit(X, y, **fit_params)
+    return est  # (not fit's return value: an estimator may forget ``return self``)
 
 
 class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
@@ -254,16 +255,23 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     def _fitted(self, method):
         """``estimator_``; before any fit, the given estimator if it is fitted
         (and this wrapper predicts with pre-fitted estimators)."""
-        if not hasattr(self, "estimator_") and self._uses_a_prefitted_estimator:
-            from sklearn.exceptions import NotFittedError
-
-            try:
-                check_is_fitted(self.estimator)
-            except (NotFittedError, TypeError):
-                pass
-            else:
-                return self.estimator
+        if not hasattr(self, "estimator_"):
+            prefitted = self._fitted_given()
+            if prefitted is not None:
+                return prefitted
         return super()._fitted(method)
+
+    def _fitted_given(self):
+        """The given estimator if it is fitted and this wrapper uses pre-fitted estimators, else None."""
+        if not self._uses_a_prefitted_estimator:
+            return None
+        from sklearn.exceptions import NotFittedError
+
+        try:
+            check_is_fitted(self.estimator)
+        except (NotFittedError, TypeError):
+            return None
+        return self.estimator
 
     # -- validation ----------------------------------------------------------
     def _check_estimator(self):
@@ -351,8 +359,11 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
     @available_if(lambda self: hasattr(self.estimator, "partial_fit"))
     def partial_fit(self, X, y=None, **fit_params):
         """One ``partial_fit`` call of the estimator on the whole of ``X`` in
-        memory, continuing from the current model (a clone of ``estimator``
-        at the first call), as dask-ml's ParallelPostFit does.
+        memory, continuing from the current model, as dask-ml's
+        ParallelPostFit does. At the first call that is a copy of
+        ``estimator``: a fitted estimator continues from what it learned (the
+        model that ``predict`` used until then), an unfitted one starts
+        afresh (a clone).
 
         A dask input is computed here first, so it must fit in memory; to
         train on data larger than memory, block by block, use
@@ -375,10 +386,15 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_before_fit()
         _check_same_rows(X, y, type(self).__name__)
-        est = self.estimator_ if hasattr(self, "estimator_") else clone(self.estimator)
+        if hasattr(self, "estimator_"):
+            est = self.estimator_
+        else:
+            prefitted = self._fitted_given()
+            est = copy.deepcopy(prefitted) if prefitted is not None else clone(self.estimator)
         names = list(fit_params)
         X, y, *values = _blockwise.compute_here(X, y, *(fit_params[k] for k in names))
-        self._record_fitted(est.partial_fit(X, y, **dict(zip(names, values))))
+        est.partial_fit(X, y, **dict(zip(names, values)))
+        self._record_fitted(est)
         return self
 
     # -- delegation to the fitted estimator ----------------------------------
