@@ -82,5 +82,7 @@ def test_unknown_parameter_rejected_with_suggestion():
     check_param_names(pipe, [{"sgdclassifier__alpha": 1.0}])
     with pytest.raises(ValueError, match=r"Did you mean.*sgdclassifier__alpha"):
         check_param_names(pipe, [{"sgd__alpha": 1.0}])
+    with pytest.raises(ValueError, match=r"Did you mean one of \['sgdclassifier__alpha'\]"):
+        check_param_names(pipe, [{"alpha": 1.0}])  # a step's parameter without the step's prefix
     # a step replaced by the candidate brings its own parameters
     check_param_names(pipe, [{"standardscaler": StandardScaler(), "standardscaler__with_mean": False}])

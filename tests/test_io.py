@@ -160,6 +160,13 @@ def test_missing_files_and_a_single_trusted_name(fitted, tmp_path):
     save(CustomSGD(random_state=0).fit(X, search.predict(X)), path)
     [name] = sio.get_untrusted_types(file=str(path))
     assert isinstance(load(path, trusted=name), CustomSGD)  # a lone name, not its characters
+    with pytest.raises(UntrustedModelError, match="CustomSGD"):
+        load(path, trusted=None)  # None: no extra name (before: 'NoneType' object is not iterable)
+    with pytest.raises(TypeError, match="trusted must be a type name or a list of type names.*got True"):
+        load(path, trusted=True)
+    import dasklearn
+
+    assert dasklearn.io.load is load  # loaded on access, as the other submodules
 
 
 def test_searches_scored_by_any_built_in_scorer_name_load(tmp_path):

@@ -85,3 +85,14 @@ def test_numbers_held_as_objects_are_numbers_and_other_objects_are_refused(clien
     with pytest.raises(TypeError, match=r"X has dtype object \(float\(\) argument must be a string or a "
                                         r"(real )?number, not 'dict'\).*Convert it"):
         GridSearchCV(est, {"alpha": [1e-4]}, cv=3).fit(bad, y)
+
+
+@pytest.mark.parametrize("X", [None, "data.csv", {"a": [1, 2]}, 3.0])
+def test_an_x_that_is_not_array_like_is_refused_before_any_work(X):
+    """As scikit-learn's input check: a type error naming what X must be
+    (before: an internal comparison of int and None, or 'X has None' rows)."""
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=2, n_jobs=1)
+    with pytest.raises(TypeError, match=f"X must be array-like .*got {type(X).__name__}"):
+        search.fit(X, np.arange(10.0))
+    with pytest.raises(TypeError, match="X must be array-like"):
+        search.fit(X)

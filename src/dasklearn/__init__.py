@@ -9,7 +9,7 @@ prefer_fork_for_local_workers()
 
 
 def __getattr__(name):  # lazy submodules: `dasklearn.datasets` without an import
-    if name in {"datasets", "model_selection", "wrappers", "linear_model"}:
+    if name in {"datasets", "model_selection", "wrappers", "linear_model", "io", "exceptions"}:
         import importlib
 
         return importlib.import_module(f"dasklearn.{name}")

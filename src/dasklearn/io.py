@@ -114,8 +114,8 @@ def load(path, trusted=()):
     ----------
     path : str or path-like
         The model file.
-    trusted : str or sequence of str, default=()
-        Extra fully qualified type names to trust (e.g. a custom estimator
+    trusted : str, sequence of str or None, default=()
+        Extra fully qualified type names to trust (None: none) (e.g. a custom estimator
         ``"mypackage.models.MyEstimator"``). Review a file's types first with
         ``skops.io.get_untrusted_types(file=path)``.
 
@@ -128,6 +128,14 @@ def load(path, trusted=()):
     """
     sio = _skops()
     path = os.fspath(path)
+    if trusted is None:
+        trusted = ()
+    if isinstance(trusted, bool) or not isinstance(trusted, (str, list, tuple, set, frozenset)):
+        raise TypeError(
+            f"trusted must be a type name or a list of type names, as skops.io.get_untrusted_types("
+            f"file=path) gives them; got {trusted!r}. dasklearn does not trust every type at once: a "
+            "file's types may run code when built, so name the ones you checked."
+        )
     trusted = {trusted} if isinstance(trusted, str) else set(trusted)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at {path!r}.")

@@ -157,6 +157,8 @@ def check_param_names(estimator, candidates: list[dict]) -> None:
             import difflib
 
             close = difflib.get_close_matches(name, sorted(valid), n=5, cutoff=0.6)
+            if not close:  # a nested estimator's parameter given without its owner's prefix
+                close = sorted(v for v in estimator.get_params(deep=True) if v.endswith("__" + name))[:5]
             hint = f" Did you mean one of {close}?" if close else ""
             raise ValueError(
                 f"Invalid parameter {name!r} for estimator {type(estimator).__name__}: "

@@ -429,6 +429,9 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 process_routing(scoring.combined, "score", **routed.scorer.score)
             scoring = dataclasses.replace(scoring, routed={
                 k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in routed.scorer.score.items()})
+        if X is None or isinstance(X, (str, bytes, dict, numbers.Number)):
+            raise TypeError(f"X must be array-like (a numpy array, a pandas or dask DataFrame, a dask array, "
+                            f"a list of samples); got {type(X).__name__}. Pass the training data as X.")
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
         # array-likes without len -> arrays); dask collections are left as they are
         X, y, groups = (v if _blockwise.is_dask(v) else indexable(v)[0] for v in (X, y, groups))
