@@ -428,3 +428,13 @@ def test_columns_of_a_parquet_frame_split_aligned(tmp_path, with_array):
     # a selected column alone too
     alone = train_test_split(y, random_state=0)[0].compute(scheduler="sync")
     assert alone.equals(df["y"].loc[alone.index])
+
+
+def test_empty_or_one_row_dask_input_says_so():
+    """0 or 1 rows cannot be split: the error says that (before: 'increase
+    train_size or reduce test_size', which cannot help)."""
+    for n in (0, 1):
+        with pytest.raises(ValueError, match=f"needs at least 2 rows .*the input has {n}"):
+            train_test_split(da.ones((n, 2), chunks=1), da.ones(n, chunks=1))
+    with pytest.raises(ValueError, match=r"an int in \[0, 2\*\*32 - 1\] or a numpy RandomState; got '0'"):
+        train_test_split(da.ones((4, 2), chunks=2), random_state="0")

@@ -87,19 +87,23 @@ def test_python_dash_m_dasklearn_and_version_flag():
         assert done.returncode == 0 and __version__ in done.stdout, (argv, done.stdout, done.stderr)
 
 
-def test_demo_names_no_dashboard_without_bokeh():
-    """Without bokeh, dask serves a page saying it is missing: the demo says so
-    instead of printing a link (with bokeh, the link)."""
+def test_no_dashboard_without_bokeh_is_said_so():
+    """Without bokeh, dask serves a page saying it is missing: the demo and a
+    verbose search (both read this) say so instead of printing a link (with
+    bokeh, or for a remote scheduler, the link)."""
     from importlib.util import find_spec
 
-    from dasklearn.demo import _dashboard
+    from dasklearn._runtime._cluster import dashboard
 
-    class FakeClient:  # only its dashboard_link is read
+    class Remote:  # only its dashboard_link is read
         dashboard_link = "http://127.0.0.1:8787/status"
 
-    shown = _dashboard(FakeClient(), local=True)
+    class Local(Remote):  # a cluster started in this process
+        cluster = object()
+
+    shown = dashboard(Local())
     if find_spec("bokeh") is None:
         assert "needs bokeh" in shown
     else:
-        assert shown == FakeClient.dashboard_link
-    assert _dashboard(FakeClient(), local=False) == FakeClient.dashboard_link
+        assert shown == Local.dashboard_link
+    assert dashboard(Remote()) == Remote.dashboard_link

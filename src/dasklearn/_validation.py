@@ -388,7 +388,8 @@ def check_random_state_param(value, owner: str = "", generator: bool = False) ->
         return
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= 2**32 - 1:
         return
-    kinds = "None, an int in [0, 2**32 - 1], a numpy RandomState" + (" or a numpy Generator" if generator else "")
+    kinds = ("None, an int in [0, 2**32 - 1], a numpy RandomState or a numpy Generator" if generator
+             else "None, an int in [0, 2**32 - 1] or a numpy RandomState")
     raise InvalidParameterError(
         f"{owner + ': ' if owner else ''}random_state must be {kinds}; got {value!r}. Pass e.g. random_state=0."
     )

@@ -15,16 +15,6 @@ class SchedulerAddressError(ValueError):
     """``--scheduler`` is not a scheduler address."""
 
 
-def _dashboard(client, local: bool) -> str:
-    """The dashboard's address, or why a local cluster has none (dask
-    serves a page saying bokeh is missing at the address)."""
-    from importlib.util import find_spec
-
-    if local and find_spec("bokeh") is None:
-        return "none (the dashboard needs bokeh: pip install bokeh)"
-    return client.dashboard_link
-
-
 def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: str | None = None,
         timeout: float = 10.0) -> dict:
     """Run the tutorial on a new local cluster of ``n_workers`` worker
@@ -73,7 +63,9 @@ def run(n_workers: int | None = None, verbose: int = 0, out=print, scheduler: st
             client = Client(n_workers=n_workers) if n_workers is not None else Client()
     try:
         if not verbose:  # (a verbose search prints it)
-            out(f"  dashboard: {_dashboard(client, local=not scheduler)}")
+            from dasklearn._runtime._cluster import dashboard
+
+            out(f"  dashboard: {dashboard(client)}")
         with step("Step 2: make_classification (5000 x 20, chunks=25)"):
             X, y = make_classification(n_samples=5000, n_features=20, chunks=25, random_state=0)
         with step("Step 3: train_test_split"):

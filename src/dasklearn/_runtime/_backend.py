@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from dasklearn._runtime._cluster import (
     WorkersLost,
+    dashboard,
     _closed,
     _emptied_after_losses,
     closed_says_so,
@@ -180,7 +181,7 @@ class DistributedBackend:
         # only for waiting tasks (and every wait below gives up on an empty cluster)
         nthreads = _nthreads(client)
         self.n_slots = max(1, sum(nthreads.values()))
-        self.dashboard_link = getattr(client, "dashboard_link", None)
+        self.dashboard_link = dashboard(client)
         self._config = _callers_config()  # the tasks' (see _InConfig)
         # what we scattered, by key: if the workers holding it die, it can be
         # placed again (computed results are recomputed by dask from lineage)

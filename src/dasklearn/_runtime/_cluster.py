@@ -101,6 +101,17 @@ def local_jobs(n_jobs: int | None) -> int | None:
     return 1 if n_jobs is None and in_a_task() else n_jobs
 
 
+def dashboard(client) -> str | None:
+    """The dashboard's address, or why a cluster started here has none (dask
+    then serves a page saying bokeh is missing at the address). A remote
+    scheduler's dashboard is its own business: its address as it is."""
+    from importlib.util import find_spec
+
+    if getattr(client, "cluster", None) is not None and find_spec("bokeh") is None:
+        return "none (the dashboard needs bokeh: pip install bokeh)"
+    return getattr(client, "dashboard_link", None)
+
+
 def active_client():
     """The default dask.distributed Client, or None when there is none.
 

@@ -95,6 +95,7 @@ import uuid
 
 from dasklearn._runtime._cluster import (
     WorkersLost,
+    dashboard,
     _closed,
     _emptied_after_losses,
     cancel_quietly,
@@ -185,7 +186,7 @@ class DistributedModels(_Base):
     def __init__(self, client):
         self.client = client
         self.n_slots = max(1, sum(_nthreads(client).values()))
-        self.dashboard_link = getattr(client, "dashboard_link", None)
+        self.dashboard_link = dashboard(client)
         self.token = uuid.uuid4().hex[:10]
         self._sources: list = []  # [block] -> ("dask", x, y) graphs or ("memory", X, y) references
         self._parts: list[list] = []  # [block][part] -> future of (X, y)

@@ -118,6 +118,11 @@ def _total_counts(test_size, train_size, n_samples):
         )
     n_train = n_samples - n_test if n_train is None else n_train
     n_test = n_samples - n_train if n_test is None else n_test
+    if n_samples < 2:
+        raise ValueError(
+            f"train_test_split needs at least 2 rows (one for each set); the input has {n_samples}. "
+            "Check how the data were made or filtered."
+        )
     if n_train == 0:
         raise ValueError(
             f"With n_samples={n_samples}, test_size={test_size} and train_size="
