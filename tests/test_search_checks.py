@@ -96,3 +96,13 @@ def test_an_x_that_is_not_array_like_is_refused_before_any_work(X):
         search.fit(X, np.arange(10.0))
     with pytest.raises(TypeError, match="X must be array-like"):
         search.fit(X)
+
+
+def test_randomized_search_explains_a_bare_value_or_an_empty_list():
+    """As GridSearchCV does for the same mistakes (before: scikit-learn's
+    'not iterable or a distribution' / 'need to be a non-empty sequence')."""
+    X, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20.0)
+    with pytest.raises(TypeError, match=r"param_distributions\['alpha'\] must be a list .*\{'alpha': \[1\.0\]\}"):
+        RandomizedSearchCV(Ridge(), {"alpha": 1.0}, n_iter=2, cv=2, n_jobs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"param_distributions\['alpha'\] is empty"):
+        RandomizedSearchCV(Ridge(), {"alpha": []}, n_iter=2, cv=2, n_jobs=1).fit(X, y)

@@ -189,3 +189,19 @@ def test_pipeline_set_output_and_feature_names_reach_the_wrapped_transformer(wra
     scaler.set_output(transform="default")
     assert isinstance(scaler.transform(X), np.ndarray)
     assert not hasattr(wrapper(SGDClassifier()), "set_output")  # (no transform to configure)
+
+
+def test_incremental_infers_each_outputs_classes_for_a_multi_output_y():
+    """A 2-D in-memory y of several multiclass outputs: classes= is inferred
+    per output, as MultiOutputClassifier.partial_fit takes it (before:
+    'Unknown label type', printing the whole of y)."""
+    from sklearn.multioutput import MultiOutputClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    Y = np.stack([(X[:, 0] > 0).astype(int), np.digitize(X[:, 1], [-0.5, 0.5])], axis=1)
+    model = Incremental(MultiOutputClassifier(SGDClassifier(random_state=0))).fit(X, Y)
+    loop = MultiOutputClassifier(SGDClassifier(random_state=0)).partial_fit(
+        X, Y, classes=[np.unique(Y[:, 0]), np.unique(Y[:, 1])])
+    for fitted, expected in zip(model.estimator_.estimators_, loop.estimators_):
+        np.testing.assert_array_equal(fitted.coef_, expected.coef_)

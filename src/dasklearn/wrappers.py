@@ -685,7 +685,13 @@ class Incremental(ParallelPostFit):
         if y is None or not self._needs_classes(model, fit_kwargs):
             return fit_kwargs
         if from_y and not _blockwise.is_dask(y):
-            return {**fit_kwargs, "classes": unique_labels(y)}
+            try:
+                classes = unique_labels(y)
+            except ValueError:  # multi-output multiclass (MultiOutputClassifier): the classes of each output
+                if np.ndim(y) != 2:
+                    raise
+                classes = [unique_labels(column) for column in np.asarray(y).T]
+            return {**fit_kwargs, "classes": classes}
         name = type(model).__name__
         if from_y:
             why = (f"Incremental({name}).fit needs classes= when y is a dask collection: its "

@@ -429,7 +429,8 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
                 process_routing(scoring.combined, "score", **routed.scorer.score)
             scoring = dataclasses.replace(scoring, routed={
                 k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in routed.scorer.score.items()})
-        if X is None or isinstance(X, (str, bytes, dict, numbers.Number)):
+        if X is None or isinstance(X, (str, bytes, numbers.Number)) or (
+                isinstance(X, dict) and not _is_sparse(X)):  # (a scipy dok array is a dict)
             raise TypeError(f"X must be array-like (a numpy array, a pandas or dask DataFrame, a dask array, "
                             f"a list of samples); got {type(X).__name__}. Pass the training data as X.")
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
@@ -855,8 +856,26 @@ class RandomizedSearchCV(BaseSearchCV):
     def _candidates(self):
         _validation.check_positive_int(self.n_iter, "n_iter", "It is the number of candidates to sample.")
         _validation.check_random_state_param(self.random_state, type(self).__name__)
-        param_dicts(self.param_distributions, "param_distributions")
+        for grid in param_dicts(self.param_distributions, "param_distributions"):
+            for name, values in grid.items():
+                if hasattr(values, "rvs"):
+                    continue
+                if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+                    raise TypeError(
+                        f"param_distributions[{name!r}] must be a list of values or a scipy.stats "
+                        f"distribution; got {type(values).__name__} {values!r}. Wrap a single value in a "
+                        f"list: {{{name!r}: [{values!r}]}}.")
+                if len(values) == 0:
+                    raise ValueError(
+                        f"param_distributions[{name!r}] is empty: give at least one value to sample from, "
+                        f"or leave {name!r} out to keep the estimator's own value.")
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
+
+
+def _is_sparse(X) -> bool:
+    import scipy.sparse
+
+    return scipy.sparse.issparse(X)
 
 
 def _short_time(seconds: float) -> str:
