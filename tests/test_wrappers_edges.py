@@ -2,6 +2,7 @@
 cluster, pandas outputs of transformers (set_output) on dask arrays and
 DataFrames, multi-output probabilities, and y of another length."""
 
+import re
 import warnings
 
 import dask.array as da
@@ -205,3 +206,17 @@ def test_incremental_infers_each_outputs_classes_for_a_multi_output_y():
         X, Y, classes=[np.unique(Y[:, 0]), np.unique(Y[:, 1])])
     for fitted, expected in zip(model.estimator_.estimators_, loop.estimators_):
         np.testing.assert_array_equal(fitted.coef_, expected.coef_)
+
+
+def test_a_dataframe_and_an_array_split_otherwise_get_a_fix_for_that_pair():
+    """The fix names what each collection has: no `X.divisions` for a dask
+    array, no `X.chunks` for a DataFrame, no `repartition` for an array."""
+    X = np.random.default_rng(0).random((400, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    Xa, Xf = da.from_array(X, chunks=100), dd.from_pandas(pd.DataFrame(X), npartitions=4)
+    ys, ya = dd.from_pandas(pd.Series(y), npartitions=3), da.from_array(y, chunks=200)
+    for Xd, yd, fix in ((Xa, ys, "y.to_dask_array(lengths=True).rechunk"),
+                        (Xf, ya, "dask.dataframe.from_dask_array(y.rechunk")):
+        with pytest.raises(ValueError, match=re.escape(fix)) as info:
+            Incremental(SGDClassifier()).fit(Xd, yd, classes=[0, 1])
+        assert "X.divisions" not in str(info.value) and "y.repartition" not in str(info.value)

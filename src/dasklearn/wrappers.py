@@ -67,10 +67,14 @@ def _partial_fit_block(model, X, *rest, has_y: bool, block_kw: tuple, static_kw:
     sized = ([("y", y)] if has_y else []) + [(k, kw[k]) for k in block_kw]
     for name, value in sized:
         if _n_rows(value) != n:
-            if hasattr(X, "iloc"):  # a partition of a dask DataFrame
+            if hasattr(X, "iloc") and hasattr(value, "iloc"):  # partitions of dask DataFrames
                 fix = (f"take X and {name} from one DataFrame (X, {name} = df[features], "
                        f"df[target]), or repartition {name} like X ({name} = "
                        f"{name}.repartition(divisions=X.divisions), with known divisions)")
+            elif hasattr(X, "iloc") or hasattr(value, "iloc"):  # a DataFrame's partitions beside an array's blocks
+                fix = (f"take X and {name} from one DataFrame (X, {name} = df[features], df[target]), or "
+                       "make both dask arrays with known chunks (frame.to_dask_array(lengths=True)) and "
+                       f"rechunk {name} like X ({name}.rechunk({{0: X.chunks[0]}}))")
             else:  # a dask array, whose chunk sizes were unknown before fitting
                 fix = (f"filter X and {name} with the same mask (X[keep], {name}[keep]), or call "
                        f"X.compute_chunk_sizes() and {name}.compute_chunk_sizes() first, so "
@@ -844,9 +848,15 @@ class Incremental(ParallelPostFit):
         if arrays and not unknown and not assume_equal_chunks and X.chunks[0] != other.chunks[0]:
             other = other.rechunk({0: X.chunks[0]})
         nx, no = n_row_blocks(X), n_row_blocks(other)
-        if _is_frame(other):
+        if _is_frame(other) and _is_frame(X):
             fix = (f"{name} = {name}.repartition(divisions=X.divisions), or take both from one "
                    "DataFrame (X, y = df[features], df[target])")
+        elif _is_frame(other):  # X a dask array
+            fix = (f"{name} = {name}.to_dask_array(lengths=True).rechunk({{0: X.chunks[0]}}), or take both "
+                   "from one DataFrame (X, y = df[features], df[target])")
+        elif _is_frame(X):  # other a dask array
+            fix = (f"{name} = dask.dataframe.from_dask_array({name}.rechunk({{0: X.to_dask_array(lengths=True)"
+                   ".chunks[0]})), or take both from one DataFrame (X, y = df[features], df[target])")
         elif unknown:
             fix = (f"X.compute_chunk_sizes() and {name}.compute_chunk_sizes() (their row chunks are "
                    f"unknown), then {name} = {name}.rechunk({{0: X.chunks[0]}})")
