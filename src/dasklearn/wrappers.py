@@ -467,7 +467,10 @@ class ParallelPostFit(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
         On dask input only the responses the scorer needs (predictions,
         probabilities or decision values, computed blockwise) and ``y`` come
         to this process, never ``X``; small dask input is scored in one task
-        on a worker.
+        on a worker. An estimator's own ``score`` (``scoring=None`` on a
+        clusterer or a transformer such as MiniBatchKMeans or PCA), which
+        needs all of ``X``, gets larger dask input computed here, as in
+        dask-ml.
 
         Parameters
         ----------
