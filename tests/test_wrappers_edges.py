@@ -220,3 +220,20 @@ def test_a_dataframe_and_an_array_split_otherwise_get_a_fix_for_that_pair():
         with pytest.raises(ValueError, match=re.escape(fix)) as info:
             Incremental(SGDClassifier()).fit(Xd, yd, classes=[0, 1])
         assert "X.divisions" not in str(info.value) and "y.repartition" not in str(info.value)
+
+
+def test_other_dask_collections_are_refused_naming_what_is_read():
+    """A Delayed or a Bag where blocks of rows are read: a TypeError saying
+    what is taken (before: errors about attributes they lack)."""
+    import dask
+    import dask.bag as db
+
+    X = np.random.default_rng(0).random((60, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    with pytest.raises(TypeError, match="Incremental: X must be a dask array or a dask DataFrame.*DelayedLeaf"):
+        Incremental(SGDClassifier()).fit(dask.delayed(X), dask.delayed(y), classes=[0, 1])
+    with pytest.raises(TypeError, match="Incremental: X must be .*got a Bag"):
+        Incremental(SGDClassifier()).fit(db.from_sequence(list(X)), db.from_sequence(list(y)))
+    fitted = ParallelPostFit(SGDClassifier(random_state=0)).fit(dask.delayed(X), dask.delayed(y))  # (computed first)
+    with pytest.raises(TypeError, match="ParallelPostFit.predict: X must be .*got a Bag"):
+        fitted.predict(db.from_sequence(list(X)))

@@ -25,6 +25,23 @@ def is_dask(obj) -> bool:
     return is_dask_collection(obj)
 
 
+def check_dask_kind(obj, name: str, owner: str) -> None:
+    """A dask collection given where blocks of rows are read is a dask array
+    or DataFrame / Series, or a TypeError that says so (before: errors about
+    the attributes a Bag or a Delayed lacks)."""
+    if not is_dask(obj) or is_dask_array(obj):
+        return
+    import dask.dataframe as dd
+
+    if isinstance(obj, (dd.DataFrame, dd.Series)):
+        return
+    raise TypeError(
+        f"{owner}: {name} must be a dask array or a dask DataFrame / Series (or in-memory data); got a "
+        f"{type(obj).__name__}. Convert it first, e.g. a dask.delayed array with "
+        f"dask.array.from_delayed(value, shape, dtype), a Bag with bag.to_dataframe(), or compute it."
+    )
+
+
 def is_dask_array(obj) -> bool:
     """Is ``obj`` a dask array? Told by its type: a DataFrame's columns are
     attributes, so ``hasattr(X, "chunks")`` is true of a frame with a column

@@ -130,6 +130,7 @@ class DelegateMixin:
     def _delegate(self, method, X):
         est = self._fitted(method)
         if _blockwise.is_dask(X):
+            _blockwise.check_dask_kind(X, "X", f"{type(self).__name__}.{method}")
             name, meta = self._declared_meta(method) or (None, None)
             return _blockwise.apply_method(est, method, X, meta=meta, meta_name=name)
         return getattr(est, method)(X)

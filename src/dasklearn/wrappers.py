@@ -779,6 +779,8 @@ class Incremental(ParallelPostFit):
         ``passes`` (a range: pass ``e`` has its own block order); ``fresh``:
         it has learned nothing yet (then all-empty X is an error)."""
         epochs = len(passes)
+        for name, value in (("X", X), ("y", y)):
+            _blockwise.check_dask_kind(value, name, type(self).__name__)
         if not _blockwise.is_dask(X):
             # in memory already: one block, fitted here
             y, *values = _blockwise.compute_here(y, *fit_kwargs.values())
