@@ -507,6 +507,8 @@ def test_dask_two_axis_chunks_as_dask_ml_takes_them(make):
         np.testing.assert_array_equal(X.compute(), rows.compute())
     # two block sizes that sum to n_samples stay two block sizes
     assert make(**kw, chunks=(1000 - n_features, n_features))[0].chunks[0] == (1000 - n_features, n_features)
+    # ... but -1 is never a block size: (1001, -1) is rows and all the columns, for 1000 rows too
+    assert make(**kw, chunks=(1001, -1))[0].chunks == ((1000,), (n_features,))
     with pytest.raises(ValueError, match="chunks must be"):
         make(**kw, chunks=(100, 2))  # columns split: not supported
 

@@ -121,7 +121,7 @@ def _row_chunks(chunks, n_samples, n_features=None):
         whole_columns = cols in (-1, n_features, (n_features,))
         if whole_columns and isinstance(rows, (tuple, list)):
             chunks = rows
-        elif whole_columns and _is_int(rows) and not (_is_int(cols) and rows + cols == n_samples):
+        elif whole_columns and _is_int(rows) and not (_is_int(cols) and cols >= 1 and rows + cols == n_samples):
             chunks = rows
     if _is_int(chunks) and chunks >= 1:
         q, r = divmod(n_samples, int(chunks))
