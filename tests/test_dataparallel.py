@@ -78,30 +78,43 @@ def test_assign_groups_keeps_the_most_rows_where_they_are_within_each_workers_sh
     assert assign_groups({0: "a", 1: None}, ["a", "b"], local_rows={1: {"a": 9}}) == {0: "a", 1: "b"}
 
 
+def _persisted_on(client, where, rows, name):
+    """X and y of ``len(where)`` blocks of ``rows`` rows, block i persisted on
+    worker ``where[i]`` only (as persist leaves blocks: Futures in the
+    graph); also the numpy data and the blocks' keys. The workers' transfer
+    logs are cleared, so a test reads what moved after."""
+    from distributed import wait
+
+    n_blocks = len(where)
+    X_np, y_np = (a.compute() for a in _classification(n=n_blocks * rows, chunks=rows))
+    Xf = [client.submit(np.array, X_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    yf = [client.submit(np.array, y_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
+    wait(Xf + yf)
+    X = da.Array({(f"X-{name}", i, 0): f for i, f in enumerate(Xf)}, f"X-{name}",
+                 chunks=((rows,) * n_blocks, (X_np.shape[1],)), dtype=X_np.dtype)
+    y = da.Array({(f"y-{name}", i): f for i, f in enumerate(yf)}, f"y-{name}",
+                 chunks=((rows,) * n_blocks,), dtype=y_np.dtype)
+    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    return X, y, X_np, y_np, {f.key for f in Xf + yf}
+
+
+def _moved(client, keys) -> list:
+    """Which of ``keys`` a worker fetched from another since the logs were cleared."""
+    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
+    return [k for got in logs.values() for k in got if k in keys]
+
+
 def test_persisted_blocks_are_placed_where_they_are(client):
     """Each group goes to the worker holding its rows: with X and y
     persisted half on each worker, the other way round from the round robin
     over the addresses, nothing of them moves (before: everything did)."""
-    from distributed import wait
-
     workers = sorted(client.nthreads())
-    n_blocks, rows = 8, 1_000
-    X_np, y_np = (a.compute() for a in _classification(n=n_blocks * rows, chunks=rows))
+    rows = 1_000
     # blocks 0-3 (group 0) on the second worker by address, blocks 4-7 on the first
-    where = [workers[1]] * (n_blocks // 2) + [workers[0]] * (n_blocks // 2)
-    Xf = [client.submit(np.array, X_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
-    yf = [client.submit(np.array, y_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
-    wait(Xf + yf)
-    X = da.Array({("X-persisted", i, 0): f for i, f in enumerate(Xf)}, "X-persisted",
-                 chunks=((rows,) * n_blocks, (X_np.shape[1],)), dtype=X_np.dtype)
-    y = da.Array({("y-persisted", i): f for i, f in enumerate(yf)}, "y-persisted",
-                 chunks=((rows,) * n_blocks,), dtype=y_np.dtype)
-    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    X, y, X_np, y_np, source = _persisted_on(client, [workers[1]] * 4 + [workers[0]] * 4, rows, "persisted")
     model = DataParallel(SGDClassifier(random_state=0), max_rounds=2, tol=None, random_state=0).fit(X, y)
     assert model.partitions_ == {workers[1]: [0, 1, 2, 3], workers[0]: [4, 5, 6, 7]}
-    source = {f.key for f in Xf + yf}
-    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
-    assert [k for keys in logs.values() for k in keys if k in source] == []
+    assert _moved(client, source) == []
     reference = DataParallel(SGDClassifier(random_state=0), max_rounds=2, tol=None, random_state=0).fit(
         da.from_array(X_np, chunks=rows), da.from_array(y_np, chunks=rows))
     assert_array_equal(model.estimator_.coef_, reference.estimator_.coef_)  # where the groups are: no matter
@@ -126,29 +139,17 @@ def test_a_busy_workers_blocks_are_not_taken_by_the_idle_one(client):
     tasks, and the blocks they read, to the idle worker)."""
     import time
 
-    from distributed import wait
-
     workers = sorted(client.nthreads())
-    n_blocks, rows = 8, 2_000
-    X_np, y_np = (a.compute() for a in _classification(n=n_blocks * rows, chunks=rows))
-    where = [workers[0]] * (n_blocks // 2) + [workers[1]] * (n_blocks // 2)
-    Xf = [client.submit(np.array, X_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
-    yf = [client.submit(np.array, y_np[i * rows:(i + 1) * rows], workers=[w], pure=False) for i, w in enumerate(where)]
-    wait(Xf + yf)
-    X = da.Array({("X-busy", i, 0): f for i, f in enumerate(Xf)}, "X-busy",
-                 chunks=((rows,) * n_blocks, (X_np.shape[1],)), dtype=X_np.dtype)
-    y = da.Array({("y-busy", i): f for i, f in enumerate(yf)}, "y-busy",
-                 chunks=((rows,) * n_blocks,), dtype=y_np.dtype)
-    client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
+    rows = 2_000
+    where = [workers[0]] * 4 + [workers[1]] * 4
+    X, y, _, _, source = _persisted_on(client, where, rows, "busy")
     busy = client.submit(time.sleep, 3, workers=[workers[1]], allow_other_workers=False, pure=False)
     with partitions.place_blocks([X, y], _slow_part, n_groups=2) as parts:
         busy.result()
         assert parts.placement() == {workers[0]: [0, 1, 2, 3], workers[1]: [4, 5, 6, 7]}
         assert {i: w for i, ws in parts.locations().items() for w in ws} == dict(enumerate(where))
         assert parts.run(_rows_here, {0: (), 1: ()}) == {0: 4 * rows, 1: 4 * rows}
-    source = {f.key for f in Xf + yf}
-    logs = client.run(lambda dask_worker: [k for e in dask_worker.transfer_incoming_log for k in e["keys"]])
-    assert [k for keys in logs.values() for k in keys if k in source] == []
+    assert _moved(client, source) == []
 
 
 # --------------------------------------------------- naive Bayes: exact
