@@ -376,8 +376,14 @@ class _FailsOnItsThirdCall(SGDClassifier):
         return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
 
 
-def test_a_model_failing_in_a_batch_is_named_by_its_error(client, data):
+def test_a_model_failing_in_a_batch_is_named_by_its_error(client, data, monkeypatch):
     """The batch's task key names no model: the error raised says which."""
+    import dasklearn._runtime._models as models
+
+    # cheap models share tasks whatever the machine's load (a loaded machine's
+    # rounds could take longer than BATCH_SECONDS: then no batch, no note)
+    monkeypatch.setattr(models, "BATCH_SECONDS", 10.0)
+    monkeypatch.setattr(models, "BATCH_TASK_SECONDS", 1.0)
     X, y = data
     search = IncrementalSearchCV(_FailsOnItsThirdCall(tol=None, random_state=0), PARAMS, n_initial_parameters=24,
                                  max_iter=4, decay_rate=None, random_state=0)

@@ -373,6 +373,8 @@ def test_counts_poisson_recovers_coef():
         (make_classification, dict(shuffle="no"), r"shuffle must be True or False, got 'no'"),
         (make_classification, dict(weights=[[0.5, 0.5]]), r"weights must be a 1-D list"),
         (make_blobs, dict(shuffle=1), r"shuffle must be True or False, got 1"),
+        (make_classification, dict(return_X_y=0), r"return_X_y must be True or False, got 0"),
+        (make_blobs, dict(n_samples=[0, 0]), r"per-center counts sum to 0: at least one row"),
         (make_regression, dict(tail_strength=5.0), r"tail_strength must be a finite number in \[0\.0, 1"),
         (make_regression, dict(noise=-1.0), "noise must be a finite number >= 0"),
         (make_regression, dict(n_targets=0), "n_targets must be an int >= 1"),

@@ -497,6 +497,7 @@ def make_classification(
     scale = None if scale is None else _check_vector("scale", scale, nf)
     shuffle = _check_bool("shuffle", shuffle)
     hypercube = _check_bool("hypercube", hypercube)
+    return_X_y = _check_bool("return_X_y", return_X_y)
     seed = _seed(random_state)
     rng = _init_rng(seed)  # global model, drawn in scikit-learn's order
     centroids = _hypercube(n_clusters, ni, rng) * (2 * class_sep) - class_sep
@@ -690,6 +691,11 @@ def make_blobs(
                 f"{len(per_center)} coordinates, got centers={centers!r}. Pass centers=None."
             )
         n_samples = int(per_center.sum())
+        if n_samples < 1:
+            raise ValueError(
+                f"n_samples's per-center counts sum to {n_samples}: at least one row is needed. Pass e.g. "
+                "n_samples=[500, 300, 200]."
+            )
     if centers is None:
         n_centers = 3 if per_center is None else len(per_center)
     elif _is_int(centers):

@@ -504,11 +504,11 @@ class _DistributedPartitions(Partitions):
                         if f.status == "error" and not lost_with_worker(f):
                             f.result()  # raises the task's own error, with its traceback
                     lost.add(tag)
+                elif states == {"finished"}:  # (a worker it needed may have left since: its
+                    done.add(tag)              # value is fetched, or found lost, by the caller)
+                    del pending[tag]
                 elif any(lost_with_worker(f, recomputable=True) for f in fs) or not set(where[tag]) <= alive:
                     lost.add(tag)
-                elif states == {"finished"}:
-                    done.add(tag)
-                    del pending[tag]
             for tag in lost:
                 del pending[tag]
             if lost or not pending:
