@@ -641,13 +641,13 @@ class _DistributedPartitions(Partitions):
             return arg._future
         return arg.value  # a lost kept result: sent with the task
 
-    def _submit(self, fn, g, args) -> tuple[Any, tuple[str, ...]]:
+    def _submit(self, fn, g, args, alive) -> tuple[Any, tuple[str, ...]]:
         """The task's future, and the workers it needs: its group's, and
         those of the kept results it reads (were one of them lost, the
-        scheduler could only compute it again on its own, pinned, worker)."""
+        scheduler could only compute it again on its own, pinned, worker).
+        ``alive``: the workers there are (read once per round of submissions)."""
         name = getattr(fn, "__name__", "task").strip("_")
         parts = [self._futures[i] for i in self.blocks[g]]
-        alive = set(_nthreads(self.client))
         resolved = [self._resolve(a, alive) for a in args]
         need = {self.worker_of[g]} | {a._worker for a, r in zip(args, resolved)
                                       if isinstance(a, Held) and a._worker is not None and r is a._future}
@@ -685,8 +685,9 @@ class _DistributedPartitions(Partitions):
     def run(self, fn, args_by_group, keep=False):
         self._ensure_placed()
         pending, need = {}, {}
+        alive = set(_nthreads(self.client))
         for g, args in args_by_group.items():
-            pending[g], need[g] = self._submit(fn, g, args)
+            pending[g], need[g] = self._submit(fn, g, args, alive)
         finished: dict[int, Any] = {}
         values: dict[int, Any] = {}
         losses = 0
@@ -712,8 +713,9 @@ class _DistributedPartitions(Partitions):
                     if g in replaced or self.worker_of[g] != before[g]:  # its parts are new: resubmit
                         lost.add(g)
                         self._cancel([pending.pop(g)])
+                alive = set(_nthreads(self.client))
                 for g in lost:
-                    pending[g], need[g] = self._submit(fn, g, args_by_group[g])
+                    pending[g], need[g] = self._submit(fn, g, args_by_group[g], alive)
         except BaseException:
             self._cancel(pending.values())
             raise

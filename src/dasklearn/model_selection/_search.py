@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
@@ -430,7 +431,7 @@ class BaseSearchCV(DelegateMixin, MetaEstimatorMixin, BaseEstimator):
             scoring = dataclasses.replace(scoring, routed={
                 k: _local_copy(v) if _blockwise.is_dask(v) else v for k, v in routed.scorer.score.items()})
         if X is None or isinstance(X, (str, bytes, numbers.Number)) or (
-                isinstance(X, dict) and not _is_sparse(X)):  # (a scipy dok array is a dict)
+                isinstance(X, dict) and not scipy.sparse.issparse(X)):  # (a scipy dok array is a dict)
             raise TypeError(f"X must be array-like (a numpy array, a pandas or dask DataFrame, a dask array, "
                             f"a list of samples); got {type(X).__name__}. Pass the training data as X.")
         # in-memory input made indexable as scikit-learn's search does (sparse -> CSR,
@@ -870,12 +871,6 @@ class RandomizedSearchCV(BaseSearchCV):
                         f"param_distributions[{name!r}] is empty: give at least one value to sample from, "
                         f"or leave {name!r} out to keep the estimator's own value.")
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
-
-
-def _is_sparse(X) -> bool:
-    import scipy.sparse
-
-    return scipy.sparse.issparse(X)
 
 
 def _short_time(seconds: float) -> str:
