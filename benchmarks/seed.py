@@ -21,6 +21,11 @@ This machine's speed drifts by 10-30% within minutes, so the programs run in
 rounds (one of each per round, in rotating order) and each ratio is the
 median of the per-round ratios, with their range.
 
+dasklearn's modules are compiled to bytecode before the rounds, as the
+peers' installed modules are: pip compiles a regular install, but this
+machine sets PYTHONDONTWRITEBYTECODE, so an editable install would otherwise
+be compiled from source in every program (about 0.1 s here).
+
 Both Dask programs start their workers with the same method (fork; dasklearn
 sets it by default on Linux, and dask-ml's program gets it through the
 environment, since with dask's default 'spawn' the unguarded script fails).
@@ -89,6 +94,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    import compileall
+
+    import dasklearn
+
+    # as the peers' installed modules (see above): each program reads the bytecode
+    compileall.compile_dir(os.path.dirname(dasklearn.__file__), quiet=1)
     fork = script_env({"DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork"})
     programs = {
         "dasklearn": (with_step_timer(TUTORIAL, "client = Client()", "client.close()"), script_env()),

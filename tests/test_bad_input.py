@@ -255,6 +255,12 @@ def _invalid_parameter_calls():
             SGDClassifier(), GRID, n_iter=1, random_state="0").fit(X0, Y0),
         "RandomizedSearchCV param_distributions": lambda: RandomizedSearchCV(SGDClassifier(), "alpha").fit(X0, Y0),
         "train_test_split random_state": lambda: train_test_split(Xd, yd, random_state="0"),
+        # as scikit-learn's (and ours on in-memory input): an int in [0, 2**32 - 1] or a RandomState
+        "train_test_split random_state Generator": lambda: train_test_split(
+            Xd, yd, random_state=np.random.default_rng(0)),
+        "train_test_split random_state 2**40": lambda: train_test_split(Xd, yd, random_state=2**40),
+        "train_test_split random_state unshuffled": lambda: train_test_split(
+            Xd, yd, shuffle=False, random_state=-1),
         "train_test_split blockwise": lambda: train_test_split(Xd, yd, blockwise="no"),
         "train_test_split test_size count": lambda: train_test_split(Xd, yd, test_size=0),
         "ParallelPostFit predict_meta": lambda: ParallelPostFit(SGDClassifier(), predict_meta=[0]).fit(

@@ -189,15 +189,8 @@ def _partition_counts(n, i, test_size, train_size):
 
 def _seed_from(random_state):
     """An int seed: ``random_state`` itself if int, else drawn from it once."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise InvalidParameterError(
-                f"random_state must be a non-negative int; received {random_state}."
-            )
+    if isinstance(random_state, numbers.Integral):
         return int(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**32))
-    check_random_state_param(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
@@ -350,6 +343,7 @@ def _check_dask_inputs(arrays, given_partitions=None):
 
 def _split_dask(arrays, test_size, train_size, random_state, shuffle):
     """Blockwise train/test split of aligned dask collections (lazy)."""
+    check_random_state_param(random_state)  # as scikit-learn's, shuffled or not, before any work
     given = [a.numblocks[0] if isinstance(a, da.Array) and a.ndim else getattr(a, "npartitions", None)
              for a in arrays]
     arrays = [_as_computed(a) if _is_dask_frame(a) else a for a in arrays]
