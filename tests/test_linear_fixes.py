@@ -466,3 +466,98 @@ def test_penalty_none_says_which_set_parameters_it_ignores():
     with pytest.warns(UserWarning):
         ignored.fit(X, y)
     np.testing.assert_array_equal(ignored.coef_, plain.coef_)  # ignored indeed
+
+
+# ------------------------------------- review of 2026-11-28 (a user of scikit-learn)
+def _collinear_problem(seed):
+    """1000 x 5 whose columns 3 and 4 are combinations of columns 0-2."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(1000, 3)
+    X = np.c_[X, X[:, 0], 2 * X[:, 1] - X[:, 2]]
+    return X, rng
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_newton_without_a_penalty_on_collinear_columns_gives_scikit_learns_least_norm_optimum(seed):
+    """Newton's Cholesky step on a singular Hessian had an arbitrary part where
+    the loss is flat: coefficients 0.92 (relative) from scikit-learn's, and
+    changing with tol, without a word. scikit-learn's lbfgs, started at 0,
+    stays in the row space and ends at the least-norm optimum."""
+    X, rng = _collinear_problem(seed)
+    Xd = da.from_array(X, chunks=250)
+    y = (X[:, 0] + rng.randn(1000) > 0).astype(int)
+    y3 = rng.randint(0, 3, 1000) + (X[:, 0] > 0)
+    counts = rng.poisson(np.exp(0.3 * X[:, 0]))
+    cases = [
+        (LogisticRegression(C=np.inf, solver="newton", tol=1e-8), sk.LogisticRegression(C=np.inf), y),
+        (LogisticRegression(C=np.inf, solver="newton", tol=1e-8), sk.LogisticRegression(C=np.inf), y3),
+        (PoissonRegression(alpha=0, solver="newton", tol=1e-8), sk.PoissonRegressor(alpha=0), counts),
+    ]
+    for ours, ref, target in cases:
+        ours.fit(Xd, target)
+        ref.set_params(tol=1e-10, max_iter=10_000).fit(X, target)
+        _assert_close_params(ours, ref, rtol=1e-6)
+
+
+def test_class_weight_values_are_checked_as_sample_weight_is():
+    """A negative weight gave coefficients of 1e159, NaN or inf all zeros
+    with a misleading ConvergenceWarning, all-zero weights a bare
+    ZeroDivisionError, a string weight was taken."""
+    from dasklearn.exceptions import InvalidParameterError
+
+    X, rng = _collinear_problem(0)
+    Xd, y = da.from_array(X[:, :3], chunks=250), (X[:, 0] > 0).astype(int)
+    for bad in ({0: -1.0}, {0: np.nan}, {0: np.inf}, {0: "2"}, {0: 0.0, 1: 0.0}):
+        with pytest.raises(InvalidParameterError, match="class_weight must be a dict of finite, non-negative"):
+            LogisticRegression(class_weight=bad).fit(Xd, y)
+    with pytest.raises(ValueError, match=r"gives every row of y .* the weight 0"):
+        LogisticRegression(class_weight={0: 0.0, 1: 0.0, 2: 1.0}).fit(Xd, y)
+    w = np.where(y == 1, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"class\(es\) \[1\] of y have total weight 0"):
+        LogisticRegression(class_weight="balanced").fit(Xd, y, sample_weight=w)
+    zero_for_one = LogisticRegression(class_weight={0: 0.0, 1: 1.0}).fit(Xd, y)  # still a fit
+    assert np.isfinite(zero_for_one.coef_).all()
+
+
+def test_feature_names_are_checked_before_the_fit_and_a_failed_refit_keeps_the_model():
+    """Mixed-type column names were refused only after the whole solve, with
+    the new coefficients already set: coef_ had 4 features, n_features_in_ 3,
+    and predict then failed in a matrix product."""
+    import dask.dataframe as dd
+
+    X, rng = _collinear_problem(0)
+    y = (X[:, 0] > 0).astype(int)
+    three = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    model = LogisticRegression().fit(three, y)
+    before = model.coef_.copy()
+    mixed = pd.DataFrame(X[:, :4], columns=["a", 1, "c", "d"])
+    for frame in (mixed, dd.from_pandas(mixed, npartitions=2)):
+        with pytest.raises(TypeError, match="Feature names are only supported if all input features"):
+            model.fit(frame, y)
+        np.testing.assert_array_equal(model.coef_, before)
+        assert model.n_features_in_ == 3
+        np.testing.assert_array_equal(model.predict(three), LogisticRegression().fit(three, y).predict(three))
+
+
+@pytest.mark.slow
+def test_multinomial_l1_on_collinear_columns_converges_in_a_few_iterations():
+    """Proximal Newton (solver='auto' with l1) crawled along the directions
+    the collinear columns leave flat: coordinate descent moved 4e-4 an
+    iteration there, and the fit ran all its max_iter iterations (100: 220 s)
+    and warned that it had not converged. The result is checked against the
+    optimality conditions of its objective (mean log-loss + |W| / (C n))."""
+    from scipy.special import softmax
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(2000, 50, n_informative=20, n_redundant=10, n_classes=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning
+        model = LogisticRegression(C=1.0, l1_ratio=1.0, solver="auto", max_iter=15).fit(
+            da.from_array(X, chunks=500), da.from_array(y, chunks=500))
+    assert model.n_iter_[0] <= 12
+    P = softmax(X @ model.coef_.T + model.intercept_, axis=1)
+    R = P - np.eye(4)[y]
+    grad, l1 = R.T @ X / len(y), 1.0 / len(y)
+    W = model.coef_
+    prox = np.sign(W - grad) * np.maximum(np.abs(W - grad) - l1, 0.0)
+    assert np.abs(W - prox).max() <= 1e-4 and np.abs(R.mean(axis=0)).max() <= 1e-4

@@ -4,6 +4,7 @@ the objective, running the solver) and the blockwise prediction helpers."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import numbers
@@ -389,6 +390,12 @@ class _LinearModel(BaseEstimator):
         if not (isinstance(class_weight, dict) or (isinstance(class_weight, str) and class_weight == "balanced")):
             self._fail("class_weight", "None, 'balanced' or a dict {class label: weight}",
                        "Pass e.g. class_weight='balanced'.")
+        if isinstance(class_weight, dict):  # weights of rows: as sample_weight, finite and non-negative
+            bad = {k: v for k, v in class_weight.items() if not (_is_real(v) and math.isfinite(v) and v >= 0)}
+            if bad or not any(v > 0 for v in class_weight.values()):
+                self._fail("class_weight", "a dict of finite, non-negative weights, one of them positive",
+                           f"{'These are not: ' + repr(bad) + '. ' if bad else ''}"
+                           "Pass e.g. class_weight={0: 1.0, 1: 5.0}.")
         if solver == "admm":
             raise ValueError(f"{name}: solver='admm' does not support class_weight (it weights the rows). "
                              "Use another solver, e.g. solver='auto'.")
@@ -403,6 +410,12 @@ class _LinearModel(BaseEstimator):
         from sklearn.utils.class_weight import compute_class_weight
 
         if isinstance(class_weight, str):  # 'balanced'
+            if not (totals > 0).all():
+                raise ValueError(
+                    f"{type(self).__name__}: class_weight='balanced' weighs each class by the inverse of "
+                    f"its total sample_weight, and class(es) {classes[totals <= 0].tolist()} of y have total "
+                    "weight 0. Give their rows a positive weight, or drop those rows."
+                )
             return totals.sum() / (len(classes) * totals)
         # as scikit-learn: labels y lacks are fine (a fold may miss a class), unless the
         # dict also leaves out a class of y (then its keys are likely mistyped)
@@ -444,6 +457,9 @@ class _LinearModel(BaseEstimator):
 
         penalty, l1_ratio = self._check_params()
         X_in = X
+        # X's feature names checked before any work, on a copy: this model keeps its
+        # fitted state until the new fit succeeds (then they are recorded, below)
+        copy.copy(self)._check_features(X_in, reset=True)
         X, y, n_features = self._check_data(X, y)
         solver = self.solver  # 'auto' is resolved once the number of parameters is known
         w = self._check_weights(sample_weight, X.shape[0], solver)
@@ -468,6 +484,11 @@ class _LinearModel(BaseEstimator):
                 factors = self._class_weight_factors(class_weight, classes, summary["class_totals"])
                 blocks.transform(apply_class_weights, classes, factors)
                 n = float(factors @ summary["class_totals"])  # the sum of the new weights
+                if not n > 0:
+                    raise ValueError(
+                        f"{type(self).__name__}: class_weight={class_weight!r} gives every row of y (classes "
+                        f"{classes.tolist()}) the weight 0. Give a class of y a positive weight."
+                    )
             spec = LinearSpec(loss, n_features, bool(self.fit_intercept), n_outputs)
             solver = self._resolved_solver(l1_ratio, spec.n_params)
             blocks.transform(prepare, loss, classes)
@@ -480,7 +501,8 @@ class _LinearModel(BaseEstimator):
             if result.n_iter >= self.max_iter:
                 within, fix = f"within max_iter={self.max_iter} iterations", "Increase max_iter, loosen tol, or"
             else:  # it stopped early: more iterations would not help
-                within, fix = f"(it stopped after {result.n_iter} iterations)", "Use solver='newton', or"
+                within = f"(it stopped after {result.n_iter} iterations)"
+                fix = "Use solver='newton', or" if solver != "newton" else "Use another solver, or"
             warnings.warn(
                 f"{type(self).__name__}: solver={solver!r} did not converge {within} "
                 f"({result.message}). {fix} standardise the features.",

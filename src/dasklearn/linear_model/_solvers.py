@@ -107,7 +107,14 @@ def _newton_direction(H, g, null_space):
     if null_space is not None:
         H = H + null_space @ null_space.T  # positive definite, same step off the null space
     try:
-        d = -cho_solve(cho_factor(H), g)
+        factor = cho_factor(H)
+        # a singular H (collinear columns without a penalty) passes the factorisation with
+        # pivots at rounding level, and the step then has an arbitrary part along the
+        # directions where f is flat: those are left out (least-norm step, so the iterates
+        # stay in the row space and end at scikit-learn's least-norm optimum)
+        if np.diag(factor[0]).min() ** 2 <= 1e-10 * np.diag(H).max():
+            raise LinAlgError("numerically singular")
+        d = -cho_solve(factor, g)
     except LinAlgError:
         w, V = eigh(H)
         keep = w > max(w.max(), 0.0) * 1e-12
@@ -215,6 +222,37 @@ def _quadratic_l1(H, b, l1, z0, *, tol: float, max_sweeps: int) -> np.ndarray:
     return z
 
 
+def _least_l1_along_flat_directions(x, H, l1, null_space):
+    """``x`` moved along the directions in which ``f`` is flat (H's null
+    space: columns that are combinations of others, the shift of every
+    class's coefficients in a multinomial model) to where the l1 term is
+    least (None when that gains nothing), and whether f has such directions. ``f`` and its derivatives do not
+    change along them, so this is a linear program in the directions' weights
+    (scipy's HiGHS): no data pass. Coordinate descent crawls there, as each
+    coordinate's move is held back by the curvature the others' would cancel.
+    """
+    from scipy.optimize import linprog
+
+    w, V = np.linalg.eigh(H)
+    flat = V[:, w <= 1e-10 * max(float(w.max()), 0.0)]
+    if null_space is not None:  # (directions f *and* l1 ignore: no gain there)
+        flat = flat - null_space @ (null_space.T @ flat)
+    pen = np.flatnonzero(l1 > 0)
+    if flat.shape[1] == 0 or pen.size == 0:
+        return None, False
+    k, m = flat.shape[1], pen.size
+    # min l1 @ t over (c, t), with -t <= x + flat @ c <= t on the penalised coordinates
+    A = np.block([[flat[pen], -np.eye(m)], [-flat[pen], -np.eye(m)]])
+    b = np.concatenate([-x[pen], x[pen]])
+    res = linprog(np.concatenate([np.zeros(k), l1[pen]]), A_ub=A, b_ub=b,
+                  bounds=[(None, None)] * k + [(0, None)] * m, method="highs")
+    if res.status != 0:
+        return None, True
+    moved = x + flat @ res.x[:k]
+    gain = float(l1 @ np.abs(x)) - float(l1 @ np.abs(moved))
+    return (moved if gain > 64 * _EPS * max(1.0, float(l1 @ np.abs(x))) else None), True
+
+
 def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: float = 1e-4,
                     null_space=None) -> SolverResult:
     """Proximal Newton for ``f(x) + l1 @ |x|`` (as glmnet / newGLMNET).
@@ -232,6 +270,14 @@ def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: flo
     residual alone can be tiny far from the optimum when the l1 weights are
     small and ``f`` is flat in some directions.
 
+    Where coordinate descent stops before solving the model near the optimum
+    (the residual below a hundredth of the l1 weights), the iterate is
+    first moved, if that lowers the objective, along the directions in
+    which ``f`` is flat, to where the l1 term is least
+    (:func:`_least_l1_along_flat_directions`): coordinate descent crawls
+    along them (a multinomial model on collinear columns took every one of
+    its ``max_iter`` iterations).
+
     Parameters
     ----------
     l1 : ndarray of shape (n_params,)
@@ -245,10 +291,13 @@ def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: flo
     f, g, H = evaluate(x, 2)
     F = f + float(l1 @ np.abs(x))
     max_sweeps = int(max(100, min(10_000, 10**8 // max(1, x.size) ** 2)))
+    may_be_flat = True  # until H is seen to have no flat direction (see below)
+    l1_least = float(l1[l1 > 0].min(initial=np.inf))
     for it in range(max_iter + 1):
         residual = np.max(np.abs(_prox_residual(x, g, l1)), initial=0.0)
         # the model is solved as precisely as the iterate is close (inexact Newton)
-        z = _quadratic_l1(H, g - H @ x, l1, x, tol=max(1e-13, 1e-3 * residual), max_sweeps=max_sweeps)
+        inner_tol = max(1e-13, 1e-3 * residual)
+        z = _quadratic_l1(H, g - H @ x, l1, x, tol=inner_tol, max_sweeps=max_sweeps)
         d = z - x
         if null_space is not None:
             d -= null_space @ (null_space.T @ d)
@@ -257,6 +306,19 @@ def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: flo
             return SolverResult(x, it, True)
         if it == max_iter:
             break
+        if (may_be_flat and residual <= 1e-2 * l1_least
+                and np.max(np.abs(_prox_residual(x + d, g + H @ d, l1)), initial=0.0) > inner_tol):
+            # near the optimum (the residual far below the l1 weights), coordinate descent
+            # stopped before solving the model: along directions where f is flat (collinear
+            # columns) the l1 term alone decides, and it crawls there; the linear program
+            # goes straight to the l1-best point
+            moved, may_be_flat = _least_l1_along_flat_directions(x, H, l1, null_space)
+            if moved is not None:
+                fn, gn, Hn = evaluate(moved, 2)  # f is unchanged there: checked, not assumed
+                Fn = fn + float(l1 @ np.abs(moved))
+                if np.isfinite(Fn) and Fn < F:
+                    x, f, g, H, F = moved, fn, gn, Hn, Fn
+                    continue
         # the model's decrease: a descent measure for the whole objective
         slope = float(g @ d) + float(l1 @ (np.abs(x + d) - np.abs(x)))
         if not np.isfinite(slope) or slope >= 0:
