@@ -392,9 +392,9 @@ class _LinearModel(BaseEstimator):
                        "Pass e.g. class_weight='balanced'.")
         if isinstance(class_weight, dict):  # weights of rows: as sample_weight, finite and non-negative
             bad = {k: v for k, v in class_weight.items() if not (_is_real(v) and math.isfinite(v) and v >= 0)}
-            if bad or not any(v > 0 for v in class_weight.values()):
-                self._fail("class_weight", "a dict of finite, non-negative weights, one of them positive",
-                           f"{'These are not: ' + repr(bad) + '. ' if bad else ''}"
+            if bad:  # (every class of y weighted 0 is refused once y's classes are known)
+                self._fail("class_weight", "a dict of finite, non-negative weights",
+                           f"These are not: {bad!r}. "
                            "Pass e.g. class_weight={0: 1.0, 1: 5.0}.")
         if solver == "admm":
             raise ValueError(f"{name}: solver='admm' does not support class_weight (it weights the rows). "

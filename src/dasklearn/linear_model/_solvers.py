@@ -99,26 +99,60 @@ def lbfgs(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4) -> 
 
 
 # ----------------------------------------------------------------- Newton
+_FLAT = 1e-10  # relative curvature below which a direction counts as flat (see _flat_directions)
+
+
+def _flat_directions(H):
+    """Orthonormal columns spanning the directions in which ``H`` (positive
+    semi-definite) is numerically singular: columns that are combinations of
+    others, a multinomial model's shifts. Found on the Jacobi-scaled ``H``
+    (unit diagonal), so that a column merely small or large beside the others
+    (years next to a feature in thousandths) is not taken for one."""
+    from scipy.linalg import eigh, orth
+
+    diag = np.diag(H)
+    s = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
+    w, U = eigh(s[:, None] * H * s[None, :])
+    flat = U[:, w <= _FLAT * max(float(w.max()), 0.0)]
+    if flat.shape[1] == 0:
+        return flat
+    return orth(s[:, None] * flat)  # null vectors of H (s u for each null vector u of s H s)
+
+
 def _newton_direction(H, g, null_space):
     """``-H^+ g``; ``null_space`` (orthonormal columns) are directions in
     which the objective is flat (H is singular there), excluded from the step."""
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
     if null_space is not None:
         H = H + null_space @ null_space.T  # positive definite, same step off the null space
+    diag = np.diag(H)
     try:
         factor = cho_factor(H)
-        # a singular H (collinear columns without a penalty) passes the factorisation with
-        # pivots at rounding level, and the step then has an arbitrary part along the
-        # directions where f is flat: those are left out (least-norm step, so the iterates
-        # stay in the row space and end at scikit-learn's least-norm optimum)
-        if np.diag(factor[0]).min() ** 2 <= 1e-10 * np.diag(H).max():
-            raise LinAlgError("numerically singular")
-        d = -cho_solve(factor, g)
+        # L_jj**2 / H_jj is 1 - R**2 of column j on the ones before it: a singular H
+        # (collinear columns without a penalty) passes the factorisation with pivots at
+        # rounding level there, and the step would have an arbitrary part along the
+        # directions where f is flat (scale-free test: years beside thousandths pass)
+        singular = bool((np.diag(factor[0]) ** 2 <= _FLAT * diag).any())
     except LinAlgError:
-        w, V = eigh(H)
-        keep = w > max(w.max(), 0.0) * 1e-12
-        d = -(V[:, keep] @ ((V[:, keep].T @ g) / w[keep]))
+        singular = True
+    if singular:
+        # the least-norm step: off the flat directions (g has no part along them, for
+        # these losses), so the iterates stay in the row space and end at scikit-learn's
+        # least-norm optimum
+        flat = _flat_directions(H)
+        try:
+            factor = cho_factor(H + max(float(diag.max()), 1.0) * (flat @ flat.T))
+        except LinAlgError:  # (flat directions missed: the pseudo-inverse)
+            from scipy.linalg import pinvh
+
+            factor = None
+            d = -pinvh(H) @ g
+        if factor is not None:
+            d = -cho_solve(factor, g)
+        d -= flat @ (flat.T @ d)
+    else:
+        d = -cho_solve(factor, g)
     if null_space is not None:
         d -= null_space @ (null_space.T @ d)
     return d
@@ -226,29 +260,35 @@ def _least_l1_along_flat_directions(x, H, l1, null_space):
     """``x`` moved along the directions in which ``f`` is flat (H's null
     space: columns that are combinations of others, the shift of every
     class's coefficients in a multinomial model) to where the l1 term is
-    least (None when that gains nothing), and whether f has such directions. ``f`` and its derivatives do not
-    change along them, so this is a linear program in the directions' weights
-    (scipy's HiGHS): no data pass. Coordinate descent crawls there, as each
-    coordinate's move is held back by the curvature the others' would cancel.
+    least (None when that gains nothing), and whether f has such directions.
+    ``f`` and its derivatives do not change along them, so this is a linear
+    program in the directions' weights (scipy's HiGHS): no data pass.
+    Coordinate descent crawls there, as each coordinate's move is held back
+    by the curvature the others' would cancel.
     """
+    import scipy.sparse as sp
     from scipy.optimize import linprog
 
-    w, V = np.linalg.eigh(H)
-    flat = V[:, w <= 1e-10 * max(float(w.max()), 0.0)]
     if null_space is not None:  # (directions f *and* l1 ignore: no gain there)
-        flat = flat - null_space @ (null_space.T @ flat)
+        H = H + null_space @ null_space.T
+    flat = _flat_directions(H)
     pen = np.flatnonzero(l1 > 0)
     if flat.shape[1] == 0 or pen.size == 0:
         return None, False
+    scale = float(np.abs(x[pen]).max())
+    if scale == 0.0:  # already at the l1 term's least
+        return None, True
     k, m = flat.shape[1], pen.size
-    # min l1 @ t over (c, t), with -t <= x + flat @ c <= t on the penalised coordinates
-    A = np.block([[flat[pen], -np.eye(m)], [-flat[pen], -np.eye(m)]])
-    b = np.concatenate([-x[pen], x[pen]])
-    res = linprog(np.concatenate([np.zeros(k), l1[pen]]), A_ub=A, b_ub=b,
-                  bounds=[(None, None)] * k + [(0, None)] * m, method="highs")
+    # min l1 @ t over (c, t), with -t <= x + flat @ c <= t on the penalised coordinates,
+    # in units of x's and the weights' largest (HiGHS's tolerances are absolute)
+    eye = sp.eye(m, format="csr")
+    A = sp.bmat([[sp.csr_matrix(flat[pen]), -eye], [sp.csr_matrix(-flat[pen]), -eye]], format="csr")
+    b = np.concatenate([-x[pen], x[pen]]) / scale
+    cost = np.concatenate([np.zeros(k), l1[pen] / l1[pen].max()])
+    res = linprog(cost, A_ub=A, b_ub=b, bounds=[(None, None)] * k + [(0, None)] * m, method="highs")
     if res.status != 0:
         return None, True
-    moved = x + flat @ res.x[:k]
+    moved = x + scale * (flat @ res.x[:k])
     gain = float(l1 @ np.abs(x)) - float(l1 @ np.abs(moved))
     return (moved if gain > 64 * _EPS * max(1.0, float(l1 @ np.abs(x))) else None), True
 
@@ -319,6 +359,7 @@ def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: flo
                 if np.isfinite(Fn) and Fn < F:
                     x, f, g, H, F = moved, fn, gn, Hn, Fn
                     continue
+                may_be_flat = False  # f was not flat there after all: no more data passes on it
         # the model's decrease: a descent measure for the whole objective
         slope = float(g @ d) + float(l1 @ (np.abs(x + d) - np.abs(x)))
         if not np.isfinite(slope) or slope >= 0:
