@@ -142,14 +142,11 @@ def _newton_direction(H, g, null_space):
         # least-norm optimum
         flat = _flat_directions(H)
         try:
-            factor = cho_factor(H + max(float(diag.max()), 1.0) * (flat @ flat.T))
+            d = -cho_solve(cho_factor(H + max(float(diag.max()), 1.0) * (flat @ flat.T)), g)
         except LinAlgError:  # (flat directions missed: the pseudo-inverse)
             from scipy.linalg import pinvh
 
-            factor = None
             d = -pinvh(H) @ g
-        if factor is not None:
-            d = -cho_solve(factor, g)
         d -= flat @ (flat.T @ d)
     else:
         d = -cho_solve(factor, g)

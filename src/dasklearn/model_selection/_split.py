@@ -188,7 +188,8 @@ def _partition_counts(n, i, test_size, train_size):
 
 
 def _seed_from(random_state):
-    """An int seed: ``random_state`` itself if int, else drawn from it once."""
+    """An int seed: ``random_state`` (checked by the caller) itself if int,
+    else drawn from it once."""
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
