@@ -1,6 +1,7 @@
 """l1 and elastic-net fits where the loss is flat in some directions
-(collinear columns): only the l1 term picks the optimum there. The default
-solver ('auto': proximal Newton) reaches it at the default tol; the
+(collinear columns): only the l1 term picks the optimum there. solver='auto'
+(proximal Newton; LinearRegression's default, while lbfgs, the others',
+refuses l1) reaches it at the default tol; the
 first-order solvers never claim convergence away from it."""
 
 import warnings
