@@ -218,17 +218,22 @@ if __name__ == "__main__":
 """
 
 
-def test_second_forked_cluster_in_one_process_takes_large_data(tmp_path):
+@pytest.mark.parametrize("chosen_by", ["dasklearn", "user"])
+def test_second_forked_cluster_in_one_process_takes_large_data(tmp_path, chosen_by):
     """A forked worker inherits distributed's offload pool without its thread;
     after a first cluster used it, a second cluster's workers used to hang on
-    their first large message. dasklearn gives each forked child a fresh pool."""
+    their first large message. dasklearn gives each forked child a fresh pool,
+    also when the user chose fork (it did so only where it chose fork itself)."""
+    import os
     import subprocess
     import sys
 
     script = tmp_path / "two_clusters.py"
     script.write_text(_TWO_FORKED_CLUSTERS)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("DASK_")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    if chosen_by == "user":
+        env["DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD"] = "fork"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["0", "3300000.0", "1", "3300000.0"]
 

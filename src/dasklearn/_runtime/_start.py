@@ -100,7 +100,12 @@ def _user_chose_a_method() -> bool:
 
 
 def prefer_fork_for_local_workers() -> None:
-    if not sys.platform.startswith("linux") or _user_chose_a_method():
+    if not sys.platform.startswith("linux"):
+        return
+    # every forked child gets a working offload pool, whoever chose fork (a fork the
+    # user chose hung the same way on a second cluster's first large message)
+    _register_offload_reset()
+    if _user_chose_a_method():
         return
     import dask
 
@@ -121,7 +126,6 @@ def prefer_fork_for_local_workers() -> None:
     from dasklearn._runtime._preload import prepare_before_fork
 
     prepare_before_fork()
-    _register_offload_reset()
 
 
 _registered = False
