@@ -95,6 +95,15 @@ def in_a_task() -> bool:
     return True
 
 
+def in_a_one_thread_task() -> bool:
+    """In a dask task, on a worker that runs one task at a time?"""
+    if not in_a_task():
+        return False
+    from distributed import get_worker
+
+    return get_worker().state.nthreads == 1
+
+
 def local_jobs(n_jobs: int | None) -> int | None:
     """Threads for local work: ``n_jobs``; if None, one inside a task (dask
     gives each task one core), else None (the local default)."""

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
+from dasklearn._runtime._cluster import in_a_one_thread_task
 from dasklearn._runtime._model_kernels import new_model, one_at_a_time_if_seeded_globally
 from dasklearn._runtime._rows import RowBlocks, rows_of, whole
 from dasklearn._validation import score_number
@@ -549,24 +550,13 @@ def fit_final(template, params, X, y, fit_params):
             (_read_only_view(X), _read_only_view(y))
         return _refit(template, params, X_, y_, fit_params), time.perf_counter() - start
 
-    if not _alone_on_a_worker():
+    if not in_a_one_thread_task():
         return (*_shared_then_private(attempt), [])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # the caller's filters decide, in reemit
         model, seconds = _shared_then_private(attempt)
     return model, seconds, [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename))
                             for w in caught]
-
-
-def _alone_on_a_worker() -> bool:
-    """In a dask task, on a worker that runs one task at a time?"""
-    from dasklearn._runtime._cluster import in_a_task
-
-    if not in_a_task():
-        return False
-    from distributed import get_worker
-
-    return get_worker().state.nthreads == 1
 
 
 def _module_of(filename: str) -> str | None:
