@@ -237,3 +237,26 @@ def test_other_dask_collections_are_refused_naming_what_is_read():
     fitted = ParallelPostFit(SGDClassifier(random_state=0)).fit(dask.delayed(X), dask.delayed(y))  # (computed first)
     with pytest.raises(TypeError, match="ParallelPostFit.predict: X must be .*got a Bag"):
         fitted.predict(db.from_sequence(list(X)))
+
+
+@pytest.mark.parametrize("wrapper", ["Incremental", "DataParallel"])
+def test_a_delayed_or_bag_sample_weight_is_refused_naming_it(client, wrapper):
+    """sample_weight is cut into X's blocks as y is: a Delayed (array or
+    scalar) or a Bag gets the same TypeError as X and y would, before any
+    work (before: 'Truth of Delayed objects is not supported', or an
+    AttributeError a Bag raised); the cluster is then still usable."""
+    import dask
+    import dask.bag as db
+
+    from dasklearn.wrappers import DataParallel
+
+    cls = {"Incremental": Incremental, "DataParallel": DataParallel}[wrapper]
+    X = da.random.default_rng(0).random((100, 3), chunks=25)
+    y = (X[:, 0] > 0.5).astype(int)
+    for weight, kind in ((dask.delayed(np.ones(100)), "DelayedLeaf"), (dask.delayed(2.0), "DelayedLeaf"),
+                         (db.from_sequence(range(100), npartitions=4), "Bag")):
+        with pytest.raises(TypeError, match=f"{wrapper}: sample_weight must be a dask array or a dask "
+                                            f"DataFrame.*got a {kind}.*from_delayed"):
+            cls(SGDClassifier(random_state=0)).fit(X, y, classes=[0, 1], sample_weight=weight)
+    fitted = cls(SGDClassifier(random_state=0)).fit(X, y, classes=[0, 1], sample_weight=da.ones(100, chunks=25))
+    assert fitted.score(X, y) > 0.5

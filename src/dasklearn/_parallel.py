@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dasklearn import _validation
+from dasklearn import _blockwise, _validation
 from dasklearn._blockwise import Responses, ask
 from dasklearn._validation import InvalidParameterError
 from dasklearn._delegation import DelegateMixin
@@ -213,6 +213,7 @@ def _as_array(data, name):
     if _is_dask(data):
         from dasklearn._runtime._reduce import as_dask_array
 
+        _blockwise.check_dask_kind(data, name, "DataParallel")
         return as_dask_array(data)  # dask DataFrame / Series: one pass for the lengths
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()

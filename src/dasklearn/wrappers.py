@@ -796,6 +796,9 @@ class Incremental(ParallelPostFit):
             return self
         from dasklearn._runtime._blocks import fold_blocks, n_row_blocks
 
+        for name, value in fit_kwargs.items():  # split into X's blocks, or passed whole
+            if name != "classes":  # (classes: computed here whatever its kind)
+                _blockwise.check_dask_kind(value, name, type(self).__name__)
         fit_kwargs = self._with_classes(model, y, dict(fit_kwargs), classes_from_y)
         y = self._split_like(X, y, "y", self.assume_equal_chunks)
         # passed whole: classes (e.g. da.unique(y), small) and 0-d values (sample_weight=2.0)
