@@ -493,3 +493,31 @@ def test_shift_invariant_prox_minimises_its_objective():
     z = _solvers.shift_invariant_prox(v, l1, l2, kappa, k)
     best = minimize(objective, z + 0.01, method="Powell", options=dict(xtol=1e-12, ftol=1e-14))
     assert objective(z) <= best.fun + 1e-10
+
+
+def test_poisson_get_deviance_is_the_summed_deviance_on_numpy_and_dask_input(client):
+    """dask-ml's PoissonRegression has get_deviance (its docstring's example
+    calls it): ours is the Poisson deviance summed over the rows, i.e. the
+    rows' total weight times scikit-learn's mean_poisson_deviance, the same
+    on numpy and (blockwise, on the cluster) dask input; negative counts are
+    refused as scikit-learn refuses them."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 4))
+    y = rng.poisson(np.exp(X @ [0.3, -0.2, 0.1, 0.0] + 0.5)).astype(float)
+    w = rng.uniform(0.5, 2.0, 300)
+    model = PoissonRegression(alpha=0.01).fit(X, y)
+    mu = model.predict(X)
+    expected = 2 * np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0) - y + mu)
+    assert model.get_deviance(X, y) == pytest.approx(expected, rel=1e-12)
+    assert model.get_deviance(X, y) == pytest.approx(300 * mean_poisson_deviance(y, mu), rel=1e-12)
+    weighted = model.get_deviance(X, y, sample_weight=w)
+    assert weighted == pytest.approx(w.sum() * mean_poisson_deviance(y, mu, sample_weight=w), rel=1e-12)
+    Xd, yd, wd = (da.from_array(a, chunks=CHUNKS) for a in (X, y, w))
+    on_dask = model.get_deviance(Xd, yd)
+    assert isinstance(on_dask, float)
+    assert on_dask == pytest.approx(expected, rel=1e-12)
+    assert model.get_deviance(Xd, yd, sample_weight=wd) == pytest.approx(weighted, rel=1e-12)
+    with pytest.raises(ValueError, match="non-negative y"):
+        model.get_deviance(X, y - 5)

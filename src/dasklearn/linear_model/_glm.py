@@ -565,3 +565,36 @@ class PoissonRegression(_Regressor):
         from sklearn.metrics import d2_tweedie_score
 
         return self._score_with(partial(d2_tweedie_score, power=1), X, y, sample_weight)
+
+    def get_deviance(self, X, y, sample_weight=None):
+        """The Poisson deviance of the model on ``(X, y)``, a number:
+        ``2 * sum(w * (y * log(y / mu) - y + mu))`` with ``mu = predict(X)``
+        (``y * log(y / mu)`` is 0 where ``y`` is 0), the rows' sum, not their
+        mean: ``n_samples`` (or the total weight) times scikit-learn's
+        :func:`~sklearn.metrics.mean_poisson_deviance`. On dask input only the
+        predictions and ``y`` are computed here, blockwise.
+
+        dask-ml's method of this name returns a different number: it takes
+        ``log1p(y / mu)`` for ``log(y / mu)``.
+
+        Parameters
+        ----------
+        X : dask array, dask DataFrame or array-like of shape (n_samples, n_features)
+        y : dask array or array-like of shape (n_samples,)
+            Non-negative counts.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return self._score_with(_total_poisson_deviance, X, y, sample_weight)
+
+
+def _total_poisson_deviance(y, mu, sample_weight=None):
+    """The rows' summed Poisson deviance (scikit-learn's mean, which checks
+    that y >= 0, times the rows' total weight)."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    total = len(y) if sample_weight is None else float(np.sum(sample_weight))
+    return mean_poisson_deviance(y, mu, sample_weight=sample_weight) * total
