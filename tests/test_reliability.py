@@ -263,14 +263,17 @@ def exit_worker():
     os._exit(1)
 
 
-def test_a_fit_that_kills_its_worker_every_time_says_so(client):
+def test_a_fit_that_kills_its_worker_every_time_says_so(client, monkeypatch):
     """It ended in 'FutureCancelledError ... already forgotten' after eleven
-    tries, naming nothing."""
+    tries (by default: 10 resubmits), naming nothing. (Three tries here: each
+    death costs a worker's restart.)"""
+    from dasklearn._runtime import _backend
     from dasklearn._runtime._cluster import WorkersLost
 
+    monkeypatch.setattr(_backend, "MAX_RESUBMITS", 2)
     X, y = make_classification(n_samples=600, n_features=10, random_state=0)
     search = GridSearchCV(_KillsItsWorker(log=os.devnull), {"alpha": [1e-5, 1e-4, 1e-2]}, cv=3)
-    with pytest.raises(WorkersLost, match="lost with dying workers 11 times; giving up. It may be killing its worker"):
+    with pytest.raises(WorkersLost, match="lost with dying workers 3 times; giving up. It may be killing its worker"):
         search.fit(X, y)
     client.wait_for_workers(2, timeout=60)
     assert _left_on(client) == (0, 0)

@@ -350,6 +350,12 @@ def get_backend(n_jobs: int | None = None):
     return LocalBackend(local_jobs(n_jobs))
 
 
+#: times a task may be lost with dying workers and resubmitted (its inputs
+#: placed again) before a search gives up, naming it (None in the functions
+#: below: this value)
+MAX_RESUBMITS = 10
+
+
 def run_batched(
     backend,
     kernel: Callable[..., list],
@@ -358,7 +364,7 @@ def run_batched(
     *,
     policy=None,
     on_results: Callable[[list[int], list[Any]], None] | None = None,
-    max_resubmits: int = 10,
+    max_resubmits: int | None = None,
     phase_and_group: Callable[[Any], tuple] | None = None,
 ) -> list:
     """Apply ``kernel(batch, *shared)`` to ``items`` in adaptively sized batches.
@@ -382,6 +388,7 @@ def run_batched(
     from dasklearn._runtime._batching import BatchPolicy, longest_first
 
     policy = policy or BatchPolicy(backend.n_slots)
+    max_resubmits = MAX_RESUBMITS if max_resubmits is None else max_resubmits
     results: list = [None] * len(items)
     pending: dict = {}
     retry: list[list[int]] = []
@@ -453,8 +460,9 @@ def _lost_too_often(name: str, times: int) -> WorkersLost:
     )
 
 
-def call(backend, fn: Callable, *args, max_resubmits: int = 10):
+def call(backend, fn: Callable, *args, max_resubmits: int | None = None):
     """``fn(*args)`` as one task; resubmitted if a worker dies with its inputs."""
+    max_resubmits = MAX_RESUBMITS if max_resubmits is None else max_resubmits
     name, lost = getattr(fn, "__name__", "task"), 0
     try:
         while True:
