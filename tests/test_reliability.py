@@ -391,7 +391,7 @@ def test_refit_warnings_are_not_recorded_on_a_worker_of_several_threads():
         future = client.submit(_fit.fit_final, LogisticRegression(max_iter=2), {}, X, y, {})
         model, _, recorded = future.result()
         assert recorded == [] and model.n_iter_[0] == 2  # (it did not converge: it warned, in the worker)
-    with warnings.catch_warnings(record=True) as caught:  # on a worker of one thread: recorded
+    with warnings.catch_warnings(record=True):  # on a worker of one thread: recorded
         warnings.simplefilter("always")
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
                           host="127.0.0.1") as cluster, Client(cluster) as client:
