@@ -181,7 +181,14 @@ class DistributedModels(_Base):
     """Models as futures on a dask.distributed cluster (see module doc)."""
 
     remote = True  # tasks and their arguments are pickled to worker processes
-    max_resubmits = 10  # per score, after data it needed died with a worker
+
+    @property
+    def max_resubmits(self) -> int:
+        """Resubmits per score, after data it needed died with a worker
+        (the runtime's one limit, :data:`._backend.MAX_RESUBMITS`)."""
+        from dasklearn._runtime import _backend
+
+        return _backend.MAX_RESUBMITS
 
     def __init__(self, client):
         self.client = client
