@@ -21,6 +21,18 @@ def run_once(path: str, env: dict, timeout: float = 600):
     return secs, proc.stdout
 
 
+def machine_speed() -> str:
+    """A fixed pure-Python loop, timed in a fresh interpreter: how fast this
+    machine runs right now. Its speed drifts (here ``sum(range(10**8))``
+    has taken 1.0 s on most days and 2-4 s on some), and the ratios of
+    programs that wait on dask's periodic work move with it, so each run
+    prints this beside its numbers."""
+    proc = subprocess.run([sys.executable, "-c",
+                           "import time; t = time.perf_counter(); sum(range(10**8)); "
+                           "print(time.perf_counter() - t)"], capture_output=True, text=True)
+    return f"machine speed: sum(range(10**8)) took {float(proc.stdout):.2f} s in a fresh interpreter"
+
+
 def script_env(env_extra: dict | None = None) -> dict:
     """This environment without DASK_* settings, plus ``env_extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}

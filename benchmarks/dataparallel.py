@@ -26,7 +26,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import table, timed
+from _common import machine_speed, table, timed
 
 
 def main():
@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--chunks", type=int, default=100_000, help="rows per block")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     import dask
     from dask.distributed import Client, LocalCluster, wait
@@ -126,3 +127,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import table, timed
+from _common import machine_speed, table, timed
 
 PARAMS_NOTE = "alpha ~ loguniform(1e-4, 10), loss in {hinge, log_loss, modified_huber}"
 
@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peer", action="store_true", help="skip dask-ml")
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     from dask.distributed import Client, LocalCluster
     from scipy.stats import loguniform
@@ -96,3 +97,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

@@ -27,7 +27,7 @@ import threading
 import time
 
 import numpy as np
-from _common import table
+from _common import machine_speed, table
 
 GB = 1 << 30
 LOOP = "plain loop (partial_fit, sync blocks)"
@@ -106,6 +106,7 @@ def main():
     parser.add_argument("--chunks", type=int, default=100_000, help="rows per block (default 100_000: 40 MB)")
     parser.add_argument("--skip-dask-ml", action="store_true")
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     from dask.distributed import Client, LocalCluster
     from sklearn.linear_model import SGDClassifier
@@ -192,3 +193,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

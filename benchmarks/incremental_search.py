@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import median_table, paired, ratio_line, timed
+from _common import machine_speed, median_table, paired, ratio_line, timed
 
 N_CANDIDATES, CALLS = 100, 10
 
@@ -33,6 +33,7 @@ def main():
     parser.add_argument("--n-samples", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     from dask.distributed import Client, LocalCluster, wait
     from scipy.stats import loguniform
@@ -116,3 +117,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import median_table, paired, ratio_line, timed
+from _common import machine_speed, median_table, paired, ratio_line, timed
 
 
 def main():
@@ -31,6 +31,7 @@ def main():
     parser.add_argument("--chunks", type=int, default=200, help="rows per block")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     import dask_ml.wrappers as dmw
     from dask.distributed import Client, LocalCluster, wait
@@ -93,3 +94,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import table, timed
+from _common import machine_speed, table, timed
 
 
 def main():
@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-dask-ml", action="store_true", help="omit the dask-ml peer")
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     from dask.distributed import Client, LocalCluster, wait
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
@@ -82,3 +83,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

@@ -37,7 +37,7 @@ import argparse
 import statistics
 
 import numpy as np
-from _common import ratio_line, timed
+from _common import machine_speed, ratio_line, timed
 
 GRID = {"alpha": list(np.logspace(-6, -2, 8)), "penalty": ["l2", "l1"]}
 
@@ -102,6 +102,7 @@ def main():
     parser.add_argument("--profiler-off", action="store_true",
                         help="clusters without dask's statistical profiler (a user's setting; see above)")
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
 
     from sklearn import model_selection as sk
     from sklearn.linear_model import SGDClassifier
@@ -175,3 +176,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")

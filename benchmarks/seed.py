@@ -40,7 +40,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import ratio_line, run_once, script_env
+from _common import machine_speed, ratio_line, run_once, script_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = (ROOT / "examples" / "tutorial.py").read_text()
@@ -94,6 +94,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    print(machine_speed(), flush=True)
     import compileall
 
     import dasklearn
@@ -150,3 +151,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print(machine_speed(), "(after the run)")
