@@ -57,6 +57,30 @@ def test_proximal_newton_solves_a_lasso_with_a_duplicated_column():
     assert res.n_iter <= 10  # a quadratic: each model step is exact up to its inner tolerance
 
 
+def test_coordinate_descent_meets_the_optimality_conditions_of_its_quadratic():
+    """The inner solver alone, on a Lasso quadratic (H given column-major, as
+    a transpose is) with an unpenalised coordinate and one whose column is
+    zero (left out of ``active``: it keeps its value). Its gradient is
+    updated in place coordinate by coordinate; here it is computed afresh
+    from the result, and the conditions of the l1 optimum checked on it."""
+    X, y = make_regression(n_samples=300, n_features=8, n_informative=5, random_state=1)
+    X[:, 5] = 0.0
+    n = len(y)
+    H, b = np.asfortranarray(X.T @ X / n), -X.T @ y / n
+    l1 = np.full(8, 3.0)
+    l1[2] = 0.0
+    z = np.zeros(8)
+    z[5] = 0.7
+    out = _solvers._coordinate_descent(H, b, l1, z, np.flatnonzero(np.diag(H) > 0), tol=1e-12,
+                                       max_sweeps=10_000)
+    assert out is z and z[5] == 0.7
+    g, scale = H @ z + b, np.abs(b).max()
+    on, off = (z != 0) & (np.diag(H) > 0), z == 0
+    assert off.sum() >= 2  # the penalty zeroes some coordinates: the test checks both conditions
+    np.testing.assert_allclose(g[on] + l1[on] * np.sign(z[on]), 0.0, atol=1e-10 * scale)
+    assert np.all(np.abs(g[off]) <= l1[off] + 1e-10 * scale)
+
+
 @pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
 def test_default_solver_finds_the_l1_optimum_at_the_default_tol(n_classes, l1_ratio, C):
     X, y = _collinear(n_classes=n_classes)

@@ -199,17 +199,29 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 # --------------------------------------------------------- proximal Newton
 def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> np.ndarray:
     """Cyclic coordinate descent on ``z @ H @ z / 2 + b @ z + l1 @ |z|`` over
-    the ``active`` coordinates, from ``z`` (changed in place and returned)."""
-    r = H @ z + b  # gradient of the smooth part at z
-    diag = np.diag(H)
+    the ``active`` coordinates, from ``z`` (changed in place and returned).
+
+    A sweep costs a few Python float operations and one BLAS ``daxpy`` (the
+    gradient's update) per coordinate: with numpy's scalars and a numpy
+    update in their place it took three times as long, and on collinear
+    columns the sweeps run by the thousand.
+    """
+    import math
+
+    from scipy.linalg.blas import daxpy
+
+    columns = np.ascontiguousarray(H.T, dtype=np.float64)  # row j: column j of H, contiguous for daxpy
+    r = np.ascontiguousarray(H @ z + b, dtype=np.float64)  # gradient of the smooth part at z
+    diag, weights, values, coords = np.diag(H).tolist(), l1.tolist(), z.tolist(), active.tolist()
     for _ in range(max_sweeps):
-        for j in active:
-            c = r[j] - diag[j] * z[j]
-            zj = -c / diag[j] if l1[j] == 0 else -np.sign(c) * max(abs(c) - l1[j], 0.0) / diag[j]
-            delta = zj - z[j]
-            if delta != 0.0:
-                r += H[:, j] * delta
-                z[j] = zj
+        for j in coords:
+            old, d, w = values[j], diag[j], weights[j]
+            c = r.item(j) - d * old
+            new = -c / d if w == 0 else -math.copysign(max(abs(c) - w, 0.0), c) / d
+            if new != old:
+                r = daxpy(columns[j], r, a=new - old)  # r += H[:, j] * (new - old), in place
+                values[j] = new
+        z[:] = values
         if np.max(np.abs(_prox_residual(z[active], r[active], l1[active])), initial=0.0) <= tol:
             break
     return z
