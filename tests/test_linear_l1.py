@@ -81,6 +81,21 @@ def test_coordinate_descent_meets_the_optimality_conditions_of_its_quadratic():
     assert np.all(np.abs(g[off]) <= l1[off] + 1e-10 * scale)
 
 
+def test_coordinate_descent_on_a_nearly_collinear_pair_steps_to_the_optimum():
+    """Two columns equal up to 1e-3 noise: coordinate descent moves the
+    weight from one to the other by a sliver a sweep (after 200 sweeps its
+    residual was 2e-3, the weight still on the wrong column). The step on
+    its support reaches scikit-learn's Lasso optimum within those sweeps."""
+    X, y = make_regression(n_samples=300, n_features=6, n_informative=6, random_state=2)
+    X[:, 1] = X[:, 0] + 1e-3 * np.random.default_rng(0).normal(size=300)
+    n, alpha = len(y), 0.5
+    H, b, z = X.T @ X / n, -X.T @ y / n, np.zeros(6)
+    _solvers._coordinate_descent(H, b, np.full(6, alpha), z, np.arange(6), tol=1e-10, max_sweeps=200)
+    ref = sk.Lasso(alpha=alpha, fit_intercept=False, tol=1e-15, max_iter=10**6).fit(X, y).coef_
+    assert ref[0] == 0.0 and ref[1] > 50  # the optimum puts the pair's weight on column 1
+    np.testing.assert_allclose(z, ref, rtol=0, atol=1e-8 * np.abs(ref).max())
+
+
 @pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
 def test_default_solver_finds_the_l1_optimum_at_the_default_tol(n_classes, l1_ratio, C):
     X, y = _collinear(n_classes=n_classes)

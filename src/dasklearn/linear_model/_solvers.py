@@ -197,23 +197,83 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 
 
 # --------------------------------------------------------- proximal Newton
+FIRST_SUPPORT_STEP = 16  # sweeps before coordinate descent first tries a step on its support
+
+
+def _support_step(H, b, l1, z, active) -> bool:
+    """A Newton step of ``z @ H @ z / 2 + b @ z + l1 @ |z|`` on the current
+    support of ``z`` (its nonzero and its unpenalised ``active``
+    coordinates), with the signs of ``z`` fixed there, so that the l1 term
+    is linear: one least-squares solve of the support's block of ``H``.
+    The step stops where a penalised coordinate would change sign (that
+    coordinate becomes 0). ``z`` takes it (in place) if it lowers the
+    objective; returns whether it did.
+
+    Where coordinate descent has found the optimum's support, the step lands
+    on the optimum; coordinate descent alone approaches it by a constant
+    factor a sweep, which on nearly collinear columns is close to 1.
+    """
+    from scipy.linalg import lstsq
+
+    on = active[(z[active] != 0) | (l1[active] == 0)]
+    if on.size == 0:
+        return False
+    r = H @ z + b
+    signs = np.sign(z[on])
+    block, rhs = H[np.ix_(on, on)], -(r[on] + l1[on] * signs)
+    if not (np.isfinite(block).all() and np.isfinite(rhs).all()):
+        return False  # (lstsq refuses them; the sweeps' own arithmetic goes on as before)
+    step = lstsq(block, rhs, cond=1e-10, lapack_driver="gelsy")[0]
+    crossing = (l1[on] > 0) & (signs * step < 0)
+    t, first = 1.0, None
+    if crossing.any():
+        reach = -z[on][crossing] / step[crossing]
+        if reach.min() < 1.0:
+            first = on[np.flatnonzero(crossing)[np.argmin(reach)]]
+            t = float(reach.min())
+    delta = np.zeros_like(z)
+    delta[on] = t * step
+    moved = z + delta
+    if first is not None:
+        moved[first] = 0.0
+        delta[first] = -z[first]
+    # the change of the objective, from the gradient at z (no cancellation of its large terms)
+    change = float(r @ delta) + 0.5 * float(delta @ H @ delta) + float(l1 @ (np.abs(moved) - np.abs(z)))
+    if not change < 0.0:
+        return False
+    z[:] = moved
+    return True
+
+
 def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> np.ndarray:
     """Cyclic coordinate descent on ``z @ H @ z / 2 + b @ z + l1 @ |z|`` over
     the ``active`` coordinates, from ``z`` (changed in place and returned).
 
+    After ``FIRST_SUPPORT_STEP`` sweeps, and again after twice as many
+    each time, it tries a Newton step on its current support
+    (:func:`_support_step`): near collinear columns the sweeps crawl, by
+    the thousand, where that step goes straight to the optimum.
+
     A sweep costs a few Python float operations and one BLAS ``daxpy`` (the
     gradient's update) per coordinate: with numpy's scalars and a numpy
-    update in their place it took three times as long, and on collinear
-    columns the sweeps run by the thousand.
+    update in their place it took three times as long.
     """
     import math
 
     from scipy.linalg.blas import daxpy
 
     columns = np.ascontiguousarray(H.T, dtype=np.float64)  # row j: column j of H, contiguous for daxpy
-    r = np.ascontiguousarray(H @ z + b, dtype=np.float64)  # gradient of the smooth part at z
+
+    def gradient():  # of the smooth part at z
+        return np.ascontiguousarray(H @ z + b, dtype=np.float64)
+
+    def solved():
+        return np.max(np.abs(_prox_residual(z[active], r[active], l1[active])), initial=0.0) <= tol
+
+    r = gradient()
     diag, weights, values, coords = np.diag(H).tolist(), l1.tolist(), z.tolist(), active.tolist()
-    for _ in range(max_sweeps):
+    support_step_at = FIRST_SUPPORT_STEP
+    for sweep in range(1, max_sweeps + 1):
         for j in coords:
             old, d, w = values[j], diag[j], weights[j]
             c = r.item(j) - d * old
@@ -222,8 +282,14 @@ def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> 
                 r = daxpy(columns[j], r, a=new - old)  # r += H[:, j] * (new - old), in place
                 values[j] = new
         z[:] = values
-        if np.max(np.abs(_prox_residual(z[active], r[active], l1[active])), initial=0.0) <= tol:
+        if solved():
             break
+        if sweep == support_step_at and sweep < max_sweeps:
+            support_step_at *= 2
+            if _support_step(H, b, l1, z, active):
+                r, values = gradient(), z.tolist()
+                if solved():
+                    break
     return z
 
 
@@ -309,7 +375,8 @@ def proximal_newton(evaluate: Callable, x0, *, l1, max_iter: int = 100, tol: flo
     Each iteration evaluates the gradient and Hessian of ``f`` (one
     ``evaluate(x, 2)`` call, as :func:`newton`), then minimises the
     quadratic model of ``f`` plus the l1 term exactly, on the client, by
-    coordinate descent, and searches along the step (Armijo on the whole
+    coordinate descent with steps on its support (:func:`_coordinate_descent`),
+    and searches along the step (Armijo on the whole
     objective). Unlike first-order methods it is not slowed down where only
     the l1 term decides (collinear columns: ``f`` is flat there, the model
     step goes straight to the l1-best point).
