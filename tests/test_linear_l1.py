@@ -96,6 +96,23 @@ def test_coordinate_descent_on_a_nearly_collinear_pair_steps_to_the_optimum():
     np.testing.assert_allclose(z, ref, rtol=0, atol=1e-8 * np.abs(ref).max())
 
 
+def test_support_step_slides_along_a_flat_direction_to_the_l1_optimum():
+    """Column 5 is column 0 + column 1: the loss does not change along
+    v = (1, 1, 0, 0, 0, -1, 0), and 3 v from the Lasso optimum only the l1
+    term is higher (by 3 alpha). One step slides back along v, to where
+    column 1's coefficient reaches 0: the optimum."""
+    X, y = make_regression(n_samples=300, n_features=5, n_informative=5, random_state=3)
+    X = np.column_stack([X, X[:, 0] + X[:, 1], X[:, 2] - X[:, 3]])
+    n, alpha = len(y), 1.0
+    H, b, l1 = X.T @ X / n, -X.T @ y / n, np.full(7, alpha)
+    ref = sk.Lasso(alpha=alpha, fit_intercept=False, tol=1e-15, max_iter=10**6).fit(X, y).coef_
+    v = np.array([1.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0])
+    assert ref[1] == 0.0 and ref[0] > 3 and ref[5] > 3  # 3 v keeps every sign but column 1's
+    z = ref + 3 * v
+    assert _solvers._support_step(H, b, l1, z, np.arange(7))
+    np.testing.assert_allclose(z, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
 @pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
 def test_default_solver_finds_the_l1_optimum_at_the_default_tol(n_classes, l1_ratio, C):
     X, y = _collinear(n_classes=n_classes)

@@ -197,51 +197,67 @@ def newton(evaluate: Callable, x0, *, max_iter: int = 100, tol: float = 1e-4,
 
 
 # --------------------------------------------------------- proximal Newton
-FIRST_SUPPORT_STEP = 16  # sweeps before coordinate descent first tries a step on its support
+FIRST_SUPPORT_STEP = 16  # sweeps before coordinate descent first tries steps on its support
 
 
 def _support_step(H, b, l1, z, active) -> bool:
-    """A Newton step of ``z @ H @ z / 2 + b @ z + l1 @ |z|`` on the current
+    """One step of ``z @ H @ z / 2 + b @ z + l1 @ |z|`` on the current
     support of ``z`` (its nonzero and its unpenalised ``active``
     coordinates), with the signs of ``z`` fixed there, so that the l1 term
-    is linear: one least-squares solve of the support's block of ``H``.
-    The step stops where a penalised coordinate would change sign (that
-    coordinate becomes 0). ``z`` takes it (in place) if it lowers the
-    objective; returns whether it did.
+    is linear. From one eigendecomposition of the support's block of ``H``,
+    two candidates:
 
-    Where coordinate descent has found the optimum's support, the step lands
-    on the optimum; coordinate descent alone approaches it by a constant
-    factor a sweep, which on nearly collinear columns is close to 1.
+    * the Newton step: the model's least-norm minimiser on the support,
+      from its curved directions;
+    * the slide along its flat directions (exactly collinear columns),
+      where only the l1 term changes, linearly: the objective goes down
+      until a coordinate reaches 0.
+
+    Each stops where a penalised coordinate would change sign (it becomes
+    0). ``z`` takes (in place) the one that lowers the objective more, if
+    either does; returns whether it moved.
+
+    Coordinate descent crawls in both cases: by a constant factor a sweep,
+    close to 1 on nearly collinear columns; along flat directions, by a
+    sliver a sweep, as each coordinate's move is held back by the others'.
     """
-    from scipy.linalg import lstsq
+    from scipy.linalg import eigh
 
     on = active[(z[active] != 0) | (l1[active] == 0)]
     if on.size == 0:
         return False
     r = H @ z + b
     signs = np.sign(z[on])
-    block, rhs = H[np.ix_(on, on)], -(r[on] + l1[on] * signs)
-    if not (np.isfinite(block).all() and np.isfinite(rhs).all()):
-        return False  # (lstsq refuses them; the sweeps' own arithmetic goes on as before)
-    step = lstsq(block, rhs, cond=1e-10, lapack_driver="gelsy")[0]
-    crossing = (l1[on] > 0) & (signs * step < 0)
-    t, first = 1.0, None
-    if crossing.any():
-        reach = -z[on][crossing] / step[crossing]
-        if reach.min() < 1.0:
-            first = on[np.flatnonzero(crossing)[np.argmin(reach)]]
-            t = float(reach.min())
-    delta = np.zeros_like(z)
-    delta[on] = t * step
-    moved = z + delta
-    if first is not None:
-        moved[first] = 0.0
-        delta[first] = -z[first]
-    # the change of the objective, from the gradient at z (no cancellation of its large terms)
-    change = float(r @ delta) + 0.5 * float(delta @ H @ delta) + float(l1 @ (np.abs(moved) - np.abs(z)))
-    if not change < 0.0:
+    block, g = H[np.ix_(on, on)], r[on] + l1[on] * signs
+    if not (np.isfinite(block).all() and np.isfinite(g).all()):
+        return False  # (eigh refuses them; the sweeps' own arithmetic goes on as before)
+    w, V = eigh(block)
+    flat = w <= 1e-10 * max(float(w.max()), 0.0)
+    coeff = V.T @ g
+    newton = -(V[:, ~flat] @ (coeff[~flat] / w[~flat]))
+    slide = -(V[:, flat] @ coeff[flat])
+    best, best_change = None, 0.0
+    for step, longest in ((newton, 1.0), (slide, np.inf)):
+        crossing = (l1[on] > 0) & (signs * step < 0)
+        t, first = longest, None
+        if crossing.any():
+            reach = -z[on][crossing] / step[crossing]
+            if reach.min() < longest:
+                t, first = float(reach.min()), on[np.flatnonzero(crossing)[np.argmin(reach)]]
+        if not np.isfinite(t):
+            continue  # a slide no coordinate ends: none (the l1 term is bounded below)
+        delta = np.zeros_like(z)
+        delta[on] = t * step
+        if first is not None:
+            delta[first] = -z[first]
+        moved = z + delta
+        # the change of the objective, from the gradient at z (no cancellation of its large terms)
+        change = float(r @ delta) + 0.5 * float(delta @ H @ delta) + float(l1 @ (np.abs(moved) - np.abs(z)))
+        if change < best_change:
+            best, best_change = moved, change
+    if best is None:
         return False
-    z[:] = moved
+    z[:] = best
     return True
 
 
@@ -250,9 +266,9 @@ def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> 
     the ``active`` coordinates, from ``z`` (changed in place and returned).
 
     After ``FIRST_SUPPORT_STEP`` sweeps, and again after twice as many
-    each time, it tries a Newton step on its current support
-    (:func:`_support_step`): near collinear columns the sweeps crawl, by
-    the thousand, where that step goes straight to the optimum.
+    each time, it takes steps on its current support (:func:`_support_step`)
+    for as long as they lower the objective: on collinear columns the sweeps
+    crawl, by the thousand, where those steps go straight to the optimum.
 
     A sweep costs a few Python float operations and one BLAS ``daxpy`` (the
     gradient's update) per coordinate: with numpy's scalars and a numpy
@@ -286,10 +302,14 @@ def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> 
             break
         if sweep == support_step_at and sweep < max_sweeps:
             support_step_at *= 2
-            if _support_step(H, b, l1, z, active):
+            # each step but a full Newton step zeroes a coordinate, and none adds one: at most
+            # one step more than the support has coordinates
+            for _ in range(len(coords) + 1):
+                if not _support_step(H, b, l1, z, active):
+                    break
                 r, values = gradient(), z.tolist()
                 if solved():
-                    break
+                    return z
     return z
 
 
