@@ -113,6 +113,41 @@ def test_support_step_slides_along_a_flat_direction_to_the_l1_optimum():
     np.testing.assert_allclose(z, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
 
 
+def test_coordinate_descent_reaches_the_optimum_of_random_collinear_quadratics():
+    """100 random quadratics (fewer rows than columns for some, a column that
+    is a sum of two others for half, columns scaled by 0.1 or 10, some
+    coordinates unpenalised) within 300 sweeps, against an independent
+    solver: L-BFGS-B on the split variables z = p - n, p, n >= 0. Without
+    the support steps, 27 of them ended over 1e-9 (relative) above it."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        p = int(rng.integers(2, 25))
+        A = rng.normal(size=(int(rng.integers(1, p + 3)), p)) * rng.choice([1.0, 0.1, 10.0], size=p)
+        if rng.random() < 0.5:
+            A[:, -1] = A[:, 0] + A[:, 1] if p > 2 else A[:, 0]
+        H = A.T @ A / len(A) + (1e-3 * np.eye(p) if rng.random() < 0.3 else 0.0)
+        l1 = rng.choice([0.0, 0.1, 1.0], size=p, p=[0.2, 0.4, 0.4])
+        b = H @ rng.normal(size=p)  # in H's range: bounded below, whichever coordinates are free
+        z0 = rng.normal(size=p) * (rng.random(size=p) < 0.5)
+        z = _solvers._coordinate_descent(H, b, l1, z0.copy(), np.flatnonzero(np.diag(H) > 0), tol=1e-10,
+                                         max_sweeps=300)
+
+        def objective(x):
+            return 0.5 * x @ H @ x + b @ x + l1 @ np.abs(x)
+
+        def split(v):
+            x = v[:p] - v[p:]
+            g = H @ x + b
+            return 0.5 * x @ H @ x + b @ x + l1 @ (v[:p] + v[p:]), np.concatenate([g + l1, l1 - g])
+
+        ref = minimize(split, np.concatenate([np.maximum(z0, 0), np.maximum(-z0, 0)]), jac=True,
+                       method="L-BFGS-B", bounds=[(0, None)] * (2 * p),
+                       options={"maxiter": 20_000, "ftol": 1e-15, "gtol": 1e-12}).x
+        assert objective(z) - objective(ref[:p] - ref[p:]) <= 1e-9 * max(1.0, abs(objective(z)))
+
+
 @pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
 def test_default_solver_finds_the_l1_optimum_at_the_default_tol(n_classes, l1_ratio, C):
     X, y = _collinear(n_classes=n_classes)
