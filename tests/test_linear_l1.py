@@ -115,20 +115,25 @@ def test_support_step_slides_along_a_flat_direction_to_the_l1_optimum():
 
 def test_coordinate_descent_reaches_the_optimum_of_random_collinear_quadratics():
     """100 random quadratics (fewer rows than columns for some, a column that
-    is a sum of two others for half, columns scaled by 0.1 or 10, some
-    coordinates unpenalised) within 300 sweeps, against an independent
-    solver: L-BFGS-B on the split variables z = p - n, p, n >= 0. Without
-    the support steps, 27 of them ended over 1e-9 (relative) above it."""
+    is a sum of two others for half, a duplicated column for some, columns
+    scaled by 1e-3 to 1e3, many coordinates unpenalised) within 300 sweeps,
+    against an independent solver: L-BFGS-B on the split variables
+    z = p - n, p, n >= 0. Before the support steps, 54 of them ended over
+    1e-7 (relative) above it; with steps that took any decrease within the
+    rounding of a gradient far from the origin, 3 ran off (to 6e8, 6e16 and
+    5e17)."""
     from scipy.optimize import minimize
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(8)
     for _ in range(100):
         p = int(rng.integers(2, 25))
-        A = rng.normal(size=(int(rng.integers(1, p + 3)), p)) * rng.choice([1.0, 0.1, 10.0], size=p)
+        A = rng.normal(size=(int(rng.integers(1, p + 3)), p)) * rng.choice([1.0, 0.1, 10.0, 1e-3, 1e3], size=p)
         if rng.random() < 0.5:
             A[:, -1] = A[:, 0] + A[:, 1] if p > 2 else A[:, 0]
+        if rng.random() < 0.3 and p > 3:
+            A[:, -2] = A[:, 2]
         H = A.T @ A / len(A) + (1e-3 * np.eye(p) if rng.random() < 0.3 else 0.0)
-        l1 = rng.choice([0.0, 0.1, 1.0], size=p, p=[0.2, 0.4, 0.4])
+        l1 = rng.choice([0.0, 0.1, 1.0], size=p, p=[0.4, 0.3, 0.3])
         b = H @ rng.normal(size=p)  # in H's range: bounded below, whichever coordinates are free
         z0 = rng.normal(size=p) * (rng.random(size=p) < 0.5)
         z = _solvers._coordinate_descent(H, b, l1, z0.copy(), np.flatnonzero(np.diag(H) > 0), tol=1e-10,
@@ -145,7 +150,9 @@ def test_coordinate_descent_reaches_the_optimum_of_random_collinear_quadratics()
         ref = minimize(split, np.concatenate([np.maximum(z0, 0), np.maximum(-z0, 0)]), jac=True,
                        method="L-BFGS-B", bounds=[(0, None)] * (2 * p),
                        options={"maxiter": 20_000, "ftol": 1e-15, "gtol": 1e-12}).x
-        assert objective(z) - objective(ref[:p] - ref[p:]) <= 1e-9 * max(1.0, abs(objective(z)))
+        assert np.abs(z).max() < 1e8  # (the optimum here is within 1e6; far beyond, objective() is rounding)
+        # (below it is fine: L-BFGS-B itself stops short on some, by up to 1e-6)
+        assert objective(z) - objective(ref[:p] - ref[p:]) <= 1e-7 * max(1.0, abs(objective(z)))
 
 
 @pytest.mark.parametrize("n_classes, l1_ratio, C", [(2, 1.0, 1.0), (2, 0.5, 0.1), (3, 1.0, 1.0)])
