@@ -4,9 +4,10 @@ exact combinations of them (dasklearn.datasets.make_classification), in
 50,000-row chunks. dasklearn (solver='auto': proximal Newton) vs dask-ml
 (same 2-worker LocalCluster, same persisted dask arrays) vs scikit-learn's
 saga (its only solver for a multinomial l1 model) on the same data as one
-NumPy array in this process. dask-ml's LogisticRegression is binary (dask-glm's
-loss): it fits the 4-class labels without an error, as if they were 0/1, so
-its row gives its time and the shape of what it returns, not an objective.
+NumPy array in this process. dask-ml's LogisticRegression is binary only
+(dask-glm's logistic loss, linear in y, is a log-likelihood for labels 0 and
+1 only): given the 4 classes it returns one binary model without an error,
+so its row gives what it returns and its time, not a ratio or an objective.
 
     python -m pip install -e ".[bench]" && python benchmarks/logistic_l1.py
 
@@ -71,8 +72,8 @@ def main():
             warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
             coef = np.asarray(model.coef_)
             if coef.ndim == 1:  # dask-ml: one binary model, whatever the classes
-                note = f"a binary model: coef_ of shape {coef.shape} for 4 classes; no objective"
-                results[name] = (seconds, None, None, note)
+                note = f"a binary model (coef_ of shape {coef.shape}) for 4 classes, in {seconds:.2f} s"
+                results[name] = (None, None, None, note)
             else:
                 note = f"{int(np.max(model.n_iter_))} it"
                 if warned:

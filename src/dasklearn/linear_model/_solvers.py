@@ -301,8 +301,10 @@ def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> 
     while they lower the objective: on collinear columns the sweeps crawl,
     by the thousand, where those steps go straight to the optimum. Their
     eigendecompositions, on many coordinates, cost far more than a sweep:
-    their modelled cost is kept within the sweeps' so far (but for one step
-    at each check), so that they at most about double the work.
+    their modelled cost is kept within that of ``max_sweeps`` sweeps, so
+    that they at most double the cost of a call that runs all its sweeps
+    (with thousands of coordinates, not one step fits: coordinate descent
+    alone, as before).
 
     A sweep costs a few Python float operations and one BLAS ``daxpy`` (the
     gradient's update) per coordinate: with numpy's scalars and a numpy
@@ -340,10 +342,10 @@ def _coordinate_descent(H, b, l1, z, active, *, tol: float, max_sweeps: int) -> 
             support_step_at *= 2
             # no step adds a coordinate to the support, and each but a full Newton step takes
             # one out (a full one is followed by one that does): 2 k + 1 steps at most
-            for taken in range(2 * len(coords) + 1):
-                if taken and step_flops > sweep * sweep_flops:
-                    break
+            for _ in range(2 * len(coords) + 1):
                 k = np.count_nonzero((z[active] != 0) | (l1[active] == 0))
+                if step_flops + 10.0 * k**3 > max_sweeps * sweep_flops:
+                    break  # the steps' budget: the cost of max_sweeps sweeps
                 step_flops += 10.0 * k**3
                 if not _support_step(H, b, l1, z, active):
                     break
