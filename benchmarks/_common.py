@@ -33,6 +33,16 @@ def machine_speed() -> str:
     return f"machine speed: sum(range(10**8)) took {float(proc.stdout):.2f} s in a fresh interpreter"
 
 
+def persisted_with_copies(client, X, y):
+    """``X`` and ``y`` persisted on the workers (waited for) and their NumPy
+    copies here: every library then starts from data already in memory."""
+    from dask.distributed import wait
+
+    X, y = client.persist([X, y])
+    wait([X, y])
+    return X, y, X.compute(), y.compute()
+
+
 def script_env(env_extra: dict | None = None) -> dict:
     """This environment without DASK_* settings, plus ``env_extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import machine_speed, table, timed
+from _common import machine_speed, persisted_with_copies, table, timed
 
 
 def main():
@@ -31,7 +31,7 @@ def main():
     args = parser.parse_args()
     print(machine_speed(), flush=True)
 
-    from dask.distributed import Client, LocalCluster, wait
+    from dask.distributed import Client, LocalCluster
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
     import dasklearn.linear_model as dl
@@ -40,9 +40,7 @@ def main():
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as client:
         X, y = make_classification(n_samples=args.n_samples, n_features=args.n_features,
                                    n_informative=10, chunks=args.chunks, random_state=0)
-        X, y = client.persist([X, y])
-        wait([X, y])
-        X_np, y_np = X.compute(), y.compute()
+        X, y, X_np, y_np = persisted_with_copies(client, X, y)
         print(f"data {X_np.shape} float64 ({X_np.nbytes / 1e6:.0f} MB) in {X.numblocks[0]} chunks, "
               "persisted on 2 workers (1 thread each)", flush=True)
 

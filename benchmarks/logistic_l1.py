@@ -28,7 +28,7 @@ import argparse
 import warnings
 
 import numpy as np
-from _common import machine_speed, table, timed
+from _common import machine_speed, persisted_with_copies, table, timed
 
 
 def objective(X, y, coef, intercept, C):
@@ -47,7 +47,7 @@ def main():
     args = parser.parse_args()
     print(machine_speed(), flush=True)
 
-    from dask.distributed import Client, LocalCluster, wait
+    from dask.distributed import Client, LocalCluster
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
@@ -59,9 +59,7 @@ def main():
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as client:
         X, y = make_classification(n_samples=args.n_samples, n_features=50, n_informative=20, n_redundant=10,
                                    n_classes=4, chunks=args.chunks, random_state=0)
-        X, y = client.persist([X, y])
-        wait([X, y])
-        X_np, y_np = X.compute(), y.compute()
+        X, y, X_np, y_np = persisted_with_copies(client, X, y)
         print(f"data {X_np.shape} float64 ({X_np.nbytes / 1e6:.0f} MB) in {X.numblocks[0]} chunks, 4 classes, "
               "persisted on 2 workers (1 thread each)", flush=True)
 
