@@ -544,13 +544,14 @@ def test_feature_names_are_checked_before_the_fit_and_a_failed_refit_keeps_the_m
         np.testing.assert_array_equal(model.predict(three), LogisticRegression().fit(three, y).predict(three))
 
 
-@pytest.mark.slow
 def test_multinomial_l1_on_collinear_columns_converges_in_a_few_iterations():
     """Proximal Newton (solver='auto' with l1) crawled along the directions
     the collinear columns leave flat: coordinate descent moved 4e-4 an
     iteration there, and the fit ran all its max_iter iterations (100: 220 s)
-    and warned that it had not converged. The result is checked against the
-    optimality conditions of its objective (mean log-loss + |W| / (C n))."""
+    and warned that it had not converged. Later it took 10 iterations, each
+    model still crawled to coordinate descent's sweep cap; with steps on the
+    support, 5. The result is checked against the optimality conditions of
+    its objective (mean log-loss + |W| / (C n))."""
     from scipy.special import softmax
     from sklearn.datasets import make_classification
 
@@ -559,7 +560,7 @@ def test_multinomial_l1_on_collinear_columns_converges_in_a_few_iterations():
         warnings.simplefilter("error")  # no ConvergenceWarning
         model = LogisticRegression(C=1.0, l1_ratio=1.0, solver="auto", max_iter=15).fit(
             da.from_array(X, chunks=500), da.from_array(y, chunks=500))
-    assert model.n_iter_[0] <= 12
+    assert model.n_iter_[0] <= 6
     P = softmax(X @ model.coef_.T + model.intercept_, axis=1)
     R = P - np.eye(4)[y]
     grad, l1 = R.T @ X / len(y), 1.0 / len(y)
